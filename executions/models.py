@@ -1,0 +1,100 @@
+"""Executions of workflows and the record of every node attempt."""
+
+from django.conf import settings
+from django.db import models
+
+from linkflow.accounts.models import Workspace
+from linkflow.core.models import BaseModel
+from workflows.models import Workflow, WorkflowVersion
+
+
+class ExecutionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = frozenset(
+    {ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
+)
+
+
+class ExecutionMode(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    API = "api", "API"
+    WEBHOOK = "webhook", "Webhook"
+    SCHEDULE = "schedule", "Schedule"
+
+
+class Execution(BaseModel):
+    # Denormalised from the workflow so tenant scoping never needs a join.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="executions")
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED
+    )
+    mode = models.CharField(max_length=16, choices=ExecutionMode.choices)
+    trigger_input = models.JSONField(default=dict, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    queued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"], name="execution_ws_created"),
+            models.Index(fields=["workflow", "-created_at"], name="execution_wf_created"),
+            models.Index(fields=["status", "lease_expires_at"], name="execution_status_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id} {self.status} {self.id}"
+
+
+class NodeRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class NodeRun(BaseModel):
+    """One attempt of one node. A succeeded NodeRun is never run again."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="node_runs")
+    node_id = models.CharField(max_length=64)
+    node_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=NodeRunStatus.choices)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    # Position in the order the runner decided the nodes; orders the record and, later, events.
+    sequence = models.PositiveIntegerField(default=0)
+    input = models.JSONField(default=list, blank=True)
+    output = models.JSONField(default=dict, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("execution", "sequence")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["execution", "node_id", "attempt"], name="noderun_unique_attempt"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} #{self.attempt} {self.status}"

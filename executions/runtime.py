@@ -1,0 +1,112 @@
+"""What a worker holds while it runs an execution: a lease, and a shared HTTP client."""
+
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .models import Execution, ExecutionStatus
+
+_HOST = f"{socket.gethostname()}:{os.getpid()}"
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+@dataclass
+class Lease:
+    execution_id: str
+    owner: str
+    expires_at: datetime
+
+
+def _lease_length() -> timedelta:
+    return timedelta(seconds=settings.LINKFLOW_LEASE_SECONDS)
+
+
+def lease_claim(*, execution_id: str) -> Lease | None:
+    """Take the execution if it is queued, or running under an expired lease.
+
+    One conditional UPDATE decides: of two workers, or two copies of one message, exactly
+    one gets a row count of 1. Returns None when somebody else holds it or it is finished.
+    """
+    now = timezone.now()
+    owner = f"{_HOST}:{uuid.uuid4().hex[:12]}"
+    expires_at = now + _lease_length()
+    claimable = Q(status=ExecutionStatus.QUEUED) | Q(
+        status=ExecutionStatus.RUNNING, lease_expires_at__lt=now
+    )
+    try:
+        claimed = Execution.objects.filter(claimable, pk=execution_id).update(
+            status=ExecutionStatus.RUNNING,
+            lease_owner=owner,
+            lease_expires_at=expires_at,
+            started_at=Coalesce(F("started_at"), now),
+        )
+    except ValueError:  # not a UUID: a malformed message
+        return None
+    if not claimed:
+        return None
+    return Lease(execution_id=execution_id, owner=owner, expires_at=expires_at)
+
+
+def lease_renew(lease: Lease) -> bool:
+    """Push the lease's expiry forward; False means it was lost (taken over or cancelled)."""
+    expires_at = timezone.now() + _lease_length()
+    renewed = Execution.objects.filter(
+        pk=lease.execution_id, lease_owner=lease.owner, status=ExecutionStatus.RUNNING
+    ).update(lease_expires_at=expires_at)
+    if renewed:
+        lease.expires_at = expires_at
+    return bool(renewed)
+
+
+class Heartbeat:
+    """Renews a lease from a background thread while a long node blocks the runner.
+
+    Fast executions finish before the first beat and never touch the database from here.
+    """
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        interval = max(settings.LINKFLOW_LEASE_SECONDS / 3, 0.5)
+        used_db = False
+        try:
+            while not self._stop.wait(interval):
+                used_db = True
+                if not lease_renew(self.lease):
+                    self.lost = True
+                    return
+        finally:
+            if used_db:
+                connection.close()
+
+
+def http_client() -> httpx.Client:
+    """One pooled client per worker process, shared by every execution it runs."""
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = httpx.Client(follow_redirects=False, timeout=30.0)
+    return _client

@@ -1,0 +1,33 @@
+"""Reads on executions, always scoped to the caller's workspaces."""
+
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, QuerySet
+
+from linkflow.accounts.models import User
+from linkflow.accounts.selectors import workspace_ids_for
+from linkflow.core.errors import NotFound
+
+from .models import Execution, NodeRun
+
+
+def execution_list(
+    *, user: User, workflow_id: object = None, status: str | None = None
+) -> QuerySet[Execution]:
+    """Executions in the user's workspaces, optionally of one workflow and one status."""
+    qs = Execution.objects.filter(workspace_id__in=workspace_ids_for(user=user)).select_related(
+        "version"
+    )
+    if workflow_id is not None:
+        qs = qs.filter(workflow_id=workflow_id)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def execution_get(*, user: User, id: object) -> Execution:
+    """The execution with its NodeRuns in run order, or NotFound."""
+    node_runs = Prefetch("node_runs", queryset=NodeRun.objects.order_by("sequence"))
+    try:
+        return execution_list(user=user).prefetch_related(node_runs).get(pk=id)
+    except (Execution.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("Execution not found.") from None

@@ -1,0 +1,76 @@
+"""Creating executions and running them: the engine's host.
+
+An execution is created ``queued`` and its id is enqueued after commit. A worker must
+claim it with a conditional UPDATE before running it, so a duplicated queue message, or
+two workers racing, can never run it twice.
+"""
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from linkflow.accounts.models import User
+from linkflow.accounts.selectors import require_writer
+from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.transactions import enqueue_on_commit
+from linkflow.engine import Graph, RunContext, run_graph
+from workflows.models import Workflow
+
+from .models import Execution, ExecutionMode
+from .recorder import ExecutionRecorder, completed_outcomes
+from .runtime import http_client, lease_claim
+
+
+def execution_create(
+    *, user: User | None, workflow: Workflow, trigger_input: dict[str, Any], mode: str
+) -> Execution:
+    """Queue an execution of the workflow's current version; the worker is told on commit.
+
+    Raises NotFound/PermissionDenied for a caller who may not run it, and
+    ``workflow_has_no_version`` (409) for a workflow without a graph.
+    """
+    if user is not None:
+        require_writer(user=user, workspace_id=workflow.workspace_id)
+    if workflow.current_version_id is None:
+        raise LinkflowError(
+            ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
+        )
+    from .tasks import run_execution  # tasks import this module
+
+    with transaction.atomic():
+        execution = Execution.objects.create(
+            workspace_id=workflow.workspace_id,
+            workflow=workflow,
+            version_id=workflow.current_version_id,
+            mode=ExecutionMode(mode),
+            trigger_input=trigger_input,
+            queued_at=timezone.now(),
+            created_by=user,
+        )
+        enqueue_on_commit(run_execution, str(execution.pk))
+    return execution
+
+
+def execution_run(*, execution_id: str) -> str | None:
+    """Claim the execution and run it to the end; return its final status.
+
+    Returns None, doing nothing, when the execution is missing, already finished, or
+    held by another live worker. Nodes already recorded as succeeded are not run again.
+    """
+    claim = lease_claim(execution_id=execution_id)
+    if claim is None:
+        return None
+    execution = Execution.objects.select_related("version").get(pk=execution_id)
+    graph = Graph.from_dict(execution.version.graph)
+    recorder = ExecutionRecorder(execution=execution, lease=claim)
+    context = RunContext(
+        execution={"id": str(execution.pk), "mode": execution.mode},
+        trigger_input=execution.trigger_input,
+        http_client=http_client(),
+    )
+    with recorder:
+        result = run_graph(
+            graph, context=context, observer=recorder, completed=completed_outcomes(execution)
+        )
+        return recorder.finish(result)

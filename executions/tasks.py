@@ -1,0 +1,19 @@
+"""Celery tasks of the executions app: thin wrappers that take ids and call a service."""
+
+from celery import shared_task
+
+from .services import execution_run
+
+
+@shared_task(name="executions.run")
+def run_execution(execution_id: str) -> None:
+    """Run one execution. Safe to deliver twice: the claim lets only one delivery run it."""
+    execution_run(execution_id=execution_id)
+
+
+@shared_task(name="executions.requeue_stale")
+def requeue_stale() -> int:
+    """Beat: resume executions whose worker died or whose message was lost."""
+    from .recovery import executions_requeue_stale
+
+    return executions_requeue_stale()

@@ -1,0 +1,59 @@
+"""LinkFlow's one error type. Services raise it; the API turns it into the one error shape:
+``{"error": {"code": ..., "message": ..., "details": ...}}``.
+"""
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    """Stable codes that clients may branch on. Never rename one; add new ones."""
+
+    VALIDATION_ERROR = "validation_error"
+    MALFORMED_REQUEST = "malformed_request"
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    THROTTLED = "throttled"
+    CONFLICT = "conflict"
+    INTERNAL_ERROR = "internal_error"
+    WORKFLOW_GRAPH_INVALID = "workflow_graph_invalid"
+    WORKFLOW_HAS_NO_VERSION = "workflow_has_no_version"
+
+
+class LinkflowError(Exception):
+    """A failure meant for the caller: a stable code, a sentence, optional details."""
+
+    status_code = 400
+
+    def __init__(
+        self,
+        code: ErrorCode | str,
+        message: str,
+        *,
+        details: Any = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = str(code)
+        self.message = message
+        self.details = details
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class NotFound(LinkflowError):
+    status_code = 404
+
+    def __init__(self, message: str = "Not found.") -> None:
+        super().__init__(ErrorCode.NOT_FOUND, message)
+
+
+class PermissionDenied(LinkflowError):
+    status_code = 403
+
+    def __init__(self, message: str = "You may not do this in this workspace.") -> None:
+        super().__init__(ErrorCode.PERMISSION_DENIED, message)

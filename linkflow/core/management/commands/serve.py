@@ -1,0 +1,31 @@
+"""`make run`: migrate, ensure the admin user, and serve LinkFlow on one port.
+
+Embedded (no REDIS_URL): the worker and the scheduler run inside this process.
+Distributed: this is only the web role; run the worker and beat roles beside it.
+"""
+
+import os
+
+import uvicorn
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Serve LinkFlow (HTTP and WebSocket); embedded mode also runs worker and scheduler."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    def handle(self, *args: object, host: str, port: int, **options: object) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("ensure_admin")
+        if settings.EMBEDDED:
+            from linkflow.embedded import start_scheduler, start_worker
+
+            start_worker()
+            start_scheduler()
+        self.stdout.write(self.style.SUCCESS(f"LinkFlow at http://{host}:{port}/"))
+        uvicorn.run("linkflow.asgi:application", host=host, port=port, log_level="info")

@@ -1,0 +1,34 @@
+"""LinkFlow's workflow engine: pure Python, no Django.
+
+The host validates a stored graph (``validate_graph``), builds a ``Graph`` from it and calls
+``run_graph`` with a ``RunContext`` and an ``Observer`` that records progress.
+"""
+
+from linkflow.engine.context import NodeContext, RunContext
+from linkflow.engine.errors import ExpressionError, NodeError
+from linkflow.engine.graph import Edge, Graph, Node
+from linkflow.engine.observer import NullObserver, Observer
+from linkflow.engine.registry import NodeType, get_node_type, node_types, register
+from linkflow.engine.runner import NodeOutcome, RunResult, run_graph
+from linkflow.engine.validation import Problem, validate_graph
+
+__all__ = [
+    "Edge",
+    "ExpressionError",
+    "Graph",
+    "Node",
+    "NodeContext",
+    "NodeError",
+    "NodeOutcome",
+    "NodeType",
+    "NullObserver",
+    "Observer",
+    "Problem",
+    "RunContext",
+    "RunResult",
+    "get_node_type",
+    "node_types",
+    "register",
+    "run_graph",
+    "validate_graph",
+]

@@ -1,0 +1,58 @@
+"""Errors a node raises to fail its run with a message the user can act on."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+
+class NodeError(Exception):
+    """A node could not do its work; the run fails with this error.
+
+    Carries where the problem is, as far as it is known: the node id, the parameter as a
+    dotted path ("params.fields.tier") and a character offset inside that parameter's
+    string. Node code usually leaves ``node_id`` empty; the runner fills it in.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node_id: str | None = None,
+        param: str | None = None,
+        position: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node_id = node_id
+        self.param = param
+        self.position = position
+
+    def locate(self, *, node_id: str | None = None, param: str | None = None) -> Self:
+        """Fill in the node id and parameter where they are still unknown; returns self.
+
+        Inner layers know more precisely where an error happened, so their values win.
+        """
+        if self.node_id is None:
+            self.node_id = node_id
+        if self.param is None:
+            self.param = param
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as stored on a failed outcome: message and node_id, plus param and
+        position only when they are known."""
+        error: dict[str, Any] = {"message": self.message, "node_id": self.node_id}
+        if self.param is not None:
+            error["param"] = self.param
+        if self.position is not None:
+            error["position"] = self.position
+        return error
+
+
+class ExpressionError(NodeError):
+    """A ``{{ }}`` expression could not be compiled or evaluated, or produced a value that
+    is not JSON data or is too large.
+
+    A subclass of NodeError because, to the run, a broken expression is just a failing node.
+    ``position`` is the offset of the failing ``{{`` in the parameter string.
+    """

@@ -1,0 +1,1 @@
+"""The built-in node library, one module per type family (see registry.py for the names)."""

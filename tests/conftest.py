@@ -1,0 +1,179 @@
+"""Fixtures shared by the whole suite: people, API clients, and the real services.
+
+Under CI=true a test that needs PostgreSQL or Redis fails when they are missing; on a
+developer's machine without them it is skipped with the reason.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from linkflow.accounts.models import Role, User
+from linkflow.accounts.services import membership_add, workspace_ensure_personal
+
+from .factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def require_services() -> None:
+    """Fail (in CI) or skip (elsewhere) unless real PostgreSQL and Redis are configured."""
+    problems = []
+    if connection.vendor != "postgresql":
+        problems.append("DATABASE_URL does not point at PostgreSQL")
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not redis_url or not _reachable(redis_url, 6379):
+        problems.append("REDIS_URL is unset or Redis is unreachable")
+    if problems:
+        message = "; ".join(problems)
+        if IN_CI:
+            pytest.fail(f"needs the real services: {message}")
+        pytest.skip(f"needs the real services: {message}")
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    return UserFactory.create()
+
+
+@pytest.fixture
+def teammate(owner: User) -> User:
+    """An editor in the owner's personal workspace."""
+    user = UserFactory.create()
+    membership_add(workspace=workspace_ensure_personal(user=owner), user=user, role=Role.EDITOR)
+    return user
+
+
+@pytest.fixture
+def viewer(owner: User) -> User:
+    user = UserFactory.create()
+    membership_add(workspace=workspace_ensure_personal(user=owner), user=user, role=Role.VIEWER)
+    return user
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    return UserFactory.create()
+
+
+@pytest.fixture
+def client_for() -> Callable[[User], APIClient]:
+    """An API client that sends the user's JWT access token."""
+
+    def make(user: User) -> APIClient:
+        client = APIClient()
+        token = RefreshToken.for_user(user).access_token
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(owner: User, client_for: Callable[[User], APIClient]) -> APIClient:
+    return client_for(owner)
+
+
+def database_url() -> str:
+    """A URL for the database the tests are using (the test database, not the main one)."""
+    db = connection.settings_dict
+    auth = db["USER"] or ""
+    if db["PASSWORD"]:
+        auth += f":{db['PASSWORD']}"
+    host = db["HOST"] or "127.0.0.1"
+    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` process on Redis and the test database, on this run's queue."""
+    require_services()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "linkflow.settings",
+        "DATABASE_URL": database_url(),
+        "LINKFLOW_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "LINKFLOW_DB_POOL": "false",
+        "LINKFLOW_HTTP_ALLOW_PRIVATE": "true",
+    }
+    log = open(ROOT / "var" / f"test-worker-{os.getpid()}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "linkflow",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 30, what: str = "condition") -> Any:
+    """Poll until ``predicate()`` is truthy; fail the test with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_queue() -> Iterator[None]:
+    """Remove this run's queue from Redis so unconsumed test messages do not pile up."""
+    yield
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url and _reachable(redis_url, 6379):
+        import redis
+
+        redis.Redis.from_url(redis_url).delete(settings.CELERY_TASK_DEFAULT_QUEUE)

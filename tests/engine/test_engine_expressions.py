@@ -1,0 +1,213 @@
+"""evaluate(): native vs mixed values, the standard names, errors and the sandbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from linkflow.engine import ExpressionError
+from linkflow.engine.expressions import evaluate
+
+NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def names(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "json": {"name": "Ada", "total": 150, "n": 21, "tags": ["a", "b"], "items": [1, 2]},
+        "items": [{"id": 1}, {"id": 2}, {"id": 3}],
+        "nodes": {"enrich": {"items": [{"name": "Bo"}], "json": {"name": "Bo"}}},
+        "trigger": {"order_id": "o-9"},
+        "execution": {"id": "ex-1", "mode": "manual"},
+        "now": NOW,
+    }
+    return base | overrides
+
+
+def error_of(value: object) -> ExpressionError:
+    with pytest.raises(ExpressionError) as caught:
+        evaluate(value, names=names(), path="params.x")
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ json.total > 100 }}", True),
+        ("{{ json.n * 2 }}", 42),
+        ("{{ items | length }}", 3),
+        ("{{ json.tags }}", ["a", "b"]),
+        ("  {{ json.name }}\n", "Ada"),
+        ("{{ {'a': {'b': json.n}} }}", {"a": {"b": 21}}),
+        ("{{ items | map(attribute='id') }}", [1, 2, 3]),
+        ("{{ (1, 2) }}", [1, 2]),
+        ("{{ none }}", None),
+    ],
+)
+def test_single_expression_yields_native_json_value(source: str, expected: object) -> None:
+    assert evaluate(source, names=names()) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("Hello {{ json.name }}!", "Hello Ada!"),
+        ("{{ json.name }}-{{ json.n }}", "Ada-21"),
+        ("tags={{ json.tags }} ok={{ true }} gone={{ none }}", 'tags=["a", "b"] ok=true gone=null'),
+        ("at {{ now }}", "at 2025-01-02T03:04:05+00:00"),
+    ],
+)
+def test_mixed_text_renders_a_string_with_json_for_non_strings(source: str, expected: str) -> None:
+    assert evaluate(source, names=names()) == expected
+
+
+def test_text_without_braces_is_returned_untouched() -> None:
+    text = "no {expressions} here {% if %}"
+
+    assert evaluate(text, names={}) is text
+
+
+def test_lists_and_dict_values_are_walked_but_keys_are_not() -> None:
+    value = {"{{ json.n }}": ["{{ json.n }}", 3, {"deep": "x{{ json.n }}"}], "flag": True}
+
+    assert evaluate(value, names=names()) == {
+        "{{ json.n }}": [21, 3, {"deep": "x21"}],
+        "flag": True,
+    }
+
+
+def test_all_standard_names_are_available() -> None:
+    source = (
+        "{{ nodes.enrich.json.name }}/{{ nodes.enrich.items | length }}/{{ trigger.order_id }}"
+        "/{{ execution.mode }}/{{ now.year }}/{{ items[1].id }}"
+    )
+
+    assert evaluate(source, names=names()) == "Bo/1/o-9/manual/2025/2"
+
+
+def test_dict_keys_win_over_dict_methods() -> None:
+    assert evaluate("{{ json.items }}", names=names()) == [1, 2]
+
+
+def test_subscript_access_works_like_dot_access() -> None:
+    assert evaluate("{{ json['name'] }}", names=names()) == "Ada"
+
+
+def test_now_alone_is_an_iso_string() -> None:
+    assert evaluate("{{ now }}", names=names()) == "2025-01-02T03:04:05+00:00"
+
+
+def test_undefined_name_raises_with_param_and_position() -> None:
+    error = error_of("Hi {{ nobody }}")
+
+    assert error.as_dict() == {
+        "message": "'nobody' is undefined",
+        "node_id": None,
+        "param": "params.x",
+        "position": 3,
+    }
+
+
+def test_undefined_attribute_raises() -> None:
+    assert error_of("{{ json.missing }}").message == "'dict object' has no attribute 'missing'"
+
+
+def test_error_inside_nested_value_names_the_nested_param() -> None:
+    with pytest.raises(ExpressionError) as caught:
+        evaluate({"a": ["ok", "x {{ nope }}"]}, names=names(), path="params.fields")
+
+    assert (caught.value.param, caught.value.position) == ("params.fields.a[1]", 2)
+
+
+def test_syntax_error_carries_the_position_of_its_braces() -> None:
+    error = error_of("ab {{ json.n }} cd {{ json.n + }}")
+
+    assert (error.message, error.position) == (
+        "Syntax error in expression: unexpected 'end of template'",
+        19,
+    )
+
+
+def test_unclosed_expression_is_a_syntax_error() -> None:
+    error = error_of("x {{ json.n")
+
+    assert (error.message, error.position) == ("Expression is not closed: '{{' without '}}'.", 2)
+
+
+def test_runtime_error_is_reported_with_its_type() -> None:
+    assert error_of("{{ json.n / 0 }}").message == "ZeroDivisionError: division by zero"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ json.__class__ }}", "access to attribute '__class__' of 'dict' object is unsafe."),
+        (
+            "{{ ''.__class__.__mro__ }}",
+            "access to attribute '__class__' of 'str' object is unsafe.",
+        ),
+        (
+            "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+            "access to attribute '__class__' of 'str' object is unsafe.",
+        ),
+        (
+            "{{ range.__globals__ }}",
+            "access to attribute '__globals__' of 'function' object is unsafe.",
+        ),
+        ("{{ json.tags.append(1) }}", "access to attribute 'append' of 'list' object is unsafe."),
+        ("{{ json.update(n=1) }}", "access to attribute 'update' of 'dict' object is unsafe."),
+        ("{{ lipsum(1000000) }}", "'lipsum' is undefined"),
+    ],
+)
+def test_sandbox_refuses_internals_and_mutation(source: str, message: str) -> None:
+    assert error_of(source).message == message
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "{{ range(10**9) | list }}",
+            "OverflowError: Range too big. The sandbox blocks ranges larger than"
+            " MAX_RANGE (100000).",
+        ),
+        ("{{ 'x' * 10**9 }}", "the result would exceed 1000000 characters"),
+        ("{{ [0] * 10**9 }}", "the result would exceed 100000 items"),
+        ("{{ 9 ** 999999 }}", "the power is too large"),
+        ("{{ '%999999999d' % 1 }}", "format widths are limited to 1000"),
+        ("{{ '{:>999999999}'.format(1) }}", "format widths are limited to 1000"),
+        ("{{ 'x'.center(10**9) }}", "the result would exceed 1000000 characters"),
+        ("{{ range(100000) | join('x' * 100) }}", "the result would exceed 1000000 characters"),
+        ("{{ [1] | batch(10**9, 0) | list }}", "counts are limited to 100000"),
+    ],
+)
+def test_sandbox_refuses_size_abuse(source: str, message: str) -> None:
+    assert error_of(source).message == message
+
+
+def test_result_larger_than_a_megabyte_is_refused() -> None:
+    error = error_of("{{ 'x' * 600000 ~ 'y' * 600000 }}")
+
+    assert error.message == "The result is larger than 1000000 characters."
+
+
+def test_overlong_expression_source_is_refused() -> None:
+    error = error_of("{{ " + "1 + " * 2600 + "1 }}")
+
+    assert error.message == "Expression is longer than 10000 characters."
+
+
+def test_non_json_result_is_refused() -> None:
+    error = error_of("{{ json.get }}")
+
+    assert error.message == (
+        "The expression produced a value of type builtin_function_or_method,"
+        " which is not JSON data."
+    )
+
+
+def test_statements_are_plain_text_not_code() -> None:
+    text = "{% for i in range(3) %}x{% endfor %}{{ json.n }}"
+
+    assert evaluate(text, names=names()) == "{% for i in range(3) %}x{% endfor %}21"

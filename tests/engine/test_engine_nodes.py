@@ -1,0 +1,253 @@
+"""The built-in node types, run through run_graph; http.request against a real local server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from jsonschema import Draft202012Validator
+
+from linkflow.engine import (
+    Graph,
+    NullObserver,
+    RunContext,
+    RunResult,
+    get_node_type,
+    node_types,
+    run_graph,
+)
+
+
+def run_after_trigger(
+    node: dict[str, Any],
+    *,
+    trigger_input: dict[str, Any] | None = None,
+    trigger_type: str = "trigger.manual",
+    trigger_params: dict[str, Any] | None = None,
+    http_client: httpx.Client | None = None,
+) -> RunResult:
+    """Run the graph trigger -> node (node id "node")."""
+    graph = Graph.from_dict(
+        {
+            "nodes": [
+                {"id": "start", "type": trigger_type, "params": trigger_params or {}},
+                {"id": "node", **node},
+            ],
+            "edges": [{"source": "start", "target": "node"}],
+        }
+    )
+    run = RunContext(
+        execution={"id": "ex-1", "mode": "manual"},
+        trigger_input=trigger_input or {},
+        http_client=http_client,
+    )
+    return run_graph(graph, context=run, observer=NullObserver())
+
+
+def http_node(**params: Any) -> dict[str, Any]:
+    return {"type": "http.request", "params": params}
+
+
+# registry
+
+
+def test_node_types_lists_the_builtin_types_sorted_by_name() -> None:
+    assert [cls.type for cls in node_types()] == [
+        "data.set",
+        "flow.if",
+        "flow.noop",
+        "http.request",
+        "trigger.manual",
+    ]
+
+
+def test_every_builtin_params_schema_is_valid_draft_2020_12() -> None:
+    for cls in node_types():
+        Draft202012Validator.check_schema(cls.params_schema)
+        assert cls.params_schema["additionalProperties"] is False
+
+
+def test_unknown_node_type_is_none() -> None:
+    assert get_node_type("nope.never") is None
+
+
+# trigger.manual and flow.noop
+
+
+def test_manual_trigger_emits_its_input_as_one_item() -> None:
+    result = run_after_trigger({"type": "flow.noop"}, trigger_input={"order": 7})
+
+    assert result.outcomes["start"].output == {"main": [{"order": 7}]}
+    assert result.outcomes["node"].output == {"main": [{"order": 7}]}
+
+
+def test_manual_trigger_with_empty_input_emits_one_empty_item() -> None:
+    result = run_after_trigger({"type": "flow.noop"})
+
+    assert result.last_items == [{}]
+
+
+# data.set
+
+
+def test_set_adds_fields_from_literals_and_expressions() -> None:
+    node = {
+        "type": "data.set",
+        "params": {"fields": {"tier": "gold", "double": "{{ json.n * 2 }}"}},
+    }
+
+    result = run_after_trigger(node, trigger_input={"n": 4, "keep": True})
+
+    assert result.last_items == [{"n": 4, "keep": True, "tier": "gold", "double": 8}]
+
+
+def test_set_with_keep_only_drops_other_fields() -> None:
+    node = {
+        "type": "data.set",
+        "params": {"fields": {"name": "{{ json.name }}"}, "keep_only": True},
+    }
+
+    result = run_after_trigger(node, trigger_input={"name": "Ada", "secret": "x"})
+
+    assert result.last_items == [{"name": "Ada"}]
+
+
+def test_set_with_dotted_names_nests_without_touching_the_input() -> None:
+    node = {"type": "data.set", "params": {"fields": {"address.city": "Oslo", "a.b.c": 1}}}
+    trigger_input = {"address": {"street": "Main"}, "a": "scalar"}
+
+    result = run_after_trigger(node, trigger_input=trigger_input)
+
+    assert result.last_items == [
+        {"address": {"street": "Main", "city": "Oslo"}, "a": {"b": {"c": 1}}}
+    ]
+    assert result.outcomes["start"].output == {
+        "main": [{"address": {"street": "Main"}, "a": "scalar"}]
+    }
+
+
+# flow.if
+
+
+def test_if_routes_each_item_and_always_emits_both_ports(items_trigger: str) -> None:
+    items = [{"ok": True}, {"ok": 0}, {"ok": "yes"}]
+    node = {"type": "flow.if", "params": {"condition": "{{ json.ok }}"}}
+
+    result = run_after_trigger(node, trigger_type=items_trigger, trigger_params={"items": items})
+
+    assert result.outcomes["node"].output == {
+        "true": [{"ok": True}, {"ok": "yes"}],
+        "false": [{"ok": 0}],
+    }
+
+
+def test_if_with_literal_false_sends_everything_to_false() -> None:
+    result = run_after_trigger({"type": "flow.if", "params": {"condition": False}})
+
+    assert result.outcomes["node"].output == {"true": [], "false": [{}]}
+
+
+# http.request
+
+
+def test_http_get_sends_query_and_headers_and_parses_json(http_server: str) -> None:
+    node = http_node(
+        url=f"{http_server}/echo",
+        query={"q": "{{ json.term }}", "page": 2},
+        headers={"X-Token": "t-{{ json.term }}"},
+    )
+
+    result = run_after_trigger(node, trigger_input={"term": "shoes"})
+
+    assert result.status == "succeeded"
+    [item] = result.last_items
+    assert item["status"] == 200
+    assert item["headers"]["content-type"] == "application/json"
+    assert item["body"]["method"] == "GET"
+    assert item["body"]["query"] == {"q": "shoes", "page": "2"}
+    assert item["body"]["headers"]["x-token"] == "t-shoes"
+    assert item["body"]["json"] is None
+
+
+def test_http_post_sends_the_evaluated_body_as_json(http_server: str) -> None:
+    node = http_node(
+        method="POST",
+        url=f"{http_server}/echo",
+        body={"name": "{{ json.name }}", "tags": "{{ json.tags }}", "n": 2},
+    )
+
+    result = run_after_trigger(node, trigger_input={"name": "Ada", "tags": ["x"]})
+
+    [item] = result.last_items
+    assert item["body"]["method"] == "POST"
+    assert item["body"]["headers"]["content-type"] == "application/json"
+    assert item["body"]["json"] == {"name": "Ada", "tags": ["x"], "n": 2}
+
+
+def test_http_sends_one_request_per_item(http_server: str, items_trigger: str) -> None:
+    items = [{"term": "a"}, {"term": "b"}]
+    node = http_node(url=f"{http_server}/echo", query={"q": "{{ json.term }}"})
+
+    result = run_after_trigger(node, trigger_type=items_trigger, trigger_params={"items": items})
+
+    assert [item["body"]["query"] for item in result.last_items] == [{"q": "a"}, {"q": "b"}]
+
+
+def test_http_text_response_is_kept_as_text(http_server: str) -> None:
+    result = run_after_trigger(http_node(url=f"{http_server}/text"))
+
+    [item] = result.last_items
+    assert (item["status"], item["body"]) == (200, "plain words")
+    assert item["headers"]["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_http_error_status_fails_the_node(http_server: str) -> None:
+    url = f"{http_server}/status/500"
+
+    result = run_after_trigger(http_node(url=url))
+
+    assert result.status == "failed"
+    assert result.error == {"message": f"HTTP 500 from GET {url}", "node_id": "node"}
+
+
+def test_http_error_status_passes_through_when_fail_on_status_is_false(http_server: str) -> None:
+    result = run_after_trigger(http_node(url=f"{http_server}/status/500", fail_on_status=False))
+
+    [item] = result.last_items
+    assert (item["status"], item["body"]) == (500, {"error": "boom"})
+
+
+def test_http_connection_refused_fails_with_a_clear_message(closed_port_url: str) -> None:
+    result = run_after_trigger(http_node(url=closed_port_url))
+
+    assert result.status == "failed"
+    assert result.error is not None
+    assert result.error["node_id"] == "node"
+    assert result.error["message"].startswith(f"Could not connect: GET {closed_port_url}: ")
+
+
+def test_http_timeout_fails_with_the_timeout_in_the_message(http_server: str) -> None:
+    url = f"{http_server}/slow"
+
+    result = run_after_trigger(http_node(url=url, timeout_seconds=0.5))
+
+    assert result.error == {"message": f"Timed out after 0.5 s: GET {url}", "node_id": "node"}
+
+
+def test_http_uses_the_client_the_host_injects(http_server: str) -> None:
+    with httpx.Client(headers={"X-Host-Client": "yes"}) as client:
+        result = run_after_trigger(http_node(url=f"{http_server}/echo"), http_client=client)
+
+    assert result.last_items[0]["body"]["headers"]["x-host-client"] == "yes"
+
+
+def test_http_invalid_method_from_expression_fails_on_the_param(http_server: str) -> None:
+    node = http_node(url=f"{http_server}/echo", method="{{ json.verb }}")
+
+    result = run_after_trigger(node, trigger_input={"verb": "brew"})
+
+    assert result.error == {
+        "message": "Unsupported HTTP method 'BREW'.",
+        "node_id": "node",
+        "param": "params.method",
+    }

@@ -1,0 +1,99 @@
+"""`make run`'s embedded mode: one process, SQLite, in-process worker, no services."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .graphs import branching_graph
+from .http_server import orders_server
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN = {"email": "ops@example.com", "password": "embedded-test-password"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def embedded_server(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        LINKFLOW_VAR_DIR=str(tmp_path),
+        PORT=str(port),
+        LINKFLOW_HTTP_ALLOW_PRIVATE="true",
+        LINKFLOW_ADMIN_EMAIL=ADMIN["email"],
+        LINKFLOW_ADMIN_PASSWORD=ADMIN["password"],
+    )
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    "embedded server did not start:\n" + (tmp_path / "serve.log").read_text()
+                )
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def test_embedded_mode_runs_a_workflow_with_no_services(embedded_server, tmp_path):
+    api = httpx.Client(base_url=embedded_server, timeout=10)
+    tokens = api.post("/api/v1/auth/token/", json=ADMIN).json()
+    api.headers["Authorization"] = f"Bearer {tokens['access']}"
+
+    with orders_server() as server:
+        url = f"http://127.0.0.1:{server.server_port}/orders"
+        workflow = api.post("/api/v1/workflows/", json={"name": "o", "graph": branching_graph(url)})
+        assert workflow.status_code == 201, workflow.text
+        queued = api.post(
+            f"/api/v1/workflows/{workflow.json()['id']}/execute", json={"input": {"user_id": 1}}
+        )
+        assert queued.status_code == 202
+        location = queued.headers["Location"]
+        deadline = time.monotonic() + 30
+        while (body := api.get(location).json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, "the in-process worker never finished"
+            time.sleep(0.1)
+
+    assert body["status"] == "succeeded", body["error"]
+    statuses = {r["node_id"]: r["status"] for r in body["node_runs"]}
+    assert statuses == {
+        "start": "succeeded",
+        "fetch": "succeeded",
+        "big": "succeeded",
+        "gold": "succeeded",
+        "standard": "skipped",
+    }
+    assert (tmp_path / "linkflow.sqlite3").exists()
