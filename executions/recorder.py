@@ -46,7 +46,7 @@ class ExecutionRecorder:
         self.execution = execution
         self.lease = lease
         self._pending: list[NodeRun] = []
-        self._sequence = execution.node_runs.count()
+        self._sequence = 0 if lease.fresh else execution.node_runs.count()
         self._heartbeat = Heartbeat(lease)
 
     def __enter__(self) -> "ExecutionRecorder":

@@ -9,9 +9,8 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Execution, ExecutionStatus
@@ -26,6 +25,8 @@ class Lease:
     execution_id: str
     owner: str
     expires_at: datetime
+    # True when the execution had never started: it has no NodeRuns to resume from.
+    fresh: bool
 
 
 def _lease_length() -> timedelta:
@@ -35,27 +36,24 @@ def _lease_length() -> timedelta:
 def lease_claim(*, execution_id: str) -> Lease | None:
     """Take the execution if it is queued, or running under an expired lease.
 
-    One conditional UPDATE decides: of two workers, or two copies of one message, exactly
-    one gets a row count of 1. Returns None when somebody else holds it or it is finished.
+    A conditional UPDATE decides: of two workers, or two copies of one message, exactly
+    one gets a row count of 1. The queued case is tried first, as its own statement, so
+    the common path knows there is nothing to resume. Returns None when somebody else
+    holds the execution, it is finished, or it does not exist.
     """
     now = timezone.now()
     owner = f"{_HOST}:{uuid.uuid4().hex[:12]}"
     expires_at = now + _lease_length()
-    claimable = Q(status=ExecutionStatus.QUEUED) | Q(
-        status=ExecutionStatus.RUNNING, lease_expires_at__lt=now
-    )
+    take = {"status": ExecutionStatus.RUNNING, "lease_owner": owner, "lease_expires_at": expires_at}
+    rows = Execution.objects.filter(pk=execution_id)
     try:
-        claimed = Execution.objects.filter(claimable, pk=execution_id).update(
-            status=ExecutionStatus.RUNNING,
-            lease_owner=owner,
-            lease_expires_at=expires_at,
-            started_at=Coalesce(F("started_at"), now),
-        )
-    except ValueError:  # not a UUID: a malformed message
+        if rows.filter(status=ExecutionStatus.QUEUED).update(**take, started_at=now):
+            return Lease(execution_id=execution_id, owner=owner, expires_at=expires_at, fresh=True)
+    except (ValueError, ValidationError):  # not a UUID: a malformed message
         return None
-    if not claimed:
-        return None
-    return Lease(execution_id=execution_id, owner=owner, expires_at=expires_at)
+    if rows.filter(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now).update(**take):
+        return Lease(execution_id=execution_id, owner=owner, expires_at=expires_at, fresh=False)
+    return None
 
 
 def lease_renew(lease: Lease) -> bool:

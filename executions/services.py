@@ -42,7 +42,7 @@ def execution_create(
         execution = Execution.objects.create(
             workspace_id=workflow.workspace_id,
             workflow=workflow,
-            version_id=workflow.current_version_id,
+            version=workflow.current_version,
             mode=ExecutionMode(mode),
             trigger_input=trigger_input,
             queued_at=timezone.now(),
@@ -70,7 +70,6 @@ def execution_run(*, execution_id: str) -> str | None:
         http_client=http_client(),
     )
     with recorder:
-        result = run_graph(
-            graph, context=context, observer=recorder, completed=completed_outcomes(execution)
-        )
+        completed = {} if claim.fresh else completed_outcomes(execution)
+        result = run_graph(graph, context=context, observer=recorder, completed=completed)
         return recorder.finish(result)

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from linkflow.accounts.models import User
-from linkflow.accounts.selectors import workspace_ids_for
+from linkflow.accounts.selectors import caller_role, remember_role, workspace_ids_for
 from linkflow.core.errors import NotFound
 
 from .models import Workflow
@@ -18,8 +18,14 @@ def workflow_list(*, user: User) -> QuerySet[Workflow]:
 
 
 def workflow_get(*, user: User, id: object) -> Workflow:
-    """The workflow, or NotFound if it is missing or in another workspace."""
+    """The workflow, or NotFound if it is missing or in another workspace.
+
+    The caller's role in its workspace comes back in the same query and is remembered,
+    so the permission check of a following write costs nothing more.
+    """
     try:
-        return workflow_list(user=user).get(pk=id)
+        workflow = workflow_list(user=user).annotate(caller_role=caller_role(user=user)).get(pk=id)
     except (Workflow.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("Workflow not found.") from None
+    remember_role(user=user, workspace_id=workflow.workspace_id, role=workflow.caller_role)
+    return workflow
