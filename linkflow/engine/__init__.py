@@ -4,8 +4,8 @@ The host validates a stored graph (``validate_graph``), builds a ``Graph`` from 
 ``run_graph`` with a ``RunContext`` and an ``Observer`` that records progress.
 """
 
-from linkflow.engine.context import NodeContext, RunContext
-from linkflow.engine.errors import ExpressionError, NodeError
+from linkflow.engine.context import FileStore, NodeContext, RunContext, SubworkflowRunner
+from linkflow.engine.errors import ExpressionError, NodeError, Suspend
 from linkflow.engine.graph import Edge, Graph, Node
 from linkflow.engine.observer import NullObserver, Observer
 from linkflow.engine.registry import NodeType, get_node_type, node_types, register
@@ -15,6 +15,7 @@ from linkflow.engine.validation import Problem, validate_graph
 __all__ = [
     "Edge",
     "ExpressionError",
+    "FileStore",
     "Graph",
     "Node",
     "NodeContext",
@@ -26,6 +27,8 @@ __all__ = [
     "Problem",
     "RunContext",
     "RunResult",
+    "SubworkflowRunner",
+    "Suspend",
     "get_node_type",
     "node_types",
     "register",

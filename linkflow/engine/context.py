@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import httpx
 
@@ -34,6 +34,36 @@ class RunContext:
     http_client: httpx.Client | None = None
     clock: Callable[[], datetime] = utc_now
     trigger_node_id: str | None = None
+    # When the whole execution must be over; nodes see it through NodeContext.time_left().
+    deadline: datetime | None = None
+    # Resolve a node's ``credential`` id to its decrypted fields (raise KeyError if unknown).
+    credentials: Callable[[str], dict[str, Any]] | None = None
+    files: FileStore | None = None
+    subworkflows: SubworkflowRunner | None = None
+    # Filled by webhook.respond: {"status", "headers", "body"} for a waiting webhook caller.
+    response: dict[str, Any] | None = field(default=None)
+
+
+class FileStore(Protocol):
+    """Where nodes put binary results (downloads); the item then holds the reference."""
+
+    def save(self, *, name: str, content: bytes, content_type: str) -> dict[str, Any]:
+        """Store ``content``; return a JSON reference
+        ``{"$file": key, "name", "size", "content_type"}``."""
+        ...
+
+
+class SubworkflowRunner(Protocol):
+    """The host's way to run another workflow of the same workspace for workflow.execute."""
+
+    def run(
+        self, *, workflow_id: str, items: list[dict[str, Any]], wait: bool, key: str
+    ) -> list[dict[str, Any]]:
+        """Run it with ``items`` as its trigger input; with ``wait`` return its last items,
+        else return at once with ``[{"execution_id": ...}]``. ``key`` (the node's
+        idempotency key) makes a repeated call return the same child execution.
+        Raise NodeError on failure, Suspend to be called again later."""
+        ...
 
 
 class _Missing:
@@ -58,11 +88,25 @@ class NodeContext:
         items: list[dict[str, Any]],
         node_views: Mapping[str, Mapping[str, Any]],
         attempt: int = 1,
+        inputs: list[list[dict[str, Any]]] | None = None,
+        credential_id: str | None = None,
+        timeout_seconds: float | None = None,
+        suspended_until: datetime | None = None,
     ) -> None:
         self.node_id = node_id
         self.params = params
         self.run = run
         self.attempt = attempt
+        # Items per incoming edge, in edge order (flow.merge needs them apart).
+        self.inputs = inputs if inputs is not None else [items]
+        self.credential_id = credential_id
+        # Set when this node suspended earlier (flow.wait) and is now being resumed.
+        self.suspended_until = suspended_until
+        now = run.clock()
+        deadlines = [d for d in (run.deadline,) if d is not None]
+        if timeout_seconds is not None:
+            deadlines.append(now + timedelta(seconds=timeout_seconds))
+        self._deadline = min(deadlines) if deadlines else None
         self._items = items
         self._node_views = node_views
         self._names: dict[str, object] | None = None
@@ -71,6 +115,30 @@ class NodeContext:
     def idempotency_key(self) -> str:
         """Stable across re-deliveries of the same attempt: ``<execution id>:<node>:<attempt>``."""
         return f"{self.run.execution.get('id')}:{self.node_id}:{self.attempt}"
+
+    def time_left(self, *, default: float | None = None) -> float | None:
+        """Seconds this node may still take (node timeout or execution deadline, whichever
+        comes first), never below 0.05; ``default`` when neither is set. Nodes doing I/O
+        pass it on as their timeout."""
+        if self._deadline is None:
+            return default
+        left = (self._deadline - self.run.clock()).total_seconds()
+        return max(left, 0.05) if default is None else max(min(left, default), 0.05)
+
+    def credential(self) -> dict[str, Any]:
+        """The decrypted fields of this node's ``credential``; NodeError when the node has
+        none or the host cannot resolve it."""
+        if not self.credential_id:
+            raise NodeError("This node needs a credential.", param="credential")
+        if self.run.credentials is None:
+            raise NodeError("Credentials are not available here.", param="credential")
+        try:
+            return self.run.credentials(self.credential_id)
+        except KeyError:
+            raise NodeError(
+                f"Credential '{self.credential_id}' not found in this workspace.",
+                param="credential",
+            ) from None
 
     def param(self, name: str, *, item_index: int | None = None, default: Any = MISSING) -> Any:
         """The parameter ``name`` with its expressions evaluated, ``json`` being

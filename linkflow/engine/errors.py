@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Self
 
 
@@ -56,3 +57,15 @@ class ExpressionError(NodeError):
     A subclass of NodeError because, to the run, a broken expression is just a failing node.
     ``position`` is the offset of the failing ``{{`` in the parameter string.
     """
+
+
+class Suspend(Exception):
+    """Raised by a node to park the execution until ``resume_at`` (timezone-aware).
+
+    The worker is released; the host resumes the execution when the time comes and the
+    node runs again with ``NodeContext.suspended_until`` set to this ``resume_at``.
+    """
+
+    def __init__(self, resume_at: datetime) -> None:
+        super().__init__(f"suspended until {resume_at.isoformat()}")
+        self.resume_at = resume_at
