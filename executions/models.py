@@ -45,6 +45,23 @@ class Execution(BaseModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=200, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The trigger node that fired (webhook, schedule); empty means every trigger emits.
+    trigger_node_id = models.CharField(max_length=64, blank=True)
+    # Parked (flow.wait, retry back-off) until this time; a beat task re-queues it then.
+    resume_at = models.DateTimeField(null=True, blank=True)
+    # A retry or re-run points at the execution it repeats; a re-run reuses the recorded
+    # outputs of the nodes upstream of rerun_from_node (copied as its first NodeRuns).
+    source = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="repeats"
+    )
+    rerun_from_node = models.CharField(max_length=64, blank=True)
+    # A sub-workflow's caller, and how deep the call chain is (bounded).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    depth = models.PositiveSmallIntegerField(default=0)
+    # Makes a repeated request (idempotency key, sub-workflow call, cron slot) one execution.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -59,6 +76,12 @@ class Execution(BaseModel):
             models.Index(fields=["workspace", "-created_at"], name="execution_ws_created"),
             models.Index(fields=["workflow", "-created_at"], name="execution_wf_created"),
             models.Index(fields=["status", "lease_expires_at"], name="execution_status_lease"),
+            models.Index(fields=["status", "resume_at"], name="execution_status_resume"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "dedupe_key"], name="execution_dedupe_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -67,6 +90,7 @@ class Execution(BaseModel):
 
 class NodeRunStatus(models.TextChoices):
     RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"

@@ -6,7 +6,10 @@ inside the web process. Setting the URLs switches to the distributed deployment.
 Every variable read here is listed in README.md.
 """
 
+import base64
+import os
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,17 +22,23 @@ VAR_DIR = Path(env.str("LINKFLOW_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _embedded_secret_key() -> str:
-    """A per-installation key kept under var/, so sessions survive restarts."""
-    path = VAR_DIR / "secret_key"
+def _embedded_key(name: str, make: Callable[[], str]) -> str:
+    """A per-installation key kept under var/, so it survives restarts."""
+    path = VAR_DIR / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
 
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
+SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_key(
+    "secret_key", lambda: secrets.token_urlsafe(50)
+)
+# Fernet keys (urlsafe base64, 32 bytes), newest first; see credentials/crypto.py.
+LINKFLOW_CREDENTIAL_KEYS = env.list("LINKFLOW_CREDENTIAL_KEYS", default=[]) or [
+    _embedded_key("credential_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
+]
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -4,7 +4,13 @@ The host validates a stored graph (``validate_graph``), builds a ``Graph`` from 
 ``run_graph`` with a ``RunContext`` and an ``Observer`` that records progress.
 """
 
-from linkflow.engine.context import FileStore, NodeContext, RunContext, SubworkflowRunner
+from linkflow.engine.context import (
+    FileStore,
+    Mailer,
+    NodeContext,
+    RunContext,
+    SubworkflowRunner,
+)
 from linkflow.engine.errors import ExpressionError, NodeError, Suspend
 from linkflow.engine.graph import Edge, Graph, Node
 from linkflow.engine.observer import NullObserver, Observer
@@ -17,6 +23,7 @@ __all__ = [
     "ExpressionError",
     "FileStore",
     "Graph",
+    "Mailer",
     "Node",
     "NodeContext",
     "NodeError",

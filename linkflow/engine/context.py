@@ -40,6 +40,7 @@ class RunContext:
     credentials: Callable[[str], dict[str, Any]] | None = None
     files: FileStore | None = None
     subworkflows: SubworkflowRunner | None = None
+    mailer: Mailer | None = None
     # Filled by webhook.respond: {"status", "headers", "body"} for a waiting webhook caller.
     response: dict[str, Any] | None = field(default=None)
 
@@ -50,6 +51,16 @@ class FileStore(Protocol):
     def save(self, *, name: str, content: bytes, content_type: str) -> dict[str, Any]:
         """Store ``content``; return a JSON reference
         ``{"$file": key, "name", "size", "content_type"}``."""
+        ...
+
+
+class Mailer(Protocol):
+    """The host's mail machinery, for notify.email."""
+
+    def send(self, *, smtp: dict[str, Any], message: dict[str, Any]) -> None:
+        """Send ``message`` ({"from", "to": [...], "cc"?, "subject", "text", "html"?})
+        through the SMTP server described by ``smtp`` (a credential's fields: host, port,
+        username?, password?, security: "none" | "starttls" | "tls"). Raise on failure."""
         ...
 
 

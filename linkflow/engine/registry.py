@@ -63,6 +63,19 @@ _BUILTIN_PATHS: dict[str, str] = {
     "data.set": "linkflow.engine.nodes.data:SetFields",
     "flow.if": "linkflow.engine.nodes.flow:If",
     "flow.noop": "linkflow.engine.nodes.flow:NoOp",
+    "flow.switch": "linkflow.engine.nodes.flow:Switch",
+    "flow.merge": "linkflow.engine.nodes.flow:Merge",
+    "flow.wait": "linkflow.engine.nodes.flow:Wait",
+    "data.filter": "linkflow.engine.nodes.data:Filter",
+    "data.split": "linkflow.engine.nodes.data:Split",
+    "data.aggregate": "linkflow.engine.nodes.data:Aggregate",
+    "trigger.webhook": "linkflow.engine.nodes.trigger:WebhookTrigger",
+    "trigger.schedule": "linkflow.engine.nodes.trigger:ScheduleTrigger",
+    "webhook.respond": "linkflow.engine.nodes.respond:RespondToWebhook",
+    "workflow.execute": "linkflow.engine.nodes.subworkflow:ExecuteWorkflow",
+    "code.python": "linkflow.engine.nodes.code:PythonCode",
+    "notify.email": "linkflow.engine.nodes.notify:Email",
+    "notify.slack": "linkflow.engine.nodes.notify:Slack",
 }
 
 _targets: dict[str, str | type[NodeType]] = dict(_BUILTIN_PATHS)
