@@ -61,7 +61,8 @@ class Execution(BaseModel):
     )
     depth = models.PositiveSmallIntegerField(default=0)
     # Makes a repeated request (idempotency key, sub-workflow call, cron slot) one execution.
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    # NULL, not "", when unused: the unique constraint must not see blanks as equal.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -23,7 +23,12 @@ from .runtime import http_client, lease_claim
 
 
 def execution_create(
-    *, user: User | None, workflow: Workflow, trigger_input: dict[str, Any], mode: str
+    *,
+    user: User | None,
+    workflow: Workflow,
+    trigger_input: dict[str, Any],
+    mode: str,
+    trigger_node_id: str = "",
 ) -> Execution:
     """Queue an execution of the workflow's current version; the worker is told on commit.
 
@@ -45,6 +50,7 @@ def execution_create(
             version=workflow.current_version,
             mode=ExecutionMode(mode),
             trigger_input=trigger_input,
+            trigger_node_id=trigger_node_id,
             queued_at=timezone.now(),
             created_by=user,
         )
