@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_PORT = "main"
+# The extra port of a node whose on_error is "error_output": failed items leave by it.
+ERROR_PORT = "error"
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,8 +47,8 @@ class NodeType:
     # True when running the node has no effect outside the execution (no network, no
     # storage): the host may batch the record of such nodes, since redoing one is harmless.
     pure: ClassVar[bool] = False
-    # True for nodes that combine their inputs (flow.merge): they read ``ctx.inputs`` (one
-    # list per incoming edge) and run when any input has items, not only when all do.
+    # True for nodes that combine their inputs (flow.merge) and read ``ctx.inputs``, one
+    # list per incoming edge. Like every node, they run when any input has items.
     separate_inputs: ClassVar[bool] = False
 
     def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:

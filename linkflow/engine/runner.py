@@ -7,13 +7,15 @@ gathers inputs from precomputed edges, calls the node and reports.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from linkflow.engine.context import NodeContext, RunContext
-from linkflow.engine.errors import NodeError
-from linkflow.engine.graph import DEFAULT_PORT, Graph, Node
+from linkflow.engine.errors import NodeError, Suspend
+from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT, Graph, Node
 from linkflow.engine.observer import Observer
 from linkflow.engine.registry import Items, NodeType, get_node_type
 
@@ -21,34 +23,44 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 SKIPPED = "skipped"
 CANCELLED = "cancelled"
-ATTEMPT = 1  # retries arrive with the scheduler; until then every node runs once
+WAITING = "waiting"
+# Back-off grows as backoff_seconds * 2^(attempt-1), randomised by +-20% so that many
+# executions failing together do not retry together, and never beyond an hour.
+MAX_BACKOFF_SECONDS = 3600.0
+JITTER = 0.2
 
 
 @dataclass
 class NodeOutcome:
-    """What one node did: ``status`` is "succeeded", "failed" or "skipped"; ``output`` maps
-    port -> items (``{}`` unless succeeded); ``error`` is set on failure:
-    ``{"message", "node_id", "param"?, "position"?}``."""
+    """What one node did: ``status`` is "succeeded", "failed", "skipped" or "waiting";
+    ``output`` maps port -> items; ``error`` is set on failure, and also on success when
+    ``on_error`` turned the failure into items: ``{"message", "node_id", "param"?, ...}``.
+    ``resume_at`` is set when the node suspended (status "waiting")."""
 
     status: str
     output: dict[str, Items] = field(default_factory=dict)
     error: dict[str, Any] | None = None
+    resume_at: datetime | None = None
 
 
 @dataclass
 class RunResult:
-    """How a run ended: ``status`` is "succeeded", "failed" or "cancelled".
+    """How a run ended: "succeeded", "failed", "cancelled", or "waiting" (parked until
+    ``resume_at``: a node suspended, or failed with retries left).
 
     ``outcomes`` has every node decided in this run or reused from ``completed``, in run
     order. ``error`` is the failing node's error, or ``{"message": "cancelled"}``.
     ``last_items`` are the items of the last node, in run order, that succeeded and emitted
-    any (its "main" port first, else its first non-empty port).
+    any (its "main" port first, else its first non-empty port). ``response`` is what a
+    webhook.respond node set, if any.
     """
 
     status: str
     outcomes: dict[str, NodeOutcome]
     error: dict[str, Any] | None
     last_items: Items
+    resume_at: datetime | None = None
+    response: dict[str, Any] | None = None
 
 
 def run_graph(
@@ -57,21 +69,32 @@ def run_graph(
     context: RunContext,
     observer: Observer,
     completed: Mapping[str, NodeOutcome] | None = None,
+    attempts: Mapping[str, int] | None = None,
 ) -> RunResult:
-    """Run ``graph`` to the end, the first failure, or until ``observer.should_stop()``.
+    """Run ``graph`` to the end, the first failure, a suspension, or until
+    ``observer.should_stop()``.
 
-    Nodes run in ``graph.topological_order()``. A node in ``completed`` (outcomes from an
-    earlier, interrupted attempt) is not run again and not reported; its output feeds
-    its successors. Failed outcomes in ``completed`` are ignored, so those nodes run again.
+    Nodes run in ``graph.topological_order()``. A node in ``completed`` (outcomes recorded
+    by an earlier run of this execution) is not run again and not reported; its output
+    feeds its successors. Failed outcomes there are ignored, so those nodes run again; a
+    "waiting" one runs again with ``suspended_until`` set. ``attempts`` gives the number
+    of failed attempts a node already had (retries continue the count).
     A node whose incoming edges bring no items is skipped (only ``node_finished`` is
-    called). Any exception from a node becomes a failed outcome and ends the run; only
-    exceptions raised by the observer itself propagate.
+    called). A failing node with ``retry`` attempts left parks the run ("waiting"); one
+    whose ``on_error`` is "continue" or "error_output" emits its error as items; otherwise
+    the run fails. Only exceptions raised by the observer itself propagate.
     """
     try:
         order = graph.topological_order()
     except ValueError as error:  # an unvalidated graph; report it like any failure
         return RunResult(FAILED, {}, {"message": str(error), "node_id": None}, [])
-    run = _Run(graph=graph, context=context, observer=observer, completed=completed or {})
+    run = _Run(
+        graph=graph,
+        context=context,
+        observer=observer,
+        completed=completed or {},
+        attempts=attempts or {},
+    )
     return run.execute(order)
 
 
@@ -83,11 +106,13 @@ class _Run:
         context: RunContext,
         observer: Observer,
         completed: Mapping[str, NodeOutcome],
+        attempts: Mapping[str, int],
     ) -> None:
         self.graph = graph
         self.context = context
         self.observer = observer
         self.completed = completed
+        self.attempts = attempts
         self.outcomes: dict[str, NodeOutcome] = {}
         # what expressions see as `nodes`: node id -> {"items": [...], "json": {...}}
         self.views: dict[str, dict[str, Any]] = {}
@@ -95,23 +120,50 @@ class _Run:
     def execute(self, order: tuple[Node, ...]) -> RunResult:
         for node in order:
             reused = self.completed.get(node.id)
-            if reused is not None and reused.status != FAILED:
+            if reused is not None and reused.status in (SUCCEEDED, SKIPPED):
                 self._record(node, reused)
                 continue
             if self.observer.should_stop():
                 return self._result(order, CANCELLED, {"message": "cancelled"})
-            outcome = self._decide(node)
+            if self._past_deadline():
+                error = {"message": "The execution exceeded its time limit.", "node_id": node.id}
+                return self._result(order, FAILED, {**error, "code": "execution_timeout"})
+            outcome = self._decide(node, reused)
             self._record(node, outcome)
+            if outcome.status == WAITING:
+                return self._result(order, WAITING, None, resume_at=outcome.resume_at)
             if outcome.status == FAILED:
+                retry_at = self._retry_at(node)
+                if retry_at is not None:
+                    return self._result(order, WAITING, outcome.error, resume_at=retry_at)
                 return self._result(order, FAILED, outcome.error)
         return self._result(order, SUCCEEDED, None)
 
-    def _decide(self, node: Node) -> NodeOutcome:
-        items = self._input(node)
+    def _past_deadline(self) -> bool:
+        deadline = self.context.deadline
+        return deadline is not None and self.context.clock() >= deadline
+
+    def _attempt(self, node: Node) -> int:
+        return self.attempts.get(node.id, 0) + 1
+
+    def _retry_at(self, node: Node) -> datetime | None:
+        """When to try the failed node again, or None when its retries are used up."""
+        retry = node.retry or {}
+        attempt = self._attempt(node)
+        if attempt >= int(retry.get("max_attempts", 1)):
+            return None
+        base = float(retry.get("backoff_seconds", 1.0)) * 2 ** (attempt - 1)
+        delay = min(base, MAX_BACKOFF_SECONDS) * random.uniform(1 - JITTER, 1 + JITTER)
+        return self.context.clock() + timedelta(seconds=delay)
+
+    def _decide(self, node: Node, earlier: NodeOutcome | None) -> NodeOutcome:
         node_type = _resolve(node.type)
+        inputs = self._inputs(node)
+        items = [item for per_edge in inputs for item in per_edge]
         if self._skips(node, node_type, items):
             return self._skip(node, items)
-        return self._execute(node, node_type, items)
+        suspended_until = earlier.resume_at if earlier and earlier.status == WAITING else None
+        return self._execute(node, node_type, items, inputs, suspended_until)
 
     def _skip(self, node: Node, items: Items) -> NodeOutcome:
         now = self.context.clock()
@@ -119,7 +171,7 @@ class _Run:
         self.observer.node_finished(
             node_id=node.id,
             node_type=node.type,
-            attempt=ATTEMPT,
+            attempt=self._attempt(node),
             input=items,
             outcome=outcome,
             started_at=now,
@@ -127,16 +179,38 @@ class _Run:
         )
         return outcome
 
-    def _execute(self, node: Node, node_type: type[NodeType] | None, items: Items) -> NodeOutcome:
+    def _execute(
+        self,
+        node: Node,
+        node_type: type[NodeType] | None,
+        items: Items,
+        inputs: list[Items],
+        suspended_until: datetime | None,
+    ) -> NodeOutcome:
+        attempt = self._attempt(node)
         self.observer.node_started(
-            node_id=node.id, node_type=node.type, attempt=ATTEMPT, input=items
+            node_id=node.id, node_type=node.type, attempt=attempt, input=items
         )
         started_at = self.context.clock()
-        outcome = self._call(node, node_type, items)
+        ctx = NodeContext(
+            node_id=node.id,
+            params=node.params,
+            run=self.context,
+            items=items,
+            node_views=self.views,
+            attempt=attempt,
+            inputs=inputs,
+            credential_id=node.credential,
+            timeout_seconds=node.timeout_seconds,
+            suspended_until=suspended_until,
+        )
+        outcome = self._call(node, node_type, ctx, items)
+        if outcome.status == FAILED and node.on_error != "fail" and not self._retries_left(node):
+            outcome = _error_as_items(node, outcome, items)
         self.observer.node_finished(
             node_id=node.id,
             node_type=node.type,
-            attempt=ATTEMPT,
+            attempt=attempt,
             input=items,
             outcome=outcome,
             started_at=started_at,
@@ -144,13 +218,16 @@ class _Run:
         )
         return outcome
 
-    def _input(self, node: Node) -> Items:
-        items: Items = []
+    def _retries_left(self, node: Node) -> bool:
+        return self._attempt(node) < int((node.retry or {}).get("max_attempts", 1))
+
+    def _inputs(self, node: Node) -> list[Items]:
+        """The items of each incoming edge, in edge order."""
+        inputs: list[Items] = []
         for edge in self.graph.incoming(node.id):
             source = self.outcomes.get(edge.source)
-            if source is not None:
-                items.extend(source.output.get(edge.output, ()))
-        return items
+            inputs.append(list(source.output.get(edge.output, ())) if source else [])
+        return inputs
 
     def _skips(self, node: Node, node_type: type[NodeType] | None, items: Items) -> bool:
         is_trigger = node_type.is_trigger if node_type else node.type.startswith("trigger.")
@@ -159,23 +236,19 @@ class _Run:
             return chosen is not None and chosen != node.id
         return not items  # no items came in, or nothing leads here at all
 
-    def _call(self, node: Node, node_type: type[NodeType] | None, items: Items) -> NodeOutcome:
+    def _call(
+        self, node: Node, node_type: type[NodeType] | None, ctx: NodeContext, items: Items
+    ) -> NodeOutcome:
         if node.disabled:
             port = node_type.outputs[0] if node_type else DEFAULT_PORT
             return NodeOutcome(SUCCEEDED, {port: items})
         if node_type is None:
             return _failed({"message": f"Unknown node type '{node.type}'.", "node_id": node.id})
-        ctx = NodeContext(
-            node_id=node.id,
-            params=node.params,
-            run=self.context,
-            items=items,
-            node_views=self.views,
-            attempt=ATTEMPT,
-        )
         try:
             output = node_type().execute(ctx, items)
             return NodeOutcome(SUCCEEDED, _checked_output(output, node_type))
+        except Suspend as suspend:
+            return NodeOutcome(WAITING, resume_at=suspend.resume_at)
         except NodeError as error:
             return _failed(error.locate(node_id=node.id).as_dict())
         # A node is user-facing code calling the outside world: whatever it raises fails
@@ -189,7 +262,12 @@ class _Run:
         self.views[node.id] = {"items": items, "json": items[0] if items else {}}
 
     def _result(
-        self, order: tuple[Node, ...], status: str, error: dict[str, Any] | None
+        self,
+        order: tuple[Node, ...],
+        status: str,
+        error: dict[str, Any] | None,
+        *,
+        resume_at: datetime | None = None,
     ) -> RunResult:
         last_items: Items = []
         for node in reversed(order):
@@ -198,7 +276,9 @@ class _Run:
                 last_items = _first_items(outcome.output)
                 if last_items:
                     break
-        return RunResult(status, self.outcomes, error, last_items)
+        return RunResult(
+            status, self.outcomes, error, last_items, resume_at, self.context.response
+        )
 
 
 def _resolve(type_name: str) -> type[NodeType] | None:
@@ -210,6 +290,16 @@ def _resolve(type_name: str) -> type[NodeType] | None:
 
 def _failed(error: dict[str, Any]) -> NodeOutcome:
     return NodeOutcome(FAILED, {}, error)
+
+
+def _error_as_items(node: Node, failed: NodeOutcome, items: Items) -> NodeOutcome:
+    """on_error "continue": the error goes on as the item(s) of "main"; "error_output":
+    the input items, each with the error, leave by the "error" port. The run goes on."""
+    error = failed.error or {"message": "failed", "node_id": node.id}
+    if node.on_error == "continue":
+        return NodeOutcome(SUCCEEDED, {DEFAULT_PORT: [{"error": error}]}, error)
+    carried = [{**item, "error": error} for item in items] or [{"error": error}]
+    return NodeOutcome(SUCCEEDED, {ERROR_PORT: carried}, error)
 
 
 def _first_items(output: Mapping[str, Items]) -> Items:

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from linkflow.engine.expressions import syntax_errors
-from linkflow.engine.graph import DEFAULT_PORT, find_cycles
+from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT, find_cycles
 from linkflow.engine.registry import EXPRESSION_SCHEMA, NodeType, get_node_type
 
 MAX_NODES = 500
@@ -92,6 +92,8 @@ class _NodeInfo:
     id: str | None
     type: type[NodeType] | None
     type_name: str | None
+    # on_error "error_output" gives the node an extra "error" port
+    extra_ports: tuple[str, ...] = ()
 
 
 class _GraphChecker:
@@ -148,6 +150,8 @@ class _GraphChecker:
             return _NodeInfo(index, None, None, None)
         info = _NodeInfo(index, self._check_node_id(index, node.get("id")), None, None)
         info.type_name, info.type = self._check_node_type(info, node)
+        if node.get("on_error") == "error_output":
+            info.extra_ports = (ERROR_PORT,)
         if info.id is not None:
             self.nodes.setdefault(info.id, info)  # edges refer to the first node of an id
         self._check_settings(info, node)
@@ -293,8 +297,8 @@ class _GraphChecker:
                 node_id=source.id,
                 field=field,
             )
-        elif source.type is not None and port not in source.type.outputs:
-            ports = ", ".join(source.type.outputs)
+        elif source.type is not None and port not in (*source.type.outputs, *source.extra_ports):
+            ports = ", ".join((*source.type.outputs, *source.extra_ports))
             self.report(
                 "edge_port_unknown",
                 f"Node '{source.id}' has no output '{port}' (it has: {ports}).",
