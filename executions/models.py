@@ -27,6 +27,7 @@ class ExecutionMode(models.TextChoices):
     API = "api", "API"
     WEBHOOK = "webhook", "Webhook"
     SCHEDULE = "schedule", "Schedule"
+    SUBWORKFLOW = "subworkflow", "Sub-workflow"
 
 
 class Execution(BaseModel):
@@ -112,6 +113,8 @@ class NodeRun(BaseModel):
     error = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A waiting node (flow.wait) resumes at this time.
+    resume_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("execution", "sequence")

@@ -7,6 +7,7 @@ checkpoint is what lets a crashed execution resume without repeating an outside 
 A pure node lost in a crash is simply computed again, with the same result.
 """
 
+import time
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -16,22 +17,21 @@ from django.utils import timezone
 
 from linkflow.engine import NodeOutcome, RunResult, get_node_type
 
+from .completion import completion_publish
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
+from .payloads import payload_store
 from .runtime import Heartbeat, Lease
 
 _RESULT_STATUS = {
     "succeeded": ExecutionStatus.SUCCEEDED,
     "failed": ExecutionStatus.FAILED,
     "cancelled": ExecutionStatus.CANCELLED,
+    "waiting": ExecutionStatus.WAITING,
 }
-
-
-def completed_outcomes(execution: Execution) -> dict[str, NodeOutcome]:
-    """What an earlier attempt already decided: those nodes are not run again."""
-    rows = execution.node_runs.filter(
-        status__in=(NodeRunStatus.SUCCEEDED, NodeRunStatus.SKIPPED)
-    ).values_list("node_id", "status", "output")
-    return {node_id: NodeOutcome(status=status, output=output) for node_id, status, output in rows}
+# What a re-recorded attempt may change: a waiting node that later finishes keeps its row.
+_UPSERT_FIELDS = ["status", "input", "output", "error", "finished_at", "resume_at", "updated_at"]
+# How often a running execution looks whether somebody cancelled it.
+_CANCEL_CHECK_SECONDS = 1.0
 
 
 def _is_pure(node_type: str) -> bool:
@@ -42,12 +42,18 @@ def _is_pure(node_type: str) -> bool:
 class ExecutionRecorder:
     """Observer for one run of one execution, under one lease. Use as a context manager."""
 
-    def __init__(self, *, execution: Execution, lease: Lease) -> None:
+    def __init__(
+        self, *, execution: Execution, lease: Lease, sequence: int = 0, announce: bool = False
+    ) -> None:
         self.execution = execution
+        # A sync webhook caller is waiting for the outcome (see completion.py).
+        self.announce = announce
         self.lease = lease
         self._pending: list[NodeRun] = []
-        self._sequence = 0 if lease.fresh else execution.node_runs.count()
+        self._sequence = sequence
         self._heartbeat = Heartbeat(lease)
+        self._next_cancel_check = time.monotonic() + _CANCEL_CHECK_SECONDS
+        self._cancelled = False
 
     def __enter__(self) -> "ExecutionRecorder":
         self._heartbeat.start()
@@ -80,6 +86,8 @@ class ExecutionRecorder:
         finished_at: datetime,
     ) -> None:
         self._sequence += 1
+        stored = f"{node_id}-{attempt}"
+        execution_id = str(self.execution.pk)
         self._pending.append(
             NodeRun(
                 execution_id=self.execution.pk,
@@ -88,40 +96,61 @@ class ExecutionRecorder:
                 status=outcome.status,
                 attempt=attempt,
                 sequence=self._sequence,
-                input=input,
-                output=outcome.output,
+                # Large item lists go to storage; the row keeps a reference.
+                input=payload_store(execution_id=execution_id, name=f"{stored}-input", data=input),
+                output=payload_store(
+                    execution_id=execution_id, name=f"{stored}-output", data=outcome.output
+                ),
                 error=outcome.error,
                 started_at=started_at,
                 finished_at=finished_at,
+                resume_at=outcome.resume_at,
             )
         )
         if outcome.status != NodeRunStatus.SKIPPED and not _is_pure(node_type):
             self._flush()
 
     def should_stop(self) -> bool:
-        return self._heartbeat.lost
+        """True once the lease is lost or the execution was cancelled (checked each second)."""
+        if self._heartbeat.lost or self._cancelled:
+            return True
+        now = time.monotonic()
+        if now >= self._next_cancel_check:
+            self._next_cancel_check = now + _CANCEL_CHECK_SECONDS
+            self._cancelled = Execution.objects.filter(
+                pk=self.execution.pk, status=ExecutionStatus.CANCELLED
+            ).exists()
+        return self._cancelled
 
     # --- end of the run -------------------------------------------------------------------
     def finish(self, result: RunResult) -> str:
-        """Write what is pending and the final status in one transaction; return the status.
+        """Write what is pending and the new status in one transaction; return the status.
 
         The status only changes while this worker still holds the lease: a run that lost
-        it (cancelled, or taken over after a stall) leaves the row to its new owner.
+        it (cancelled, or taken over after a stall) leaves the row to its new owner. A
+        "waiting" result parks the execution until ``result.resume_at``.
         """
         status = _RESULT_STATUS[result.status]
+        waiting = status == ExecutionStatus.WAITING
         with transaction.atomic():
             self._write_pending()
-            Execution.objects.filter(
+            updated = Execution.objects.filter(
                 pk=self.execution.pk,
                 lease_owner=self.lease.owner,
                 status=ExecutionStatus.RUNNING,
             ).update(
                 status=status,
                 error=result.error,
-                finished_at=timezone.now(),
+                resume_at=result.resume_at if waiting else None,
+                finished_at=None if waiting else timezone.now(),
                 lease_owner="",
                 lease_expires_at=None,
             )
+            if updated and not waiting and self.announce:
+                outcome = _announcement(status, result)
+                transaction.on_commit(
+                    lambda: completion_publish(execution_id=str(self.execution.pk), outcome=outcome)
+                )
         return status
 
     def _flush(self) -> None:
@@ -130,6 +159,22 @@ class ExecutionRecorder:
 
     def _write_pending(self) -> None:
         if self._pending:
-            # A worker that took over after a stall may have written the same attempt first.
-            NodeRun.objects.bulk_create(self._pending, ignore_conflicts=True)
+            # A waiting node finishing later, or a worker that took over after a stall,
+            # records the same attempt again: the newer record wins.
+            NodeRun.objects.bulk_create(
+                self._pending,
+                update_conflicts=True,
+                unique_fields=["execution", "node_id", "attempt"],
+                update_fields=_UPSERT_FIELDS,
+            )
             self._pending = []
+
+
+def _announcement(status: str, result: RunResult) -> dict[str, Any]:
+    """What a waiting webhook caller needs to answer."""
+    return {
+        "status": status,
+        "response": result.response,
+        "last_items": result.last_items,
+        "error": result.error,
+    }

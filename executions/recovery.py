@@ -1,15 +1,38 @@
-"""Finding executions that nobody is running and sending them to the workers again."""
+"""Sending executions back to the workers: due waits and back-offs, and stale ones."""
 
 from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
+from linkflow.core.transactions import enqueue_on_commit
+
 from .models import Execution, ExecutionStatus
 
 # How long a queued execution may wait before we assume its message was lost.
 QUEUED_GRACE = timedelta(minutes=5)
 BATCH = 500
+
+
+def executions_resume_due() -> int:
+    """Queue the parked executions whose resume time has come; return how many.
+
+    The conditional UPDATE makes concurrent callers harmless: a row leaves ``waiting``
+    once, and a duplicate message for it finds nothing to claim twice.
+    """
+    from .tasks import run_execution
+
+    now = timezone.now()
+    due = Execution.objects.filter(status=ExecutionStatus.WAITING, resume_at__lte=now)
+    ids = list(due.values_list("pk", flat=True)[:BATCH])
+    if not ids:
+        return 0
+    Execution.objects.filter(pk__in=ids, status=ExecutionStatus.WAITING).update(
+        status=ExecutionStatus.QUEUED, resume_at=None
+    )
+    for execution_id in ids:
+        enqueue_on_commit(run_execution, str(execution_id))
+    return len(ids)
 
 
 def executions_requeue_stale() -> int:

@@ -7,17 +7,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Execution, ExecutionStatus
 
 _HOST = f"{socket.gethostname()}:{os.getpid()}"
-_client: httpx.Client | None = None
-_client_lock = threading.Lock()
 
 
 @dataclass
@@ -46,12 +45,17 @@ def lease_claim(*, execution_id: str) -> Lease | None:
     expires_at = now + _lease_length()
     take = {"status": ExecutionStatus.RUNNING, "lease_owner": owner, "lease_expires_at": expires_at}
     rows = Execution.objects.filter(pk=execution_id)
+    never_ran = Q(status=ExecutionStatus.QUEUED, started_at__isnull=True, rerun_from_node="")
+    resumable = Q(status=ExecutionStatus.QUEUED) | Q(
+        status=ExecutionStatus.RUNNING, lease_expires_at__lt=now
+    )
     try:
-        if rows.filter(status=ExecutionStatus.QUEUED).update(**take, started_at=now):
+        if rows.filter(never_ran).update(**take, started_at=now):
             return Lease(execution_id=execution_id, owner=owner, expires_at=expires_at, fresh=True)
     except (ValueError, ValidationError):  # not a UUID: a malformed message
         return None
-    if rows.filter(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now).update(**take):
+    # Resumed after a wait, re-run from a node, or taken over from a worker that died.
+    if rows.filter(resumable).update(**take, started_at=Coalesce(F("started_at"), now)):
         return Lease(execution_id=execution_id, owner=owner, expires_at=expires_at, fresh=False)
     return None
 
@@ -98,13 +102,3 @@ class Heartbeat:
         finally:
             if used_db:
                 connection.close()
-
-
-def http_client() -> httpx.Client:
-    """One pooled client per worker process, shared by every execution it runs."""
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                _client = httpx.Client(follow_redirects=False, timeout=30.0)
-    return _client

@@ -14,12 +14,14 @@ from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.core.transactions import enqueue_on_commit
-from linkflow.engine import Graph, RunContext, run_graph
+from linkflow.engine import Graph, run_graph
 from workflows.models import Workflow
 
+from .history import completed_outcomes, failed_attempts, recorded_count
+from .host import run_context
 from .models import Execution, ExecutionMode
-from .recorder import ExecutionRecorder, completed_outcomes
-from .runtime import http_client, lease_claim
+from .recorder import ExecutionRecorder
+from .runtime import lease_claim
 
 
 def execution_create(
@@ -41,8 +43,6 @@ def execution_create(
         raise LinkflowError(
             ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
         )
-    from .tasks import run_execution  # tasks import this module
-
     with transaction.atomic():
         execution = Execution.objects.create(
             workspace_id=workflow.workspace_id,
@@ -54,8 +54,15 @@ def execution_create(
             queued_at=timezone.now(),
             created_by=user,
         )
-        enqueue_on_commit(run_execution, str(execution.pk))
+        enqueue_execution(execution)
     return execution
+
+
+def enqueue_execution(execution: Execution) -> None:
+    """Send the execution to the workers once the current transaction commits."""
+    from .tasks import run_execution  # tasks import this module
+
+    enqueue_on_commit(run_execution, str(execution.pk))
 
 
 def execution_run(*, execution_id: str) -> str | None:
@@ -69,13 +76,31 @@ def execution_run(*, execution_id: str) -> str | None:
         return None
     execution = Execution.objects.select_related("version").get(pk=execution_id)
     graph = Graph.from_dict(execution.version.graph)
-    recorder = ExecutionRecorder(execution=execution, lease=claim)
-    context = RunContext(
-        execution={"id": str(execution.pk), "mode": execution.mode},
-        trigger_input=execution.trigger_input,
-        http_client=http_client(),
+    if claim.fresh:  # the common case: nothing recorded yet, nothing to read back
+        completed, attempts, sequence = {}, {}, 0
+    else:
+        completed = completed_outcomes(execution)
+        attempts = failed_attempts(execution)
+        sequence = recorded_count(execution)
+    recorder = ExecutionRecorder(
+        execution=execution,
+        lease=claim,
+        sequence=sequence,
+        announce=_caller_waits(execution, graph),
     )
     with recorder:
-        completed = {} if claim.fresh else completed_outcomes(execution)
-        result = run_graph(graph, context=context, observer=recorder, completed=completed)
+        result = run_graph(
+            graph,
+            context=run_context(execution),
+            observer=recorder,
+            completed=completed,
+            attempts=attempts,
+        )
         return recorder.finish(result)
+
+
+def _caller_waits(execution: Execution, graph: Graph) -> bool:
+    """True for a sync webhook execution: its caller blocks until the outcome is announced."""
+    if execution.mode != ExecutionMode.WEBHOOK or not execution.trigger_node_id:
+        return False
+    return graph.node(execution.trigger_node_id).params.get("mode") == "sync"

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from .recovery import executions_requeue_stale, executions_resume_due
 from .services import execution_run
 
 
@@ -11,9 +12,13 @@ def run_execution(execution_id: str) -> None:
     execution_run(execution_id=execution_id)
 
 
+@shared_task(name="executions.resume_due")
+def resume_due() -> int:
+    """Beat: wake executions parked by a wait or a retry back-off whose time has come."""
+    return executions_resume_due()
+
+
 @shared_task(name="executions.requeue_stale")
 def requeue_stale() -> int:
     """Beat: resume executions whose worker died or whose message was lost."""
-    from .recovery import executions_requeue_stale
-
     return executions_requeue_stale()

@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from executions.api.views import ExecutionViewSet
+from workflows.api.node_types import NodeTypeListView
 from workflows.api.views import WorkflowViewSet
 
 # Integrators write `/execute` and `/execute/` alike; both must work.
@@ -17,6 +18,7 @@ router.register("executions", ExecutionViewSet, basename="execution")
 urlpatterns = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("node-types/", NodeTypeListView.as_view(), name="node-types"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),

@@ -144,10 +144,39 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("LINKFLOW_MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Large NodeRun payloads and node files (executions/payloads.py, files.py) go to the default
+# storage: the file system when embedded, an S3-compatible bucket when distributed, so that
+# every worker and web process sees the same objects.
+LINKFLOW_STORAGE = env.str("LINKFLOW_STORAGE", default="") or "filesystem"
+if LINKFLOW_STORAGE == "s3":
+    _DEFAULT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            # Unset endpoint/keys fall through to AWS itself and boto3's credential chain.
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            # Many S3-compatible servers (MinIO, Ceph) need "path"; boto3 decides when unset.
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,
+            # Payloads hold users' data: only the server reads them, never a public URL.
+            # Set it empty for buckets with ACLs disabled (S3 Object Ownership "enforced").
+            "default_acl": env.str("AWS_DEFAULT_ACL", default="private") or None,
+        },
+    }
+elif LINKFLOW_STORAGE == "filesystem":
+    _DEFAULT_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise environ.ImproperlyConfigured(
+        f"LINKFLOW_STORAGE must be 'filesystem' or 's3', not {LINKFLOW_STORAGE!r}."
+    )
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _DEFAULT_STORAGE,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# NodeRun input/output larger than this (as compact JSON) is offloaded to the storage above.
+LINKFLOW_PAYLOAD_INLINE_MAX_BYTES = env.int("LINKFLOW_PAYLOAD_INLINE_MAX_BYTES", default=262144)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -186,6 +215,13 @@ CELERY_TIMEZONE = "UTC"
 
 # --- LinkFlow ---------------------------------------------------------------------------
 LINKFLOW_LEASE_SECONDS = env.int("LINKFLOW_LEASE_SECONDS", default=60)
+LINKFLOW_EXECUTION_TIMEOUT_SECONDS = env.int("LINKFLOW_EXECUTION_TIMEOUT_SECONDS", default=3600)
+LINKFLOW_SUBWORKFLOW_MAX_DEPTH = env.int("LINKFLOW_SUBWORKFLOW_MAX_DEPTH", default=5)
+# The HTTP node refuses private, loopback, link-local and metadata addresses unless opened.
+LINKFLOW_HTTP_ALLOW_PRIVATE = env.bool("LINKFLOW_HTTP_ALLOW_PRIVATE", default=False)
+LINKFLOW_HTTP_ALLOW_HOSTS = env.list("LINKFLOW_HTTP_ALLOW_HOSTS", default=[])
+LINKFLOW_WEBHOOK_MAX_BYTES = env.int("LINKFLOW_WEBHOOK_MAX_BYTES", default=10 * 1024 * 1024)
+LINKFLOW_PUBLIC_URL = env.str("LINKFLOW_PUBLIC_URL", default="http://127.0.0.1:8000")
 LINKFLOW_EMBEDDED_WORKER_CONCURRENCY = env.int("LINKFLOW_WORKER_CONCURRENCY", default=4)
 LINKFLOW_ADMIN_EMAIL = env.str("LINKFLOW_ADMIN_EMAIL", default="admin@linkflow.local")
 LINKFLOW_ADMIN_PASSWORD = env.str("LINKFLOW_ADMIN_PASSWORD", default="")
@@ -234,4 +270,6 @@ LOGGING = {
 # Beat's own schedule is static; user cron triggers are data (django-celery-beat tables).
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-executions": {"task": "executions.requeue_stale", "schedule": 30.0},
+    # Waits and retry back-offs are parked in the database; this wakes the due ones.
+    "resume-due-executions": {"task": "executions.resume_due", "schedule": 1.0},
 }

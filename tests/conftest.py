@@ -109,20 +109,29 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `celery worker` process on Redis and the test database, on this run's queue."""
+def start_worker(transactional_db: None) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start real `celery worker` processes on Redis and the test database, on this run's
+    queue; each is stopped (or found killed) at the end of the test.
+
+    ``beat=True`` also runs the beat schedule inside the worker (-B), which wakes parked
+    executions; ``env`` adds settings such as a short LINKFLOW_LEASE_SECONDS.
+    """
     require_services()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "linkflow.settings",
-        "DATABASE_URL": database_url(),
-        "LINKFLOW_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-        "LINKFLOW_DB_POOL": "false",
-        "LINKFLOW_HTTP_ALLOW_PRIVATE": "true",
-    }
-    log = open(ROOT / "var" / f"test-worker-{os.getpid()}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
+    started: list[tuple[subprocess.Popen[bytes], Any]] = []
+
+    def start(*, concurrency: int = 4, beat: bool = True, **env: str) -> subprocess.Popen[bytes]:
+        environ = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "linkflow.settings",
+            "DATABASE_URL": database_url(),
+            "LINKFLOW_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+            "LINKFLOW_DB_POOL": "false",
+            "LINKFLOW_HTTP_ALLOW_PRIVATE": "true",
+            **env,
+        }
+        name = f"test-{os.getpid()}-{len(started)}"
+        log = open(ROOT / "var" / f"{name}.log", "wb")  # noqa: SIM115
+        command = [
             sys.executable,
             "-m",
             "celery",
@@ -132,29 +141,38 @@ def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
             "--pool",
             "threads",
             "--concurrency",
-            "4",
+            str(concurrency),
             "--loglevel",
             "INFO",
             "--without-gossip",
             "--without-mingle",
             "--hostname",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            f"{name}@%h",
+        ]
+        if beat:
+            command.append("-B")
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT
+        )
+        started.append((proc, log))
+        return proc
+
+    yield start
+    for proc, log in started:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         log.close()
+
+
+@pytest.fixture
+def celery_worker(start_worker: Callable[..., subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    """One real worker (4 threads) with the beat schedule running inside it."""
+    return start_worker()
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 30, what: str = "condition") -> Any:

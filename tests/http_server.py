@@ -1,7 +1,9 @@
-"""A real HTTP server on 127.0.0.1 standing in for an outside service."""
+"""A real HTTP server on 127.0.0.1 standing in for outside services."""
 
 import json
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,18 +11,38 @@ from urllib.parse import parse_qs, urlparse
 
 
 class OrdersHandler(BaseHTTPRequestHandler):
-    """GET /orders?user=N answers the user's order total: user 1 big, others small."""
+    """Routes:
+
+    - GET /orders?user=N: the user's order total (user 1 big, others small);
+    - GET /flaky/<key>?failures=N: 500 for the first N calls per key, then 200;
+    - GET /slow?seconds=S: answers after S seconds.
+    """
 
     def do_GET(self) -> None:
         url = urlparse(self.path)
-        user = parse_qs(url.query).get("user", [""])[0]
-        body = json.dumps({"user": user, "total": 250 if user == "1" else 20}).encode()
-        self.send_response(200)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        self.server.hits.append(self.path)  # type: ignore[attr-defined]
+        if url.path == "/orders":
+            user = query.get("user", "")
+            self._json(200, {"user": user, "total": 250 if user == "1" else 20})
+        elif url.path.startswith("/flaky/"):
+            calls = self.server.calls  # type: ignore[attr-defined]
+            calls[url.path] += 1
+            failing = calls[url.path] <= int(query.get("failures", "2"))
+            self._json(500 if failing else 200, {"call": calls[url.path]})
+        elif url.path == "/slow":
+            time.sleep(float(query.get("seconds", "1")))
+            self._json(200, {"slept": float(query.get("seconds", "1"))})
+        else:
+            self._json(404, {"error": "no such path"})
+
+    def _json(self, status: int, payload: object) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        self.server.hits.append(self.path)  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -30,6 +52,8 @@ class OrdersHandler(BaseHTTPRequestHandler):
 def orders_server() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), OrdersHandler)
     server.hits = []  # type: ignore[attr-defined]
+    server.calls = Counter()  # type: ignore[attr-defined]
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,4 +1,6 @@
-"""Workflows and their immutable, numbered versions."""
+"""Workflows, their immutable, numbered versions, and the webhook URLs of their triggers."""
+
+import secrets
 
 from django.conf import settings
 from django.db import models
@@ -53,3 +55,64 @@ class WorkflowVersion(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.workflow} v{self.number}"
+
+
+class WebhookMode(models.TextChoices):
+    ASYNC = "async", "Answer 202 at once"
+    SYNC = "sync", "Wait for the execution and answer its result"
+
+
+class WebhookAuth(models.TextChoices):
+    NONE = "none", "None"
+    HEADER = "header", "Header token"
+    HMAC = "hmac", "HMAC-SHA256 signature"
+
+
+WEBHOOK_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def webhook_token_new() -> str:
+    """An unguessable URL token (192 random bits): knowing it is what lets a caller in."""
+    return secrets.token_urlsafe(24)
+
+
+class WebhookTrigger(BaseModel):
+    """The URL of one `trigger.webhook` node of a workflow's current graph.
+
+    Rows mirror the graph and are written only by ``workflows.triggers.webhook_triggers_sync``
+    when a version is saved; the node's settings are copied here so answering a request
+    never has to read the graph. The token survives edits of the same node id.
+    """
+
+    # Denormalised from the workflow: readable paths are unique per workspace.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, related_name="webhook_triggers"
+    )
+    node_id = models.CharField(max_length=64)
+    token = models.CharField(max_length=64, unique=True, default=webhook_token_new, editable=False)
+    # Empty when the node has no readable path; then only the token URL answers.
+    path = models.CharField(max_length=100, blank=True)
+    method = models.CharField(
+        max_length=8, choices=[(m, m) for m in WEBHOOK_METHODS], default="POST"
+    )
+    mode = models.CharField(max_length=8, choices=WebhookMode.choices, default=WebhookMode.ASYNC)
+    auth = models.CharField(max_length=8, choices=WebhookAuth.choices, default=WebhookAuth.NONE)
+    credential_id = models.CharField(max_length=200, blank=True)
+    timeout_seconds = models.FloatField(default=30)
+    # A disabled node keeps its row (and so its token) but does not answer.
+    disabled = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("workflow", "node_id")
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "node_id"], name="webhook_node_unique"),
+            models.UniqueConstraint(
+                fields=["workspace", "path"],
+                condition=~models.Q(path=""),
+                name="webhook_path_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} / {self.node_id}"

@@ -11,6 +11,7 @@ from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import validate_graph
 
 from .models import Workflow, WorkflowVersion
+from .triggers import webhook_triggers_sync
 
 
 def graph_check(graph: Any) -> None:
@@ -31,7 +32,8 @@ def workflow_create(
     """Create a workflow with version 1 of ``graph`` in ``workspace``.
 
     Raises NotFound/PermissionDenied unless the user may write there, and
-    ``workflow_graph_invalid`` for a bad graph (nothing is stored then).
+    ``workflow_graph_invalid`` for a bad graph and ``webhook_path_taken`` (409) for a
+    webhook path used elsewhere in the workspace (nothing is stored then).
     """
     require_writer(user=user, workspace_id=workspace.id)
     graph_check(graph)
@@ -39,6 +41,7 @@ def workflow_create(
         workspace=workspace, name=name, description=description, created_by=user
     )
     _version_add(workflow=workflow, graph=graph, user=user)
+    webhook_triggers_sync(workflow=workflow)
     return workflow
 
 
@@ -58,6 +61,7 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
         current = workflow.current_version
         if current is None or current.graph != changes["graph"]:
             _version_add(workflow=workflow, graph=changes["graph"], user=user)
+            webhook_triggers_sync(workflow=workflow)
     if fields:
         workflow.save(update_fields=[*fields, "updated_at"])
     return workflow

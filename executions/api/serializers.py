@@ -1,10 +1,17 @@
 from rest_framework import serializers
 
+from linkflow.core.validators import storable_json
+
 from ..models import Execution, ExecutionStatus, NodeRun
+from ..payloads import PayloadMissing, payload_load
 
 
 class ExecuteInSerializer(serializers.Serializer):
-    input = serializers.DictField(required=False, default=dict)
+    input = serializers.DictField(required=False, default=dict, validators=[storable_json])
+
+
+class RerunInSerializer(serializers.Serializer):
+    from_node = serializers.CharField(max_length=64)
 
 
 class ExecutionFilterSerializer(serializers.Serializer):
@@ -12,7 +19,21 @@ class ExecutionFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
 
 
+class StoredPayloadField(serializers.JSONField):
+    """Node input/output, read back from storage when it was too large to keep inline."""
+
+    def to_representation(self, value):  # type: ignore[no-untyped-def]
+        try:
+            return super().to_representation(payload_load(value))
+        except PayloadMissing:
+            # Removed by retention cleanup: say so instead of failing the whole response.
+            return {"$missing": value}
+
+
 class NodeRunOutSerializer(serializers.ModelSerializer):
+    input = StoredPayloadField()
+    output = StoredPayloadField()
+
     class Meta:
         model = NodeRun
         fields = (
@@ -34,6 +55,8 @@ class ExecutionOutSerializer(serializers.ModelSerializer):
     workspace = serializers.UUIDField(source="workspace_id")
     version = serializers.IntegerField(source="version.number")
     input = serializers.JSONField(source="trigger_input")
+    source = serializers.UUIDField(source="source_id", allow_null=True)
+    parent = serializers.UUIDField(source="parent_id", allow_null=True)
 
     class Meta:
         model = Execution
@@ -49,6 +72,10 @@ class ExecutionOutSerializer(serializers.ModelSerializer):
             "queued_at",
             "started_at",
             "finished_at",
+            "resume_at",
+            "source",
+            "rerun_from_node",
+            "parent",
         )
         read_only_fields = fields
 

@@ -1,14 +1,19 @@
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from linkflow.core.api import CreatedCursorPagination
 
-from .. import selectors
+from .. import operations, selectors
 from ..models import Execution
 from .serializers import (
     ExecutionDetailOutSerializer,
     ExecutionFilterSerializer,
     ExecutionOutSerializer,
+    RerunInSerializer,
 )
 
 
@@ -32,3 +37,37 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     def get_object(self) -> Execution:
         return selectors.execution_get(user=self.request.user, id=self.kwargs["pk"])
+
+    @extend_schema(request=None, responses=ExecutionOutSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        execution = operations.execution_cancel(user=request.user, execution=self.get_object())
+        return Response(ExecutionOutSerializer(execution).data)
+
+    @extend_schema(request=None, responses={202: ExecutionOutSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        repeat = operations.execution_retry(user=request.user, execution=self.get_object())
+        return accepted(request, repeat)
+
+    @extend_schema(request=RerunInSerializer, responses={202: ExecutionOutSerializer})
+    @action(detail=True, methods=["post"])
+    def rerun(self, request: Request, pk: str) -> Response:
+        body = RerunInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        repeat = operations.execution_rerun(
+            user=request.user,
+            execution=self.get_object(),
+            from_node=body.validated_data["from_node"],
+        )
+        return accepted(request, repeat)
+
+
+def accepted(request: Request, execution: Execution) -> Response:
+    """202 with the queued execution and where to follow it."""
+    location = request.build_absolute_uri(reverse("execution-detail", kwargs={"pk": execution.pk}))
+    return Response(
+        ExecutionOutSerializer(execution).data,
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": location},
+    )

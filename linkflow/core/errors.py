@@ -22,6 +22,8 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     WORKFLOW_GRAPH_INVALID = "workflow_graph_invalid"
     WORKFLOW_HAS_NO_VERSION = "workflow_has_no_version"
+    EXECUTION_FINISHED = "execution_finished"
+    SUBWORKFLOW_DEPTH_EXCEEDED = "subworkflow_depth_exceeded"
 
 
 class LinkflowError(Exception):

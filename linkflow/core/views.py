@@ -13,14 +13,18 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
+# Machine-facing paths answer errors as JSON in the one error shape.
+_JSON_PREFIXES = ("/api/", "/webhooks/")
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if request.path.startswith("/api/"):
+    if request.path.startswith(_JSON_PREFIXES):
         return JsonResponse(error_body(ErrorCode.NOT_FOUND, "Not found."), status=404)
     return render(request, "404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if request.path.startswith("/api/"):
+    if request.path.startswith(_JSON_PREFIXES):
         body = error_body(ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")
         return JsonResponse(body, status=500)
     return render(request, "500.html", status=500)

@@ -97,6 +97,17 @@ class Graph:
         """Edges starting at the node, in stored edge order; KeyError for an unknown id."""
         return self._outgoing[node_id]
 
+    def downstream(self, node_id: str) -> set[str]:
+        """``node_id`` and every node reachable from it along edges."""
+        seen = {node_id}
+        stack = [node_id]
+        while stack:
+            for edge in self._outgoing[stack.pop()]:
+                if edge.target not in seen:
+                    seen.add(edge.target)
+                    stack.append(edge.target)
+        return seen
+
     def topological_order(self) -> tuple[Node, ...]:
         """Every node after all of its sources, ties broken by position in ``nodes``.
 

@@ -7,6 +7,7 @@ does not import every node library (and later, every plugin's dependencies).
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -97,6 +98,26 @@ def register(type_name: str, target: str | type[NodeType]) -> None:
         if type_name in _targets:
             raise ValueError(f"node type {type_name!r} is already registered")
         _targets[type_name] = target
+
+
+PLUGIN_GROUP = "linkflow.nodes"
+
+
+def load_plugins() -> list[str]:
+    """Register the node types that installed packages declare in the ``linkflow.nodes``
+    entry point group (name = node type, value = "package.module:ClassName").
+
+    Imports nothing yet: each class loads on first use. Names already registered are left
+    alone (a plugin cannot replace a built-in). Returns the names added.
+    """
+    added = []
+    for entry in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        with _lock:
+            if entry.name in _targets:
+                continue
+            _targets[entry.name] = entry.value
+        added.append(entry.name)
+    return added
 
 
 def unregister(type_name: str) -> None:

@@ -276,9 +276,7 @@ class _Run:
                 last_items = _first_items(outcome.output)
                 if last_items:
                     break
-        return RunResult(
-            status, self.outcomes, error, last_items, resume_at, self.context.response
-        )
+        return RunResult(status, self.outcomes, error, last_items, resume_at, self.context.response)
 
 
 def _resolve(type_name: str) -> type[NodeType] | None:

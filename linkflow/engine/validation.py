@@ -226,7 +226,8 @@ class _GraphChecker:
             return
         if info.type is None:
             return
-        for error in _params_validator(info.type).iter_errors(params):
+        schema_errors = list(_params_validator(info.type).iter_errors(params))
+        for error in schema_errors:
             for relative, message in _describe_schema_error(error, prefix="params"):
                 self.report(
                     "node_params_invalid",
@@ -234,11 +235,28 @@ class _GraphChecker:
                     node_id=info.id,
                     field=self._node_field(info, relative),
                 )
+        if not schema_errors:
+            self._check_params_custom(info, params)
         for expression_error in syntax_errors(params, path="params"):
             relative = expression_error.param or "params"
             self.report(
                 "node_params_invalid",
                 _located_message(expression_error),
+                node_id=info.id,
+                field=self._node_field(info, relative),
+            )
+
+    def _check_params_custom(self, info: _NodeInfo, params: dict[str, Any]) -> None:
+        """Run the node type's own ``check_params(params) -> [(field, message)]``, for what
+        a schema cannot say (a cron expression, a time zone). Only called on params the
+        schema accepted, so the check may rely on their shape."""
+        check = getattr(info.type, "check_params", None)
+        if check is None:
+            return
+        for relative, message in check(params):
+            self.report(
+                "node_params_invalid",
+                message,
                 node_id=info.id,
                 field=self._node_field(info, relative),
             )

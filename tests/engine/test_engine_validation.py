@@ -161,10 +161,10 @@ def test_duplicate_node_id_points_at_the_second_node() -> None:
 
 def test_unknown_node_type_is_reported_but_still_counts_as_trigger_by_family() -> None:
     graph = order_graph()
-    graph["nodes"][0]["type"] = "trigger.webhook"
+    graph["nodes"][0]["type"] = "trigger.pigeon"
 
     assert validate_graph(graph) == [
-        Problem("node_type_unknown", "Unknown node type 'trigger.webhook'.", "start", "type")
+        Problem("node_type_unknown", "Unknown node type 'trigger.pigeon'.", "start", "type")
     ]
 
 

@@ -108,3 +108,15 @@ def test_another_workspaces_executions_are_invisible(api, workflow_id, outsider,
     assert other.get("/api/v1/executions/").json()["results"] == []
     assert other.get(f"/api/v1/executions/{execution_id}/").status_code == 404
     assert other.get("/api/v1/executions/", {"workflow": workflow_id}).json()["results"] == []
+
+
+@pytest.mark.parametrize("escaped", ["nul \\u0000 here", "lone \\ud800 surrogate"])
+def test_input_text_postgres_cannot_store_answers_400(api, workflow_id, escaped):
+    body = f'{{"input": {{"a": "{escaped}"}}}}'  # raw JSON: a client library would refuse it
+    response = api.post(
+        f"/api/v1/workflows/{workflow_id}/execute", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "input" in response.json()["error"]["details"]
+    assert Execution.objects.count() == 0

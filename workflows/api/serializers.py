@@ -1,6 +1,16 @@
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Manager, prefetch_related_objects
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Workflow
+from linkflow.core.validators import storable_json
+
+from ..models import WebhookTrigger, Workflow
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 class WorkflowInSerializer(serializers.Serializer):
@@ -8,18 +18,55 @@ class WorkflowInSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    graph = serializers.JSONField()
+    graph = serializers.JSONField(validators=[storable_json])
     active = serializers.BooleanField(required=False)
     workspace = serializers.UUIDField(required=False)
+
+
+class WebhookOutSerializer(serializers.Serializer):
+    """One webhook URL of a workflow. ``path_url`` is set when the node has a readable path."""
+
+    node_id = serializers.CharField()
+    method = serializers.CharField()
+    url = serializers.SerializerMethodField()
+    path_url = serializers.SerializerMethodField()
+
+    def get_url(self, trigger: WebhookTrigger) -> str:
+        return self._absolute(reverse("webhook", kwargs={"token": trigger.token}))
+
+    def get_path_url(self, trigger: WebhookTrigger) -> str | None:
+        if not trigger.path:
+            return None
+        kwargs = {"workspace_id": trigger.workspace_id, "path": trigger.path}
+        return self._absolute(reverse("webhook-path", kwargs=kwargs))
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        if request is not None:
+            return str(request.build_absolute_uri(path))
+        # Outside a request (or when a view did not pass one) the configured public address.
+        public_url = getattr(settings, "LINKFLOW_PUBLIC_URL", DEFAULT_PUBLIC_URL)
+        return public_url.rstrip("/") + path
+
+
+class WorkflowListSerializer(serializers.ListSerializer):
+    """Loads the webhook rows of a whole page in one query instead of one per workflow."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        workflows = list(data.all() if isinstance(data, Manager) else data)
+        prefetch_related_objects(workflows, "webhook_triggers")
+        return super().to_representation(workflows)
 
 
 class WorkflowOutSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="current_version.number", default=None)
     graph = serializers.JSONField(source="current_version.graph", default=None)
     workspace = serializers.UUIDField(source="workspace_id")
+    webhooks = serializers.SerializerMethodField()
 
     class Meta:
         model = Workflow
+        list_serializer_class = WorkflowListSerializer
         fields = (
             "id",
             "workspace",
@@ -28,7 +75,17 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
             "active",
             "version",
             "graph",
+            "webhooks",
             "created_at",
             "updated_at",
         )
         read_only_fields = fields
+
+    @extend_schema_field(WebhookOutSerializer(many=True))
+    def get_webhooks(self, workflow: Workflow) -> Any:
+        version = workflow.current_version
+        nodes = version.graph.get("nodes", []) if version is not None else []
+        position = {node.get("id"): index for index, node in enumerate(nodes)}
+        # In the graph's node order, as the user laid the workflow out.
+        rows = sorted(workflow.webhook_triggers.all(), key=lambda t: position.get(t.node_id, 0))
+        return WebhookOutSerializer(rows, many=True, context=self.context).data

@@ -1,4 +1,3 @@
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -6,6 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from executions.api.serializers import ExecuteInSerializer, ExecutionOutSerializer
+from executions.api.views import accepted
 from executions.services import execution_create
 from linkflow.accounts.models import Workspace
 from linkflow.accounts.selectors import workspace_default_for
@@ -45,7 +45,10 @@ class WorkflowViewSet(
             workflow = services.workflow_update(
                 user=request.user, workflow=workflow, changes={"active": True}
             )
-        return Response(WorkflowOutSerializer(workflow).data, status=status.HTTP_201_CREATED)
+        return Response(
+            WorkflowOutSerializer(workflow, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=WorkflowInSerializer, responses=WorkflowOutSerializer)
     def update(self, request: Request, pk: str) -> Response:
@@ -62,7 +65,7 @@ class WorkflowViewSet(
         if partial:
             changes = {k: v for k, v in changes.items() if k in request.data}
         workflow = services.workflow_update(user=request.user, workflow=workflow, changes=changes)
-        return Response(WorkflowOutSerializer(workflow).data)
+        return Response(WorkflowOutSerializer(workflow, context={"request": request}).data)
 
     def perform_destroy(self, instance: Workflow) -> None:
         services.workflow_delete(user=self.request.user, workflow=instance)
@@ -75,12 +78,7 @@ class WorkflowViewSet(
         execution = execution_create(
             user=request.user, workflow=workflow, trigger_input=data["input"], mode="api"
         )
-        location = reverse("execution-detail", kwargs={"pk": execution.pk})
-        return Response(
-            ExecutionOutSerializer(execution).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": request.build_absolute_uri(location)},
-        )
+        return accepted(request, execution)
 
 
 def _valid(serializer):  # type: ignore[no-untyped-def]

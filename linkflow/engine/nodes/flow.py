@@ -1,10 +1,20 @@
-"""Flow control nodes: route items between branches."""
+"""Flow control nodes: route items between branches, join branches, pause the run."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from linkflow.engine.registry import OBJECT_SCHEMA_WITHOUT_PARAMS, Items, NodeType
+from linkflow.engine.errors import NodeError, Suspend
+from linkflow.engine.nodes.data import (
+    ABSENT,
+    CONDITION_SCHEMA,
+    FIELD_NAME_SCHEMA,
+    get_path,
+    json_type,
+)
+from linkflow.engine.registry import OBJECT_SCHEMA_WITHOUT_PARAMS, Items, NodeType, or_expression
 
 if TYPE_CHECKING:
     from linkflow.engine.context import NodeContext
@@ -19,12 +29,7 @@ class If(NodeType):
     description = "Routes each item to the true or false branch by a condition."
     params_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
-        "properties": {
-            "condition": {
-                "description": "Usually an expression such as {{ json.total > 100 }}.",
-                "type": ["boolean", "string", "number", "null"],
-            },
-        },
+        "properties": {"condition": CONDITION_SCHEMA},
         "required": ["condition"],
         "additionalProperties": False,
     }
@@ -53,3 +58,253 @@ class NoOp(NodeType):
     def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
         """Emit the input items on "main". Never fails."""
         return {"main": list(items)}
+
+
+MAX_SWITCH_RULES = 10
+# Ports are a class attribute while the rules vary per node, so every switch has them all:
+# rule i routes to port "i"; a rule's "output" is only its label in the editor.
+RULE_PORTS = tuple(str(index) for index in range(MAX_SWITCH_RULES))
+FALLBACK_PORT = "fallback"
+
+
+class Switch(NodeType):
+    """Routes each item to the port of the first (or every) rule whose condition holds."""
+
+    type = "flow.switch"
+    pure = True
+    label = "Switch"
+    description = "Routes each item by a list of rules; rule i sends to output 'i'."
+    params_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "rules": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_SWITCH_RULES,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "condition": CONDITION_SCHEMA,
+                        "output": {
+                            "description": "A label for the rule's port in the editor.",
+                            "type": "string",
+                            "maxLength": 100,
+                        },
+                    },
+                    "required": ["condition"],
+                    "additionalProperties": False,
+                },
+            },
+            "fallback": {
+                "description": "The port for items no rule matches; null drops them.",
+                "enum": [*RULE_PORTS, FALLBACK_PORT, None],
+                "default": None,
+            },
+            "mode": {
+                "description": "'first': the first matching rule only; 'all': every one.",
+                "enum": ["first", "all"],
+                "default": "first",
+            },
+        },
+        "required": ["rules"],
+        "additionalProperties": False,
+    }
+    outputs = (*RULE_PORTS, FALLBACK_PORT)
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """A fallback to a rule port must name one of the node's rules."""
+        fallback, rules = params.get("fallback"), params["rules"]
+        if fallback in RULE_PORTS and int(fallback) >= len(rules):
+            return [("params.fallback", f"There is no rule {fallback} to fall back to.")]
+        return []
+
+    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
+        """Every port is present in the result, empty where nothing goes. Every rule's
+        condition is evaluated for every item (so a failing one fails the node even when an
+        earlier rule matched); items matching none go to ``fallback``, or are dropped when
+        it is null. Raises ExpressionError if a condition cannot be evaluated."""
+        first_only = ctx.params.get("mode", "first") == "first"
+        fallback = ctx.params.get("fallback")
+        routed: dict[str, Items] = {port: [] for port in self.outputs}
+        for index, item in enumerate(items):
+            rules = ctx.param("rules", item_index=index)
+            ports = [RULE_PORTS[i] for i, rule in enumerate(rules) if rule["condition"]]
+            if first_only:
+                ports = ports[:1]
+            for port in ports or ([fallback] if fallback else []):
+                routed[port].append(item)
+        return routed
+
+
+class Merge(NodeType):
+    """Joins the items of several branches: appended, paired by position, or by a key."""
+
+    type = "flow.merge"
+    pure = True
+    separate_inputs = True
+    label = "Merge"
+    description = "Combines the items of its incoming branches into one list."
+    params_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "mode": {"enum": ["append", "by_index", "by_key"], "default": "append"},
+            "key": {**FIELD_NAME_SCHEMA, "description": "by_key: the field to match on."},
+            "join": {
+                "description": "by_key: 'left' also keeps first-input items without a match.",
+                "enum": ["inner", "left"],
+                "default": "inner",
+            },
+            "keep_unpaired": {
+                "description": "by_index: keep the longer input's extra items.",
+                "type": "boolean",
+                "default": False,
+            },
+        },
+        "additionalProperties": False,
+        "allOf": [
+            {
+                "if": {"properties": {"mode": {"const": "by_key"}}, "required": ["mode"]},
+                "then": {"required": ["key"]},
+            }
+        ],
+    }
+
+    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
+        """Reads ``ctx.inputs`` (one list per incoming edge, in edge order).
+
+        append: all inputs concatenated. by_index: item i of the first input updated with
+        item i of the second (the second wins on equal names), as many as the shorter
+        input has unless ``keep_unpaired``. by_key: each first-input item merged with every
+        second-input item having an equal ``key`` value (absent or null never matches),
+        first-input order. Raises NodeError when by_index or by_key has not exactly two
+        inputs.
+        """
+        mode = ctx.params.get("mode", "append")
+        if mode == "append":
+            return {"main": [item for branch in ctx.inputs for item in branch]}
+        if len(ctx.inputs) != 2:
+            raise NodeError(
+                f"Mode '{mode}' needs exactly 2 inputs; this node has {len(ctx.inputs)}.",
+                param="params.mode",
+            )
+        first, second = ctx.inputs
+        if mode == "by_index":
+            return {"main": _by_index(first, second, ctx.params.get("keep_unpaired", False))}
+        left = ctx.params.get("join", "inner") == "left"
+        return {"main": _by_key(first, second, ctx.param("key"), left=left)}
+
+
+def _by_index(first: Items, second: Items, keep_unpaired: bool) -> Items:
+    merged = [{**a, **b} for a, b in zip(first, second, strict=False)]
+    if keep_unpaired:
+        shorter = min(len(first), len(second))
+        merged += [dict(item) for item in (first[shorter:] or second[shorter:])]
+    return merged
+
+
+def _by_key(first: Items, second: Items, key: str, *, left: bool) -> Items:
+    index: dict[object, Items] = {}
+    for item in second:
+        value = _hashable(get_path(item, key))
+        if value is not None:
+            index.setdefault(value, []).append(item)
+    merged: Items = []
+    for item in first:
+        value = _hashable(get_path(item, key))
+        matches = index.get(value, []) if value is not None else []
+        merged += [{**item, **match} for match in matches]
+        if left and not matches:
+            merged.append(dict(item))
+    return merged
+
+
+def _hashable(value: Any) -> object:
+    """A dict key equal for equal JSON values: 1 and 1.0 match, True and 1 do not.
+    None for values that never match (absent, null)."""
+    if value is ABSENT or value is None:
+        return None
+    if isinstance(value, str | bool | int | float):
+        return (type(value) is bool, value)
+    return (json_type(value), json.dumps(value, sort_keys=True))
+
+
+MAX_WAIT_SECONDS = 30 * 24 * 3600
+
+
+class Wait(NodeType):
+    """Parks the execution for a while or until a moment, then passes its items on."""
+
+    type = "flow.wait"
+    pure = True
+    label = "Wait"
+    description = "Pauses the run for some seconds or until a date and time."
+    params_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "seconds": {
+                "description": "How long to wait, at most 30 days.",
+                **or_expression(
+                    {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_WAIT_SECONDS}
+                ),
+            },
+            "until": {
+                "description": "ISO-8601 date and time with offset, e.g. 2025-06-01T09:00:00Z.",
+                "type": "string",
+                "minLength": 1,
+            },
+        },
+        "additionalProperties": False,
+        "oneOf": [{"required": ["seconds"]}, {"required": ["until"]}],
+    }
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """A literal ``until`` must be an ISO-8601 date and time with a UTC offset."""
+        until = params.get("until")
+        if isinstance(until, str) and "{{" not in until and _parse_instant(until) is None:
+            return [("params.until", _BAD_UNTIL.format(value=until))]
+        return []
+
+    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
+        """First run: raise Suspend(now + seconds, or until); an ``until`` not in the future
+        passes the items through at once. Resumed (``ctx.suspended_until`` set): pass the
+        items through on "main" once the clock reached it, else Suspend again until then.
+        Expressions see the first item as ``json``. Raises NodeError when ``seconds`` or
+        ``until`` evaluate to something unusable."""
+        now = ctx.run.clock()
+        resume_at = ctx.suspended_until or _resume_at(ctx, 0 if items else None, now)
+        if now < resume_at:
+            raise Suspend(resume_at)
+        return {"main": list(items)}
+
+
+_BAD_UNTIL = "'until' must be an ISO-8601 date and time with a UTC offset, got {value!r}."
+
+
+def _resume_at(ctx: NodeContext, item_index: int | None, now: datetime) -> datetime:
+    if "seconds" in ctx.params:
+        seconds = ctx.param("seconds", item_index=item_index)
+        is_number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        if not is_number or not 0 < seconds <= MAX_WAIT_SECONDS:
+            raise NodeError(
+                f"'seconds' must be a number above 0 and at most {MAX_WAIT_SECONDS}, "
+                f"got {seconds!r}.",
+                param="params.seconds",
+            )
+        return now + timedelta(seconds=seconds)
+    until = ctx.param("until", item_index=item_index)
+    instant = _parse_instant(until) if isinstance(until, str) else None
+    if instant is None:
+        raise NodeError(_BAD_UNTIL.format(value=until), param="params.until")
+    return instant
+
+
+def _parse_instant(text: str) -> datetime | None:
+    """``text`` as an aware UTC datetime, or None if it is not ISO-8601 with an offset."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    # A naive time would silently mean the server's zone: refuse it.
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None

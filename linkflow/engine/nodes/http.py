@@ -1,36 +1,67 @@
-"""The HTTP request node: one request per input item, one response item per request."""
+"""The HTTP request node: one request per input item, one response item per request.
+
+Redirects are followed here, hop by hop, rather than by httpx: the bound is a per-node
+parameter while the client is shared, and a credential must not follow a redirect to
+another origin. Every hop still goes through the client, so the SSRF guard of
+``guarded_client`` checks each new destination.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from email.message import Message
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
 from linkflow.engine.errors import NodeError
+from linkflow.engine.net import BlockedAddress, ResponseTooLarge, default_client, read_capped
 from linkflow.engine.registry import Items, NodeType, or_expression
 
 if TYPE_CHECKING:
     from linkflow.engine.context import NodeContext
 
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-BODY_TYPES = ("json", "form", "text")
+# "text" is the v1 name of "raw" (non-string bodies were JSON-encoded); kept for old graphs.
+BODY_TYPES = ("json", "form", "raw", "text")
+RESPONSE_FORMATS = ("auto", "json", "text", "file")
 DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_TIMEOUT_SECONDS = 300.0
+DEFAULT_MAX_REDIRECTS = 5
+MAX_REDIRECTS = 20
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _SCALAR = {"type": ["string", "number", "boolean", "null"]}
+_BOOLEAN = or_expression({"type": "boolean"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Auth:
+    """Headers a credential adds, and the secret strings no message may ever show."""
+
+    headers: dict[str, str]
+    secrets: tuple[str, ...]
+
+
+NO_AUTH = _Auth(headers={}, secrets=())
 
 
 @dataclass(frozen=True, slots=True)
 class _Request:
     method: str
     url: str
-    headers: dict[str, str]
+    headers: httpx.Headers
     query: dict[str, Any]
     content: dict[str, Any]  # httpx keyword for the body: json=, data= or content=
     timeout: float
+    follow_redirects: bool
+    max_redirects: int
+    response_format: str
     fail_on_status: bool
 
 
@@ -57,14 +88,25 @@ class HttpRequest(NodeType):
                 }
             ),
             "body": {"description": "Any JSON value; sent for POST, PUT, PATCH and DELETE."},
-            "body_type": {"enum": list(BODY_TYPES), "default": "json"},
+            "body_type": {**or_expression({"enum": list(BODY_TYPES)}), "default": "json"},
+            "content_type": {"type": "string", "minLength": 1, "default": "text/plain"},
             "timeout_seconds": {
                 **or_expression(
                     {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT_SECONDS}
                 ),
                 "default": DEFAULT_TIMEOUT_SECONDS,
             },
-            "fail_on_status": {**or_expression({"type": "boolean"}), "default": True},
+            "follow_redirects": {**_BOOLEAN, "default": True},
+            "max_redirects": {
+                **or_expression({"type": "integer", "minimum": 0, "maximum": MAX_REDIRECTS}),
+                "default": DEFAULT_MAX_REDIRECTS,
+            },
+            "response_format": {
+                **or_expression({"enum": list(RESPONSE_FORMATS)}),
+                "default": "auto",
+            },
+            "fail_on_status": {**_BOOLEAN, "default": True},
+            "send_idempotency_key": {**_BOOLEAN, "default": False},
         },
         "required": ["url"],
         "additionalProperties": False,
@@ -73,36 +115,146 @@ class HttpRequest(NodeType):
     def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
         """Send one request per item with that item's evaluated params, in item order.
 
-        Uses the host's ``http_client`` when given, else a client closed afterwards. Raises
-        NodeError for a bad parameter, a connection error or timeout, a response over 10 MB,
-        or a non-2xx status while ``fail_on_status`` is true.
+        Uses the host's ``http_client`` when given, else the process-wide default-deny
+        client (net.default_client). Raises NodeError for a bad parameter or credential,
+        a refused (internal) address, a connection error or timeout, too many redirects,
+        a response over 10 MB, a body that is not the requested format, a file response
+        without a file store, or a non-2xx status while ``fail_on_status`` is true. No
+        message ever contains a credential's secret.
         """
-        if ctx.run.http_client is not None:
-            return {"main": [_send(ctx.run.http_client, _build(ctx, i)) for i in range(len(items))]}
-        with httpx.Client() as client:
-            return {"main": [_send(client, _build(ctx, i)) for i in range(len(items))]}
+        auth = _auth(ctx) if ctx.credential_id else NO_AUTH
+        client = ctx.run.http_client or default_client()
+        with redacted(auth.secrets):
+            return {"main": _run_all(ctx, client, auth, len(items))}
 
 
-def _build(ctx: NodeContext, index: int) -> _Request:
-    method = str(ctx.param("method", item_index=index, default="GET")).upper()
+def _run_all(ctx: NodeContext, client: httpx.Client, auth: _Auth, count: int) -> Items:
+    emitted = []
+    for index in range(count):
+        request = _build(ctx, index, auth)
+        if request.response_format == "file" and ctx.run.files is None:
+            # Checked before sending: the request may have effects we cannot undo.
+            raise NodeError("No file storage is available here.", param="params.response_format")
+        response, raw = _exchange(client, request, credential_headers=tuple(auth.headers))
+        emitted.append(_item(ctx, request, response, raw))
+    return emitted
+
+
+# Credentials
+
+
+def _auth(ctx: NodeContext) -> _Auth:
+    """The headers of the node's credential; NodeError for an unusable credential."""
+    fields = ctx.credential()
+    kind = fields.get("type")
+    if kind == "http_basic":
+        username = _secret_field(fields, "username")
+        if ":" in username:
+            raise NodeError("Credential field 'username' must not contain ':'.", param="credential")
+        password = _secret_field(fields, "password", allow_empty=True)
+        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        return _Auth({"Authorization": f"Basic {token}"}, (password, token))
+    if kind == "http_bearer":
+        token = _secret_field(fields, "token")
+        return _Auth({"Authorization": f"Bearer {token}"}, (token,))
+    if kind == "http_header":
+        name, value = _secret_field(fields, "name"), _secret_field(fields, "value")
+        if not name.isascii() or not all(c.isalnum() or c in "!#$%&'*+-.^_`|~" for c in name):
+            raise NodeError(
+                "Credential field 'name' is not a valid header name.", param="credential"
+            )
+        return _Auth({name: value}, (value,))
+    raise NodeError(
+        f"Credential type {kind!r} cannot be used here; use http_basic, http_bearer or "
+        "http_header.",
+        param="credential",
+    )
+
+
+def _secret_field(fields: dict[str, Any], name: str, *, allow_empty: bool = False) -> str:
+    # The value goes into a header: control characters would be rejected by the HTTP
+    # library with the raw header in its message, so refuse them here without the value.
+    value = fields.get(name)
+    if not isinstance(value, str) or (not value and not allow_empty):
+        raise NodeError(f"Credential field '{name}' is missing.", param="credential")
+    if not value.isascii() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise NodeError(
+            f"Credential field '{name}' contains characters not allowed in a header.",
+            param="credential",
+        )
+    return value
+
+
+@contextmanager
+def redacted(secrets: tuple[str, ...]) -> Iterator[None]:
+    """Re-raise a NodeError from the block with every non-empty ``secret`` in its message
+    replaced by "***": a server may quote a header back in its error text, a library may
+    show a value. Other exceptions pass unchanged."""
+    try:
+        yield
+    except NodeError as error:
+        message = error.message
+        for secret in (s for s in secrets if s):
+            message = message.replace(secret, "***")
+        if message != error.message:
+            error.message = message
+            error.args = (message,)
+        raise
+
+
+# Parameters
+
+
+def _build(ctx: NodeContext, index: int, auth: _Auth) -> _Request:
+    def param(name: str, default: Any) -> Any:
+        return ctx.param(name, item_index=index, default=default)
+
+    method = str(param("method", "GET")).upper()
     if method not in METHODS:
         raise NodeError(f"Unsupported HTTP method {method!r}.", param="params.method")
-    url = ctx.param("url", item_index=index)
-    if not isinstance(url, str) or not url.strip():
-        raise NodeError("Parameter 'url' must be a non-empty string.", param="params.url")
-    body = ctx.param("body", item_index=index, default=None)
-    body_type = ctx.param("body_type", item_index=index, default="json")
+    body_type = _choice(param("body_type", "json"), BODY_TYPES, "body_type")
+    headers = _headers(param("headers", {}))
+    content = {}
+    if method in BODY_METHODS:
+        content = _content(param("body", None), body_type)
+        if body_type in ("raw", "text") and content:
+            headers.setdefault("Content-Type", _text(param("content_type", "text/plain")))
+    if _flag(param("send_idempotency_key", False), "send_idempotency_key"):
+        headers["Idempotency-Key"] = ctx.idempotency_key
+    headers.update(auth.headers)  # last: a credential wins over a same-named header
     return _Request(
         method=method,
-        url=url.strip(),
-        headers=_headers(ctx.param("headers", item_index=index, default={})),
-        query=_object(ctx.param("query", item_index=index, default={}), "query"),
-        content=_content(body, body_type) if method in BODY_METHODS else {},
-        timeout=_timeout(
-            ctx.param("timeout_seconds", item_index=index, default=DEFAULT_TIMEOUT_SECONDS)
+        url=_url(ctx.param("url", item_index=index)),
+        headers=headers,
+        query=_query(param("query", {})),
+        content=content,
+        timeout=_timeout(ctx, param("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)),
+        follow_redirects=_flag(param("follow_redirects", True), "follow_redirects"),
+        max_redirects=_max_redirects(param("max_redirects", DEFAULT_MAX_REDIRECTS)),
+        response_format=_choice(
+            param("response_format", "auto"), RESPONSE_FORMATS, "response_format"
         ),
-        fail_on_status=bool(ctx.param("fail_on_status", item_index=index, default=True)),
+        fail_on_status=_flag(param("fail_on_status", True), "fail_on_status"),
     )
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise NodeError("Parameter 'url' must be a non-empty string.", param="params.url")
+    return value.strip()
+
+
+def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
+    if value not in allowed:
+        raise NodeError(f"Unsupported {name} {value!r}.", param=f"params.{name}")
+    return str(value)
+
+
+def _flag(value: Any, name: str) -> bool:
+    # Strict: the string "false" from an expression must not count as true.
+    if not isinstance(value, bool):
+        raise NodeError(f"Parameter '{name}' must be true or false.", param=f"params.{name}")
+    return value
 
 
 def _object(value: Any, name: str) -> dict[str, Any]:
@@ -111,27 +263,54 @@ def _object(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
-def _as_text(value: Any) -> str:
+def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _headers(value: Any) -> dict[str, str]:
-    return {str(name): _as_text(text) for name, text in _object(value, "headers").items()}
+def _headers(value: Any) -> httpx.Headers:
+    return httpx.Headers(
+        {str(name): _text(text) for name, text in _object(value, "headers").items()}
+    )
 
 
-def _content(body: Any, body_type: Any) -> dict[str, Any]:
+def _query(value: Any) -> dict[str, Any]:
+    # Scalars and lists of scalars are what a query string can say; anything else is sent
+    # as its JSON text rather than failing inside the HTTP library.
+    def encode(item: Any) -> Any:
+        return item if item is None or isinstance(item, str | int | float) else _text(item)
+
+    query = _object(value, "query")
+    return {
+        str(name): [encode(v) for v in entry] if isinstance(entry, list) else encode(entry)
+        for name, entry in query.items()
+    }
+
+
+def _content(body: Any, body_type: str) -> dict[str, Any]:
     if body is None:
         return {}
-    if body_type == "form":
-        return {"data": {key: _as_text(value) for key, value in _object(body, "body").items()}}
-    if body_type == "text":
-        return {"content": _as_text(body).encode()}
     if body_type == "json":
         return {"json": body}
-    raise NodeError(f"Unsupported body_type {body_type!r}.", param="params.body_type")
+    if body_type == "form":
+        return {"data": {key: _form_value(value) for key, value in _object(body, "body").items()}}
+    if body_type == "raw" and not isinstance(body, str):
+        raise NodeError(
+            "Parameter 'body' must be a string when body_type is 'raw'.", param="params.body"
+        )
+    return {"content": _text(body).encode()}
 
 
-def _timeout(value: Any) -> float:
+def _form_value(value: Any) -> str | list[str]:
+    if isinstance(value, list):
+        return [_form_scalar(item) for item in value]
+    return _form_scalar(value)
+
+
+def _form_scalar(value: Any) -> str:
+    return "" if value is None else _text(value)
+
+
+def _timeout(ctx: NodeContext, value: Any) -> float:
     valid = isinstance(value, int | float) and not isinstance(value, bool)
     if not valid or not 0 < value <= MAX_TIMEOUT_SECONDS:
         raise NodeError(
@@ -139,53 +318,158 @@ def _timeout(value: Any) -> float:
             f"{MAX_TIMEOUT_SECONDS:g}.",
             param="params.timeout_seconds",
         )
-    return float(value)
+    # The node timeout and the execution deadline may leave less than the parameter asks.
+    left = ctx.time_left(default=float(value))
+    return float(value) if left is None else left
 
 
-def _send(client: httpx.Client, request: _Request) -> dict[str, Any]:
-    target = f"{request.method} {request.url}"
-    try:
-        with client.stream(
+def _max_redirects(value: Any) -> int:
+    valid = isinstance(value, int) and not isinstance(value, bool)
+    if not valid or not 0 <= value <= MAX_REDIRECTS:
+        raise NodeError(
+            f"Parameter 'max_redirects' must be a whole number from 0 to {MAX_REDIRECTS}.",
+            param="params.max_redirects",
+        )
+    return value
+
+
+# The exchange
+
+
+def _exchange(
+    client: httpx.Client, request: _Request, *, credential_headers: tuple[str, ...]
+) -> tuple[httpx.Response, bytes]:
+    """Send the request, follow redirects within the bound, and return the final response
+    (closed) with its body. The timeout bounds the whole exchange, redirects included."""
+    deadline = time.monotonic() + request.timeout
+    with _errors(request.method, _display(request.url), request.timeout, first=True):
+        outgoing = client.build_request(
             request.method,
             request.url,
             params=request.query or None,
             headers=request.headers,
             timeout=request.timeout,
             **request.content,
-        ) as response:
-            raw = _read_limited(response, target)
+        )
+    origin = _origin(outgoing.url)
+    for hop in range(request.max_redirects + 1):
+        with _errors(outgoing.method, _display(outgoing.url), request.timeout, first=hop == 0):
+            answer = _send_once(client, outgoing, request.follow_redirects, deadline)
+            if isinstance(answer, tuple):
+                return answer
+            if _origin(answer.url) != origin:
+                for name in credential_headers:  # a credential stays with its own origin
+                    answer.headers.pop(name, None)
+            answer.extensions["timeout"] = httpx.Timeout(_remaining(deadline)).as_dict()
+            outgoing = answer
+    raise NodeError(
+        f"Too many redirects (more than {request.max_redirects}): "
+        f"{request.method} {_display(request.url)}"
+    )
+
+
+def _send_once(
+    client: httpx.Client, outgoing: httpx.Request, follow_redirects: bool, deadline: float
+) -> tuple[httpx.Response, bytes] | httpx.Request:
+    """The final response with its body, or the next request when this one redirects."""
+    response = client.send(outgoing, stream=True, follow_redirects=False)
+    try:
+        if follow_redirects and response.next_request is not None:
+            return response.next_request
+        return response, read_capped(response, limit=MAX_RESPONSE_BYTES, deadline=deadline)
+    finally:
+        response.close()
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpx.ReadTimeout("the exchange took longer than its timeout")
+    return left
+
+
+@contextmanager
+def _errors(method: str, url: str, timeout: float, *, first: bool = False) -> Iterator[None]:
+    """Turn httpx's exceptions into NodeErrors naming the request, never its headers.
+    ``first``: the URL is the parameter's, so a bad one is the user's (not a server's
+    Location header) and the error points at ``params.url``."""
+    target = f"{method} {url}"
+    try:
+        yield
     except httpx.TimeoutException as error:
-        raise NodeError(f"Timed out after {request.timeout:g} s: {target}") from error
+        raise NodeError(f"Timed out after {timeout:g} s: {target}") from error
+    except BlockedAddress as error:
+        raise NodeError(f"{error} ({target})") from error
+    except ResponseTooLarge as error:
+        raise NodeError(f"{error}: {target}") from error
     except httpx.ConnectError as error:
         raise NodeError(f"Could not connect: {target}: {error}") from error
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
-        raise NodeError(f"Invalid URL {request.url!r}: {error}", param="params.url") from error
+        param = "params.url" if first else None
+        raise NodeError(f"Invalid URL {url!r}: {error}", param=param) from error
     except httpx.HTTPError as error:
         raise NodeError(f"Request failed: {target}: {error}") from error
+
+
+def _target(request: httpx.Request) -> str:
+    return f"{request.method} {_display(request.url)}"
+
+
+def _display(url: httpx.URL | str) -> str:
+    # A password in the URL's user-info must not reach the run record.
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return str(url).rpartition("@")[2]
+    return str(parsed.copy_with(userinfo=b"")) if parsed.userinfo else str(parsed)
+
+
+# The emitted item
+
+
+def _item(
+    ctx: NodeContext, request: _Request, response: httpx.Response, raw: bytes
+) -> dict[str, Any]:
     if request.fail_on_status and not response.is_success:
-        raise NodeError(f"HTTP {response.status_code} from {target}")
+        raise NodeError(f"HTTP {response.status_code} from {_target(response.request)}")
     return {
         "status": response.status_code,
         "headers": {name.lower(): value for name, value in response.headers.items()},
-        "body": _decode_body(response, raw),
+        "body": _body(ctx, request.response_format, response, raw),
     }
 
 
-def _read_limited(response: httpx.Response, target: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise NodeError(f"Response is larger than {MAX_RESPONSE_BYTES} bytes: {target}")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _decode_body(response: httpx.Response, raw: bytes) -> Any:
-    if raw and "json" in response.headers.get("content-type", "").lower():
+def _body(ctx: NodeContext, response_format: str, response: httpx.Response, raw: bytes) -> Any:
+    content_type = response.headers.get("content-type", "")
+    if response_format == "file":
+        assert ctx.run.files is not None  # checked before the request was sent
+        return ctx.run.files.save(
+            name=_file_name(response),
+            content=raw,
+            content_type=content_type or "application/octet-stream",
+        )
+    says_json = "json" in content_type.lower() and bool(raw.strip())
+    if response_format == "json" or (response_format == "auto" and says_json):
         try:
-            return json.loads(raw)
-        except ValueError:
-            pass  # a server that says JSON but sends something else: keep its text
+            return json.loads(raw) if raw.strip() else None
+        except ValueError as error:
+            if response_format == "json":
+                raise NodeError(
+                    f"Response is not valid JSON: {_target(response.request)}: {error}"
+                ) from error
+            # "auto": a server that says JSON but sends something else; keep its text
     return raw.decode(response.encoding or "utf-8", errors="replace")
+
+
+def _file_name(response: httpx.Response) -> str:
+    """The server's file name (Content-Disposition), else the URL's last path segment."""
+    disposition = Message()
+    disposition["content-disposition"] = response.headers.get("content-disposition", "")
+    name = disposition.get_filename() or response.request.url.path.rsplit("/", 1)[-1]
+    # Only the last path component: the name is a label, never a path to write to.
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name or "response"

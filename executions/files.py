@@ -1,0 +1,82 @@
+"""Files that nodes produce (downloads, attachments), kept in the default storage.
+
+``StorageFileStore`` is the host side of the engine's FileStore protocol: a node hands over
+bytes and puts the returned ``{"$file": key, "name", "size", "content_type"}`` in its
+items. ``file_open`` reads the bytes back (a download view, a node uploading it onward).
+Unlike payload references, file references travel inside items, which users and code
+nodes can write: a reference is therefore only trusted within the execution it names.
+"""
+
+import re
+import uuid
+from typing import Any
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from .payloads import execution_segment, storage_delete_tree, storage_segment
+
+FILES_PREFIX = "files"
+_FILE_KEY = re.compile(r"files/([A-Za-z0-9-]+)/(?!\.)[A-Za-z0-9._-]+")
+
+
+class FileMissing(LookupError):
+    """The referenced file is not in storage, or not one of the execution asked about."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"The stored file {key!r} does not exist.")
+        self.key = key
+
+
+class _TypedContent(ContentFile):
+    """Bytes with a content type; S3Storage stores it as the object's Content-Type."""
+
+    def __init__(self, content: bytes, *, content_type: str) -> None:
+        super().__init__(content)
+        self.content_type = content_type
+
+
+class StorageFileStore:
+    """The FileStore of one execution: files go to ``files/<execution id>/<uuid>-<name>``."""
+
+    def __init__(self, *, execution_id: str) -> None:
+        """Raises ValueError for a malformed execution id."""
+        self.execution_id = execution_segment(execution_id)
+
+    def save(self, *, name: str, content: bytes, content_type: str) -> dict[str, Any]:
+        """Store ``content`` under a fresh key; return the reference for the node's item.
+
+        The uuid keeps two files of the same name apart; ``name`` in the reference is the
+        one given (for display and download), only the key uses a sanitised copy.
+        Raises whatever the storage raises when the write fails.
+        """
+        segment = storage_segment(name, fallback="file")
+        key = f"{FILES_PREFIX}/{self.execution_id}/{uuid.uuid4().hex}-{segment}"
+        stored = default_storage.save(key, _TypedContent(content, content_type=content_type))
+        return {"$file": stored, "name": name, "size": len(content), "content_type": content_type}
+
+
+def file_open(ref: dict[str, Any], *, execution_id: str | None = None) -> File:
+    """Open the file a ``$file`` reference names, for reading bytes; the caller closes it.
+
+    Pass ``execution_id`` whenever the reference came from items (anything a user could
+    have written): a key of another execution then raises FileMissing, exactly as a file
+    that is gone does, so a caller can never learn of another workspace's files.
+    Raises ValueError when ``ref`` is not a file reference.
+    """
+    key = ref.get("$file") if isinstance(ref, dict) else None
+    match = _FILE_KEY.fullmatch(key) if isinstance(key, str) else None
+    if match is None:
+        raise ValueError(f"Not a file reference: {ref!r}.")
+    if execution_id is not None and match[1] != execution_segment(execution_id):
+        raise FileMissing(match[0])
+    try:
+        return default_storage.open(match[0], "rb")
+    except FileNotFoundError:
+        raise FileMissing(match[0]) from None
+
+
+def files_delete(*, execution_id: str) -> int:
+    """Remove every file stored for the execution; return how many went (idempotent)."""
+    return storage_delete_tree(f"{FILES_PREFIX}/{execution_segment(execution_id)}")

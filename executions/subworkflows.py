@@ -1,0 +1,112 @@
+"""workflow.execute on the host side: running another workflow of the same workspace."""
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from linkflow.engine import NodeError, Suspend
+from workflows.models import Workflow
+
+from .models import Execution, ExecutionMode, ExecutionStatus, NodeRun, NodeRunStatus
+
+Items = list[dict[str, Any]]
+# How long a caller parks when its child is being run by another worker.
+_RECHECK = timedelta(seconds=2)
+
+
+class SubworkflowHost:
+    """The engine's SubworkflowRunner for one parent execution.
+
+    The child gets ``{"items": [...]}`` as its trigger input. Waiting calls run the child
+    inline in the same worker (no second queue hop, no worker blocked on another); a
+    repeated call with the same key finds the same child, so a resumed parent never
+    starts a second one.
+    """
+
+    def __init__(self, *, parent: Execution) -> None:
+        self.parent = parent
+
+    def run(self, *, workflow_id: str, items: Items, wait: bool, key: str) -> Items:
+        child = self._child(workflow_id=workflow_id, items=items, key=key, wait=wait)
+        if not wait:
+            return [{"execution_id": str(child.pk), "status": child.status}]
+        if child.status == ExecutionStatus.QUEUED:
+            from .services import execution_run
+
+            execution_run(execution_id=str(child.pk))
+            child.refresh_from_db()
+        return _result_of(child)
+
+    def _child(self, *, workflow_id: str, items: Items, key: str, wait: bool) -> Execution:
+        depth = self.parent.depth + 1
+        if depth > settings.LINKFLOW_SUBWORKFLOW_MAX_DEPTH:
+            limit = settings.LINKFLOW_SUBWORKFLOW_MAX_DEPTH
+            raise NodeError(f"Sub-workflows nest at most {limit} deep.", param="params.workflow")
+        workflow = self._workflow(workflow_id)
+        dedupe_key = f"sub:{key}"
+        existing = Execution.objects.filter(workflow=workflow, dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return existing
+        try:
+            with transaction.atomic():
+                child = Execution.objects.create(
+                    workspace_id=workflow.workspace_id,
+                    workflow=workflow,
+                    version_id=workflow.current_version_id,
+                    mode=ExecutionMode.SUBWORKFLOW,
+                    trigger_input={"items": items},
+                    queued_at=timezone.now(),
+                    parent=self.parent,
+                    depth=depth,
+                    dedupe_key=dedupe_key,
+                )
+                if not wait:
+                    from .services import enqueue_execution  # services import this module
+
+                    enqueue_execution(child)
+        except IntegrityError:  # another delivery of this call created it first
+            return Execution.objects.get(workflow=workflow, dedupe_key=dedupe_key)
+        return child
+
+    def _workflow(self, workflow_id: str) -> Workflow:
+        pk = _uuid_or_none(workflow_id)
+        scoped = Workflow.objects.filter(workspace_id=self.parent.workspace_id)
+        workflow = scoped.filter(pk=pk).first() if pk else None
+        if workflow is None or workflow.current_version_id is None:
+            raise NodeError(
+                f"Workflow '{workflow_id}' was not found in this workspace.",
+                param="params.workflow",
+            )
+        return workflow
+
+
+def _result_of(child: Execution) -> Items:
+    if child.status == ExecutionStatus.SUCCEEDED:
+        return _last_items(child)
+    if child.status in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
+        message = (child.error or {}).get("message", child.status)
+        raise NodeError(f"The sub-workflow {child.status}: {message}")
+    # Running elsewhere or parked: look again a little later, without holding this worker.
+    raise Suspend(timezone.now() + _RECHECK)
+
+
+def _last_items(child: Execution) -> Items:
+    runs = NodeRun.objects.filter(execution=child, status=NodeRunStatus.SUCCEEDED).order_by(
+        "-sequence"
+    )
+    for output in runs.values_list("output", flat=True):
+        items = output.get("main") or next((v for v in output.values() if v), [])
+        if items:
+            return list(items)
+    return []
+
+
+def _uuid_or_none(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None

@@ -1,0 +1,318 @@
+"""Outbound HTTP that cannot be pointed at the platform's own network (SSRF guard).
+
+Workflows are written by users, so a URL in a node is untrusted: without a guard a
+workflow could read a cloud metadata endpoint, an admin port on localhost or a database
+on the private network, and show the answer in its run output.
+
+``guarded_client()`` returns an ``httpx.Client`` whose connections are opened by
+``GuardedBackend``. Every new connection, so every redirect hop to a new origin,
+resolves the host once, refuses it when any resolved address is internal, and then
+connects to exactly the addresses it checked: the URL, the ``Host`` header and the TLS
+server name keep the host name, and nothing resolves the name a second time, so DNS
+rebinding has no window. A pooled keep-alive connection is only ever reused for its own
+origin (scheme, host, port), and its peer address was checked when it was opened.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+import httpcore
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (host, port) -> the addresses to try, in order; the default asks the system resolver.
+Resolver = Callable[[str, int], Sequence[str]]
+
+# Instance metadata and similar host-local cloud endpoints. Some are ordinary public
+# addresses (Azure's 168.63.129.16), so they are listed, not inferred. They stay blocked
+# even with allow_private, because opening the private network rarely means "hand out
+# the machine's cloud credentials"; only an explicit allow_hosts entry reaches them.
+METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
+    ipaddress.ip_address(text)
+    for text in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, Oracle, DigitalOcean
+        "169.254.170.2",  # AWS ECS task metadata and credentials
+        "169.254.170.23",  # AWS EKS pod identity agent
+        "fd00:ec2::254",  # AWS IMDS over IPv6
+        "fd00:ec2::23",  # AWS EKS pod identity agent over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "168.63.129.16",  # Azure WireServer
+        "192.0.0.192",  # Oracle Cloud (legacy)
+    )
+)
+_CARRIER_GRADE_NAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+class BlockedAddress(httpx.TransportError):
+    """The guard refused to connect: ``host`` resolved to ``address``, which is ``reason``
+    (for example "loopback"). Raised before any byte is sent to that address."""
+
+    def __init__(self, *, host: str, address: str, reason: str) -> None:
+        super().__init__(
+            f"Refused to connect to {host!r} at {address}: {reason} address. "
+            "Internal network addresses are blocked unless an operator allows them."
+        )
+        self.host = host
+        self.address = address
+        self.reason = reason
+
+
+class ResponseTooLarge(Exception):
+    """A response body grew past the reader's ``limit`` (bytes, after decompression)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Response is larger than {limit} bytes")
+        self.limit = limit
+
+
+def read_capped(response: httpx.Response, *, limit: int, deadline: float | None = None) -> bytes:
+    """The body of a streamed ``response``, refusing to hold more than ``limit`` bytes.
+
+    A hostile server must not exhaust a worker's memory or time: raises ResponseTooLarge
+    past ``limit`` (counted after decompression, so compression bombs stop too), and
+    httpx.ReadTimeout once ``deadline`` (a time.monotonic() value) has passed between
+    chunks, so a server trickling bytes cannot outlive the caller's timeout.
+    """
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ResponseTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLarge(limit)
+        chunks.append(chunk)
+        if deadline is not None and time.monotonic() > deadline:
+            raise httpx.ReadTimeout("the response took longer than the timeout")
+    return b"".join(chunks)
+
+
+def blocked_reason(address: IPAddress) -> str | None:
+    """Why connecting to ``address`` is refused by default ("loopback", "private", …), or
+    None for a globally routable address. Addresses that embed an IPv4 address
+    (IPv4-mapped, 6to4, NAT64) are judged by the embedded address."""
+    if address in METADATA_ADDRESSES:
+        return "cloud metadata"
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        return blocked_reason(embedded)
+    return _internal_reason(address)
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def _internal_reason(address: IPAddress) -> str | None:
+    # From the most specific to the most general, so the message names the real reason.
+    checks: tuple[tuple[bool, str], ...] = (
+        (address.is_unspecified, "unspecified"),
+        (address.is_loopback, "loopback"),
+        (address.is_link_local, "link-local"),
+        (address.is_multicast, "multicast"),
+        (address in _CARRIER_GRADE_NAT, "carrier-grade NAT"),
+        (address.is_private, "private"),
+        (address.is_reserved, "reserved"),
+        # Whatever else the registries do not call global (documentation, benchmarking…).
+        (not address.is_global, "non-global"),
+    )
+    return next((reason for matched, reason in checks if matched), None)
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to for a TCP connection, in resolver order,
+    without duplicates. Raises OSError (socket.gaierror) when the name does not resolve.
+    IP literals, including the forms the C library accepts (2130706433, 127.1), come back
+    as the address they mean, so they are checked like any name."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """Which destinations a guarded client may reach. Immutable, so threads share it."""
+
+    allow_private: bool = False
+    # (host, port) pairs, port None for any port; see allow_hosts_from().
+    allow_hosts: frozenset[tuple[str, int | None]] = frozenset()
+
+    def host_allowed(self, host: str, port: int) -> bool:
+        """True when an operator listed this host, or this host and port, explicitly."""
+        name = _normalise_host(host)
+        return (name, None) in self.allow_hosts or (name, port) in self.allow_hosts
+
+    def check(self, host: str, address: str) -> None:
+        """Raise BlockedAddress when ``address`` (a resolution of ``host``) is refused."""
+        reason = blocked_reason(ipaddress.ip_address(address.split("%", 1)[0]))
+        if reason is None or (self.allow_private and reason != "cloud metadata"):
+            return
+        raise BlockedAddress(host=host, address=address, reason=reason)
+
+
+def allow_hosts_from(entries: Iterable[str]) -> frozenset[tuple[str, int | None]]:
+    """Parse operator entries ("API.internal", "10.0.0.5:8080", "fd00::5", "[::1]:8080")
+    into (lower-case host, port or None) pairs; blank entries are dropped. Raises
+    ValueError for a port that is not a number, so a typo fails at startup, not silently.
+    """
+    parsed = set()
+    for entry in entries:
+        text = entry.strip().lower()
+        if not text:
+            continue
+        if text.startswith("["):  # "[v6]" or "[v6]:port"
+            host, _, port = text[1:].partition("]")
+            port = port.removeprefix(":")
+        elif text.count(":") == 1:  # "name:port"; a bare IPv6 address has several colons
+            host, _, port = text.partition(":")
+        else:
+            host, port = text, ""
+        if port and not port.isdigit():
+            raise ValueError(f"allowed host {entry.strip()!r} has an invalid port")
+        parsed.add((_normalise_host(host), int(port) if port else None))
+    return frozenset(parsed)
+
+
+def _normalise_host(host: str) -> str:
+    return host.strip("[]").rstrip(".").lower()
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """An httpcore network backend that resolves, checks, and connects only to the
+    addresses it checked. Holds nothing mutable, hence thread-safe."""
+
+    def __init__(self, *, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
+        self._policy = policy
+        self._resolver = resolver
+        self._sockets = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        """Connect to the first reachable checked address of ``host``.
+
+        Raises BlockedAddress when any resolved address is refused (one bad answer
+        refuses the host: which answer gets used is not ours to predict), ConnectError
+        when the name does not resolve, else the last connection error.
+        """
+        error: Exception | None = None
+        for address in self._checked_addresses(host, port):
+            try:
+                return self._sockets.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as failure:
+                error = failure
+        assert error is not None  # _checked_addresses never returns an empty list
+        raise error
+
+    def _checked_addresses(self, host: str, port: int) -> Sequence[str]:
+        try:
+            addresses = self._resolver(host, port)
+        except (OSError, UnicodeError) as error:
+            raise httpcore.ConnectError(f"Could not resolve host {host!r}: {error}") from error
+        if not addresses:
+            raise httpcore.ConnectError(f"Could not resolve host {host!r}: no addresses")
+        if not self._policy.host_allowed(host, port):
+            for address in addresses:
+                self._policy.check(host, address)
+        return addresses
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        """Always refused: a Unix socket is the local machine by definition."""
+        raise BlockedAddress(host=path, address=path, reason="Unix socket")
+
+    def sleep(self, seconds: float) -> None:
+        """Delegate to the standard backend (httpcore sleeps between connect retries)."""
+        self._sockets.sleep(seconds)
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's pooled HTTP/1.1 transport whose pool opens connections through
+    GuardedBackend. Never uses proxies from the environment: behind a proxy the guard
+    would check the proxy's address instead of the destination's."""
+
+    def __init__(self, *, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
+        ssl_context = httpx.create_ssl_context(trust_env=False)  # costly: built once
+        super().__init__(verify=ssl_context, trust_env=False, limits=_POOL_LIMITS)
+        # httpx has no public switch for the network backend, so the pool it built is
+        # replaced by one with the same settings plus ours (httpx is pinned exactly).
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=_POOL_LIMITS.max_connections,
+            max_keepalive_connections=_POOL_LIMITS.max_keepalive_connections,
+            keepalive_expiry=_POOL_LIMITS.keepalive_expiry,
+            network_backend=GuardedBackend(policy=policy, resolver=resolver),
+        )
+
+
+def guarded_client(
+    *,
+    allow_private: bool = False,
+    allow_hosts: Sequence[str] = (),
+    timeout: float = 30.0,
+    resolver: Resolver = system_resolver,
+) -> httpx.Client:
+    """A pooled, thread-safe ``httpx.Client`` that refuses internal destinations.
+
+    Refused with BlockedAddress (an httpx.TransportError), before anything is sent: a
+    host with any resolved address that is private, loopback, link-local, multicast,
+    reserved, unspecified, carrier-grade NAT, an IPv6 form embedding such an IPv4 address,
+    or a cloud metadata address. ``allow_private`` opens all of these except metadata;
+    an ``allow_hosts`` entry ("host" or "host:port") opens that host completely. The client
+    follows no redirects by itself (callers bound them per request; each hop to a new
+    origin is checked), ignores proxy variables and keeps no cookies. ``resolver`` is for
+    tests and custom DNS. Close the client when done: it owns a connection pool.
+    """
+    policy = AddressPolicy(allow_private=allow_private, allow_hosts=allow_hosts_from(allow_hosts))
+    return httpx.Client(
+        transport=GuardedTransport(policy=policy, resolver=resolver),
+        # The client is shared by every workspace's runs: a cookie one run receives must
+        # never ride along on another's request, so the jar accepts none.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+_default_client: httpx.Client | None = None
+_default_client_lock = threading.Lock()
+
+
+def default_client() -> httpx.Client:
+    """The process-wide default-deny ``guarded_client()``, for nodes whose host gave no
+    client. Shared rather than built per run: its pool and TLS context are reused."""
+    global _default_client
+    if _default_client is None:
+        with _default_client_lock:
+            if _default_client is None:
+                _default_client = guarded_client()
+    return _default_client

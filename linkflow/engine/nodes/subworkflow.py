@@ -1,0 +1,61 @@
+"""The sub-workflow node: runs another workflow of the workspace through the host."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from linkflow.engine.errors import NodeError
+from linkflow.engine.registry import Items, NodeType
+
+if TYPE_CHECKING:
+    from linkflow.engine.context import NodeContext
+
+
+class ExecuteWorkflow(NodeType):
+    """Hands its items to another workflow and emits what that workflow returns."""
+
+    type = "workflow.execute"
+    # Not pure: it starts another execution, which a replay must not start twice.
+    pure = False
+    label = "Execute workflow"
+    description = "Runs another workflow with the items as its input."
+    params_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "workflow": {
+                "description": "The id of the workflow to run, or an expression giving it.",
+                "type": "string",
+                "minLength": 1,
+            },
+            "wait": {
+                "description": "Wait for its last items; else emit its execution id at once.",
+                "type": "boolean",
+                "default": True,
+            },
+        },
+        "required": ["workflow"],
+        "additionalProperties": False,
+    }
+
+    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
+        """Call ``ctx.run.subworkflows.run`` once with all items and this node's
+        idempotency key, and emit the items it returns on "main" (with ``wait`` false:
+        ``[{"execution_id": ...}]``). ``workflow`` is evaluated with the first item as
+        ``json``. Raises NodeError when the host offers no sub-workflows or the id is not a
+        non-empty string; NodeError and Suspend from the host pass through."""
+        runner = ctx.run.subworkflows
+        if runner is None:
+            raise NodeError("Sub-workflows are not available here.")
+        workflow_id = ctx.param("workflow", item_index=0 if items else None)
+        if not isinstance(workflow_id, str) or not workflow_id.strip():
+            raise NodeError(
+                f"'workflow' must be a workflow id, got {workflow_id!r}.",
+                param="params.workflow",
+            )
+        returned = runner.run(
+            workflow_id=workflow_id.strip(),
+            items=list(items),
+            wait=bool(ctx.params.get("wait", True)),
+            key=ctx.idempotency_key,
+        )
+        return {"main": list(returned)}

@@ -1,0 +1,225 @@
+"""DjangoMailer against a real (minimal) SMTP server on 127.0.0.1; no database needed."""
+
+from __future__ import annotations
+
+import base64
+import smtplib
+import socketserver
+import threading
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from executions.mail import DjangoMailer
+from linkflow.engine import Graph, NullObserver, RunContext, run_graph
+
+
+class _SMTPHandler(socketserver.StreamRequestHandler):
+    """Just enough ESMTP for smtplib: EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP,
+    QUIT. Recipients in ``server.refuse`` get 550; each accepted message is stored."""
+
+    def handle(self) -> None:
+        self.envelope: dict[str, Any] = {"from": None, "to": [], "auth": None}
+        self._reply("220 test.local ESMTP")
+        while line := self.rfile.readline():
+            verb, _, argument = line.decode().rstrip("\r\n").partition(" ")
+            if not self._dispatch(verb.upper(), argument):
+                return
+
+    def _dispatch(self, verb: str, argument: str) -> bool:
+        if verb == "EHLO":
+            self._reply("250-test.local", "250-AUTH PLAIN", "250 8BITMIME")
+        elif verb == "AUTH":
+            _, user, password = base64.b64decode(argument.split(" ", 1)[1]).split(b"\0")
+            self.envelope["auth"] = (user.decode(), password.decode())
+            self._reply("235 2.7.0 Authentication successful")
+        elif verb == "MAIL":
+            self.envelope["from"] = argument.split(":", 1)[1].strip("<>")
+            self._reply("250 OK")
+        elif verb == "RCPT":
+            self._recipient(argument.split(":", 1)[1].strip("<>"))
+        elif verb == "DATA":
+            self._data()
+        elif verb == "QUIT":
+            self._reply("221 Bye")
+            return False
+        else:  # HELO, RSET, NOOP
+            self._reply("250 OK")
+        return True
+
+    def _recipient(self, address: str) -> None:
+        if address in self.server.refuse:  # type: ignore[attr-defined]
+            self._reply("550 5.1.1 No such user")
+            return
+        self.envelope["to"].append(address)
+        self._reply("250 OK")
+
+    def _data(self) -> None:
+        self._reply("354 End data with <CR><LF>.<CR><LF>")
+        lines = []
+        while (line := self.rfile.readline()) not in (b".\r\n", b""):
+            lines.append(line[1:] if line.startswith(b"..") else line)  # dot-unstuffing
+        data = b"".join(lines).replace(b"\r\n", b"\n")  # stored as a local MTA would
+        self.server.received.append({**self.envelope, "data": data})  # type: ignore[attr-defined]
+        self.envelope = {**self.envelope, "from": None, "to": []}
+        self._reply("250 OK queued")
+
+    def _reply(self, *lines: str) -> None:
+        self.wfile.write("".join(f"{line}\r\n" for line in lines).encode())
+
+
+class SMTPServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _SMTPHandler)
+        self.received: list[dict[str, Any]] = []
+        self.refuse: set[str] = set()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    server = SMTPServer()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def smtp(server: SMTPServer, **fields: Any) -> dict[str, Any]:
+    return {"host": "127.0.0.1", "port": server.port, "security": "none", **fields}
+
+
+def parse(raw: bytes) -> EmailMessage:
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+MESSAGE = {
+    "from": "LinkFlow <robot@example.com>",
+    "to": ["ada@example.com"],
+    "subject": "Order 42 shipped",
+    "text": "Your order is on its way.\n.\nBye",
+}
+
+
+def test_sends_a_plain_text_mail_without_logging_in(smtp_server: SMTPServer) -> None:
+    DjangoMailer(timeout=5).send(smtp=smtp(smtp_server), message=MESSAGE)
+
+    [received] = smtp_server.received
+    assert (received["from"], received["to"], received["auth"]) == (
+        "robot@example.com",
+        ["ada@example.com"],
+        None,
+    )
+    mail = parse(received["data"])
+    assert mail["From"] == "LinkFlow <robot@example.com>"
+    assert mail["To"] == "ada@example.com"
+    assert mail["Subject"] == "Order 42 shipped"
+    assert mail.get_content_type() == "text/plain"
+    assert mail.get_content() == "Your order is on its way.\n.\nBye\n"
+
+
+def test_sends_cc_and_an_html_alternative(smtp_server: SMTPServer) -> None:
+    message = {**MESSAGE, "cc": ["bo@example.com"], "html": "<p>On its way.</p>"}
+
+    DjangoMailer(timeout=5).send(smtp=smtp(smtp_server), message=message)
+
+    [received] = smtp_server.received
+    assert received["to"] == ["ada@example.com", "bo@example.com"]
+    mail = parse(received["data"])
+    assert mail["Cc"] == "bo@example.com"
+    assert mail.get_content_type() == "multipart/alternative"
+    plain, html = mail.get_body(("plain",)), mail.get_body(("html",))
+    assert plain is not None and html is not None
+    assert (plain.get_content(), html.get_content()) == (
+        "Your order is on its way.\n.\nBye",
+        "<p>On its way.</p>",
+    )
+
+
+def test_logs_in_with_the_credentials_username_and_password(smtp_server: SMTPServer) -> None:
+    credential = smtp(smtp_server, username="robot", password="pw-1")
+
+    DjangoMailer(timeout=5).send(smtp=credential, message=MESSAGE)
+
+    assert smtp_server.received[0]["auth"] == ("robot", "pw-1")
+
+
+def test_never_logs_in_with_the_platforms_own_email_settings(
+    smtp_server: SMTPServer, settings: Any
+) -> None:
+    settings.EMAIL_HOST_USER = "platform"
+    settings.EMAIL_HOST_PASSWORD = "platform-secret"
+
+    DjangoMailer(timeout=5).send(smtp=smtp(smtp_server), message=MESSAGE)
+
+    assert smtp_server.received[0]["auth"] is None
+
+
+def test_starttls_is_required_when_the_credential_asks_for_it(smtp_server: SMTPServer) -> None:
+    # This server offers no STARTTLS: the mail must fail, not go out in clear text.
+    with pytest.raises(smtplib.SMTPNotSupportedError):
+        DjangoMailer(timeout=5).send(
+            smtp=smtp(smtp_server, security="starttls", username="u", password="p"),
+            message=MESSAGE,
+        )
+
+    assert smtp_server.received == []
+
+
+def test_a_refused_recipient_raises(smtp_server: SMTPServer) -> None:
+    smtp_server.refuse.add("ada@example.com")
+
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        DjangoMailer(timeout=5).send(smtp=smtp(smtp_server), message=MESSAGE)
+
+    assert smtp_server.received == []
+
+
+def test_notify_email_node_delivers_through_the_django_mailer(smtp_server: SMTPServer) -> None:
+    credential = {"type": "smtp", "from": "robot@example.com", **smtp(smtp_server)}
+    graph = Graph.from_dict(
+        {
+            "nodes": [
+                {"id": "start", "type": "trigger.manual", "params": {}},
+                {
+                    "id": "mail",
+                    "type": "notify.email",
+                    "credential": "smtp-1",
+                    "params": {
+                        "to": "{{ json.email }}",
+                        "subject": "Hi {{ json.name }}",
+                        "text": "Hello {{ json.name }}",
+                    },
+                },
+            ],
+            "edges": [{"source": "start", "target": "mail"}],
+        }
+    )
+    run = RunContext(
+        execution={"id": "ex-1", "mode": "manual"},
+        trigger_input={"email": "ada@example.com", "name": "Ada"},
+        credentials=lambda cid: {"smtp-1": credential}[cid],
+        mailer=DjangoMailer(timeout=5),
+    )
+
+    result = run_graph(graph, context=run, observer=NullObserver())
+
+    assert result.last_items == [{"sent": True, "to": ["ada@example.com"]}]
+    mail = parse(smtp_server.received[0]["data"])
+    assert (mail["From"], mail["To"], mail["Subject"]) == (
+        "robot@example.com",
+        "ada@example.com",
+        "Hi Ada",
+    )
+    assert mail.get_content() == "Hello Ada\n"

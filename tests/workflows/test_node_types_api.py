@@ -1,0 +1,42 @@
+"""GET /api/v1/node-types/: the catalog of node types with schemas and ports."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+LIBRARY = {
+    "trigger.manual",
+    "trigger.webhook",
+    "trigger.schedule",
+    "http.request",
+    "data.set",
+    "data.filter",
+    "data.split",
+    "data.aggregate",
+    "flow.if",
+    "flow.switch",
+    "flow.merge",
+    "flow.wait",
+    "flow.noop",
+    "code.python",
+    "notify.email",
+    "notify.slack",
+    "webhook.respond",
+    "workflow.execute",
+}
+
+
+def test_every_node_type_is_listed_with_its_schema_and_ports(api):
+    response = api.get("/api/v1/node-types/")
+
+    assert response.status_code == 200
+    catalog = {entry["type"]: entry for entry in response.json()}
+    assert set(catalog) >= LIBRARY
+    assert catalog["flow.if"]["outputs"] == ["true", "false"]
+    assert catalog["http.request"]["params_schema"]["properties"]["url"]
+    assert catalog["trigger.webhook"]["is_trigger"] is True
+    assert all(entry["label"] and entry["description"] for entry in catalog.values())
+
+
+def test_the_catalog_needs_authentication(client):
+    assert client.get("/api/v1/node-types/").status_code == 401

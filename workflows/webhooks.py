@@ -1,0 +1,128 @@
+"""The public webhook endpoint: the URL of a `trigger.webhook` node.
+
+A plain Django view, not DRF: no session, JWT or CSRF, because the unguessable token (and
+the node's header token or HMAC signature) is the credential. It reads the call, hands it
+to workflows.triggers and shapes the answer; refusals use the one error shape.
+"""
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.views.decorators.csrf import csrf_exempt
+
+from linkflow.core.api import error_body
+from linkflow.core.errors import ErrorCode, LinkflowError
+
+from .models import WebhookTrigger
+from .triggers import (
+    WebhookCall,
+    WebhookErrorCode,
+    WebhookReply,
+    webhook_call_check,
+    webhook_call_handle,
+    webhook_trigger_by_path,
+    webhook_trigger_by_token,
+)
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+# Framing headers are the server's business; a workflow setting them would break the answer.
+_FRAMING_HEADERS = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
+
+
+@csrf_exempt
+def webhook_by_token(request: HttpRequest, token: str) -> HttpResponse:
+    """``/webhooks/<token>``: call the webhook trigger that owns the token."""
+    return _answer(request, lambda: webhook_trigger_by_token(token=token))
+
+
+@csrf_exempt
+def webhook_by_path(request: HttpRequest, workspace_id: UUID, path: str) -> HttpResponse:
+    """``/webhooks/w/<workspace id>/<path>``: call the trigger with that readable path."""
+    return _answer(request, lambda: webhook_trigger_by_path(workspace_id=workspace_id, path=path))
+
+
+def _answer(request: HttpRequest, find: Callable[[], WebhookTrigger]) -> HttpResponse:
+    try:
+        trigger = find()
+        # Method and state are checked before the body is read: a refused call costs nothing.
+        webhook_call_check(trigger=trigger, method=request.method or "")
+        reply = webhook_call_handle(trigger=trigger, call=_call(request))
+    except LinkflowError as error:
+        return _error_response(error)
+    return _reply_response(reply)
+
+
+def _call(request: HttpRequest) -> WebhookCall:
+    return WebhookCall(
+        method=request.method or "",
+        path=request.path,
+        query=[(name, value) for name, values in request.GET.lists() for value in values],
+        headers={name.lower(): value for name, value in request.headers.items()},
+        content_type=request.content_type or "",
+        body=_body_read(request),
+    )
+
+
+def _body_read(request: HttpRequest) -> bytes:
+    """The raw body, refused with 413 above the limit without holding more than limit+1
+    bytes. Read from the stream, not ``request.body``: DATA_UPLOAD_MAX_MEMORY_SIZE (for
+    forms) must not cap webhooks, and ``request.body`` would buffer a body of any size."""
+    limit = getattr(settings, "LINKFLOW_WEBHOOK_MAX_BYTES", DEFAULT_MAX_BYTES)
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    try:
+        # The declared length may be absent (chunked) or wrong: the read itself is capped.
+        body = request.read(limit + 1)
+    except UnreadablePostError:
+        raise LinkflowError(
+            ErrorCode.MALFORMED_REQUEST, "The request body could not be read.", status_code=400
+        ) from None
+    if len(body) > limit:
+        raise _too_large(limit)
+    return body
+
+
+def _too_large(limit: int) -> LinkflowError:
+    return LinkflowError(
+        WebhookErrorCode.PAYLOAD_TOO_LARGE,
+        f"The request body is larger than {limit} bytes.",
+        details={"max_bytes": limit},
+        status_code=413,
+    )
+
+
+def _error_response(error: LinkflowError) -> HttpResponse:
+    response = JsonResponse(
+        error_body(error.code, error.message, error.details), status=error.status_code
+    )
+    if error.status_code == 405:
+        response["Allow"] = ", ".join(error.details["allow"])
+    return response
+
+
+def _reply_response(reply: WebhookReply) -> HttpResponse:
+    content, content_type = _encoded(reply.body)
+    response = HttpResponse(content, status=reply.status, content_type=content_type)
+    for name, value in reply.headers.items():
+        if name.lower() in _FRAMING_HEADERS or not _HEADER_NAME.fullmatch(name):
+            continue
+        try:
+            response[name] = value
+        except ValueError:
+            continue  # BadHeaderError: a value a workflow computed with a newline in it
+    return response
+
+
+def _encoded(body: Any) -> tuple[str, str]:
+    if body is None:
+        return "", "text/plain; charset=utf-8"
+    if isinstance(body, str):
+        return body, "text/plain; charset=utf-8"
+    return json.dumps(body), "application/json"
