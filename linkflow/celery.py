@@ -1,11 +1,29 @@
 """The Celery application shared by the worker, the beat and the embedded mode."""
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkflow.settings")
 
 app = Celery("linkflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _persistent_worker_connections(**kwargs: Any) -> None:
+    """Give worker processes persistent database connections instead of a pool.
+
+    Celery closes a prefork child's pool after every task, so a pool there means a new
+    PostgreSQL connection per task (measured: two per webhook call). A worker process
+    runs one task at a time, so one kept connection, health-checked, is all it needs.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database.get("OPTIONS", {}).pop("pool", None) is not None:
+        database["CONN_MAX_AGE"] = None
+        database["CONN_HEALTH_CHECKS"] = True

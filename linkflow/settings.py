@@ -120,7 +120,7 @@ if _POSTGRES and env.bool("LINKFLOW_DB_POOL", default=True):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("LINKFLOW_DB_POOL_MIN", default=1),
-        "max_size": env.int("LINKFLOW_DB_POOL_MAX", default=10),
+        "max_size": env.int("LINKFLOW_DB_POOL_MAX", default=20),
         "timeout": 10,
     }
 
@@ -205,6 +205,9 @@ CELERY_RESULT_BACKEND = None
 # duplicate is harmless because a worker must claim the execution before running it.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Celery's Django fixup otherwise closes the database connection after every task, which
+# cost a new PostgreSQL connection per execution; see also linkflow/celery.py.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("LINKFLOW_WORKER_PREFETCH", default=4)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -214,6 +217,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
 # --- LinkFlow ---------------------------------------------------------------------------
+# Threads per web process serving HTTP; sync webhooks hold one while they wait.
+LINKFLOW_WEB_THREADS = env.int("LINKFLOW_WEB_THREADS", default=32)
 LINKFLOW_LEASE_SECONDS = env.int("LINKFLOW_LEASE_SECONDS", default=60)
 LINKFLOW_EXECUTION_TIMEOUT_SECONDS = env.int("LINKFLOW_EXECUTION_TIMEOUT_SECONDS", default=3600)
 LINKFLOW_SUBWORKFLOW_MAX_DEPTH = env.int("LINKFLOW_SUBWORKFLOW_MAX_DEPTH", default=5)

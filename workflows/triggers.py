@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from uuid import UUID
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from credentials.services import credential_resolver
@@ -269,6 +269,11 @@ def webhook_call_handle(*, trigger: WebhookTrigger, call: WebhookCall) -> Webhoo
     execution_id = str(execution.pk)
     if trigger.mode != WebhookMode.SYNC:
         return WebhookReply(202, {"execution_id": execution_id, "status": execution.status})
+    # Hand the database connection back to the pool first: a caller may wait a while, and
+    # a pool of N connections must not be held by N waiting callers. (Inside a transaction
+    # -- only tests wrap requests in one -- the connection must stay.)
+    if not connection.in_atomic_block:
+        connection.close()
     outcome = completion_wait(execution_id=execution_id, timeout=trigger.timeout_seconds)
     return webhook_reply_for(outcome=outcome, execution_id=execution_id)
 
