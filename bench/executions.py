@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 from tests.graphs import pure_graph  # noqa: E402
 
 ADMIN = {"email": "bench@linkflow.local", "password": "bench-password-123"}
+# The roles run in production mode (DEBUG off, URLs set), which requires an explicit key.
+BENCH_SECRET_KEY = "linkflow-bench-only-not-a-secret"
 
 
 def bench_database(url: str) -> str:
@@ -41,6 +43,26 @@ def bench_database(url: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return urlunparse(parsed._replace(path=f"/{name}"))
+
+
+def role_env(db_url: str, **extra: str) -> dict[str, str]:
+    """The environment the benchmarked roles run with: production mode on the bench
+    database, an unlimited plan and rate limits out of the way (they are not measured)."""
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "LINKFLOW_QUEUE": "linkflow-bench",
+        "LINKFLOW_ADMIN_EMAIL": ADMIN["email"],
+        "LINKFLOW_ADMIN_PASSWORD": ADMIN["password"],
+        "DJANGO_SETTINGS_MODULE": "linkflow.settings",
+        "LOG_LEVEL": "WARNING",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", BENCH_SECRET_KEY),
+        "LINKFLOW_DEFAULT_PLAN": "unlimited",
+        "LINKFLOW_RATE_DEFAULT": "1000000/min",
+        "LINKFLOW_RATE_EXECUTE": "1000000/min",
+        "LINKFLOW_RATE_AUTH": "1000/min",
+        **extra,
+    }
 
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -78,15 +100,7 @@ def main() -> None:
     db_url = bench_database(os.environ["DATABASE_URL"])
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "LINKFLOW_QUEUE": "linkflow-bench",
-        "LINKFLOW_ADMIN_EMAIL": ADMIN["email"],
-        "LINKFLOW_ADMIN_PASSWORD": ADMIN["password"],
-        "DJANGO_SETTINGS_MODULE": "linkflow.settings",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = role_env(db_url)
     py = sys.executable
     subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([py, "manage.py", "ensure_admin"], cwd=ROOT, env=env, check=True)

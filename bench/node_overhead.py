@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.executions import bench_database  # noqa: E402
+from bench.executions import BENCH_SECRET_KEY, bench_database  # noqa: E402
 
 NODES = 50
 
@@ -45,6 +45,7 @@ def main() -> None:
     os.environ.pop("REDIS_URL", None)  # no broker needed: the runs are called directly
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkflow.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
 
     import django
 

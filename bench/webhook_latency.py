@@ -23,7 +23,14 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.executions import ADMIN, bench_database, percentile, start, wait_http  # noqa: E402
+from bench.executions import (  # noqa: E402
+    ADMIN,
+    bench_database,
+    percentile,
+    role_env,
+    start,
+    wait_http,
+)
 
 GRAPH = {
     "nodes": [
@@ -56,16 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         raise SystemExit("set DATABASE_URL (PostgreSQL) and REDIS_URL")
-    env = {
-        **os.environ,
-        "DATABASE_URL": bench_database(os.environ["DATABASE_URL"]),
-        "LINKFLOW_QUEUE": "linkflow-bench",
-        "DJANGO_SETTINGS_MODULE": "linkflow.settings",
-        "LINKFLOW_ADMIN_EMAIL": ADMIN["email"],
-        "LINKFLOW_ADMIN_PASSWORD": ADMIN["password"],
-        "LOG_LEVEL": "WARNING",
-        "LINKFLOW_DB_POOL_MAX": "40",
-    }
+    env = role_env(bench_database(os.environ["DATABASE_URL"]), LINKFLOW_DB_POOL_MAX="40")
     py = sys.executable
     import subprocess
 

@@ -25,3 +25,13 @@ def encrypt(data: dict[str, Any]) -> str:
 def decrypt(token: str) -> dict[str, Any]:
     """The fields back; raises cryptography.fernet.InvalidToken if no key fits."""
     return json.loads(_fernet().decrypt(token.encode()))
+
+
+def rotate(token: str) -> str:
+    """The same fields encrypted with the newest key; InvalidToken if no key fits."""
+    return _fernet().rotate(token.encode()).decode()
+
+
+def keys_changed() -> None:
+    """Forget the cached keys, after LINKFLOW_CREDENTIAL_KEYS changed (tests, reloads)."""
+    _fernet.cache_clear()

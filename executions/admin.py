@@ -71,3 +71,65 @@ class NodeRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+# --- dead letters ---------------------------------------------------------------------------
+from linkflow.core.errors import LinkflowError  # noqa: E402
+
+from .dead_letters import dead_letter_discard, dead_letter_replay  # noqa: E402
+from .models import DeadLetter  # noqa: E402
+
+
+def _act_on_dead_letters(modeladmin, request, queryset, action, verb):  # type: ignore[no-untyped-def]
+    done = skipped = 0
+    for dead_letter in queryset:
+        try:
+            action(dead_letter=dead_letter)
+            done += 1
+        except LinkflowError:  # not pending any more (another operator was quicker)
+            skipped += 1
+    modeladmin.message_user(request, f"{done} {verb}, {skipped} skipped (not pending).")
+
+
+@admin.action(description="Replay selected dead letters")
+def replay_dead_letters(modeladmin, request, queryset):  # type: ignore[no-untyped-def]
+    _act_on_dead_letters(modeladmin, request, queryset, dead_letter_replay, "replayed")
+
+
+@admin.action(description="Discard selected dead letters")
+def discard_dead_letters(modeladmin, request, queryset):  # type: ignore[no-untyped-def]
+    _act_on_dead_letters(modeladmin, request, queryset, dead_letter_discard, "discarded")
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    list_display = ("task_name", "status", "attempts", "workspace", "execution", "last_failed_at")
+    list_filter = ("status", "task_name")
+    search_fields = ("id", "task_name", "task_id", "error", "execution__id")
+    date_hierarchy = "last_failed_at"
+    actions = [replay_dead_letters, discard_dead_letters]
+    readonly_fields = (
+        "id",
+        "workspace",
+        "execution",
+        "task_name",
+        "task_id",
+        "args",
+        "kwargs",
+        "fingerprint",
+        "error",
+        "traceback",
+        "attempts",
+        "first_failed_at",
+        "last_failed_at",
+        "status",
+        "resolved_at",
+        "created_at",
+        "updated_at",
+    )
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -3,3 +3,15 @@ from django.apps import AppConfig
 
 class ExecutionsConfig(AppConfig):
     name = "executions"
+
+    def ready(self) -> None:
+        from celery.signals import task_failure, task_unknown, worker_init
+
+        from linkflow.core.metrics import worker_metrics_serve
+
+        from . import dead_letters
+
+        # Jobs that fail for good become dead letters (weak=False: module-level handlers).
+        task_failure.connect(dead_letters.on_task_failure, weak=False)
+        task_unknown.connect(dead_letters.on_task_unknown, weak=False)
+        worker_init.connect(worker_metrics_serve, weak=False)

@@ -49,7 +49,10 @@ def run_context(execution: Execution) -> RunContext:
         http_client=http_client(),
         trigger_node_id=execution.trigger_node_id or None,
         deadline=started + timedelta(seconds=settings.LINKFLOW_EXECUTION_TIMEOUT_SECONDS),
-        credentials=credential_resolver(workspace_id=execution.workspace_id),
+        # Per execution: it audits each credential's use and names the secrets to redact.
+        credentials=credential_resolver(
+            workspace_id=execution.workspace_id, execution_id=str(execution.pk)
+        ),
         files=StorageFileStore(execution_id=str(execution.pk)),
         subworkflows=SubworkflowHost(parent=execution),
         mailer=DjangoMailer(),

@@ -126,3 +126,57 @@ class NodeRun(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.node_id} #{self.attempt} {self.status}"
+
+
+class DeadLetterStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    REPLAYED = "replayed", "Replayed"
+    DISCARDED = "discarded", "Discarded"
+
+
+class DeadLetter(BaseModel):
+    """A task that failed for good (past its retries) or a message no worker could handle.
+
+    Kept for an operator to inspect, then replay (send again) or discard. Repeated failures
+    of the same task with the same arguments update one pending row (see dead_letters.py).
+    """
+
+    # NULL for platform-level jobs (beat maintenance) that belong to no workspace.
+    workspace = models.ForeignKey(
+        Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    execution = models.ForeignKey(
+        Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    task_name = models.CharField(max_length=200)
+    task_id = models.CharField(max_length=255, blank=True)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    # sha256 of task name and arguments: what makes two failures "the same job".
+    fingerprint = models.CharField(max_length=64)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=16, choices=DeadLetterStatus.choices, default=DeadLetterStatus.PENDING
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-last_failed_at",)
+        indexes = [
+            models.Index(fields=["workspace", "status"], name="deadletter_ws_status"),
+            models.Index(fields=["status", "-last_failed_at"], name="deadletter_status_last"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fingerprint"],
+                condition=models.Q(status="pending"),
+                name="deadletter_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.status} {self.id}"

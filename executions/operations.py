@@ -8,6 +8,7 @@ from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import Graph
 
+from . import events
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, NodeRun, NodeRunStatus
 from .payloads import payload_load, payload_store
 from .services import enqueue_execution
@@ -31,7 +32,21 @@ def execution_cancel(*, user: User, execution: Execution) -> Execution:
     if not cancelled:
         raise _finished(execution)
     execution.refresh_from_db()
+    # Only this call changed the status: the worker's own finish will find it taken.
+    events.events_publish_on_commit([_cancelled_event(execution)])
     return execution
+
+
+def _cancelled_event(execution: Execution) -> dict[str, object]:
+    return events.event_build(
+        type=events.EXECUTION_FINISHED,
+        execution_id=execution.pk,
+        workspace_id=execution.workspace_id,
+        workflow_id=execution.workflow_id,
+        status=execution.status,
+        error=execution.error,
+        finished_at=execution.finished_at.isoformat() if execution.finished_at else None,
+    )
 
 
 def execution_retry(*, user: User, execution: Execution) -> Execution:

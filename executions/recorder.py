@@ -5,6 +5,10 @@ Committing once per node costs a large share of throughput, so NodeRuns of pure 
 flushed before any node with outside effects starts and right after it finishes: that
 checkpoint is what lets a crashed execution resume without repeating an outside call.
 A pure node lost in a crash is simply computed again, with the same result.
+
+Progress events (events.py) follow the same rhythm: a pure node's events are published
+when its NodeRun is committed, while a node with outside effects announces its start
+before it runs. Publishing costs no database query: everything is known in memory.
 """
 
 import time
@@ -15,8 +19,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from credentials.redaction import redact_execution
+from linkflow.core.metrics import node_observed
 from linkflow.engine import NodeOutcome, RunResult, get_node_type
 
+from . import events
 from .completion import completion_publish
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
 from .payloads import payload_store
@@ -50,6 +57,8 @@ class ExecutionRecorder:
         self.announce = announce
         self.lease = lease
         self._pending: list[NodeRun] = []
+        # Events of the pending NodeRuns, published when those are committed.
+        self._events: list[dict[str, Any]] = []
         self._sequence = sequence
         self._heartbeat = Heartbeat(lease)
         self._next_cancel_check = time.monotonic() + _CANCEL_CHECK_SECONDS
@@ -57,6 +66,12 @@ class ExecutionRecorder:
 
     def __enter__(self) -> "ExecutionRecorder":
         self._heartbeat.start()
+        started_at = self.execution.started_at
+        self._publish_now(
+            events.EXECUTION_STARTED,
+            status=ExecutionStatus.RUNNING,
+            started_at=started_at.isoformat() if started_at else None,
+        )
         return self
 
     def __exit__(
@@ -71,8 +86,13 @@ class ExecutionRecorder:
     def node_started(
         self, *, node_id: str, node_type: str, attempt: int, input: list[dict[str, Any]]
     ) -> None:
-        if self._pending and not _is_pure(node_type):
+        started = {"node_id": node_id, "node_type": node_type, "attempt": attempt}
+        if _is_pure(node_type):
+            self._events.append(self._event(events.NODE_STARTED, **started))
+            return
+        if self._pending:
             self._flush()
+        self._publish_now(events.NODE_STARTED, **started)
 
     def node_finished(
         self,
@@ -85,6 +105,7 @@ class ExecutionRecorder:
         started_at: datetime,
         finished_at: datetime,
     ) -> None:
+        node_observed(node_type=node_type, seconds=(finished_at - started_at).total_seconds())
         self._sequence += 1
         stored = f"{node_id}-{attempt}"
         execution_id = str(self.execution.pk)
@@ -97,14 +118,34 @@ class ExecutionRecorder:
                 attempt=attempt,
                 sequence=self._sequence,
                 # Large item lists go to storage; the row keeps a reference.
-                input=payload_store(execution_id=execution_id, name=f"{stored}-input", data=input),
-                output=payload_store(
-                    execution_id=execution_id, name=f"{stored}-output", data=outcome.output
+                # Secret values the execution's nodes were given are never stored.
+                input=payload_store(
+                    execution_id=execution_id,
+                    name=f"{stored}-input",
+                    data=redact_execution(execution_id, input),
                 ),
-                error=outcome.error,
+                output=payload_store(
+                    execution_id=execution_id,
+                    name=f"{stored}-output",
+                    data=redact_execution(execution_id, outcome.output),
+                ),
+                error=redact_execution(execution_id, outcome.error),
                 started_at=started_at,
                 finished_at=finished_at,
                 resume_at=outcome.resume_at,
+            )
+        )
+        self._events.append(
+            self._event(
+                events.NODE_FINISHED,
+                node_id=node_id,
+                node_type=node_type,
+                attempt=attempt,
+                status=outcome.status,
+                # The same redaction as the stored NodeRun (free when no secret was used).
+                output=events.output_summary(redact_execution(execution_id, outcome.output)),
+                error=redact_execution(execution_id, outcome.error),
+                duration_ms=round((finished_at - started_at).total_seconds() * 1000),
             )
         )
         if outcome.status != NodeRunStatus.SKIPPED and not _is_pure(node_type):
@@ -132,6 +173,7 @@ class ExecutionRecorder:
         """
         status = _RESULT_STATUS[result.status]
         waiting = status == ExecutionStatus.WAITING
+        finished_at = None if waiting else timezone.now()
         with transaction.atomic():
             self._write_pending()
             updated = Execution.objects.filter(
@@ -142,10 +184,13 @@ class ExecutionRecorder:
                 status=status,
                 error=result.error,
                 resume_at=result.resume_at if waiting else None,
-                finished_at=None if waiting else timezone.now(),
+                finished_at=finished_at,
                 lease_owner="",
                 lease_expires_at=None,
             )
+            if updated:
+                self._events.append(self._ended(status, result, finished_at))
+            self._publish_on_commit()
             if updated and not waiting and self.announce:
                 outcome = _announcement(status, result)
                 transaction.on_commit(
@@ -156,6 +201,39 @@ class ExecutionRecorder:
     def _flush(self) -> None:
         with transaction.atomic():
             self._write_pending()
+            self._publish_on_commit()
+
+    # --- progress events ------------------------------------------------------------------
+    def _event(self, type: str, **data: Any) -> dict[str, Any]:
+        return events.event_build(
+            type=type,
+            execution_id=self.execution.pk,
+            workspace_id=self.execution.workspace_id,
+            workflow_id=self.execution.workflow_id,
+            **data,
+        )
+
+    def _publish_now(self, type: str, **data: Any) -> None:
+        """Publish what is pending and this event (outside a transaction: at once)."""
+        self._events.append(self._event(type, **data))
+        self._publish_on_commit()
+
+    def _publish_on_commit(self) -> None:
+        events.events_publish_on_commit(self._events)
+        self._events = []
+
+    def _ended(
+        self, status: str, result: RunResult, finished_at: datetime | None
+    ) -> dict[str, Any]:
+        if finished_at is None:  # parked: a wait or a retry back-off
+            resume_at = result.resume_at.isoformat() if result.resume_at else None
+            return self._event(events.EXECUTION_WAITING, status=status, resume_at=resume_at)
+        return self._event(
+            events.EXECUTION_FINISHED,
+            status=status,
+            error=result.error,
+            finished_at=finished_at.isoformat(),
+        )
 
     def _write_pending(self) -> None:
         if self._pending:

@@ -1,5 +1,7 @@
 """Reads on executions, always scoped to the caller's workspaces."""
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 
@@ -11,9 +13,19 @@ from .models import Execution, NodeRun
 
 
 def execution_list(
-    *, user: User, workflow_id: object = None, status: str | None = None
+    *,
+    user: User,
+    workflow_id: object = None,
+    status: str | None = None,
+    mode: str | None = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
 ) -> QuerySet[Execution]:
-    """Executions in the user's workspaces, optionally of one workflow and one status."""
+    """Executions in the user's workspaces, narrowed by whichever filters are given.
+
+    ``started_after`` is inclusive, ``started_before`` exclusive, so adjacent windows never
+    count an execution twice; executions that have not started yet match neither.
+    """
     qs = Execution.objects.filter(workspace_id__in=workspace_ids_for(user=user)).select_related(
         "version"
     )
@@ -21,6 +33,12 @@ def execution_list(
         qs = qs.filter(workflow_id=workflow_id)
     if status:
         qs = qs.filter(status=status)
+    if mode:
+        qs = qs.filter(mode=mode)
+    if started_after is not None:
+        qs = qs.filter(started_at__gte=started_after)
+    if started_before is not None:
+        qs = qs.filter(started_at__lt=started_before)
     return qs
 
 

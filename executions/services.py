@@ -5,11 +5,13 @@ claim it with a conditional UPDATE before running it, so a duplicated queue mess
 two workers racing, can never run it twice.
 """
 
+from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.limits import check_execution_allowed
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
@@ -31,11 +33,22 @@ def execution_create(
     trigger_input: dict[str, Any],
     mode: str,
     trigger_node_id: str = "",
+    dedupe_key: str | None = None,
+    dedupe_window: timedelta | None = None,
 ) -> Execution:
     """Queue an execution of the workflow's current version; the worker is told on commit.
 
-    Raises NotFound/PermissionDenied for a caller who may not run it, and
-    ``workflow_has_no_version`` (409) for a workflow without a graph.
+    With ``dedupe_key``, a request repeating the key of an execution of this workflow gets
+    that execution back (no plan check, nothing queued), also when two race; past
+    ``dedupe_window`` (if given) the old execution gives the key up and a new one is made.
+
+    Raises NotFound/PermissionDenied for a caller who may not run it,
+    ``workflow_has_no_version`` (409) for a workflow without a graph, and
+    ``plan_limit_exceeded`` (402) past the plan's monthly or concurrent executions.
+    Only new runs asked for from outside (API, webhook) are checked here. Sub-workflow
+    children are not: they belong to a run already admitted, and refusing one would fail
+    it halfway. Cron fires, retries and re-runs are created elsewhere; all of them still
+    count towards the month.
     """
     if user is not None:
         require_writer(user=user, workspace_id=workflow.workspace_id)
@@ -43,19 +56,41 @@ def execution_create(
         raise LinkflowError(
             ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
         )
-    with transaction.atomic():
-        execution = Execution.objects.create(
-            workspace_id=workflow.workspace_id,
-            workflow=workflow,
-            version=workflow.current_version,
-            mode=ExecutionMode(mode),
-            trigger_input=trigger_input,
-            trigger_node_id=trigger_node_id,
-            queued_at=timezone.now(),
-            created_by=user,
-        )
-        enqueue_execution(execution)
+    if dedupe_key is not None:
+        earlier = _deduplicated(workflow=workflow, key=dedupe_key, window=dedupe_window)
+        if earlier is not None:
+            return earlier
+    check_execution_allowed(workspace_id=workflow.workspace_id)
+    try:
+        with transaction.atomic():
+            execution = Execution.objects.create(
+                workspace_id=workflow.workspace_id,
+                workflow=workflow,
+                version=workflow.current_version,
+                mode=ExecutionMode(mode),
+                trigger_input=trigger_input,
+                trigger_node_id=trigger_node_id,
+                queued_at=timezone.now(),
+                created_by=user,
+                dedupe_key=dedupe_key,
+            )
+            enqueue_execution(execution)
+    except IntegrityError:
+        if dedupe_key is None:
+            raise
+        # A concurrent request with the same key created it first: answer with that one.
+        return Execution.objects.get(workflow=workflow, dedupe_key=dedupe_key)
     return execution
+
+
+def _deduplicated(*, workflow: Workflow, key: str, window: timedelta | None) -> Execution | None:
+    """The execution already holding ``key``, or None; one older than ``window`` gives the
+    key up (a conditional update, so concurrent callers agree) and None is returned."""
+    earlier = Execution.objects.filter(workflow=workflow, dedupe_key=key).first()
+    if earlier is None or window is None or earlier.created_at > timezone.now() - window:
+        return earlier
+    Execution.objects.filter(pk=earlier.pk, dedupe_key=key).update(dedupe_key=None)
+    return None
 
 
 def enqueue_execution(execution: Execution) -> None:

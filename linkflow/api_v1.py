@@ -3,9 +3,18 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import (
+    TokenBlacklistView,
+    TokenRefreshView,
+)
 
+from billing.api import WorkspaceUsageView
+from credentials.api import CredentialViewSet, OAuth2CallbackView
+from executions.api.dead_letters import DeadLetterViewSet
 from executions.api.views import ExecutionViewSet
+from linkflow.accounts.api.api_keys import ApiKeyDetailView, ApiKeyListView
+from linkflow.accounts.api.views import MemberViewSet, WorkspaceViewSet
+from linkflow.audit.api import AuditedTokenObtainPairView, AuditEventViewSet
 from workflows.api.node_types import NodeTypeListView
 from workflows.api.views import WorkflowViewSet
 
@@ -14,10 +23,51 @@ router = SimpleRouter()
 router.trailing_slash = "/?"
 router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("executions", ExecutionViewSet, basename="execution")
+router.register("dead-letters", DeadLetterViewSet, basename="dead-letter")
+router.register("workspaces", WorkspaceViewSet, basename="workspace")
+router.register("credentials", CredentialViewSet, basename="credential")
 
 urlpatterns = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
+    # The throttled sign-in of accounts/auth_views.py, audited.
+    path("auth/token/", AuditedTokenObtainPairView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    # {"refresh"}: that refresh token is refused from now on (sign out).
+    path("auth/token/revoke/", TokenBlacklistView.as_view(), name="token-revoke"),
+    path(
+        "workspaces/<uuid:workspace_id>/api-keys/",
+        ApiKeyListView.as_view(),
+        name="workspace-api-key-list",
+    ),
+    path(
+        "workspaces/<uuid:workspace_id>/api-keys/<uuid:key_id>/",
+        ApiKeyDetailView.as_view(),
+        name="workspace-api-key-detail",
+    ),
+    path(
+        "workspaces/<uuid:workspace_id>/usage/",
+        WorkspaceUsageView.as_view(),
+        name="workspace-usage",
+    ),
+    path(
+        "workspaces/<uuid:workspace_id>/members/",
+        MemberViewSet.as_view({"get": "list", "post": "create"}),
+        name="workspace-member-list",
+    ),
+    path(
+        "workspaces/<uuid:workspace_id>/members/<uuid:user_id>/",
+        MemberViewSet.as_view({"patch": "partial_update", "delete": "destroy"}),
+        name="workspace-member-detail",
+    ),
+    path(
+        "workspaces/<uuid:workspace_id>/audit/",
+        AuditEventViewSet.as_view({"get": "list"}),
+        name="workspace-audit",
+    ),
+    path(
+        "credentials/oauth2/callback",
+        OAuth2CallbackView.as_view(),
+        name="credential-oauth2-callback",
+    ),
     path("node-types/", NodeTypeListView.as_view(), name="node-types"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

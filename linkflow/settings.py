@@ -46,6 +46,34 @@ REDIS_URL = env.str("REDIS_URL", default="")
 DATABASE_URL = env.str("DATABASE_URL", default="")
 EMBEDDED = not REDIS_URL
 
+# --- Hardening --------------------------------------------------------------------------
+# A distributed deployment with DEBUG off is production: it must not run on the per-machine
+# key under var/ (several web processes would each sign with their own). The other
+# requirements are system checks (linkflow/core/checks.py).
+LINKFLOW_PRODUCTION = not DEBUG and bool(REDIS_URL or DATABASE_URL)
+if LINKFLOW_PRODUCTION and not env.str("SECRET_KEY", default=""):
+    raise environ.ImproperlyConfigured(
+        "SECRET_KEY must be set in the environment when DEBUG is off and DATABASE_URL or "
+        "REDIS_URL is set; the generated key under var/ is for the embedded mode only. "
+        "Make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
+LINKFLOW_ALLOWED_HOSTS_SET = bool(env.str("ALLOWED_HOSTS", default=""))
+# Served over HTTPS (directly or behind a TLS-terminating proxy): HSTS and secure cookies.
+LINKFLOW_HTTPS = env.bool("LINKFLOW_HTTPS", default=False)
+if LINKFLOW_HTTPS:
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# Opt-in: only behind a proxy that sets X-Forwarded-Proto itself and drops the client's.
+if env.bool("LINKFLOW_TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+# Failed sign-ins per address and e-mail before 429 (linkflow/accounts/login_throttle.py).
+LINKFLOW_LOGIN_MAX_FAILURES = env.int("LINKFLOW_LOGIN_MAX_FAILURES", default=5)
+LINKFLOW_LOGIN_LOCKOUT_SECONDS = env.int("LINKFLOW_LOGIN_LOCKOUT_SECONDS", default=900)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -55,11 +83,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "oauth2_provider",
     "drf_spectacular",
     "channels",
     "django_celery_beat",
     "linkflow.core",
     "linkflow.accounts",
+    "linkflow.audit",
     "workflows",
     "executions",
     "credentials",
@@ -73,8 +104,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "linkflow.accounts.login_throttle.AdminLoginThrottleMiddleware",
+    # The client address for audit events written by services (linkflow/audit/context.py).
+    "linkflow.audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # PostgreSQL or Redis down: plain views answer 503 in the error shape, not a 500 page.
+    "linkflow.core.outages.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "linkflow.urls"
@@ -213,7 +249,18 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A worker outlives a Redis restart: it reconnects for ever instead of exiting after 100 tries.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# The database schedule behind a Redis leader lock: of several beats only one sends.
+CELERY_BEAT_SCHEDULER = "linkflow.scheduler:LeaderScheduler"
+# Empty: "linkflow:beat:leader:<queue>", so beats serving the same queue elect one leader.
+LINKFLOW_BEAT_LOCK_KEY = env.str("LINKFLOW_BEAT_LOCK_KEY", default="")
+LINKFLOW_BEAT_LOCK_TTL_SECONDS = env.float("LINKFLOW_BEAT_LOCK_TTL_SECONDS", default=15.0)
+LINKFLOW_BEAT_RENEW_SECONDS = env.float("LINKFLOW_BEAT_RENEW_SECONDS", default=5.0)
+LINKFLOW_BEAT_STANDBY_SECONDS = env.float("LINKFLOW_BEAT_STANDBY_SECONDS", default=2.0)
+# A cron fire sent later than this after its slot (beat down, slow failover) is skipped.
+LINKFLOW_SCHEDULE_GRACE_SECONDS = env.float("LINKFLOW_SCHEDULE_GRACE_SECONDS", default=120.0)
 CELERY_TIMEZONE = "UTC"
 
 # --- LinkFlow ---------------------------------------------------------------------------
@@ -222,6 +269,12 @@ LINKFLOW_WEB_THREADS = env.int("LINKFLOW_WEB_THREADS", default=32)
 LINKFLOW_LEASE_SECONDS = env.int("LINKFLOW_LEASE_SECONDS", default=60)
 LINKFLOW_EXECUTION_TIMEOUT_SECONDS = env.int("LINKFLOW_EXECUTION_TIMEOUT_SECONDS", default=3600)
 LINKFLOW_SUBWORKFLOW_MAX_DEPTH = env.int("LINKFLOW_SUBWORKFLOW_MAX_DEPTH", default=5)
+# Days of executions kept when the billing app does not decide (per plan) itself.
+LINKFLOW_RETENTION_DAYS = env.int("LINKFLOW_RETENTION_DAYS", default=30)
+# When set, GET /metrics needs "Authorization: Bearer <token>".
+LINKFLOW_METRICS_TOKEN = env.str("LINKFLOW_METRICS_TOKEN", default="")
+# A worker serves its own process metrics (node durations) on this port; 0 turns it off.
+LINKFLOW_WORKER_METRICS_PORT = env.int("LINKFLOW_WORKER_METRICS_PORT", default=0)
 # The HTTP node refuses private, loopback, link-local and metadata addresses unless opened.
 LINKFLOW_HTTP_ALLOW_PRIVATE = env.bool("LINKFLOW_HTTP_ALLOW_PRIVATE", default=False)
 LINKFLOW_HTTP_ALLOW_HOSTS = env.list("LINKFLOW_HTTP_ALLOW_HOSTS", default=[])
@@ -230,19 +283,40 @@ LINKFLOW_PUBLIC_URL = env.str("LINKFLOW_PUBLIC_URL", default="http://127.0.0.1:8
 LINKFLOW_EMBEDDED_WORKER_CONCURRENCY = env.int("LINKFLOW_WORKER_CONCURRENCY", default=4)
 LINKFLOW_ADMIN_EMAIL = env.str("LINKFLOW_ADMIN_EMAIL", default="admin@linkflow.local")
 LINKFLOW_ADMIN_PASSWORD = env.str("LINKFLOW_ADMIN_PASSWORD", default="")
+# The plan a workspace without a subscription gets (billing/selectors.py): free, pro, unlimited.
+LINKFLOW_DEFAULT_PLAN = env.str("LINKFLOW_DEFAULT_PLAN", default="free")
+# Requests per caller (API key, user, else address) and endpoint group: "N/s|min|hour|day".
+LINKFLOW_RATES = {
+    "default": env.str("LINKFLOW_RATE_DEFAULT", default="600/min"),
+    "auth": env.str("LINKFLOW_RATE_AUTH", default="20/min"),  # token endpoints, by address
+    "execute": env.str("LINKFLOW_RATE_EXECUTE", default="300/min"),  # execute and webhooks
+}
 
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # JWT and OAuth2 share "Bearer" and each takes only its own kind of token (see
+    # linkflow/accounts/authentication.py); API keys come as "Api-Key" or X-API-Key.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "linkflow.accounts.authentication.JWTAuthentication",
+        "linkflow.accounts.api_keys.ApiKeyAuthentication",
+        "linkflow.accounts.authentication.OAuth2Authentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # HasScope closes every view that declares no required_scopes to API keys and OAuth2
+    # tokens, so a new endpoint is never open to delegated credentials by accident.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "linkflow.accounts.scoping.HasScope",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "linkflow.core.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "linkflow.core.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "linkflow.core.throttling.CallerRateThrottle",
+        "billing.throttling.WorkspacePlanThrottle",
+    ],
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
@@ -253,21 +327,55 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("LINKFLOW_JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("LINKFLOW_JWT_REFRESH_DAYS", default=7)),
     "ROTATE_REFRESH_TOKENS": True,
+    # A refresh token works once: the rotated-out one is refused (token_blacklist app).
+    "BLACKLIST_AFTER_ROTATION": True,
     "USER_ID_FIELD": "id",
     "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+# OAuth2 provider for third-party integrations (django-oauth-toolkit), under /oauth/:
+# authorization code with PKCE (S256) only, rotating refresh tokens, scopes from
+# linkflow/accounts/scoping.py; tokens are stored as checksums only.
+OAUTH2_PROVIDER = {
+    "SCOPES_BACKEND_CLASS": "linkflow.accounts.scoping.ScopesBackend",
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("LINKFLOW_OAUTH_ACCESS_SECONDS", default=3600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("LINKFLOW_OAUTH_REFRESH_DAYS", default=30) * 86400,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "LinkFlow API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so read-only fields are not asked for.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStatusEnum": "executions.models.ExecutionStatus",
+        "ExecutionModeEnum": "executions.models.ExecutionMode",
+        "NodeRunStatusEnum": "executions.models.NodeRunStatus",
+    },
 }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Credential secrets handed to running executions never reach the logs.
+    "filters": {"redact_secrets": {"()": "credentials.redaction.SecretFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
@@ -277,4 +385,8 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-executions": {"task": "executions.requeue_stale", "schedule": 30.0},
     # Waits and retry back-offs are parked in the database; this wakes the due ones.
     "resume-due-executions": {"task": "executions.resume_due", "schedule": 1.0},
+    # Rebuilds today's and yesterday's UsageDaily rows (idempotent).
+    "aggregate-usage": {"task": "billing.aggregate_usage", "schedule": 600.0},
+    # Deletes finished executions past their workspace's retention (executions/cleanup.py).
+    "cleanup-executions": {"task": "executions.cleanup", "schedule": 3600.0},
 }

@@ -2,8 +2,19 @@
 
 import os
 
-from .settings import *  # noqa: F403
-from .settings import DATABASES
+# Plan limits and rate limits stay out of the way of tests that are not about them (those
+# set their own plan or rates). Set in the environment, so the worker processes the tests
+# start (plain linkflow.settings) agree with this process.
+os.environ.setdefault("LINKFLOW_DEFAULT_PLAN", "unlimited")
+for _group in ("DEFAULT", "AUTH", "EXECUTE"):
+    os.environ.setdefault(f"LINKFLOW_RATE_{_group}", "100000/min")
+# Production settings (DEBUG off, service URLs set) refuse to start without an explicit key.
+os.environ.setdefault("SECRET_KEY", "linkflow-tests-only-not-a-secret")
+# The sign-in lockout too: tests of it set their own limit (runs share Redis and e-mails).
+os.environ.setdefault("LINKFLOW_LOGIN_MAX_FAILURES", "100000")
+
+from .settings import *  # noqa: E402, F403
+from .settings import DATABASES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # pytest-django creates and drops the test database; a pool would hold it open.

@@ -1,13 +1,25 @@
 from django.contrib import admin
 from django.urls import include, path
+from oauth2_provider import urls as oauth2_urls
 
+from linkflow.core import health
 from linkflow.core import views as core_views
 from workflows import webhooks
 
+# The OAuth2 provider's endpoints LinkFlow serves: the authorization-code flow, revocation,
+# introspection, and the signed-in user's applications and authorised tokens.
+_OAUTH2_BASE = {"authorize", "token", "revoke-token", "introspect"}
+oauth2_patterns = [p for p in oauth2_urls.base_urlpatterns if p.name in _OAUTH2_BASE]
+oauth2_patterns += oauth2_urls.management_urlpatterns
+
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("linkflow.api_v1")),
+    path("oauth/", include((oauth2_patterns, "oauth2_provider"))),
     path(
         "webhooks/w/<uuid:workspace_id>/<path:path>",
         webhooks.webhook_by_path,

@@ -10,11 +10,19 @@ from linkflow.core.errors import NotFound
 from .models import Workflow
 
 
-def workflow_list(*, user: User) -> QuerySet[Workflow]:
-    """Every workflow in a workspace the user belongs to, newest first."""
-    return Workflow.objects.filter(workspace_id__in=workspace_ids_for(user=user)).select_related(
+def workflow_list(
+    *, user: User, active: bool | None = None, search: str | None = None
+) -> QuerySet[Workflow]:
+    """Every workflow in a workspace the user belongs to, newest first, optionally only the
+    (in)active ones and those whose name contains ``search`` in any case."""
+    qs = Workflow.objects.filter(workspace_id__in=workspace_ids_for(user=user)).select_related(
         "current_version"
     )
+    if active is not None:
+        qs = qs.filter(active=active)
+    if search:
+        qs = qs.filter(name__icontains=search)
+    return qs
 
 
 def workflow_get(*, user: User, id: object) -> Workflow:

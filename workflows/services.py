@@ -5,12 +5,15 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
+from billing.limits import check_activation_allowed
 from linkflow.accounts.models import User, Workspace
 from linkflow.accounts.selectors import require_writer
+from linkflow.audit.services import audit_record
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import validate_graph
 
 from .models import Workflow, WorkflowVersion
+from .schedules import schedule_triggers_remove, schedule_triggers_sync
 from .triggers import webhook_triggers_sync
 
 
@@ -42,6 +45,7 @@ def workflow_create(
     )
     _version_add(workflow=workflow, graph=graph, user=user)
     webhook_triggers_sync(workflow=workflow)
+    schedule_triggers_sync(workflow=workflow)
     return workflow
 
 
@@ -50,9 +54,13 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
     """Apply ``changes`` (name, description, active, graph); a changed graph adds a version.
 
     The workflow row is locked so two concurrent saves cannot take the same version number.
+    Activating past the plan's active workflows raises ``plan_limit_exceeded`` (402).
     """
     require_writer(user=user, workspace_id=workflow.workspace_id)
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    was_active = workflow.active
+    if changes.get("active") and not workflow.active:
+        check_activation_allowed(workspace_id=workflow.workspace_id)
     fields = [f for f in ("name", "description", "active") if f in changes]
     for field in fields:
         setattr(workflow, field, changes[field])
@@ -64,13 +72,25 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
             webhook_triggers_sync(workflow=workflow)
     if fields:
         workflow.save(update_fields=[*fields, "updated_at"])
+    if "active" in fields or "graph" in changes:
+        schedule_triggers_sync(workflow=workflow)  # (de)activation adds or drops cron tasks
+    if workflow.active != was_active:
+        audit_record(
+            action="workflow.activate" if workflow.active else "workflow.deactivate",
+            workspace_id=workflow.workspace_id,
+            actor=user,
+            target=workflow,
+            data={"name": workflow.name},
+        )
     return workflow
 
 
 def workflow_delete(*, user: User, workflow: Workflow) -> None:
     """Delete the workflow with its versions and executions."""
     require_writer(user=user, workspace_id=workflow.workspace_id)
-    workflow.delete()
+    with transaction.atomic():
+        schedule_triggers_remove(workflow=workflow)  # PeriodicTasks have no FK to cascade
+        workflow.delete()
 
 
 def _version_add(*, workflow: Workflow, graph: Any, user: User | None) -> WorkflowVersion:

@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from linkflow.core.api import error_body
 from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.throttling import webhook_throttled
 
 from .models import WebhookTrigger
 from .triggers import (
@@ -48,6 +49,9 @@ def webhook_by_path(request: HttpRequest, workspace_id: UUID, path: str) -> Http
 
 
 def _answer(request: HttpRequest, find: Callable[[], WebhookTrigger]) -> HttpResponse:
+    throttled = webhook_throttled(request)  # the "execute" budget, per webhook URL
+    if throttled is not None:
+        return throttled
     try:
         trigger = find()
         # Method and state are checked before the body is read: a refused call costs nothing.

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from linkflow.core.validators import storable_json
 
-from ..models import Execution, ExecutionStatus, NodeRun
+from ..models import Execution, ExecutionMode, ExecutionStatus, NodeRun
 from ..payloads import PayloadMissing, payload_load
 
 
@@ -15,8 +15,17 @@ class RerunInSerializer(serializers.Serializer):
 
 
 class ExecutionFilterSerializer(serializers.Serializer):
+    """The list's query parameters; a bad one is a 400 naming it."""
+
     workflow = serializers.UUIDField(required=False)
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
+    mode = serializers.ChoiceField(choices=ExecutionMode.choices, required=False)
+    started_after = serializers.DateTimeField(
+        required=False, help_text="Started at or after this ISO 8601 time."
+    )
+    started_before = serializers.DateTimeField(
+        required=False, help_text="Started before this ISO 8601 time."
+    )
 
 
 class StoredPayloadField(serializers.JSONField):

@@ -1,11 +1,12 @@
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from linkflow.core.api import CreatedCursorPagination
+from linkflow.core.schema import PLAN_LIMITED
 
 from .. import operations, selectors
 from ..models import Execution
@@ -17,9 +18,11 @@ from .serializers import (
 )
 
 
-@extend_schema(parameters=[ExecutionFilterSerializer])
+@extend_schema_view(list=extend_schema(parameters=[ExecutionFilterSerializer]))
 class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = CreatedCursorPagination
+    # For API keys and OAuth2 tokens (linkflow.accounts.scoping.HasScope).
+    required_scopes = {"read": "executions:read", "write": "executions:write"}
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         if self.action == "retrieve":
@@ -29,10 +32,14 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def get_queryset(self):  # type: ignore[no-untyped-def]
         filters = ExecutionFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
+        data = filters.validated_data
         return selectors.execution_list(
             user=self.request.user,
-            workflow_id=filters.validated_data.get("workflow"),
-            status=filters.validated_data.get("status"),
+            workflow_id=data.get("workflow"),
+            status=data.get("status"),
+            mode=data.get("mode"),
+            started_after=data.get("started_after"),
+            started_before=data.get("started_before"),
         )
 
     def get_object(self) -> Execution:
@@ -44,13 +51,15 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         execution = operations.execution_cancel(user=request.user, execution=self.get_object())
         return Response(ExecutionOutSerializer(execution).data)
 
-    @extend_schema(request=None, responses={202: ExecutionOutSerializer})
+    @extend_schema(request=None, responses={202: ExecutionOutSerializer, **PLAN_LIMITED})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         repeat = operations.execution_retry(user=request.user, execution=self.get_object())
         return accepted(request, repeat)
 
-    @extend_schema(request=RerunInSerializer, responses={202: ExecutionOutSerializer})
+    @extend_schema(
+        request=RerunInSerializer, responses={202: ExecutionOutSerializer, **PLAN_LIMITED}
+    )
     @action(detail=True, methods=["post"])
     def rerun(self, request: Request, pk: str) -> Response:
         body = RerunInSerializer(data=request.data)

@@ -85,3 +85,29 @@ class Membership(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.workspace} ({self.role})"
+
+
+class ApiKey(BaseModel):
+    """A secret an integrator's program sends instead of a password.
+
+    It acts for ``created_by`` but only inside ``workspace`` and only within ``scopes``.
+    The secret itself is never stored: ``secret_hash`` is its SHA-256 (the secret is random
+    and long, so a slow hash would add nothing), and ``prefix`` finds the row and is what
+    lists show. Logic lives in ``accounts.api_keys``.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=150)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -1,15 +1,41 @@
 """Reads on workspaces, always from the point of view of one user."""
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.core.exceptions import ValidationError
+from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from linkflow.core.errors import NotFound, PermissionDenied
 
-from .models import WRITER_ROLES, Membership, User, Workspace
+from .models import WRITER_ROLES, Membership, Role, User, Workspace
 
 
 def workspace_ids_for(*, user: User) -> QuerySet[Membership]:
-    """The ids of the workspaces the user belongs to, as a subquery."""
-    return Membership.objects.filter(user=user).values("workspace_id")
+    """The ids of the workspaces the user belongs to, as a subquery.
+
+    A user object confined to one workspace (see ``confine_to_workspace``) gets that one
+    alone, and only while the user still belongs to it.
+    """
+    memberships = Membership.objects.filter(user=user)
+    confined = confined_workspace(user=user)
+    if confined is not None:
+        memberships = memberships.filter(workspace_id=confined)
+    return memberships.values("workspace_id")
+
+
+# An API key acts for its creator, but only inside the key's workspace. The limit travels on
+# the request's user object (one per request, like the roles below), so every selector and
+# permission check built on workspace_ids_for / role_in / workspace_default_for /
+# workspace_list honours it without knowing that API keys exist.
+_CONFINED_ATTR = "_linkflow_confined_to"
+
+
+def confine_to_workspace(*, user: User, workspace_id: object) -> None:
+    """From now on this user object sees and acts in ``workspace_id`` only."""
+    user.__dict__[_CONFINED_ATTR] = str(workspace_id)
+
+
+def confined_workspace(*, user: User) -> str | None:
+    """The one workspace this user object is confined to, or None when it is not."""
+    return user.__dict__.get(_CONFINED_ATTR)
 
 
 # Roles looked up for a user object are kept on it: one request (or task) holds its own
@@ -24,6 +50,9 @@ def remember_role(*, user: User, workspace_id: object, role: str | None) -> None
 
 def role_in(*, user: User, workspace_id: object) -> str | None:
     """The user's role in the workspace, or None for an outsider."""
+    confined = confined_workspace(user=user)
+    if confined is not None and str(workspace_id) != confined:
+        return None
     known: dict[str, str | None] = user.__dict__.get(_ROLES_ATTR, {})
     if str(workspace_id) in known:
         return known[str(workspace_id)]
@@ -56,6 +85,9 @@ def require_writer(*, user: User, workspace_id: object) -> None:
 
 def workspace_default_for(*, user: User) -> Workspace:
     """Where work goes when the caller names no workspace: the personal one, else the oldest."""
+    confined = confined_workspace(user=user)
+    if confined is not None:
+        return Workspace.objects.get(pk=confined)
     personal = Workspace.objects.filter(personal_owner=user).first()
     if personal is not None:
         return personal
@@ -63,3 +95,52 @@ def workspace_default_for(*, user: User) -> Workspace:
     if workspace is None:
         raise NotFound("You belong to no workspace.")
     return workspace
+
+
+# How much each role may do; a role may do everything a lower one may.
+ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+
+def require_role(*, user: User, workspace_id: object, at_least: Role) -> Role:
+    """The user's role in the workspace, when it is ``at_least`` or higher.
+
+    Raises NotFound (404) for an outsider, so a foreign workspace looks like a missing one,
+    and PermissionDenied (403) for a member with a lower role. The one place roles are
+    compared: viewer reads; editor writes and runs workflows; admin also manages
+    credentials, keys and members; owner also billing and deletion.
+    """
+    role = role_in(user=user, workspace_id=workspace_id)
+    if role is None:
+        raise NotFound("Workspace not found.")
+    if ROLE_RANK[Role(role)] < ROLE_RANK[at_least]:
+        raise PermissionDenied(f"This needs the {at_least.label.lower()} role or higher.")
+    return Role(role)
+
+
+def workspace_list(*, user: User) -> QuerySet[Workspace]:
+    """The user's workspaces, each annotated with ``role``: the user's role there."""
+    workspaces = Workspace.objects.filter(memberships__user=user)
+    confined = confined_workspace(user=user)
+    if confined is not None:
+        workspaces = workspaces.filter(pk=confined)
+    return workspaces.annotate(role=F("memberships__role"))
+
+
+def workspace_get(*, user: User, id: object) -> Workspace:
+    """One of the user's workspaces (annotated with ``role``); NotFound otherwise."""
+    try:
+        workspace = workspace_list(user=user).get(pk=id)
+    except (Workspace.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("Workspace not found.") from None
+    remember_role(user=user, workspace_id=workspace.pk, role=workspace.role)  # type: ignore[attr-defined]
+    return workspace
+
+
+def member_list(*, user: User, workspace_id: object) -> QuerySet[Membership]:
+    """The memberships of a workspace the user belongs to (any role); NotFound otherwise."""
+    require_role(user=user, workspace_id=workspace_id, at_least=Role.VIEWER)
+    return (
+        Membership.objects.filter(workspace_id=workspace_id)
+        .select_related("user")
+        .order_by("user__email")
+    )

@@ -1,8 +1,13 @@
 """Writes on users, workspaces and memberships."""
 
+from typing import Any
+
 from django.db import transaction
 
+from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
+
 from .models import Membership, Role, User, Workspace
+from .selectors import remember_role, require_role
 
 
 @transaction.atomic
@@ -38,3 +43,175 @@ def membership_add(*, workspace: Workspace, user: User, role: Role = Role.EDITOR
         workspace=workspace, user=user, defaults={"role": role}
     )
     return membership
+
+
+# --- Workspaces and members, as managed over the API -----------------------------------
+# A workspace must always keep an owner: without one nobody could delete it or manage
+# billing. Answered with 409 and this code.
+LAST_OWNER = "last_owner"
+
+
+def _audit(**kwargs: Any) -> None:
+    # Imported late: the audit app's models import this app's models.
+    from linkflow.audit.services import audit_record
+
+    audit_record(**kwargs)
+
+
+@transaction.atomic
+def workspace_create(*, user: User, name: str) -> Workspace:
+    """A new shared workspace with ``user`` as its owner."""
+    workspace = Workspace.objects.create(name=name)
+    Membership.objects.create(user=user, workspace=workspace, role=Role.OWNER)
+    _audit(action="workspace.create", workspace_id=workspace.pk, actor=user, target=workspace)
+    return workspace
+
+
+@transaction.atomic
+def workspace_rename(*, user: User, workspace: Workspace, name: str) -> Workspace:
+    """Rename the workspace; admins and owners only (PermissionDenied, NotFound)."""
+    require_role(user=user, workspace_id=workspace.pk, at_least=Role.ADMIN)
+    old = workspace.name
+    workspace.name = name
+    workspace.save(update_fields=["name", "updated_at"])
+    _audit(
+        action="workspace.rename",
+        workspace_id=workspace.pk,
+        actor=user,
+        target=workspace,
+        data={"from": old, "to": name},
+    )
+    return workspace
+
+
+@transaction.atomic
+def workspace_delete(*, user: User, workspace: Workspace) -> None:
+    """Delete the workspace with everything in it; owners only.
+
+    A personal workspace cannot be deleted (409 ``personal_workspace``): it is where the
+    user's unassigned work goes, and it would only be made again at the next sign-up step.
+    """
+    require_role(user=user, workspace_id=workspace.pk, at_least=Role.OWNER)
+    if workspace.personal_owner_id is not None:
+        raise LinkflowError(
+            "personal_workspace", "A personal workspace cannot be deleted.", status_code=409
+        )
+    # Recorded outside the workspace: its own events go with it.
+    _audit(
+        action="workspace.delete",
+        actor=user,
+        target=workspace,
+        data={"name": workspace.name},
+    )
+    workspace.delete()
+
+
+@transaction.atomic
+def member_add(*, user: User, workspace: Workspace, email: str, role: Role) -> Membership:
+    """Add the existing user with ``email`` to the workspace with ``role``.
+
+    Admins and owners may add members; only an owner may add another owner. Raises a
+    400 ``validation_error`` naming ``email`` when no such user exists, and 409
+    ``conflict`` when the user is already a member (use ``member_set_role``).
+    """
+    _require_manager(user=user, workspace=workspace, roles=(role,))
+    member = User.objects.filter(email__iexact=email.strip()).first()
+    if member is None:
+        raise LinkflowError(
+            ErrorCode.VALIDATION_ERROR,
+            "Some fields are invalid.",
+            details={"email": ["No user has this email address."]},
+        )
+    membership, created = Membership.objects.get_or_create(
+        workspace=workspace, user=member, defaults={"role": role}
+    )
+    if not created:
+        raise LinkflowError(ErrorCode.CONFLICT, "This user is already a member.", status_code=409)
+    _audit(
+        action="member.add",
+        workspace_id=workspace.pk,
+        actor=user,
+        target=member,
+        data={"email": member.email, "role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def member_set_role(*, user: User, workspace: Workspace, member: User, role: Role) -> Membership:
+    """Give ``member`` the new ``role``.
+
+    Admins and owners may change roles; making or unmaking an owner takes an owner.
+    NotFound when ``member`` is not in the workspace; 409 ``last_owner`` when this would
+    leave the workspace without an owner.
+    """
+    membership = _membership_locked(workspace=workspace, member=member)
+    old = Role(membership.role)
+    _require_manager(user=user, workspace=workspace, roles=(old, role))
+    if old == Role.OWNER and role != Role.OWNER:
+        _keep_an_owner(workspace=workspace)
+    if old != role:
+        membership.role = role
+        membership.save(update_fields=["role", "updated_at"])
+        remember_role(user=member, workspace_id=workspace.pk, role=role)
+        _audit(
+            action="member.role_change",
+            workspace_id=workspace.pk,
+            actor=user,
+            target=member,
+            data={"email": member.email, "from": old, "to": role},
+        )
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, user: User, workspace: Workspace, member: User) -> None:
+    """Remove ``member`` from the workspace.
+
+    Admins and owners may remove members (an owner only by an owner); anybody may leave.
+    NotFound when ``member`` is not in the workspace; 409 ``last_owner`` for the last owner.
+    """
+    membership = _membership_locked(workspace=workspace, member=member)
+    if member.pk != user.pk:
+        _require_manager(user=user, workspace=workspace, roles=(Role(membership.role),))
+    if membership.role == Role.OWNER:
+        _keep_an_owner(workspace=workspace)
+    membership.delete()
+    _audit(
+        action="member.remove",
+        workspace_id=workspace.pk,
+        actor=user,
+        target=member,
+        data={"email": member.email, "role": membership.role},
+    )
+
+
+def _require_manager(*, user: User, workspace: Workspace, roles: tuple[Role, ...]) -> None:
+    """Admins manage members; an owner's role is given or taken only by an owner."""
+    at_least = Role.OWNER if Role.OWNER in roles else Role.ADMIN
+    require_role(user=user, workspace_id=workspace.pk, at_least=at_least)
+
+
+def _membership_locked(*, workspace: Workspace, member: User) -> Membership:
+    membership = (
+        Membership.objects.select_for_update().filter(workspace=workspace, user=member).first()
+    )
+    if membership is None:
+        raise NotFound("Member not found.")
+    return membership
+
+
+def _keep_an_owner(*, workspace: Workspace) -> None:
+    # The owners' rows are locked: two owners demoting each other at the same moment
+    # must not both succeed and leave nobody.
+    owners = list(
+        Membership.objects.select_for_update()
+        .filter(workspace=workspace, role=Role.OWNER)
+        .values_list("pk", flat=True)
+    )
+    if len(owners) <= 1:
+        raise LinkflowError(
+            LAST_OWNER,
+            "A workspace needs an owner: make another member owner first.",
+            status_code=409,
+        )

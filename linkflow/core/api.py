@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from .errors import ErrorCode, LinkflowError
+from .outages import RETRY_AFTER_SECONDS, is_outage, outage_body
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             message, details = str(exc.detail), None
         body = error_body(_drf_code(exc), message, details)
         return Response(body, status=exc.status_code, headers=headers)
+
+    if is_outage(exc):  # PostgreSQL or Redis down: a 503 the client can retry, not a 500
+        logger.warning("outage in %s: %r", context.get("view"), exc)
+        set_rollback()
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return Response(outage_body(), status=503, headers=headers)
 
     logger.exception("unhandled error in %s", context.get("view"))
     set_rollback()

@@ -562,6 +562,12 @@ def test_redirect_is_returned_when_follow_redirects_is_false(
         ),
         ({"type": "http_bearer", "token": "tok-123"}, "authorization", "Bearer tok-123", "tok-123"),
         ({"type": "http_header", "name": "X-Api-Key", "value": "k-9"}, "x-api-key", "k-9", "k-9"),
+        (
+            {"type": "oauth2_client", "client_id": "c", "access_token": "at-77"},
+            "authorization",
+            "Bearer at-77",
+            "at-77",
+        ),
     ],
 )
 def test_credential_is_applied_and_never_emitted(
@@ -611,11 +617,24 @@ def test_credential_of_another_type_is_refused(
     result = run_http(client, url=f"{server.url}/text", credential={"type": "slack", "token": "x"})
 
     assert result.error == {
-        "message": "Credential type 'slack' cannot be used here; use http_basic, http_bearer "
-        "or http_header.",
+        "message": "Credential type 'slack' cannot be used here; use http_basic, http_bearer, "
+        "http_header or oauth2_client.",
         "node_id": "node",
         "param": "credential",
     }
+    assert server.requests == []
+
+
+def test_an_oauth2_credential_that_was_never_connected_is_refused(
+    client: httpx.Client, server: RecordingServer
+) -> None:
+    credential = {"type": "oauth2_client", "client_id": "c"}
+
+    result = run_http(client, url=f"{server.url}/text", credential=credential)
+
+    assert (
+        result.error["message"] == "This OAuth2 credential is not connected yet: connect it first."
+    )
     assert server.requests == []
 
 

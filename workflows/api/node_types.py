@@ -1,4 +1,5 @@
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -6,10 +7,22 @@ from rest_framework.views import APIView
 from linkflow.engine import node_types
 
 
+class NodeTypeOutSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="Namespaced `family.name`, e.g. `http.request`.")
+    label = serializers.CharField()
+    description = serializers.CharField()
+    is_trigger = serializers.BooleanField()
+    params_schema = serializers.JSONField(help_text="JSON Schema of the node's `params`.")
+    outputs = serializers.ListField(child=serializers.CharField(), help_text="Output ports.")
+
+
 class NodeTypeListView(APIView):
     """Every node type with its parameter JSON schema and ports (the catalog the editor uses)."""
 
-    @extend_schema(responses={200: dict})
+    # For API keys and OAuth2 tokens (linkflow.accounts.scoping.HasScope).
+    required_scopes = {"read": "workflows:read", "write": "workflows:write"}
+
+    @extend_schema(responses=NodeTypeOutSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response([_describe(cls) for cls in node_types()])
 

@@ -23,6 +23,15 @@ class WorkflowInSerializer(serializers.Serializer):
     workspace = serializers.UUIDField(required=False)
 
 
+class WorkflowFilterSerializer(serializers.Serializer):
+    """The list's query parameters; a bad one is a 400 naming it."""
+
+    active = serializers.BooleanField(required=False, help_text="`true` or `false`.")
+    search = serializers.CharField(
+        required=False, max_length=200, help_text="Part of the name, any case."
+    )
+
+
 class WebhookOutSerializer(serializers.Serializer):
     """One webhook URL of a workflow. ``path_url`` is set when the node has a readable path."""
 

@@ -1,4 +1,8 @@
-from drf_spectacular.utils import extend_schema
+import hashlib
+from datetime import timedelta
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -9,13 +13,19 @@ from executions.api.views import accepted
 from executions.services import execution_create
 from linkflow.accounts.models import Workspace
 from linkflow.accounts.selectors import workspace_default_for
-from linkflow.core.errors import NotFound
+from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
+from linkflow.core.schema import PLAN_LIMITED
 
 from .. import selectors, services
 from ..models import Workflow
-from .serializers import WorkflowInSerializer, WorkflowOutSerializer
+from .serializers import WorkflowFilterSerializer, WorkflowInSerializer, WorkflowOutSerializer
+
+# A repeated Idempotency-Key within this window gets the first execution back.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+IDEMPOTENCY_KEY_MAX = 200
 
 
+@extend_schema_view(list=extend_schema(parameters=[WorkflowFilterSerializer]))
 class WorkflowViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -23,38 +33,58 @@ class WorkflowViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = WorkflowOutSerializer
+    # For API keys and OAuth2 tokens (linkflow.accounts.scoping.HasScope); running a
+    # workflow makes an execution, so it takes the executions scope.
+    required_scopes = {
+        "read": "workflows:read",
+        "write": "workflows:write",
+        "execute": "executions:write",
+    }
+    throttle_scope = "default"  # the execute action counts against "execute" instead
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.workflow_list(user=self.request.user)
+        if self.action != "list":
+            return selectors.workflow_list(user=self.request.user)
+        # A plain dict: from a QueryDict an absent boolean would read as false.
+        filters = _valid(WorkflowFilterSerializer(data=self.request.query_params.dict()))
+        return selectors.workflow_list(user=self.request.user, **filters)
 
     def get_object(self) -> Workflow:
         return selectors.workflow_get(user=self.request.user, id=self.kwargs["pk"])
 
-    @extend_schema(request=WorkflowInSerializer, responses={201: WorkflowOutSerializer})
+    @extend_schema(
+        request=WorkflowInSerializer, responses={201: WorkflowOutSerializer, **PLAN_LIMITED}
+    )
     def create(self, request: Request) -> Response:
         data = _valid(WorkflowInSerializer(data=request.data))
         workspace = _workspace(request, data.pop("workspace", None))
-        workflow = services.workflow_create(
-            user=request.user,
-            workspace=workspace,
-            name=data["name"],
-            description=data["description"],
-            graph=data["graph"],
-        )
-        if data.get("active"):
-            workflow = services.workflow_update(
-                user=request.user, workflow=workflow, changes={"active": True}
+        # One transaction: a workflow refused activation (plan limit) is not left behind.
+        with transaction.atomic():
+            workflow = services.workflow_create(
+                user=request.user,
+                workspace=workspace,
+                name=data["name"],
+                description=data["description"],
+                graph=data["graph"],
             )
+            if data.get("active"):
+                workflow = services.workflow_update(
+                    user=request.user, workflow=workflow, changes={"active": True}
+                )
         return Response(
             WorkflowOutSerializer(workflow, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
         )
 
-    @extend_schema(request=WorkflowInSerializer, responses=WorkflowOutSerializer)
+    @extend_schema(
+        request=WorkflowInSerializer, responses={200: WorkflowOutSerializer, **PLAN_LIMITED}
+    )
     def update(self, request: Request, pk: str) -> Response:
         return self._update(request, partial=False)
 
-    @extend_schema(request=WorkflowInSerializer, responses=WorkflowOutSerializer)
+    @extend_schema(
+        request=WorkflowInSerializer, responses={200: WorkflowOutSerializer, **PLAN_LIMITED}
+    )
     def partial_update(self, request: Request, pk: str) -> Response:
         return self._update(request, partial=True)
 
@@ -70,15 +100,48 @@ class WorkflowViewSet(
     def perform_destroy(self, instance: Workflow) -> None:
         services.workflow_delete(user=self.request.user, workflow=instance)
 
-    @extend_schema(request=ExecuteInSerializer, responses={202: ExecutionOutSerializer})
-    @action(detail=True, methods=["post"])
+    @extend_schema(
+        request=ExecuteInSerializer,
+        responses={202: ExecutionOutSerializer, **PLAN_LIMITED},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Up to 200 characters. Repeating a key for this workflow within "
+                "24 hours answers the first execution instead of starting another.",
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"], throttle_scope="execute")
     def execute(self, request: Request, pk: str) -> Response:
         workflow = self.get_object()
         data = _valid(ExecuteInSerializer(data=request.data))
         execution = execution_create(
-            user=request.user, workflow=workflow, trigger_input=data["input"], mode="api"
+            user=request.user,
+            workflow=workflow,
+            trigger_input=data["input"],
+            mode="api",
+            dedupe_key=_idempotency_key(request),
+            dedupe_window=IDEMPOTENCY_WINDOW,
         )
+        # A repeated key answers the first execution, as it is now, the same way.
         return accepted(request, execution)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header as a dedupe key: hashed, so any key of up to
+    IDEMPOTENCY_KEY_MAX characters fits the column and keeps apart from other key kinds."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
+        raise LinkflowError(
+            ErrorCode.VALIDATION_ERROR,
+            "Some fields are invalid.",
+            details={"Idempotency-Key": [f"Use 1 to {IDEMPOTENCY_KEY_MAX} characters."]},
+        )
+    return "idem:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _valid(serializer):  # type: ignore[no-untyped-def]

@@ -157,6 +157,15 @@ def _auth(ctx: NodeContext) -> _Auth:
     if kind == "http_bearer":
         token = _secret_field(fields, "token")
         return _Auth({"Authorization": f"Bearer {token}"}, (token,))
+    if kind == "oauth2_client":
+        # The host's resolver has already refreshed an expiring token before handing it out.
+        if not fields.get("access_token"):
+            raise NodeError(
+                "This OAuth2 credential is not connected yet: connect it first.",
+                param="credential",
+            )
+        token = _secret_field(fields, "access_token")
+        return _Auth({"Authorization": f"Bearer {token}"}, (token,))
     if kind == "http_header":
         name, value = _secret_field(fields, "name"), _secret_field(fields, "value")
         if not name.isascii() or not all(c.isalnum() or c in "!#$%&'*+-.^_`|~" for c in name):
@@ -165,8 +174,8 @@ def _auth(ctx: NodeContext) -> _Auth:
             )
         return _Auth({name: value}, (value,))
     raise NodeError(
-        f"Credential type {kind!r} cannot be used here; use http_basic, http_bearer or "
-        "http_header.",
+        f"Credential type {kind!r} cannot be used here; use http_basic, http_bearer, "
+        "http_header or oauth2_client.",
         param="credential",
     )
 

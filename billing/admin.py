@@ -1,0 +1,52 @@
+from django.contrib import admin
+
+from .models import Plan, Subscription, UsageDaily
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "slug",
+        "executions_per_month",
+        "concurrent_executions",
+        "active_workflows",
+        "retention_days",
+        "api_requests_per_minute",
+    )
+    prepopulated_fields = {"slug": ("name",)}
+    search_fields = ("name", "slug")
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("workspace", "plan", "status", "current_period_start", "current_period_end")
+    list_filter = ("plan", "status")
+    list_select_related = ("workspace", "plan")
+    search_fields = ("workspace__name", "workspace__id")
+    raw_id_fields = ("workspace",)
+
+
+@admin.register(UsageDaily)
+class UsageDailyAdmin(admin.ModelAdmin):
+    """Rebuilt by the usage aggregation every few minutes: read it, do not edit it."""
+
+    list_display = (
+        "workspace",
+        "day",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "node_runs",
+        "execution_seconds",
+    )
+    list_filter = ("day",)
+    list_select_related = ("workspace",)
+    search_fields = ("workspace__name", "workspace__id")
+    date_hierarchy = "day"
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return [field.name for field in UsageDaily._meta.fields]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False

@@ -1,0 +1,69 @@
+"""``GET /api/v1/workspaces/{workspace_id}/usage/``: the plan's limits against current use."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from linkflow.accounts.selectors import workspace_get
+
+from .usage import usage_report
+
+
+class _LimitSerializer(serializers.Serializer):
+    allowed = serializers.IntegerField(allow_null=True, help_text="null: no limit")
+    current = serializers.IntegerField()
+
+
+class _LimitsSerializer(serializers.Serializer):
+    executions_per_month = _LimitSerializer()
+    concurrent_executions = _LimitSerializer(help_text="Queued plus running executions.")
+    active_workflows = _LimitSerializer()
+
+
+class _DaySerializer(serializers.Serializer):
+    day = serializers.DateField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    node_runs = serializers.IntegerField()
+    execution_seconds = serializers.FloatField()
+
+
+class _PlanSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class _SubscriptionSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    current_period_start = serializers.DateTimeField()
+    current_period_end = serializers.DateTimeField()
+
+
+class _MonthSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class UsageOutSerializer(serializers.Serializer):
+    workspace = serializers.UUIDField()
+    plan = _PlanSerializer()
+    subscription = _SubscriptionSerializer()
+    month = _MonthSerializer(help_text="The calendar month (UTC) the execution quota counts.")
+    limits = _LimitsSerializer()
+    retention_days = serializers.IntegerField()
+    api_requests_per_minute = serializers.IntegerField(allow_null=True)
+    daily = _DaySerializer(many=True, help_text="The last 30 days, oldest first.")
+
+
+class WorkspaceUsageView(APIView):
+    """Any member of the workspace may read it; another workspace answers 404."""
+
+    required_scopes = {"read": "workspaces:read"}
+
+    @extend_schema(responses=UsageOutSerializer)
+    def get(self, request: Request, workspace_id: str) -> Response:
+        workspace = workspace_get(user=request.user, id=workspace_id)
+        return Response(UsageOutSerializer(usage_report(workspace_id=workspace.pk)).data)

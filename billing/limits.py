@@ -1,0 +1,137 @@
+"""Plan limit checks: called before an execution is queued and before a workflow goes live.
+
+A breach raises ``plan_limit_exceeded`` (402) with details ``{"limit", "allowed",
+"current"}``. The checks are soft at the edge: two requests racing for the last unit of
+quota may both pass (the cost of not serialising every execute of a workspace on one lock).
+
+Monthly executions are counted in PostgreSQL (the (workspace, -created_at) index, and never
+past the allowance: ``LIMIT allowed``), and that count is kept in the cache for a minute and
+incremented on every admitted execution, so the hot path costs one cache read and one
+increment, not a scan of up to a month of rows. A cached count can run ahead of the truth
+(an admitted execution that then failed to insert) by a few units for at most a minute;
+never behind, except for executions created without this check (retries, sub-workflows).
+"""
+
+import contextlib
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+from executions.models import Execution, ExecutionStatus
+from linkflow.core.errors import LinkflowError
+from workflows.models import Workflow
+
+from .errors import BillingErrorCode
+from .models import Plan, Subscription
+from .selectors import month_bounds, plan_for, subscription_for
+
+# Queued executions are waiting for a worker and running ones hold one; waiting (parked)
+# ones hold nothing, so they do not count as concurrent.
+CONCURRENT_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+_COUNT_RESYNC_SECONDS = 60
+
+
+def check_execution_allowed(*, workspace_id: object) -> None:
+    """Admit one more execution in the workspace or raise ``plan_limit_exceeded`` (402) for
+    the monthly quota (``executions_per_month``) or concurrency (``concurrent_executions``).
+
+    An admitted execution is counted against the month at once (see the module docstring).
+    """
+    plan = plan_for(workspace_id)
+    month_key = _month_key(workspace_id)
+    if plan.executions_per_month is not None:
+        used = _month_count(workspace_id, key=month_key, allowed=plan.executions_per_month)
+        _refuse_at(limit="executions_per_month", allowed=plan.executions_per_month, current=used)
+    if plan.concurrent_executions is not None:
+        allowed = plan.concurrent_executions
+        running = concurrent_executions(workspace_id=workspace_id, cap=allowed)
+        _refuse_at(limit="concurrent_executions", allowed=allowed, current=running)
+    if plan.executions_per_month is not None:
+        _month_admit(month_key)
+
+
+def check_activation_allowed(*, workspace_id: object) -> None:
+    """Allow one more active workflow or raise ``plan_limit_exceeded`` (402, limit
+    ``active_workflows``). Call it inside the transaction that activates: the workspace's
+    subscription row is locked until it ends, so concurrent activations cannot both take
+    the last slot."""
+    with transaction.atomic():
+        subscription = subscription_for(workspace_id)
+        Subscription.objects.select_for_update().filter(pk=subscription.pk).first()
+        plan = plan_for(workspace_id)
+        if plan.active_workflows is None:
+            return
+        active = active_workflows(workspace_id=workspace_id)
+        _refuse_at(limit="active_workflows", allowed=plan.active_workflows, current=active)
+
+
+def retention_days(workspace_id: object) -> int:
+    """How many days of executions the workspace's plan keeps (the cleanup job's input)."""
+    return plan_for(workspace_id).retention_days
+
+
+def executions_this_month(*, workspace_id: object, cap: int | None = None) -> int:
+    """Executions created in the workspace this calendar month (UTC), counting at most ``cap``."""
+    start, _ = month_bounds()
+    rows = Execution.objects.filter(workspace_id=workspace_id, created_at__gte=start)
+    return _count(rows, cap)
+
+
+def concurrent_executions(*, workspace_id: object, cap: int | None = None) -> int:
+    """The workspace's queued plus running executions, counting at most ``cap``."""
+    rows = Execution.objects.filter(workspace_id=workspace_id, status__in=CONCURRENT_STATUSES)
+    return _count(rows, cap)
+
+
+def active_workflows(*, workspace_id: object) -> int:
+    """The workspace's active workflows."""
+    return Workflow.objects.filter(workspace_id=workspace_id, active=True).count()
+
+
+def plan_limits(plan: Plan) -> dict[str, Any]:
+    """The plan's limits by name (None: no limit)."""
+    return {
+        "executions_per_month": plan.executions_per_month,
+        "concurrent_executions": plan.concurrent_executions,
+        "active_workflows": plan.active_workflows,
+        "retention_days": plan.retention_days,
+        "api_requests_per_minute": plan.api_requests_per_minute,
+    }
+
+
+def _count(rows: Any, cap: int | None) -> int:
+    # COUNT over a LIMITed subquery: the cost stops at the allowance, however busy it gets.
+    if cap is None:
+        return int(rows.count())
+    return int(rows.values("pk")[:cap].count())
+
+
+def _refuse_at(*, limit: str, allowed: int, current: int) -> None:
+    if current >= allowed:
+        raise LinkflowError(
+            BillingErrorCode.PLAN_LIMIT_EXCEEDED,
+            f"The workspace's plan allows {allowed} {limit.replace('_', ' ')}.",
+            details={"limit": limit, "allowed": allowed, "current": current},
+            status_code=402,
+        )
+
+
+def _month_key(workspace_id: object) -> str:
+    start, _ = month_bounds()
+    return f"billing:executions:{workspace_id}:{start:%Y%m}"
+
+
+def _month_count(workspace_id: object, *, key: str, allowed: int) -> int:
+    used = cache.get(key)
+    if used is None:
+        used = executions_this_month(workspace_id=workspace_id, cap=allowed)
+        cache.add(key, used, timeout=_COUNT_RESYNC_SECONDS)
+        used = cache.get(key, used)
+    return int(used)
+
+
+def _month_admit(key: str) -> None:
+    # A key that expired since it was read is simply recounted from the database next time.
+    with contextlib.suppress(ValueError):
+        cache.incr(key)

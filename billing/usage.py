@@ -1,0 +1,115 @@
+"""Usage metering: the daily rollup of finished executions, and a workspace's usage report."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.utils import timezone
+
+from executions.models import Execution, ExecutionStatus, NodeRun
+
+from .limits import active_workflows, concurrent_executions, executions_this_month, plan_limits
+from .models import UsageDaily
+from .selectors import month_bounds, plan_for, subscription_for
+
+_COUNTED = ("succeeded", "failed", "cancelled", "node_runs", "execution_seconds")
+REPORT_DAYS = 30
+
+
+def usage_aggregate(*, day: date) -> int:
+    """Write the UsageDaily row of every workspace with an execution that finished on ``day``
+    (UTC): executions by final status, their node runs, and their run time in seconds.
+
+    Idempotent: each row is rebuilt from the executions, never added to, so running it again
+    (or twice at once) gives the same rows. Returns how many rows were written. Executions
+    still unfinished are counted on the day they finish.
+    """
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    finished = {"finished_at__gte": start, "finished_at__lt": start + timedelta(days=1)}
+    run_time = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+    per_workspace = (
+        Execution.objects.filter(**finished)
+        .values("workspace_id")
+        .annotate(
+            succeeded=Count("pk", filter=Q(status=ExecutionStatus.SUCCEEDED)),
+            failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
+            cancelled=Count("pk", filter=Q(status=ExecutionStatus.CANCELLED)),
+            run_time=Sum(run_time),
+        )
+    )
+    node_runs = dict(
+        NodeRun.objects.filter(**{f"execution__{name}": v for name, v in finished.items()})
+        .values("execution__workspace_id")
+        .annotate(n=Count("pk"))
+        .values_list("execution__workspace_id", "n")
+    )
+    rows = [
+        UsageDaily(
+            workspace_id=totals["workspace_id"],
+            day=day,
+            succeeded=totals["succeeded"],
+            failed=totals["failed"],
+            cancelled=totals["cancelled"],
+            node_runs=node_runs.get(totals["workspace_id"], 0),
+            execution_seconds=(totals["run_time"] or timedelta()).total_seconds(),
+        )
+        for totals in per_workspace
+    ]
+    UsageDaily.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["workspace", "day"],
+        update_fields=[*_COUNTED, "updated_at"],
+    )
+    return len(rows)
+
+
+def usage_aggregate_recent() -> int:
+    """Rebuild yesterday's and today's rows (yesterday's last executions finish after
+    midnight's first run). Returns the rows written."""
+    today = timezone.now().astimezone(UTC).date()
+    return usage_aggregate(day=today - timedelta(days=1)) + usage_aggregate(day=today)
+
+
+def usage_report(*, workspace_id: object) -> dict[str, Any]:
+    """The workspace's plan, its limits against current use, and the last REPORT_DAYS days
+    of UsageDaily (oldest first, days without a row as zeros)."""
+    subscription = subscription_for(workspace_id)
+    plan = plan_for(workspace_id)
+    limits = plan_limits(plan)
+    current = {
+        "executions_per_month": executions_this_month(workspace_id=workspace_id),
+        "concurrent_executions": concurrent_executions(workspace_id=workspace_id),
+        "active_workflows": active_workflows(workspace_id=workspace_id),
+    }
+    start, end = month_bounds()
+    return {
+        "workspace": str(workspace_id),
+        "plan": {"slug": plan.slug, "name": plan.name},
+        "subscription": {
+            "status": subscription.status,
+            "current_period_start": subscription.current_period_start,
+            "current_period_end": subscription.current_period_end,
+        },
+        "month": {"start": start, "end": end},
+        "limits": {
+            name: {"allowed": limits[name], "current": used} for name, used in current.items()
+        },
+        "retention_days": plan.retention_days,
+        "api_requests_per_minute": plan.api_requests_per_minute,
+        "daily": _daily(workspace_id),
+    }
+
+
+def _daily(workspace_id: object) -> list[dict[str, Any]]:
+    today = timezone.now().astimezone(UTC).date()
+    first = today - timedelta(days=REPORT_DAYS - 1)
+    stored = {
+        row["day"]: row
+        for row in UsageDaily.objects.filter(workspace_id=workspace_id, day__gte=first).values(
+            "day", *_COUNTED
+        )
+    }
+    empty = dict.fromkeys(_COUNTED, 0)
+    days = (first + timedelta(days=n) for n in range(REPORT_DAYS))
+    return [{**empty, **stored.get(day, {}), "day": day} for day in days]

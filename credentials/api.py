@@ -1,0 +1,130 @@
+"""``/api/v1/credentials/``: CRUD (write-only values), types, and the OAuth2 connect flow."""
+
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from linkflow.accounts.models import Workspace
+from linkflow.accounts.selectors import workspace_default_for
+from linkflow.core.errors import NotFound
+
+from . import selectors, services
+from .models import Credential
+from .oauth2 import oauth2_callback, oauth2_connect_url
+from .serializers import (
+    CredentialCreateSerializer,
+    CredentialOutSerializer,
+    CredentialUpdateSerializer,
+)
+from .types import SCHEMAS
+
+
+class CredentialViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = CredentialOutSerializer
+    pagination_class = None
+    required_scopes = {
+        "read": "credentials:read",
+        "write": "credentials:write",
+        "oauth2_connect": "credentials:write",
+    }
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.credential_list(user=self.request.user)
+
+    def get_object(self) -> Credential:
+        return selectors.credential_get(user=self.request.user, id=self.kwargs["pk"])
+
+    @extend_schema(request=CredentialCreateSerializer, responses={201: CredentialOutSerializer})
+    def create(self, request: Request) -> Response:
+        data = _valid(CredentialCreateSerializer(data=request.data))
+        credential = services.credential_create(
+            user=request.user,
+            workspace=_workspace(request, data.get("workspace")),
+            name=data["name"],
+            type=data["type"],
+            data=data["data"],
+        )
+        return Response(CredentialOutSerializer(credential).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CredentialUpdateSerializer, responses=CredentialOutSerializer)
+    def update(self, request: Request, pk: str) -> Response:
+        """PUT: ``data`` replaces every field."""
+        return self._update(request, replace=True)
+
+    @extend_schema(request=CredentialUpdateSerializer, responses=CredentialOutSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        """PATCH: ``data`` is merged into the fields; a null value removes one."""
+        return self._update(request, replace=False)
+
+    def _update(self, request: Request, *, replace: bool) -> Response:
+        credential = self.get_object()
+        data = _valid(CredentialUpdateSerializer(data=request.data))
+        credential = services.credential_update(
+            user=request.user,
+            credential=credential,
+            name=data.get("name"),
+            data=data.get("data"),
+            replace=replace,
+        )
+        return Response(CredentialOutSerializer(credential).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.credential_delete(user=request.user, credential=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=False, methods=["get"])
+    def types(self, request: Request) -> Response:
+        """Every credential type with its fields, which are secret and which required."""
+        return Response([schema.describe() for schema in SCHEMAS.values()])
+
+    @extend_schema(responses={302: None})
+    @action(detail=True, methods=["get"], url_path="oauth2/connect")
+    def oauth2_connect(self, request: Request, pk: str) -> HttpResponseRedirect:
+        """Send the browser to the provider to grant access (authorization code + PKCE)."""
+        redirect_uri = request.build_absolute_uri(reverse("credential-oauth2-callback"))
+        url = oauth2_connect_url(
+            user=request.user, credential=self.get_object(), redirect_uri=redirect_uri
+        )
+        return HttpResponseRedirect(url)
+
+
+class OAuth2CallbackView(APIView):
+    """Where the provider sends the browser back. The one-time ``state`` ties it to the
+    connect request, so no sign-in is needed here (a JWT client's browser has none)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(responses=CredentialOutSerializer)
+    def get(self, request: Request) -> Response:
+        credential = oauth2_callback(
+            state=request.query_params.get("state", ""),
+            code=request.query_params.get("code", ""),
+            error=request.query_params.get("error", ""),
+        )
+        return Response(CredentialOutSerializer(credential).data)
+
+
+def _valid(serializer):  # type: ignore[no-untyped-def]
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _workspace(request: Request, workspace_id: object) -> Workspace:
+    if workspace_id is None:
+        return workspace_default_for(user=request.user)
+    # The service checks the role; an unknown id must look like a foreign one.
+    workspace = Workspace.objects.filter(id=workspace_id).first()
+    if workspace is None:
+        raise NotFound("Workspace not found.")
+    return workspace

@@ -1,0 +1,66 @@
+"""Credentials over the API: values go in, never out."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from .crypto import decrypt
+from .models import Credential, CredentialType
+from .types import fields_set
+
+
+class CredentialCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    type = serializers.ChoiceField(choices=CredentialType.choices)
+    # Checked against the type's schema by the service.
+    data = serializers.JSONField()
+    workspace = serializers.UUIDField(required=False)
+
+
+class CredentialUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    data = serializers.JSONField(required=False)
+
+
+class CredentialOutSerializer(serializers.ModelSerializer):
+    """Names which fields are set, never their values."""
+
+    fields_set = serializers.SerializerMethodField()
+    oauth2 = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Credential
+        fields = (
+            "id",
+            "name",
+            "type",
+            "workspace",
+            "fields_set",
+            "oauth2",
+            "created_by",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+    def get_fields_set(self, credential: Credential) -> list[str]:
+        return fields_set(type=credential.type, fields=self._fields(credential))
+
+    def get_oauth2(self, credential: Credential) -> dict[str, Any] | None:
+        """For oauth2_client: whether it is connected and until when the token is good."""
+        if credential.type != CredentialType.OAUTH2_CLIENT:
+            return None
+        fields = self._fields(credential)
+        return {
+            "connected": bool(fields.get("access_token")),
+            "expires_at": fields.get("expires_at"),
+            "refreshable": bool(fields.get("refresh_token")),
+        }
+
+    def _fields(self, credential: Credential) -> dict[str, Any]:
+        # Decrypted once per row and only to read field names and token state.
+        cached: dict[str, Any] | None = getattr(credential, "_decrypted", None)
+        if cached is None:
+            cached = decrypt(credential.secret)
+            credential._decrypted = cached  # type: ignore[attr-defined]
+        return cached

@@ -1,0 +1,73 @@
+"""/api/v1/dead-letters/: failed jobs, for workspace owners and admins (and staff)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from linkflow.core.api import CreatedCursorPagination
+
+from .. import dead_letters
+from ..models import DeadLetter, DeadLetterStatus
+
+
+class DeadLetterFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=DeadLetterStatus.choices, required=False)
+
+
+class DeadLetterOutSerializer(serializers.ModelSerializer):
+    workspace = serializers.UUIDField(source="workspace_id", allow_null=True)
+    execution = serializers.UUIDField(source="execution_id", allow_null=True)
+
+    class Meta:
+        model = DeadLetter
+        fields = (
+            "id",
+            "workspace",
+            "execution",
+            "task_name",
+            "task_id",
+            "args",
+            "kwargs",
+            "error",
+            "traceback",
+            "attempts",
+            "first_failed_at",
+            "last_failed_at",
+            "status",
+            "resolved_at",
+        )
+        read_only_fields = fields
+
+
+class DeadLetterPagination(CreatedCursorPagination):
+    ordering = ("-last_failed_at", "-id")
+
+
+@extend_schema(parameters=[DeadLetterFilterSerializer])
+class DeadLetterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = DeadLetterOutSerializer
+    pagination_class = DeadLetterPagination
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        filters = DeadLetterFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return dead_letters.dead_letter_list(
+            user=self.request.user, status=filters.validated_data.get("status")
+        )
+
+    def get_object(self) -> DeadLetter:
+        return dead_letters.dead_letter_get(user=self.request.user, id=self.kwargs["pk"])
+
+    @extend_schema(request=None, responses=DeadLetterOutSerializer)
+    @action(detail=True, methods=["post"])
+    def replay(self, request: Request, pk: str) -> Response:
+        replayed = dead_letters.dead_letter_replay(dead_letter=self.get_object())
+        return Response(DeadLetterOutSerializer(replayed).data)
+
+    @extend_schema(request=None, responses=DeadLetterOutSerializer)
+    @action(detail=True, methods=["post"])
+    def discard(self, request: Request, pk: str) -> Response:
+        discarded = dead_letters.dead_letter_discard(dead_letter=self.get_object())
+        return Response(DeadLetterOutSerializer(discarded).data)

@@ -1,0 +1,167 @@
+"""WebSocket feeds of execution progress: one execution, or every execution of a workspace.
+
+A consumer authenticates (routing.py put the user in the scope), checks access through
+selectors, joins its group and forwards events. It never writes.
+
+The execution feed is race-free by ordering: join the group first, then read the event
+log and the snapshot, then forward live events numbered above what was already sent.
+An event published while we were reading is either in what we read (and skipped when it
+arrives live) or arrives live afterwards; none falls in between.
+"""
+
+import asyncio
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from linkflow.accounts.models import User
+from linkflow.accounts.selectors import role_in
+from linkflow.core.errors import NotFound
+
+from . import events, selectors
+from .api.serializers import ExecutionDetailOutSerializer
+
+# Close codes (the 4000-4999 range is the application's).
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class _FeedConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+
+    async def _user(self) -> User | None:
+        """The signed-in user; or None after refusing with 4401 (not signed in) or 4403
+        (an API key without the scope to read executions)."""
+        if not settings.REDIS_URL:  # embedded: the in-memory layer lives on this loop
+            events.bind_loop(asyncio.get_running_loop())
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self._refuse(CLOSE_UNAUTHENTICATED)
+            return None
+        if not self.scope.get("linkflow_scope_ok", True):
+            await self._refuse(CLOSE_FORBIDDEN)
+            return None
+        return user
+
+    async def _accept(self) -> None:
+        await self.accept(subprotocol=self.scope.get("linkflow_subprotocol"))
+
+    async def _refuse(self, code: int) -> None:
+        """Close with an application code, which a client only sees after an accept."""
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+        await self._accept()
+        await self.close(code=code)
+
+    async def _join(self, group: str) -> None:
+        self.group = group
+        await self.channel_layer.group_add(group, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """The feeds are one-way; anything a client sends is ignored."""
+
+
+class ExecutionFeedConsumer(_FeedConsumer):
+    """``/ws/executions/{id}/[?after=<seq>]``: a snapshot (or the missed events), then live."""
+
+    # Everything numbered up to ``floor`` was sent (or covered by the snapshot); ``ahead``
+    # holds numbers above it already sent, in case two publishers' events cross.
+    floor: int | None = None
+    ahead: set[int]
+
+    async def connect(self) -> None:
+        user = await self._user()
+        if user is None:
+            return
+        try:
+            after = _after(self.scope)
+        except ValueError:
+            await self._refuse(CLOSE_BAD_REQUEST)
+            return
+        execution_id = self.scope["url_route"]["kwargs"]["execution_id"]
+        await self._join(events.execution_group(execution_id))
+        start = await _execution_start(user=user, execution_id=execution_id, after=after)
+        if start is None:
+            await self._refuse(CLOSE_FORBIDDEN)
+            return
+        self.floor, self.ahead = start["seq"], set()
+        await self._accept()
+        for message in start["messages"]:
+            await self.send_json(message)
+
+    async def execution_event(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        seq = event["seq"]
+        if self.floor is None or seq <= self.floor or seq in self.ahead:
+            return
+        self.ahead.add(seq)
+        while self.floor + 1 in self.ahead:
+            self.floor += 1
+            self.ahead.discard(self.floor)
+        await self.send_json(event)
+
+
+class WorkspaceFeedConsumer(_FeedConsumer):
+    """``/ws/workspaces/{id}/executions/``: every execution event of the workspace, live."""
+
+    async def connect(self) -> None:
+        user = await self._user()
+        if user is None:
+            return
+        workspace_id = self.scope["url_route"]["kwargs"]["workspace_id"]
+        if not await _is_member(user=user, workspace_id=workspace_id):
+            await self._refuse(CLOSE_FORBIDDEN)
+            return
+        # Accepted once subscribed: a client that sees the socket open misses nothing.
+        await self._join(events.workspace_group(workspace_id))
+        await self._accept()
+
+    async def execution_event(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+
+def _after(scope: dict[str, Any]) -> int | None:
+    """The ``after`` query parameter, None when absent; ValueError unless a number >= 0."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin1")).get("after")
+    if not values:
+        return None
+    after = int(values[0])
+    if after < 0:
+        raise ValueError(after)
+    return after
+
+
+@database_sync_to_async
+def _execution_start(*, user: User, execution_id: str, after: int | None) -> dict | None:
+    """What a new subscriber gets first, and the ``seq`` it covers; None without access.
+
+    The log is read before the snapshot: every event numbered up to the log's last
+    ``seq`` was committed before it was logged, so the snapshot read afterwards shows it.
+    """
+    last, missed = events.events_after(execution_id=execution_id, after=after)
+    try:
+        execution = selectors.execution_get(user=user, id=execution_id)
+    except NotFound:
+        return None
+    if missed is not None:
+        return {"seq": missed[-1]["seq"] if missed else after, "messages": missed}
+    snapshot = ExecutionDetailOutSerializer(execution).data
+    return {"seq": last, "messages": [{"type": "snapshot", "seq": last, "execution": snapshot}]}
+
+
+@database_sync_to_async
+def _is_member(*, user: User, workspace_id: str) -> bool:
+    try:
+        return role_in(user=user, workspace_id=workspace_id) is not None
+    except (ValidationError, ValueError):  # not a UUID: no such workspace
+        return False

@@ -1,0 +1,109 @@
+"""WebSocket routes of the progress feeds, and how a WebSocket caller proves who it is.
+
+Browsers send the session cookie (Channels' AuthMiddlewareStack reads it). Other clients
+present a JWT access token or an API key, in the query string or, to keep it out of
+access logs, as a subprotocol pair:
+
+    ?token=<access>     or  Sec-WebSocket-Protocol: bearer, <access>
+    ?api_key=<key>      or  Sec-WebSocket-Protocol: api-key, <key>
+
+The server answers with the subprotocol it chose (``bearer`` or ``api-key``). A presented
+credential replaces the session; one that does not check out leaves the caller anonymous,
+which the consumer refuses with close code 4401. An API key acts inside its own workspace
+only, and only with the ``executions:read`` scope (else 4403).
+"""
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from channels.routing import URLRouter
+from django.contrib.auth.models import AnonymousUser
+from django.urls import re_path
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from linkflow.accounts.api_keys import api_key_check
+from linkflow.accounts.models import User
+
+from .consumers import ExecutionFeedConsumer, WorkspaceFeedConsumer
+
+BEARER_SUBPROTOCOL = "bearer"
+API_KEY_SUBPROTOCOL = "api-key"
+# The API-key scope that lets a key follow executions.
+API_KEY_SCOPE = "executions:read"
+
+websocket_urlpatterns = [
+    re_path(r"^ws/executions/(?P<execution_id>[^/]+)/$", ExecutionFeedConsumer.as_asgi()),
+    re_path(
+        r"^ws/workspaces/(?P<workspace_id>[^/]+)/executions/$", WorkspaceFeedConsumer.as_asgi()
+    ),
+]
+
+
+class CredentialMiddleware(BaseMiddleware):
+    """Puts the user of a JWT or API key from the handshake into ``scope["user"]``, the
+    subprotocol to answer with into ``scope["linkflow_subprotocol"]``, and for an API key
+    whether its scopes allow following executions into ``scope["linkflow_scope_ok"]``."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        scope = dict(scope)
+        kind, credential, subprotocol = _presented(scope)
+        scope["linkflow_subprotocol"] = subprotocol
+        scope["linkflow_scope_ok"] = True
+        if kind is not None:
+            user, scope_ok = await _user_for(kind=kind, credential=credential)
+            scope["user"] = user if user is not None else AnonymousUser()
+            scope["linkflow_scope_ok"] = scope_ok
+        return await super().__call__(scope, receive, send)
+
+
+def websocket_application(inner: Any = None) -> Any:
+    """The feeds' routes behind session auth and the credential middleware."""
+    return AuthMiddlewareStack(CredentialMiddleware(inner or URLRouter(websocket_urlpatterns)))
+
+
+def _presented(scope: dict[str, Any]) -> tuple[str | None, str, str | None]:
+    """``(kind, credential, subprotocol to answer)``; kind is None when nothing is presented."""
+    offered = [p.strip() for p in scope.get("subprotocols") or []]
+    if len(offered) >= 2 and offered[0] in (BEARER_SUBPROTOCOL, API_KEY_SUBPROTOCOL):
+        return offered[0], offered[1], offered[0]
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+    if query.get("token"):
+        return BEARER_SUBPROTOCOL, query["token"][0], None
+    if query.get("api_key"):
+        return API_KEY_SUBPROTOCOL, query["api_key"][0], None
+    return None, "", None
+
+
+@database_sync_to_async
+def _user_for(*, kind: str, credential: str) -> tuple[User | None, bool]:
+    """The credential's user (None when it does not check out) and whether it may read."""
+    if kind == BEARER_SUBPROTOCOL:
+        return _user_from_jwt(credential), True
+    return _user_from_api_key(credential)
+
+
+def _user_from_jwt(token: str) -> User | None:
+    auth = JWTAuthentication()
+    try:
+        return auth.get_user(auth.get_validated_token(token.encode()))
+    except (InvalidToken, TokenError, AuthenticationFailed):
+        return None
+
+
+def _user_from_api_key(raw_key: str) -> tuple[User | None, bool]:
+    """The key's creator, confined to the key's workspace, and whether the key may read
+    executions.
+
+    accounts.api_keys.api_key_check refuses malformed, unknown, revoked and expired keys
+    and keys whose creator left; the selectors then honour the workspace confinement.
+    """
+    try:
+        key = api_key_check(raw_key=raw_key)
+    except AuthenticationFailed:
+        return None, False
+    return key.created_by, API_KEY_SCOPE in key.scopes

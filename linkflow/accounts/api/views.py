@@ -1,0 +1,114 @@
+"""Workspaces and their members over the API. Permissions live in the services."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from linkflow.core.errors import NotFound
+
+from .. import selectors, services
+from ..models import Role, User, Workspace
+from .serializers import (
+    MemberAddSerializer,
+    MemberOutSerializer,
+    MemberRoleSerializer,
+    WorkspaceInSerializer,
+    WorkspaceOutSerializer,
+)
+
+
+class WorkspaceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """``/api/v1/workspaces/``: the caller's workspaces, with the caller's role in each."""
+
+    serializer_class = WorkspaceOutSerializer
+    required_scopes = {"read": "workspaces:read", "write": "workspaces:write"}
+    pagination_class = None
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.workspace_list(user=self.request.user)
+
+    def get_object(self) -> Workspace:
+        return selectors.workspace_get(user=self.request.user, id=self.kwargs["pk"])
+
+    @extend_schema(request=WorkspaceInSerializer, responses={201: WorkspaceOutSerializer})
+    def create(self, request: Request) -> Response:
+        data = _valid(WorkspaceInSerializer(data=request.data))
+        workspace = services.workspace_create(user=request.user, name=data["name"])
+        out = WorkspaceOutSerializer(workspace, context={"role": Role.OWNER})
+        return Response(out.data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=WorkspaceInSerializer, responses=WorkspaceOutSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        workspace = self.get_object()
+        data = _valid(WorkspaceInSerializer(data=request.data))
+        workspace = services.workspace_rename(
+            user=request.user, workspace=workspace, name=data["name"]
+        )
+        return Response(WorkspaceOutSerializer(workspace).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.workspace_delete(user=request.user, workspace=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberViewSet(viewsets.GenericViewSet):
+    """``/api/v1/workspaces/{workspace_id}/members/[{user_id}/]``."""
+
+    serializer_class = MemberOutSerializer
+    required_scopes = {"read": "workspaces:read", "write": "workspaces:write"}
+    pagination_class = None
+
+    def _workspace(self) -> Workspace:
+        return selectors.workspace_get(user=self.request.user, id=self.kwargs["workspace_id"])
+
+    def _member(self, workspace: Workspace) -> User:
+        membership = (
+            selectors.member_list(user=self.request.user, workspace_id=workspace.pk)
+            .filter(user_id=self.kwargs["user_id"])
+            .first()
+        )
+        if membership is None:
+            raise NotFound("Member not found.")
+        return membership.user
+
+    def list(self, request: Request, workspace_id: str) -> Response:
+        members = selectors.member_list(user=request.user, workspace_id=self._workspace().pk)
+        return Response(MemberOutSerializer(members, many=True).data)
+
+    @extend_schema(request=MemberAddSerializer, responses={201: MemberOutSerializer})
+    def create(self, request: Request, workspace_id: str) -> Response:
+        workspace = self._workspace()
+        data = _valid(MemberAddSerializer(data=request.data))
+        membership = services.member_add(
+            user=request.user, workspace=workspace, email=data["email"], role=Role(data["role"])
+        )
+        return Response(MemberOutSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MemberRoleSerializer, responses=MemberOutSerializer)
+    def partial_update(self, request: Request, workspace_id: str, user_id: str) -> Response:
+        workspace = self._workspace()
+        data = _valid(MemberRoleSerializer(data=request.data))
+        membership = services.member_set_role(
+            user=request.user,
+            workspace=workspace,
+            member=self._member(workspace),
+            role=Role(data["role"]),
+        )
+        return Response(MemberOutSerializer(membership).data)
+
+    def destroy(self, request: Request, workspace_id: str, user_id: str) -> Response:
+        workspace = self._workspace()
+        services.member_remove(
+            user=request.user, workspace=workspace, member=self._member(workspace)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _valid(serializer):  # type: ignore[no-untyped-def]
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -1,0 +1,102 @@
+"""Failed sign-ins, counted per client address and e-mail in the cache.
+
+After ``LINKFLOW_LOGIN_MAX_FAILURES`` failures within ``LINKFLOW_LOGIN_LOCKOUT_SECONDS`` of
+the first one, that address may not try that e-mail again until the window ends: password
+guessing gets a handful of tries per quarter hour instead of thousands, and a stranger
+guessing from elsewhere cannot lock the real user out. A successful sign-in clears the
+count. Used by the JWT token view (``auth_views.py``) and, through
+``AdminLoginThrottleMiddleware``, by the Django admin login.
+
+The count is ``cache.add`` + ``cache.incr`` (atomic in Redis and in the local-memory cache),
+so concurrent guesses on several web processes are all counted.
+"""
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
+
+_KEY_PREFIX = "linkflow:login-failures"
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address the connection came from. Behind a proxy, the server (uvicorn
+    ``--proxy-headers``, gunicorn ``--forwarded-allow-ips``) puts the client's here."""
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
+def _keys(*, address: str, email: str) -> tuple[str, str]:
+    # Hashed: e-mail addresses never appear in cache keys, and odd characters are harmless.
+    ident = hashlib.sha256(f"{address}|{email.strip().lower()}".encode()).hexdigest()
+    return f"{_KEY_PREFIX}:{ident}:count", f"{_KEY_PREFIX}:{ident}:since"
+
+
+def login_retry_after(*, address: str, email: str) -> int | None:
+    """None while sign-in attempts are allowed, else the whole seconds until they are."""
+    count_key, since_key = _keys(address=address, email=email)
+    if int(cache.get(count_key) or 0) < settings.LINKFLOW_LOGIN_MAX_FAILURES:
+        return None
+    since = float(cache.get(since_key) or time.time())
+    remaining = since + settings.LINKFLOW_LOGIN_LOCKOUT_SECONDS - time.time()
+    return max(1, math.ceil(remaining))
+
+
+def login_failed(*, address: str, email: str) -> None:
+    """Count one failed sign-in; the window starts with the first failure."""
+    count_key, since_key = _keys(address=address, email=email)
+    window = settings.LINKFLOW_LOGIN_LOCKOUT_SECONDS
+    cache.add(since_key, time.time(), timeout=window)
+    cache.add(count_key, 0, timeout=window)
+    try:
+        cache.incr(count_key)
+    except ValueError:  # expired between add and incr: this failure opens a new window
+        cache.set(count_key, 1, timeout=window)
+
+
+def login_succeeded(*, address: str, email: str) -> None:
+    """Forget the failures of this address and e-mail."""
+    cache.delete_many(list(_keys(address=address, email=email)))
+
+
+class AdminLoginThrottleMiddleware:
+    """The same limit on the Django admin's login form.
+
+    The admin answers a failed sign-in by showing the form again (200) and a successful
+    one with a redirect (302); that is how the outcome is told apart here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST" or request.path != _admin_login_path():
+            return self.get_response(request)
+        address = client_address(request)
+        email = str(request.POST.get("username", ""))
+        wait = login_retry_after(address=address, email=email)
+        if wait is not None:
+            response = HttpResponse(
+                "Too many failed sign-ins. Try again later.",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        response = self.get_response(request)
+        if response.status_code == 200:
+            login_failed(address=address, email=email)
+        elif response.status_code == 302:
+            login_succeeded(address=address, email=email)
+        return response
+
+
+def _admin_login_path() -> str | None:
+    try:
+        return reverse("admin:login")
+    except NoReverseMatch:
+        return None

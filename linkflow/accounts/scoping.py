@@ -1,0 +1,123 @@
+"""What a caller may reach: its workspaces, and for delegated credentials their scopes.
+
+A person signed in (session or JWT) acts with their full membership. A delegated
+credential acts with less: an API key only inside its own workspace and within its
+scopes, an OAuth2 access token in its user's workspaces within the scopes the user
+granted. The workspace limit is enforced by the accounts selectors (see
+``selectors.confine_to_workspace``); the scope limit by ``HasScope``, which is in
+DEFAULT_PERMISSION_CLASSES, so a view that declares no ``required_scopes`` refuses
+delegated credentials instead of silently letting them through.
+"""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from oauth2_provider.models import AbstractAccessToken
+from oauth2_provider.scopes import BaseScopes
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+
+from .models import ApiKey, Membership
+from .selectors import workspace_ids_for
+
+# Every scope an API key or an OAuth2 token may carry. A write scope does not include the
+# matching read scope: a caller asks for exactly what it needs.
+SCOPES: dict[str, str] = {
+    "workflows:read": "Read workflows and the node catalogue",
+    "workflows:write": "Create, change and delete workflows",
+    "executions:read": "Read executions and what every node did",
+    "executions:write": "Run workflows; cancel, retry and re-run executions",
+    "credentials:read": "List credentials (never their secret values)",
+    "credentials:write": "Create, change and delete credentials",
+    "workspaces:read": "Read workspaces and their members",
+    "workspaces:write": "Change workspaces and their members",
+}
+# What an OAuth2 client gets when it asks for no scope: reading only.
+DEFAULT_OAUTH_SCOPES = [name for name in SCOPES if name.endswith(":read")]
+
+
+def caller_workspace_ids(request: Request) -> QuerySet[Membership]:
+    """The ids of the workspaces this request may see, as a subquery.
+
+    For an API key that is its own workspace (while its creator still belongs to it); for
+    everybody else, every workspace the user belongs to.
+    """
+    return workspace_ids_for(user=request.user)
+
+
+def granted_scopes(request: Request) -> frozenset[str] | None:
+    """The scopes of the request's delegated credential; None when a person signed in."""
+    auth = request.auth
+    if isinstance(auth, ApiKey):
+        return frozenset(auth.scopes)
+    if isinstance(auth, AbstractAccessToken):
+        return frozenset(auth.scope.split())
+    return None
+
+
+def is_delegated(request: Request) -> bool:
+    """Whether the request comes with an API key or an OAuth2 token, not a person's login."""
+    return granted_scopes(request) is not None
+
+
+class HasScope(BasePermission):
+    """Refuse an API key or OAuth2 token that lacks the scope the view asks for.
+
+    A view declares ``required_scopes = {"read": "workflows:read", "write":
+    "workflows:write"}``: the read scope for safe methods, the write scope otherwise; an
+    entry named after a viewset action (e.g. ``"execute"``) overrides both. A view
+    without ``required_scopes`` is closed to delegated credentials. People signed in
+    pass; their role is checked by the services.
+    """
+
+    message = "This API key or token lacks the scope this needs."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        granted = granted_scopes(request)
+        if granted is None:
+            return True
+        needed = required_scope(request, view)
+        if needed is None:
+            self.message = "API keys and OAuth2 tokens cannot use this endpoint."
+            return False
+        if needed not in granted:
+            self.message = f"This API key or token lacks the {needed!r} scope."
+            return False
+        return True
+
+
+def required_scope(request: Request, view: Any) -> str | None:
+    """The scope ``view`` asks of this request, or None when it declares none."""
+    declared: dict[str, str] | None = getattr(view, "required_scopes", None)
+    if not declared:
+        return None
+    action = getattr(view, "action", None)
+    if action and action in declared:
+        return declared[action]
+    return declared.get("read" if request.method in SAFE_METHODS else "write")
+
+
+class SignedInPersonOnly(BasePermission):
+    """For managing credentials themselves: a key or token may not mint or see keys."""
+
+    message = "API keys and OAuth2 tokens cannot manage API keys."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return not is_delegated(request)
+
+
+class ScopesBackend(BaseScopes):
+    """django-oauth-toolkit reads the scope list from here, so it is defined once."""
+
+    def get_all_scopes(self) -> dict[str, str]:
+        return dict(SCOPES)
+
+    def get_available_scopes(
+        self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
+    ) -> list[str]:
+        return list(SCOPES)
+
+    def get_default_scopes(
+        self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
+    ) -> list[str]:
+        return list(DEFAULT_OAUTH_SCOPES)

@@ -1,0 +1,23 @@
+from django.contrib import admin
+
+from .models import AuditEvent
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read only: the log is evidence, so nobody edits or deletes it here."""
+
+    list_display = ("created_at", "action", "actor", "workspace", "target_type", "target_id", "ip")
+    list_filter = ("action",)
+    search_fields = ("action", "actor__email", "workspace__name", "target_id")
+    date_hierarchy = "created_at"
+    list_select_related = ("actor", "workspace")
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -1,0 +1,71 @@
+"""The audit log over the API, and the audited JWT sign-in."""
+
+from typing import Any
+
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from linkflow.accounts.auth_views import ThrottledTokenObtainPairView
+from linkflow.core.api import CreatedCursorPagination
+
+from .context import request_ip
+from .models import AuditEvent
+from .selectors import audit_list
+from .services import audit_record
+
+
+class AuditEventOutSerializer(serializers.ModelSerializer):
+    actor_email = serializers.EmailField(source="actor.email", default=None, read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = (
+            "id",
+            "created_at",
+            "action",
+            "actor",
+            "actor_email",
+            "target_type",
+            "target_id",
+            "data",
+            "ip",
+        )
+        read_only_fields = fields
+
+
+class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """``GET /api/v1/workspaces/{id}/audit/?action=``: admins and owners only."""
+
+    serializer_class = AuditEventOutSerializer
+    required_scopes = {"read": "workspaces:read"}
+    pagination_class = CreatedCursorPagination
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return audit_list(
+            user=self.request.user,
+            workspace_id=self.kwargs["workspace_id"],
+            action=self.request.query_params.get("action", ""),
+        )
+
+
+class AuditedTokenObtainPairView(ThrottledTokenObtainPairView):
+    """The JWT sign-in (throttled), recording each successful one in the audit log."""
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        # Kept so post() knows who signed in once the pair is issued.
+        self._sign_in = super().get_serializer(*args, **kwargs)
+        return self._sign_in
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().post(request, *args, **kwargs)
+        user = getattr(getattr(self, "_sign_in", None), "user", None)
+        if response.status_code == 200 and user is not None:
+            audit_record(
+                action="user.sign_in",
+                actor=user,
+                target=user,
+                data={"method": "jwt"},
+                ip=request_ip(request),
+            )
+        return response

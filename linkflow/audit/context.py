@@ -1,0 +1,33 @@
+"""The address of the request being served, so services can audit it without a request."""
+
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from django.http import HttpRequest, HttpResponse
+
+_client_ip: ContextVar[str | None] = ContextVar("linkflow_audit_client_ip", default=None)
+
+
+def current_ip() -> str | None:
+    """The client address of the request this thread serves; None outside requests."""
+    return _client_ip.get()
+
+
+def request_ip(request: HttpRequest) -> str | None:
+    """The peer address of the request. Proxies' X-Forwarded-For is not trusted here:
+    the ASGI server (uvicorn --proxy-headers) is where trusted proxies are configured."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class AuditContextMiddleware:
+    """Makes the client address of each request available to ``audit_record``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = _client_ip.set(request_ip(request))
+        try:
+            return self.get_response(request)
+        finally:
+            _client_ip.reset(token)

@@ -1,0 +1,21 @@
+"""Signal receivers: only for events that happen in framework code, never domain flow."""
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from linkflow.accounts.models import User
+
+from .context import request_ip
+from .services import audit_record
+
+
+def record_sign_in(*, sender: Any, request: HttpRequest | None, user: User, **_: Any) -> None:
+    """A session sign-in (admin, web UI) is an audit event."""
+    audit_record(
+        action="user.sign_in",
+        actor=user,
+        target=user,
+        data={"method": "session"},
+        ip=request_ip(request) if request is not None else None,
+    )

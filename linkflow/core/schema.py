@@ -1,0 +1,185 @@
+"""OpenAPI plumbing shared by every app (drf-spectacular).
+
+The one error shape is the component ``Error``. ``AutoSchema`` adds the error responses an
+operation can give to every operation, so no view has to list them by hand; the few that
+depend on the business (402 for plan limits) are declared where they apply with
+``PLAN_LIMITED``.
+"""
+
+from types import SimpleNamespace
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.contrib.django_oauth_toolkit import DjangoOAuthToolkitScheme
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import build_basic_type, build_parameter_type, get_view_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+_WRITES = frozenset({"POST", "PUT", "PATCH"})
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="A stable, machine-readable code such as `validation_error`; never renamed."
+    )
+    message = serializers.CharField(help_text="One sentence for a human.")
+    details = serializers.JSONField(
+        allow_null=True,
+        help_text="More about the error, or null. For `validation_error`: each field name "
+        "mapped to its problems.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape of the whole API."""
+
+    error = ErrorBodySerializer()
+
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Invalid input; `details` names each offending field or parameter.",
+    401: "Missing, invalid or expired credentials.",
+    402: "A plan limit is reached; `code` says which.",
+    403: "Authenticated, but the caller's role does not allow this.",
+    404: "Not found, or in a workspace the caller is not a member of.",
+    409: "Conflicts with the object's current state (for example an execution that already "
+    "finished).",
+    429: "Too many requests; retry after the number of seconds in `Retry-After`.",
+}
+
+
+def error_response(status: int) -> OpenApiResponse:
+    """The documented error response for an HTTP status."""
+    return OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status])
+
+
+# Operations that may hit a plan limit (`extend_schema(responses={..., **PLAN_LIMITED})`).
+PLAN_LIMITED: dict[int, OpenApiResponse] = {402: error_response(402)}
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "schema": {"type": "integer"},
+        "description": "Seconds to wait before retrying.",
+    }
+}
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """Documents, on every operation, the error responses it can give in the one shape."""
+
+    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        for status in self._error_statuses():
+            if str(status) not in responses:
+                responses[str(status)] = self._get_response_for_code(
+                    error_response(status), str(status), direction=direction
+                )
+        if "429" in responses:
+            responses["429"].setdefault("headers", {}).update(_RETRY_AFTER)
+        return responses
+
+    def _error_statuses(self) -> list[int]:
+        statuses = [401, 429]
+        if self.method in _WRITES or self._has_query_parameters():
+            statuses.append(400)
+        if not self._is_authenticated():
+            # The token endpoints: bad input, wrong credentials, too many failures.
+            return sorted(statuses)
+        statuses.append(403)
+        # A path parameter or a body names an object; a paginated list can get a stale cursor.
+        if self._has_path_parameters() or self.method in _WRITES or self._is_paginated_list():
+            statuses.append(404)
+        if self.method in _WRITES:
+            statuses.append(409)
+        return sorted(statuses)
+
+    def _is_authenticated(self) -> bool:
+        auths = self.get_auth()
+        return bool(auths) and {} not in auths
+
+    def _has_path_parameters(self) -> bool:
+        return "{" in self.path
+
+    def _has_query_parameters(self) -> bool:
+        return any(parameter["in"] == "query" for parameter in self._get_parameters())
+
+    def _is_paginated_list(self) -> bool:
+        return self._is_list_view() and self._get_paginator() is not None
+
+    def _resolve_path_parameters(self, variables: list[str]) -> list[dict[str, Any]]:
+        # Viewsets find their rows through selectors that need a real caller, so the model
+        # cannot be read off get_queryset() here; every LinkFlow model has a UUID id.
+        lookup = {"id", "pk", getattr(self.view, "lookup_url_kwarg", None)}
+        if get_view_model(self.view, emit_warnings=False) is not None:
+            return super()._resolve_path_parameters(variables)
+        resolved = {
+            parameter["name"]: parameter
+            for parameter in super()._resolve_path_parameters(
+                [variable for variable in variables if variable not in lookup]
+            )
+        }
+        for variable in variables:
+            if variable in lookup:
+                resolved[variable] = build_parameter_type(
+                    name=variable,
+                    location=OpenApiParameter.PATH,
+                    schema=build_basic_type(OpenApiTypes.UUID),
+                )
+        return [resolved[variable] for variable in variables]
+
+
+def _required_scope(auto_schema: SpectacularAutoSchema) -> str | None:
+    """The scope an API key or OAuth2 token needs for this operation (None: refused)."""
+    from linkflow.accounts.scoping import required_scope
+
+    # required_scope() reads only the request's method.
+    return required_scope(SimpleNamespace(method=auto_schema.method), auto_schema.view)  # type: ignore[arg-type]
+
+
+class LinkflowJWTScheme(SimpleJWTScheme):
+    """LinkFlow's JWT class (it lets OAuth2 bearer tokens through) is simplejwt's scheme."""
+
+    target_class = "linkflow.accounts.authentication.JWTAuthentication"
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "linkflow.accounts.api_keys.ApiKeyAuthentication"
+    name = "apiKeyAuth"
+
+    def get_security_definition(self, auto_schema: SpectacularAutoSchema) -> dict[str, Any]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": "A workspace API key (also accepted as `Authorization: Api-Key "
+            "<key>`); it reaches only its workspace, within its scopes.",
+        }
+
+    def get_security_requirement(self, auto_schema: SpectacularAutoSchema) -> Any:
+        return {self.name: []} if _required_scope(auto_schema) else None
+
+
+class LinkflowOAuth2Scheme(DjangoOAuthToolkitScheme):
+    """Third-party applications: the authorization-code flow (with PKCE) of /oauth/."""
+
+    target_class = "linkflow.accounts.authentication.OAuth2Authentication"
+    name = "oauth2"
+
+    def get_security_definition(self, auto_schema: SpectacularAutoSchema) -> dict[str, Any]:
+        from linkflow.accounts.scoping import SCOPES
+
+        flow = {
+            "authorizationUrl": reverse("oauth2_provider:authorize"),
+            "tokenUrl": reverse("oauth2_provider:token"),
+            "refreshUrl": reverse("oauth2_provider:token"),
+            "scopes": dict(SCOPES),
+        }
+        return {"type": "oauth2", "flows": {"authorizationCode": flow}}
+
+    def get_security_requirement(self, auto_schema: SpectacularAutoSchema) -> Any:
+        scope = _required_scope(auto_schema)
+        return {self.name: [scope]} if scope else None

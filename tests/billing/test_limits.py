@@ -1,0 +1,185 @@
+"""Plan limits: executions a month, concurrent executions and active workflows answer 402."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from billing.limits import retention_days
+from billing.models import Subscription, SubscriptionStatus
+from billing.selectors import month_bounds, subscription_for
+from executions.models import Execution
+from linkflow.accounts.services import workspace_ensure_personal
+from workflows.models import WebhookTrigger, Workflow
+
+from ..executing import chain, create_workflow
+from . import on_plan
+
+pytestmark = pytest.mark.django_db
+
+NOOP = {"id": "noop", "type": "flow.noop"}
+
+
+def refusal(limit: str, allowed: int, current: int, message: str) -> dict:
+    return {
+        "error": {
+            "code": "plan_limit_exceeded",
+            "message": message,
+            "details": {"limit": limit, "allowed": allowed, "current": current},
+        }
+    }
+
+
+def post_execute(api, workflow_id: str):  # type: ignore[no-untyped-def]
+    return api.post(f"/api/v1/workflows/{workflow_id}/execute", {"input": {}}, format="json")
+
+
+def test_executing_past_the_monthly_quota_answers_402_and_queues_nothing(owner, api):
+    on_plan(owner, executions_per_month=2)
+    workflow_id = create_workflow(api, chain(NOOP))
+    assert [post_execute(api, workflow_id).status_code for _ in range(2)] == [202, 202]
+
+    response = post_execute(api, workflow_id)
+
+    assert response.status_code == 402
+    assert response.json() == refusal(
+        "executions_per_month", 2, 2, "The workspace's plan allows 2 executions per month."
+    )
+    assert Execution.objects.filter(workflow_id=workflow_id).count() == 2
+
+
+def test_executions_of_earlier_months_do_not_count_against_this_one(owner, api):
+    on_plan(owner, executions_per_month=1)
+    workflow = Workflow.objects.get(pk=create_workflow(api, chain(NOOP)))
+    old = Execution.objects.create(
+        workspace_id=workflow.workspace_id,
+        workflow=workflow,
+        version_id=workflow.current_version_id,
+        mode="api",
+        status="succeeded",
+        queued_at=timezone.now(),
+    )
+    Execution.objects.filter(pk=old.pk).update(created_at=month_bounds()[0] - timedelta(seconds=1))
+
+    assert post_execute(api, str(workflow.pk)).status_code == 202
+    assert post_execute(api, str(workflow.pk)).status_code == 402
+
+
+def test_executing_past_the_concurrent_executions_answers_402_until_one_finishes(owner, api):
+    on_plan(owner, concurrent_executions=1)
+    workflow_id = create_workflow(api, chain(NOOP))
+    first = post_execute(api, workflow_id)
+    assert first.status_code == 202
+
+    refused = post_execute(api, workflow_id)
+
+    assert refused.status_code == 402
+    assert refused.json() == refusal(
+        "concurrent_executions", 1, 1, "The workspace's plan allows 1 concurrent executions."
+    )
+    assert Execution.objects.filter(workflow_id=workflow_id).count() == 1
+    Execution.objects.filter(pk=first.json()["id"]).update(status="succeeded")
+    assert post_execute(api, workflow_id).status_code == 202
+
+
+def test_waiting_executions_do_not_count_as_concurrent(owner, api):
+    on_plan(owner, concurrent_executions=1)
+    workflow_id = create_workflow(api, chain(NOOP))
+    first = post_execute(api, workflow_id).json()["id"]
+    Execution.objects.filter(pk=first).update(status="waiting")
+
+    assert post_execute(api, workflow_id).status_code == 202
+
+
+def test_creating_an_active_workflow_past_the_plan_answers_402_and_stores_nothing(owner, api):
+    on_plan(owner, active_workflows=1)
+    body = {"name": "w", "graph": chain(NOOP), "active": True}
+    assert api.post("/api/v1/workflows/", body, format="json").status_code == 201
+
+    response = api.post("/api/v1/workflows/", {**body, "name": "second"}, format="json")
+
+    assert response.status_code == 402
+    assert response.json() == refusal(
+        "active_workflows", 1, 1, "The workspace's plan allows 1 active workflows."
+    )
+    assert list(Workflow.objects.values_list("name", flat=True)) == ["w"]
+
+
+def activate(api, workflow_id: str, active: bool = True) -> int:  # type: ignore[no-untyped-def]
+    return api.patch(
+        f"/api/v1/workflows/{workflow_id}/", {"active": active}, format="json"
+    ).status_code
+
+
+def test_activating_past_the_plan_answers_402_and_the_workflow_stays_inactive(owner, api):
+    on_plan(owner, active_workflows=1)
+    live = create_workflow(api, chain(NOOP), name="live")
+    idle = create_workflow(api, chain(NOOP), name="idle")
+    assert activate(api, live) == 200
+
+    response = api.patch(f"/api/v1/workflows/{idle}/", {"active": True}, format="json")
+
+    assert response.status_code == 402
+    assert response.json()["error"]["details"] == {
+        "limit": "active_workflows",
+        "allowed": 1,
+        "current": 1,
+    }
+    assert Workflow.objects.get(pk=idle).active is False
+    # Editing an already active workflow, or freeing the slot, is never refused.
+    assert activate(api, live) == 200
+    assert activate(api, live, active=False) == 200
+    assert activate(api, idle) == 200
+
+
+def test_a_webhook_call_past_the_monthly_quota_answers_402_in_the_error_shape(owner, api):
+    on_plan(owner, executions_per_month=1)
+    hook = {"id": "hook", "type": "trigger.webhook", "params": {}}
+    body = {"name": "hook", "graph": {"nodes": [hook], "edges": []}, "active": True}
+    workflow_id = api.post("/api/v1/workflows/", body, format="json").json()["id"]
+    token = WebhookTrigger.objects.get(workflow_id=workflow_id).token
+    client = Client()
+    assert client.post(f"/webhooks/{token}", {}, content_type="application/json").status_code == 202
+
+    response = client.post(f"/webhooks/{token}", {}, content_type="application/json")
+
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "plan_limit_exceeded"
+    assert response.json()["error"]["details"] == {
+        "limit": "executions_per_month",
+        "allowed": 1,
+        "current": 1,
+    }
+    assert Execution.objects.filter(workflow_id=workflow_id).count() == 1
+
+
+def test_a_workspace_without_a_subscription_gets_the_default_plan(owner, settings):
+    settings.LINKFLOW_DEFAULT_PLAN = "free"
+    workspace = workspace_ensure_personal(user=owner)
+
+    subscription = subscription_for(workspace.pk)
+
+    assert subscription.plan.slug == "free"
+    assert subscription.status == SubscriptionStatus.ACTIVE
+    assert (
+        subscription.plan.executions_per_month,
+        subscription.plan.concurrent_executions,
+        subscription.plan.active_workflows,
+        subscription.plan.api_requests_per_minute,
+    ) == (1000, 5, 5, 60)
+    assert retention_days(workspace.pk) == 7
+    assert subscription_for(workspace.pk).pk == subscription.pk
+    assert Subscription.objects.filter(workspace=workspace).count() == 1
+
+
+def test_retention_days_follow_the_plan_and_a_lapsed_plan_falls_back_to_the_default(
+    owner, settings
+):
+    settings.LINKFLOW_DEFAULT_PLAN = "free"
+    workspace = on_plan(owner, retention_days=90)
+    assert retention_days(workspace.pk) == 90
+
+    Subscription.objects.filter(workspace=workspace).update(status=SubscriptionStatus.CANCELLED)
+
+    assert retention_days(workspace.pk) == 7

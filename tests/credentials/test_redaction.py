@@ -1,0 +1,117 @@
+"""Secret values a node used never reach stored NodeRuns or the logs."""
+
+import gc
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from credentials.redaction import REDACTED, SecretFilter, active_secrets, redact
+from credentials.services import credential_create, credential_resolver
+from executions.models import NodeRun
+from linkflow.accounts.services import workspace_ensure_personal
+
+from ..executing import chain, create_workflow, detail, execute, wait_status
+
+TOKEN = "s3cr3t-bearer-token-42"
+
+
+def test_redact_replaces_secrets_at_any_depth_and_in_keys():
+    data = {
+        "headers": {"authorization": f"Bearer {TOKEN}"},
+        "items": [TOKEN, 42, None, {TOKEN: ["x", f"a{TOKEN}b"]}],
+        "other": "nothing here",
+    }
+
+    assert redact(data, [TOKEN]) == {
+        "headers": {"authorization": f"Bearer {REDACTED}"},
+        "items": [REDACTED, 42, None, {REDACTED: ["x", f"a{REDACTED}b"]}],
+        "other": "nothing here",
+    }
+    assert data["items"][0] == TOKEN  # the argument is left alone
+
+
+def test_redact_ignores_secrets_shorter_than_four_characters_and_prefers_the_longest():
+    assert redact("abc pass password", ["abc", "pass", "password"]) == (
+        f"abc {REDACTED} {REDACTED}"
+    )
+    assert redact({"n": 1}, []) == {"n": 1}
+
+
+@pytest.mark.django_db
+def test_logs_redact_the_secrets_of_live_resolvers_only(owner):
+    workspace = workspace_ensure_personal(user=owner)
+    credential = credential_create(
+        workspace=workspace, name="b", type="http_bearer", data={"token": TOKEN}
+    )
+    console_filters = [f for h in logging.getLogger().handlers for f in h.filters]
+    assert any(isinstance(f, SecretFilter) for f in console_filters)
+
+    resolver = credential_resolver(workspace_id=workspace.pk, execution_id="e-1")
+    resolver(str(credential.pk))
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "calling with %s", (TOKEN,), None)
+    SecretFilter().filter(record)
+    assert record.getMessage() == f"calling with {REDACTED}"
+    assert resolver.used_secrets() == frozenset({TOKEN})
+
+    del resolver
+    gc.collect()
+    assert TOKEN not in active_secrets()
+
+
+class EchoHandler(BaseHTTPRequestHandler):
+    """Answers with the Authorization header it received, as a careless API might."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"you_sent": self.headers.get("Authorization")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def echo_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/echo"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_stored_output_never_holds_the_secret_a_node_used(celery_worker, api, owner):
+    credential = credential_create(
+        workspace=workspace_ensure_personal(user=owner),
+        name="echo auth",
+        type="http_bearer",
+        data={"token": TOKEN},
+    )
+    with echo_server() as url:
+        call = {"id": "call", "type": "http.request", "params": {"url": url}}
+        graph = chain(
+            {**call, "credential": str(credential.pk)}, {"id": "after", "type": "flow.noop"}
+        )
+        execution_id = execute(api, create_workflow(api, graph))
+        status = wait_status(execution_id)
+
+    body = detail(api, execution_id)
+    assert status == "succeeded", body["error"]
+    runs = {r["node_id"]: r for r in body["node_runs"]}
+    assert runs["call"]["output"]["main"][0]["body"] == {"you_sent": f"Bearer {REDACTED}"}
+    assert runs["after"]["input"] == runs["call"]["output"]["main"]
+    stored = json.dumps(
+        list(NodeRun.objects.filter(execution_id=execution_id).values()), default=str
+    )
+    assert TOKEN not in stored
+    assert REDACTED in stored
