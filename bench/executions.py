@@ -61,6 +61,7 @@ def role_env(db_url: str, **extra: str) -> dict[str, str]:
         "LINKFLOW_RATE_DEFAULT": "1000000/min",
         "LINKFLOW_RATE_EXECUTE": "1000000/min",
         "LINKFLOW_RATE_AUTH": "1000/min",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
         **extra,
     }
 

@@ -25,7 +25,14 @@ import websockets
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.executions import ADMIN, bench_database, percentile, start, wait_http  # noqa: E402
+from bench.executions import (  # noqa: E402
+    ADMIN,
+    bench_database,
+    percentile,
+    role_env,
+    start,
+    wait_http,
+)
 from tests.graphs import pure_graph  # noqa: E402
 
 # execution.started, node.started/finished for 4 nodes (one skipped or not), finished.
@@ -43,21 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         raise SystemExit("set DATABASE_URL (PostgreSQL) and REDIS_URL")
-    env = {
-        **os.environ,
-        "DATABASE_URL": bench_database(os.environ["DATABASE_URL"]),
-        "LINKFLOW_QUEUE": "linkflow-bench",
-        "DJANGO_SETTINGS_MODULE": "linkflow.settings",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-not-a-secret"),
-        "LINKFLOW_ADMIN_EMAIL": ADMIN["email"],
-        "LINKFLOW_ADMIN_PASSWORD": ADMIN["password"],
-        "LINKFLOW_DEFAULT_PLAN": "unlimited",
-        "LINKFLOW_RATE_DEFAULT": "1000000/min",
-        "LINKFLOW_RATE_EXECUTE": "1000000/min",
-        "LINKFLOW_RATE_AUTH": "1000000/min",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = role_env(bench_database(os.environ["DATABASE_URL"]))
     py = sys.executable
     subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([py, "manage.py", "ensure_admin"], cwd=ROOT, env=env, check=True)
