@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
+from billing.limits import check_execution_allowed
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
@@ -85,6 +86,8 @@ def execution_rerun(*, user: User, execution: Execution, from_node: str) -> Exec
 
 
 def _repeat(execution: Execution, *, user: User, rerun_from_node: str) -> Execution:
+    # A repeat is a new execution: it counts against the plan like any other.
+    check_execution_allowed(workspace_id=execution.workspace_id)
     return Execution.objects.create(
         workspace_id=execution.workspace_id,
         workflow_id=execution.workflow_id,

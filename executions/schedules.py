@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.limits import check_execution_allowed
+from linkflow.core.errors import LinkflowError
 from workflows.models import Workflow
 
 from .models import Execution, ExecutionMode
@@ -95,13 +97,19 @@ def _schedule_node(
 
 def _execution_for_slot(
     *, workflow: Workflow, node_id: str, params: dict[str, Any], slot: datetime
-) -> Execution:
+) -> Execution | None:
     zone = _zone(params)
     # The key uses UTC so one instant is one key whatever offset the caller wrote it in.
     dedupe_key = f"cron:{node_id}:{slot.astimezone(UTC).isoformat()}"
     existing = Execution.objects.filter(workflow=workflow, dedupe_key=dedupe_key).first()
     if existing is not None:
         return existing
+    try:
+        check_execution_allowed(workspace_id=workflow.workspace_id)
+    except LinkflowError as refused:
+        # Nobody is there to answer a 402: the fire is skipped and says why in the log.
+        logger.warning("cron fire of %s/%s skipped: %s", workflow.pk, node_id, refused.details)
+        return None
     try:
         with transaction.atomic():
             execution = Execution.objects.create(

@@ -183,3 +183,34 @@ def test_retention_days_follow_the_plan_and_a_lapsed_plan_falls_back_to_the_defa
     Subscription.objects.filter(workspace=workspace).update(status=SubscriptionStatus.CANCELLED)
 
     assert retention_days(workspace.pk) == 7
+
+
+def test_retry_and_rerun_count_against_the_plan(owner, api):
+    on_plan(owner, executions_per_month=1)
+    workflow_id = create_workflow(api, chain(NOOP))
+    first = post_execute(api, workflow_id).json()["id"]
+    Execution.objects.filter(pk=first).update(status="failed")
+
+    retry = api.post(f"/api/v1/executions/{first}/retry")
+    rerun = api.post(f"/api/v1/executions/{first}/rerun", {"from_node": "noop"}, format="json")
+
+    assert retry.status_code == 402
+    assert rerun.status_code == 402
+    assert retry.json()["error"]["details"]["limit"] == "executions_per_month"
+    assert Execution.objects.filter(workflow_id=workflow_id).count() == 1
+
+
+def test_a_cron_fire_past_the_quota_is_skipped(owner, api):
+    from executions.schedules import schedule_fire
+
+    on_plan(owner, executions_per_month=0)
+    graph = {
+        "nodes": [{"id": "tick", "type": "trigger.schedule", "params": {"cron": "* * * * *"}}],
+        "edges": [],
+    }
+    workflow_id = create_workflow(api, graph)
+    Workflow.objects.filter(pk=workflow_id).update(active=True)
+    slot = timezone.now().replace(second=0, microsecond=0)
+
+    assert schedule_fire(workflow_id=workflow_id, node_id="tick", slot=slot) is None
+    assert not Execution.objects.filter(workflow_id=workflow_id).exists()
