@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from linkflow.accounts.models import Workspace
 from linkflow.accounts.selectors import workspace_default_for
 from linkflow.core.errors import NotFound
+from linkflow.core.schema import error_response
 
 from . import selectors, services
 from .models import Credential
@@ -20,6 +21,7 @@ from .oauth2 import oauth2_callback, oauth2_connect_url
 from .serializers import (
     CredentialCreateSerializer,
     CredentialOutSerializer,
+    CredentialTypeOutSerializer,
     CredentialUpdateSerializer,
 )
 from .types import SCHEMAS
@@ -82,6 +84,7 @@ class CredentialViewSet(
         services.credential_delete(user=request.user, credential=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(responses=CredentialTypeOutSerializer(many=True))
     @action(detail=False, methods=["get"])
     def types(self, request: Request) -> Response:
         """Every credential type with its fields, which are secret and which required."""
@@ -105,7 +108,7 @@ class OAuth2CallbackView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
 
-    @extend_schema(responses=CredentialOutSerializer)
+    @extend_schema(responses={200: CredentialOutSerializer, 400: error_response(400)})
     def get(self, request: Request) -> Response:
         credential = oauth2_callback(
             state=request.query_params.get("state", ""),

@@ -64,3 +64,20 @@ class CredentialOutSerializer(serializers.ModelSerializer):
             cached = decrypt(credential.secret)
             credential._decrypted = cached  # type: ignore[attr-defined]
         return cached
+
+
+class CredentialFieldOutSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    secret = serializers.BooleanField()
+    required = serializers.BooleanField()
+    kind = serializers.CharField()
+    choices = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class CredentialTypeOutSerializer(serializers.Serializer):
+    """One credential type: its fields, which are secret, and alternatives (``one_of``)."""
+
+    type = serializers.CharField()
+    label = serializers.CharField()
+    fields = CredentialFieldOutSerializer(many=True)
+    one_of = serializers.ListField(child=serializers.CharField())
