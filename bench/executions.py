@@ -66,6 +66,24 @@ def role_env(db_url: str, **extra: str) -> dict[str, str]:
     }
 
 
+def worker_command(concurrency: int) -> list[str]:
+    """The worker role as the Procfile runs it, at the given prefork concurrency."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "linkflow",
+        "worker",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
@@ -138,24 +156,7 @@ def main() -> None:
         ]
     procs = [
         start(web_cmd, env, out / "web.log"),
-        start(
-            [
-                py,
-                "-m",
-                "celery",
-                "-A",
-                "linkflow",
-                "worker",
-                "--concurrency",
-                str(args.worker_concurrency),
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            env,
-            out / "worker.log",
-        ),
+        start(worker_command(args.worker_concurrency), env, out / "worker.log"),
     ]
     try:
         base = f"http://{bind}"

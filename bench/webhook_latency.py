@@ -30,6 +30,7 @@ from bench.executions import (  # noqa: E402
     role_env,
     start,
     wait_http,
+    worker_command,
 )
 
 GRAPH = {
@@ -91,24 +92,7 @@ def main() -> None:
             env,
             out / "web.log",
         ),
-        start(
-            [
-                py,
-                "-m",
-                "celery",
-                "-A",
-                "linkflow",
-                "worker",
-                "--concurrency",
-                str(args.worker_concurrency),
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            env,
-            out / "worker.log",
-        ),
+        start(worker_command(args.worker_concurrency), env, out / "worker.log"),
     ]
     try:
         base = f"http://127.0.0.1:{args.port}"

@@ -10,9 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from linkflow.accounts.models import Workspace
-from linkflow.accounts.selectors import workspace_default_for
-from linkflow.core.errors import NotFound
+from linkflow.accounts.selectors import workspace_target
+from linkflow.core.api import validated
 from linkflow.core.schema import error_response
 
 from . import selectors, services
@@ -48,10 +47,10 @@ class CredentialViewSet(
 
     @extend_schema(request=CredentialCreateSerializer, responses={201: CredentialOutSerializer})
     def create(self, request: Request) -> Response:
-        data = _valid(CredentialCreateSerializer(data=request.data))
+        data = validated(CredentialCreateSerializer(data=request.data))
         credential = services.credential_create(
             user=request.user,
-            workspace=_workspace(request, data.get("workspace")),
+            workspace=workspace_target(user=request.user, workspace_id=data.get("workspace")),
             name=data["name"],
             type=data["type"],
             data=data["data"],
@@ -70,7 +69,7 @@ class CredentialViewSet(
 
     def _update(self, request: Request, *, replace: bool) -> Response:
         credential = self.get_object()
-        data = _valid(CredentialUpdateSerializer(data=request.data))
+        data = validated(CredentialUpdateSerializer(data=request.data))
         credential = services.credential_update(
             user=request.user,
             credential=credential,
@@ -116,18 +115,3 @@ class OAuth2CallbackView(APIView):
             error=request.query_params.get("error", ""),
         )
         return Response(CredentialOutSerializer(credential).data)
-
-
-def _valid(serializer):  # type: ignore[no-untyped-def]
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def _workspace(request: Request, workspace_id: object) -> Workspace:
-    if workspace_id is None:
-        return workspace_default_for(user=request.user)
-    # The service checks the role; an unknown id must look like a foreign one.
-    workspace = Workspace.objects.filter(id=workspace_id).first()
-    if workspace is None:
-        raise NotFound("Workspace not found.")
-    return workspace

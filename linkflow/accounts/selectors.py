@@ -144,3 +144,17 @@ def member_list(*, user: User, workspace_id: object) -> QuerySet[Membership]:
         .select_related("user")
         .order_by("user__email")
     )
+
+
+def workspace_target(*, user: User, workspace_id: object = None) -> Workspace:
+    """The workspace a request names, or the caller's default when it names none.
+
+    Only existence is checked here (the service checks the role); an unknown id raises
+    the same NotFound as a foreign one.
+    """
+    if workspace_id is None:
+        return workspace_default_for(user=user)
+    workspace = Workspace.objects.filter(id=workspace_id).first()
+    if workspace is None:
+        raise NotFound("Workspace not found.")
+    return workspace

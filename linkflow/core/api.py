@@ -28,6 +28,12 @@ _DRF_CODES: dict[type[exceptions.APIException], ErrorCode] = {
 }
 
 
+def validated(serializer: Any) -> dict[str, Any]:
+    """The serializer's validated data as a plain dict; raises ValidationError (400)."""
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     """The one error shape, used by the API and by the plain-Django error views."""
     return {"error": {"code": code, "message": message, "details": details}}

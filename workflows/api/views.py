@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from executions.api.serializers import ExecuteInSerializer, ExecutionOutSerializer
 from executions.api.views import accepted
 from executions.services import execution_create
-from linkflow.accounts.models import Workspace
-from linkflow.accounts.selectors import workspace_default_for
-from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
+from linkflow.accounts.selectors import workspace_target
+from linkflow.core.api import validated
+from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.core.schema import PLAN_LIMITED
 
 from .. import selectors, services
@@ -46,7 +46,7 @@ class WorkflowViewSet(
         if self.action != "list":
             return selectors.workflow_list(user=self.request.user)
         # A plain dict: from a QueryDict an absent boolean would read as false.
-        filters = _valid(WorkflowFilterSerializer(data=self.request.query_params.dict()))
+        filters = validated(WorkflowFilterSerializer(data=self.request.query_params.dict()))
         return selectors.workflow_list(user=self.request.user, **filters)
 
     def get_object(self) -> Workflow:
@@ -56,8 +56,8 @@ class WorkflowViewSet(
         request=WorkflowInSerializer, responses={201: WorkflowOutSerializer, **PLAN_LIMITED}
     )
     def create(self, request: Request) -> Response:
-        data = _valid(WorkflowInSerializer(data=request.data))
-        workspace = _workspace(request, data.pop("workspace", None))
+        data = validated(WorkflowInSerializer(data=request.data))
+        workspace = workspace_target(user=request.user, workspace_id=data.pop("workspace", None))
         # One transaction: a workflow refused activation (plan limit) is not left behind.
         with transaction.atomic():
             workflow = services.workflow_create(
@@ -90,7 +90,7 @@ class WorkflowViewSet(
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         workflow = self.get_object()
-        changes = _valid(WorkflowInSerializer(data=request.data, partial=partial))
+        changes = validated(WorkflowInSerializer(data=request.data, partial=partial))
         changes.pop("workspace", None)  # moving between workspaces is not an edit
         if partial:
             changes = {k: v for k, v in changes.items() if k in request.data}
@@ -116,7 +116,7 @@ class WorkflowViewSet(
     @action(detail=True, methods=["post"], throttle_scope="execute")
     def execute(self, request: Request, pk: str) -> Response:
         workflow = self.get_object()
-        data = _valid(ExecuteInSerializer(data=request.data))
+        data = validated(ExecuteInSerializer(data=request.data))
         execution = execution_create(
             user=request.user,
             workflow=workflow,
@@ -142,18 +142,3 @@ def _idempotency_key(request: Request) -> str | None:
             details={"Idempotency-Key": [f"Use 1 to {IDEMPOTENCY_KEY_MAX} characters."]},
         )
     return "idem:" + hashlib.sha256(key.encode()).hexdigest()
-
-
-def _valid(serializer):  # type: ignore[no-untyped-def]
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def _workspace(request: Request, workspace_id: object) -> Workspace:
-    if workspace_id is None:
-        return workspace_default_for(user=request.user)
-    # Membership is checked by the service; an unknown id must look the same as a foreign one.
-    workspace = Workspace.objects.filter(id=workspace_id).first()
-    if workspace is None:
-        raise NotFound("Workspace not found.")
-    return workspace
