@@ -1,10 +1,19 @@
 from django.contrib import admin
 
 from .models import Plan, Subscription, UsageDaily
+from .selectors import plan_cache_clear
+
+
+class _ClearsPlanCache:
+    """Plan and subscription edits apply at once in this process (others within 30 s)."""
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        plan_cache_clear()
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(_ClearsPlanCache, admin.ModelAdmin):
     list_display = (
         "name",
         "slug",
@@ -19,7 +28,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(_ClearsPlanCache, admin.ModelAdmin):
     list_display = ("workspace", "plan", "status", "current_period_start", "current_period_end")
     list_filter = ("plan", "status")
     list_select_related = ("workspace", "plan")

@@ -1,5 +1,6 @@
 """Reads on plans and subscriptions. Every workspace has a subscription, made on first need."""
 
+import time
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -43,10 +44,26 @@ def subscription_for(workspace_id: object) -> Subscription:
     return subscription
 
 
+# Plans are read on every execute and webhook call but change rarely: each process keeps
+# a workspace's plan for a short while (a plan change applies within this many seconds).
+PLAN_CACHE_SECONDS = 30.0
+_plan_cache: dict[str, tuple[float, Plan]] = {}
+
+
 def plan_for(workspace_id: object) -> Plan:
     """The plan whose limits apply: the subscription's while it is active, else the default
     plan (a lapsed paid plan falls back to the free limits, never to no limits)."""
+    key = str(workspace_id)
+    now = time.monotonic()
+    cached = _plan_cache.get(key)
+    if cached is not None and now - cached[0] < PLAN_CACHE_SECONDS:
+        return cached[1]
     subscription = subscription_for(workspace_id)
-    if subscription.status == SubscriptionStatus.ACTIVE:
-        return subscription.plan
-    return plan_default()
+    plan = subscription.plan if subscription.status == SubscriptionStatus.ACTIVE else plan_default()
+    _plan_cache[key] = (now, plan)
+    return plan
+
+
+def plan_cache_clear() -> None:
+    """Forget cached plans (tests, and an operator changing a plan in admin)."""
+    _plan_cache.clear()

@@ -195,3 +195,11 @@ def _drop_test_queue() -> Iterator[None]:
         import redis
 
         redis.Redis.from_url(redis_url).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plan_cache() -> None:
+    """Plans are cached per process for a few seconds; each test starts from the database."""
+    from billing.selectors import plan_cache_clear
+
+    plan_cache_clear()

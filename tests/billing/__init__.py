@@ -3,7 +3,7 @@
 import itertools
 
 from billing.models import Plan, Subscription
-from billing.selectors import month_bounds
+from billing.selectors import month_bounds, plan_cache_clear
 from linkflow.accounts.models import User, Workspace
 from linkflow.accounts.services import workspace_ensure_personal
 
@@ -20,6 +20,7 @@ def on_plan(user: User, **limits: int | None) -> Workspace:
         "retention_days": 7,
         **limits,
     }
+    plan_cache_clear()
     n = next(_plans)
     plan = Plan.objects.create(name=f"Test {n}", slug=f"test-{n}", **values)
     workspace = workspace_ensure_personal(user=user)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from billing.limits import retention_days
 from billing.models import Subscription, SubscriptionStatus
-from billing.selectors import month_bounds, subscription_for
+from billing.selectors import month_bounds, plan_cache_clear, subscription_for
 from executions.models import Execution
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.models import WebhookTrigger, Workflow
@@ -181,6 +181,7 @@ def test_retention_days_follow_the_plan_and_a_lapsed_plan_falls_back_to_the_defa
     assert retention_days(workspace.pk) == 90
 
     Subscription.objects.filter(workspace=workspace).update(status=SubscriptionStatus.CANCELLED)
+    plan_cache_clear()  # plans are cached per process for PLAN_CACHE_SECONDS
 
     assert retention_days(workspace.pk) == 7
 
