@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from oauth2_provider import urls as oauth2_urls
 
@@ -20,6 +21,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("linkflow.api_v1")),
     path("oauth/", include((oauth2_patterns, "oauth2_provider"))),
+    # Signing in for browser flows (OAuth2 consent, and the web UI to come).
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "webhooks/w/<uuid:workspace_id>/<path:path>",
         webhooks.webhook_by_path,
