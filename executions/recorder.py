@@ -109,6 +109,10 @@ class ExecutionRecorder:
         self._sequence += 1
         stored = f"{node_id}-{attempt}"
         execution_id = str(self.execution.pk)
+        # Secret values the execution's nodes were given are never stored or published
+        # (free when no secret was used).
+        output = redact_execution(execution_id, outcome.output)
+        error = redact_execution(execution_id, outcome.error)
         self._pending.append(
             NodeRun(
                 execution_id=self.execution.pk,
@@ -118,18 +122,15 @@ class ExecutionRecorder:
                 attempt=attempt,
                 sequence=self._sequence,
                 # Large item lists go to storage; the row keeps a reference.
-                # Secret values the execution's nodes were given are never stored.
                 input=payload_store(
                     execution_id=execution_id,
                     name=f"{stored}-input",
                     data=redact_execution(execution_id, input),
                 ),
                 output=payload_store(
-                    execution_id=execution_id,
-                    name=f"{stored}-output",
-                    data=redact_execution(execution_id, outcome.output),
+                    execution_id=execution_id, name=f"{stored}-output", data=output
                 ),
-                error=redact_execution(execution_id, outcome.error),
+                error=error,
                 started_at=started_at,
                 finished_at=finished_at,
                 resume_at=outcome.resume_at,
@@ -142,9 +143,8 @@ class ExecutionRecorder:
                 node_type=node_type,
                 attempt=attempt,
                 status=outcome.status,
-                # The same redaction as the stored NodeRun (free when no secret was used).
-                output=events.output_summary(redact_execution(execution_id, outcome.output)),
-                error=redact_execution(execution_id, outcome.error),
+                output=events.output_summary(output),
+                error=error,
                 duration_ms=round((finished_at - started_at).total_seconds() * 1000),
             )
         )
@@ -174,6 +174,8 @@ class ExecutionRecorder:
         status = _RESULT_STATUS[result.status]
         waiting = status == ExecutionStatus.WAITING
         finished_at = None if waiting else timezone.now()
+        execution_id = str(self.execution.pk)
+        error = redact_execution(execution_id, result.error)
         with transaction.atomic():
             self._write_pending()
             updated = Execution.objects.filter(
@@ -182,19 +184,20 @@ class ExecutionRecorder:
                 status=ExecutionStatus.RUNNING,
             ).update(
                 status=status,
-                error=result.error,
+                error=error,
                 resume_at=result.resume_at if waiting else None,
                 finished_at=finished_at,
                 lease_owner="",
                 lease_expires_at=None,
             )
             if updated:
-                self._events.append(self._ended(status, result, finished_at))
+                self._events.append(self._ended(status, result, error, finished_at))
             self._publish_on_commit()
             if updated and not waiting and self.announce:
-                outcome = _announcement(status, result)
+                # The waiting webhook caller gets what is stored: secrets redacted too.
+                outcome = redact_execution(execution_id, _announcement(status, result, error))
                 transaction.on_commit(
-                    lambda: completion_publish(execution_id=str(self.execution.pk), outcome=outcome)
+                    lambda: completion_publish(execution_id=execution_id, outcome=outcome)
                 )
         return status
 
@@ -223,7 +226,11 @@ class ExecutionRecorder:
         self._events = []
 
     def _ended(
-        self, status: str, result: RunResult, finished_at: datetime | None
+        self,
+        status: str,
+        result: RunResult,
+        error: dict[str, Any] | None,
+        finished_at: datetime | None,
     ) -> dict[str, Any]:
         if finished_at is None:  # parked: a wait or a retry back-off
             resume_at = result.resume_at.isoformat() if result.resume_at else None
@@ -231,7 +238,7 @@ class ExecutionRecorder:
         return self._event(
             events.EXECUTION_FINISHED,
             status=status,
-            error=result.error,
+            error=error,
             finished_at=finished_at.isoformat(),
         )
 
@@ -248,11 +255,11 @@ class ExecutionRecorder:
             self._pending = []
 
 
-def _announcement(status: str, result: RunResult) -> dict[str, Any]:
+def _announcement(status: str, result: RunResult, error: dict[str, Any] | None) -> dict[str, Any]:
     """What a waiting webhook caller needs to answer."""
     return {
         "status": status,
         "response": result.response,
         "last_items": result.last_items,
-        "error": result.error,
+        "error": error,
     }

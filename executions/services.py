@@ -123,13 +123,12 @@ def execution_run(*, execution_id: str) -> str | None:
         sequence=sequence,
         announce=_caller_waits(execution, graph),
     )
+    # Held until the end: its credential resolver tells the recorder which secrets to
+    # redact, and it unregisters them when it is garbage-collected.
+    context = run_context(execution)
     with recorder:
         result = run_graph(
-            graph,
-            context=run_context(execution),
-            observer=recorder,
-            completed=completed,
-            attempts=attempts,
+            graph, context=context, observer=recorder, completed=completed, attempts=attempts
         )
         return recorder.finish(result)
 

@@ -12,7 +12,7 @@ import pytest
 
 from credentials.redaction import REDACTED, SecretFilter, active_secrets, redact
 from credentials.services import credential_create, credential_resolver
-from executions.models import NodeRun
+from executions.models import Execution, NodeRun
 from linkflow.accounts.services import workspace_ensure_personal
 
 from ..executing import chain, create_workflow, detail, execute, wait_status
@@ -115,3 +115,33 @@ def test_a_stored_output_never_holds_the_secret_a_node_used(celery_worker, api, 
     )
     assert TOKEN not in stored
     assert REDACTED in stored
+
+
+def test_an_error_carrying_the_secret_is_redacted_on_the_execution_too(celery_worker, api, owner):
+    credential = credential_create(
+        workspace=workspace_ensure_personal(user=owner),
+        name="echo auth",
+        type="http_bearer",
+        data={"token": TOKEN},
+    )
+    leak = "raise ValueError(items[0]['body']['you_sent'])"  # user code echoing the secret
+    with echo_server() as url:
+        graph = chain(
+            {
+                "id": "call",
+                "type": "http.request",
+                "params": {"url": url},
+                "credential": str(credential.pk),
+            },
+            {"id": "leak", "type": "code.python", "params": {"code": leak}},
+        )
+        execution_id = execute(api, create_workflow(api, graph))
+        status = wait_status(execution_id)
+
+    execution = Execution.objects.get(pk=execution_id)
+    assert status == "failed"
+    assert execution.error["node_id"] == "leak"
+    assert execution.error["message"].endswith(f"ValueError: Bearer {REDACTED}")
+    assert TOKEN not in json.dumps(execution.error)
+    leak_run = NodeRun.objects.get(execution_id=execution_id, node_id="leak")
+    assert TOKEN not in json.dumps(leak_run.error)
