@@ -35,10 +35,6 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_key(
     "secret_key", lambda: secrets.token_urlsafe(50)
 )
-# Fernet keys (urlsafe base64, 32 bytes), newest first; see credentials/crypto.py.
-LINKFLOW_CREDENTIAL_KEYS = env.list("LINKFLOW_CREDENTIAL_KEYS", default=[]) or [
-    _embedded_key("credential_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
-]
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -57,6 +53,21 @@ if LINKFLOW_PRODUCTION and not env.str("SECRET_KEY", default=""):
         "REDIS_URL is set; the generated key under var/ is for the embedded mode only. "
         "Make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
     )
+# Fernet keys (urlsafe base64, 32 bytes), newest first; see credentials/crypto.py. Every
+# web and worker process must hold the same keys, so production cannot use a per-machine
+# file either: a credential saved by one process would not decrypt in another.
+LINKFLOW_CREDENTIAL_KEYS = env.list("LINKFLOW_CREDENTIAL_KEYS", default=[])
+if LINKFLOW_PRODUCTION and not LINKFLOW_CREDENTIAL_KEYS:
+    raise environ.ImproperlyConfigured(
+        "LINKFLOW_CREDENTIAL_KEYS must be set in the environment when DEBUG is off and "
+        "DATABASE_URL or REDIS_URL is set: every web and worker process must encrypt "
+        "credentials with the same keys, and the key generated under var/ is for the embedded "
+        "mode only. Make one with: python -c 'import base64, os; "
+        "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+    )
+LINKFLOW_CREDENTIAL_KEYS = LINKFLOW_CREDENTIAL_KEYS or [
+    _embedded_key("credential_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
+]
 LINKFLOW_ALLOWED_HOSTS_SET = bool(env.str("ALLOWED_HOSTS", default=""))
 # Served over HTTPS (directly or behind a TLS-terminating proxy): HSTS and secure cookies.
 LINKFLOW_HTTPS = env.bool("LINKFLOW_HTTPS", default=False)
@@ -88,6 +99,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "django_celery_beat",
+    "django_htmx",
     "linkflow.core",
     "linkflow.accounts",
     "linkflow.audit",
@@ -108,6 +120,7 @@ MIDDLEWARE = [
     # The client address for audit events written by services (linkflow/audit/context.py).
     "linkflow.audit.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # PostgreSQL or Redis down: plain views answer 503 in the error shape, not a 500 page.
     "linkflow.core.outages.OutageMiddleware",
@@ -127,6 +140,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The signed-in user's current workspace and role, for every page.
+                "linkflow.accounts.web.workspace_nav",
             ],
         },
     },
@@ -165,6 +180,17 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Account mail (password reset): printed to the console unless an SMTP server or another
+# backend is configured. Workflows' own mail never uses these (see executions/mail.py).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LinkFlow <noreply@linkflow.local>")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -272,6 +298,11 @@ CELERY_TIMEZONE = "UTC"
 # Threads per web process serving HTTP; sync webhooks hold one while they wait.
 LINKFLOW_WEB_THREADS = env.int("LINKFLOW_WEB_THREADS", default=32)
 LINKFLOW_LEASE_SECONDS = env.int("LINKFLOW_LEASE_SECONDS", default=60)
+# A queued execution older than this is presumed to have lost its message (Redis flushed or
+# restarted without persistence) and is sent again (executions/recovery.py).
+LINKFLOW_QUEUED_GRACE_SECONDS = env.float("LINKFLOW_QUEUED_GRACE_SECONDS", default=300.0)
+# How often the beat re-sends stale executions: lost messages and expired leases.
+LINKFLOW_REQUEUE_STALE_SECONDS = env.float("LINKFLOW_REQUEUE_STALE_SECONDS", default=30.0)
 LINKFLOW_EXECUTION_TIMEOUT_SECONDS = env.int("LINKFLOW_EXECUTION_TIMEOUT_SECONDS", default=3600)
 LINKFLOW_SUBWORKFLOW_MAX_DEPTH = env.int("LINKFLOW_SUBWORKFLOW_MAX_DEPTH", default=5)
 # Days of executions kept when the billing app does not decide (per plan) itself.
@@ -387,11 +418,16 @@ LOGGING = {
 
 # Beat's own schedule is static; user cron triggers are data (django-celery-beat tables).
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stale-executions": {"task": "executions.requeue_stale", "schedule": 30.0},
+    "requeue-stale-executions": {
+        "task": "executions.requeue_stale",
+        "schedule": LINKFLOW_REQUEUE_STALE_SECONDS,
+    },
     # Waits and retry back-offs are parked in the database; this wakes the due ones.
     "resume-due-executions": {"task": "executions.resume_due", "schedule": 1.0},
     # Rebuilds today's and yesterday's UsageDaily rows (idempotent).
     "aggregate-usage": {"task": "billing.aggregate_usage", "schedule": 600.0},
     # Deletes finished executions past their workspace's retention (executions/cleanup.py).
     "cleanup-executions": {"task": "executions.cleanup", "schedule": 3600.0},
+    # Creates this month's and the next two months' partitions (executions/partitions.py).
+    "ensure-execution-partitions": {"task": "executions.ensure_partitions", "schedule": 86400.0},
 }

@@ -10,13 +10,20 @@ for _group in ("DEFAULT", "AUTH", "EXECUTE"):
     os.environ.setdefault(f"LINKFLOW_RATE_{_group}", "100000/min")
 # Production settings (DEBUG off, service URLs set) refuse to start without an explicit key.
 os.environ.setdefault("SECRET_KEY", "linkflow-tests-only-not-a-secret")
+# ... and without explicit credential keys (a Fernet key: 32 bytes, urlsafe base64).
+os.environ.setdefault("LINKFLOW_CREDENTIAL_KEYS", "bGlua2Zsb3ctdGVzdHMtb25seS1ub3QtYS1zZWNyZXQ=")
 # The sign-in lockout too: tests of it set their own limit (runs share Redis and e-mails).
 os.environ.setdefault("LINKFLOW_LOGIN_MAX_FAILURES", "100000")
 
 from .settings import *  # noqa: E402, F403
 from .settings import DATABASES  # noqa: E402
 
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Fast hashing for the suite; PBKDF2 too, for passwords that a live server (production
+# settings) must check, as the browser tests' sign-in does (tests/e2e/conftest.py).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
 # pytest-django creates and drops the test database; a pool would hold it open.
 DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 

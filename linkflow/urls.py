@@ -21,9 +21,17 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("linkflow.api_v1")),
     path("oauth/", include((oauth2_patterns, "oauth2_provider"))),
-    # Signing in for browser flows (OAuth2 consent, and the web UI to come).
+    # Signing in for the web UI and browser flows (OAuth2 consent).
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The web UI: each app's pages.
+    path("", include("linkflow.accounts.urls")),
+    path("", include("workflows.urls")),
+    path("", include("workflows.editor_urls")),
+    path("", include("executions.urls")),
+    path("", include("executions.run_urls")),
+    path("", include("credentials.urls")),
+    path("", include("billing.urls")),
     path(
         "webhooks/w/<uuid:workspace_id>/<path:path>",
         webhooks.webhook_by_path,

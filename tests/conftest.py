@@ -108,6 +108,59 @@ def database_url() -> str:
     return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def spawn_worker(
+    *, name: str, concurrency: int = 4, beat: bool = True, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], Any]:
+    """Start one real `celery worker` on Redis and the test database, on this run's queue;
+    returns the process and its open log file (var/<name>.log)."""
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "linkflow.settings",
+        "DATABASE_URL": database_url(),
+        "LINKFLOW_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "LINKFLOW_DB_POOL": "false",
+        "LINKFLOW_HTTP_ALLOW_PRIVATE": "true",
+        **(env or {}),
+    }
+    environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    log = open(ROOT / "var" / f"{name}.log", "wb")  # noqa: SIM115
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "linkflow",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--hostname",
+        f"{name}@%h",
+    ]
+    if beat:
+        command.append("-B")
+    proc = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
+    return proc, log
+
+
+def stop_process(proc: subprocess.Popen[bytes], log: Any = None) -> None:
+    """Terminate a process the tests started (kill it after 20 s) and close its log."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if log is not None:
+        log.close()
+
+
 @pytest.fixture
 def start_worker(transactional_db: None) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start real `celery worker` processes on Redis and the test database, on this run's
@@ -120,53 +173,14 @@ def start_worker(transactional_db: None) -> Iterator[Callable[..., subprocess.Po
     started: list[tuple[subprocess.Popen[bytes], Any]] = []
 
     def start(*, concurrency: int = 4, beat: bool = True, **env: str) -> subprocess.Popen[bytes]:
-        environ = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "linkflow.settings",
-            "DATABASE_URL": database_url(),
-            "LINKFLOW_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-            "LINKFLOW_DB_POOL": "false",
-            "LINKFLOW_HTTP_ALLOW_PRIVATE": "true",
-            **env,
-        }
         name = f"test-{os.getpid()}-{len(started)}"
-        log = open(ROOT / "var" / f"{name}.log", "wb")  # noqa: SIM115
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "linkflow",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"{name}@%h",
-        ]
-        if beat:
-            command.append("-B")
-        proc = subprocess.Popen(
-            command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT
-        )
+        proc, log = spawn_worker(name=name, concurrency=concurrency, beat=beat, env=env)
         started.append((proc, log))
         return proc
 
     yield start
     for proc, log in started:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+        stop_process(proc, log)
 
 
 @pytest.fixture

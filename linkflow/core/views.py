@@ -1,7 +1,7 @@
 """Plain-Django views: the landing page and the error pages (JSON under /api/)."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from .api import error_body
@@ -10,6 +10,9 @@ from .errors import ErrorCode
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    """Signed in: straight to the workflows. Otherwise what LinkFlow is and how to start."""
+    if request.user.is_authenticated:
+        return redirect("workflows:list")
     return render(request, "home.html")
 
 
