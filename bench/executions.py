@@ -31,8 +31,9 @@ sys.path.insert(0, str(ROOT))
 from tests.graphs import pure_graph  # noqa: E402
 
 ADMIN = {"email": "bench@linkflow.local", "password": "bench-password-123"}
-# The roles run in production mode (DEBUG off, URLs set), which requires an explicit key.
+# The roles run in production mode (DEBUG off, URLs set), which requires explicit keys.
 BENCH_SECRET_KEY = "linkflow-bench-only-not-a-secret"
+BENCH_CREDENTIAL_KEY = "bGlua2Zsb3ctYmVuY2gtb25seS1ub3QtYS1zZWNyZXQ="  # Fernet: 32 bytes
 
 
 def bench_database(url: str) -> str:
@@ -57,6 +58,9 @@ def role_env(db_url: str, **extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "linkflow.settings",
         "LOG_LEVEL": "WARNING",
         "SECRET_KEY": os.environ.get("SECRET_KEY", BENCH_SECRET_KEY),
+        "LINKFLOW_CREDENTIAL_KEYS": os.environ.get(
+            "LINKFLOW_CREDENTIAL_KEYS", BENCH_CREDENTIAL_KEY
+        ),
         "LINKFLOW_DEFAULT_PLAN": "unlimited",
         "LINKFLOW_RATE_DEFAULT": "1000000/min",
         "LINKFLOW_RATE_EXECUTE": "1000000/min",

@@ -23,7 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.executions import BENCH_SECRET_KEY, bench_database  # noqa: E402
+from bench.executions import (  # noqa: E402
+    BENCH_CREDENTIAL_KEY,
+    BENCH_SECRET_KEY,
+    bench_database,
+)
 
 NODES = 50
 
@@ -46,6 +50,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkflow.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
+    os.environ.setdefault("LINKFLOW_CREDENTIAL_KEYS", BENCH_CREDENTIAL_KEY)
 
     import django
 

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -9,9 +10,17 @@ from linkflow.core.transactions import enqueue_on_commit
 
 from .models import Execution, ExecutionStatus
 
-# How long a queued execution may wait before we assume its message was lost.
-QUEUED_GRACE = timedelta(minutes=5)
 BATCH = 500
+
+
+def queued_grace() -> timedelta:
+    """How long a queued execution may wait before its message is presumed lost.
+
+    Short enough that executions whose messages vanished (Redis flushed, or restarted
+    without persistence) run again soon; long enough that a busy queue is not re-sent
+    needlessly (a duplicate is harmless, only wasted work). LINKFLOW_QUEUED_GRACE_SECONDS.
+    """
+    return timedelta(seconds=settings.LINKFLOW_QUEUED_GRACE_SECONDS)
 
 
 def executions_resume_due() -> int:
@@ -45,7 +54,7 @@ def executions_requeue_stale() -> int:
 
     now = timezone.now()
     stale = Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now) | Q(
-        status=ExecutionStatus.QUEUED, queued_at__lt=now - QUEUED_GRACE
+        status=ExecutionStatus.QUEUED, queued_at__lt=now - queued_grace()
     )
     ids = list(Execution.objects.filter(stale).values_list("pk", flat=True)[:BATCH])
     for execution_id in ids:

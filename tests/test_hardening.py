@@ -19,9 +19,18 @@ from linkflow.accounts.services import user_create
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "a long and decent passphrase"
 KEY = "a-production-secret-key-that-is-long-enough-and-random-0123456789"
+CREDENTIAL_KEY = "cHJvZHVjdGlvbi1jcmVkZW50aWFsLWtleS0wMTIzNDU="  # a Fernet key, 32 bytes
 # Production mode needs only the variable: `check` never connects to this database.
 UNREACHABLE_DB = "postgres://nobody@127.0.0.1:1/nothing"
-_OURS = ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "LINKFLOW_HTTPS", "REDIS_URL", "DATABASE_URL")
+_OURS = (
+    "SECRET_KEY",
+    "LINKFLOW_CREDENTIAL_KEYS",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "LINKFLOW_HTTPS",
+    "REDIS_URL",
+    "DATABASE_URL",
+)
 
 
 def _check_deploy(var_dir: Path, **env: str) -> subprocess.Popen[str]:
@@ -43,25 +52,39 @@ def _check_deploy(var_dir: Path, **env: str) -> subprocess.Popen[str]:
     )
 
 
+_PRODUCTION = {"DATABASE_URL": UNREACHABLE_DB}
+_KEYS = {"SECRET_KEY": KEY, "LINKFLOW_CREDENTIAL_KEYS": CREDENTIAL_KEY}
+COMBOS = {
+    "default_secret": _PRODUCTION,
+    "no_credential_keys": {
+        **_PRODUCTION,
+        "SECRET_KEY": KEY,
+        "ALLOWED_HOSTS": "linkflow.example.com",
+    },
+    "no_hosts": {**_PRODUCTION, **_KEYS},
+    "explicit": {**_PRODUCTION, **_KEYS, "ALLOWED_HOSTS": "linkflow.example.com"},
+    "https": {
+        **_PRODUCTION,
+        **_KEYS,
+        "ALLOWED_HOSTS": "linkflow.example.com",
+        "LINKFLOW_HTTPS": "true",
+    },
+    "debug": {**_PRODUCTION, "DEBUG": "true"},
+    "embedded": {},
+}
+
+
 @pytest.fixture(scope="module")
-def checks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
+def var_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each combination's own LINKFLOW_VAR_DIR, to see which keys it generated."""
+    return {name: tmp_path_factory.mktemp(name) for name in COMBOS}
+
+
+@pytest.fixture(scope="module")
+def checks(var_dirs: dict[str, Path]) -> dict[str, subprocess.CompletedProcess[str]]:
     """Each environment combination checked once, all at the same time (each process takes
     a few seconds)."""
-    var_dir = tmp_path_factory.mktemp("var")
-    production = {"DATABASE_URL": UNREACHABLE_DB}
-    combos = {
-        "default_secret": production,
-        "no_hosts": {**production, "SECRET_KEY": KEY},
-        "explicit": {**production, "SECRET_KEY": KEY, "ALLOWED_HOSTS": "linkflow.example.com"},
-        "https": {
-            **production,
-            "SECRET_KEY": KEY,
-            "ALLOWED_HOSTS": "linkflow.example.com",
-            "LINKFLOW_HTTPS": "true",
-        },
-        "debug": {**production, "DEBUG": "true"},
-    }
-    started = {name: _check_deploy(var_dir, **env) for name, env in combos.items()}
+    started = {name: _check_deploy(var_dirs[name], **env) for name, env in COMBOS.items()}
     results = {}
     for name, process in started.items():
         stdout, stderr = process.communicate(timeout=120)
@@ -78,11 +101,34 @@ def test_production_refuses_to_start_on_the_generated_secret_key(checks: Any) ->
     assert "ImproperlyConfigured: SECRET_KEY must be set in the environment" in result.stderr
 
 
-def test_production_accepts_an_explicit_secret_key_and_hosts(checks: Any) -> None:
+def test_production_refuses_to_start_without_credential_keys(
+    checks: Any, var_dirs: dict[str, Path]
+) -> None:
+    result = checks["no_credential_keys"]
+
+    assert result.returncode != 0
+    assert (
+        "ImproperlyConfigured: LINKFLOW_CREDENTIAL_KEYS must be set in the environment"
+        in result.stderr
+    )
+    assert not (var_dirs["no_credential_keys"] / "credential_key").exists()
+
+
+def test_production_accepts_explicit_keys_and_hosts(checks: Any, var_dirs: dict[str, Path]) -> None:
     result = checks["explicit"]
 
     assert result.returncode == 0, result.stderr
     assert "linkflow.E" not in result.stderr + result.stdout
+    # Neither key fell back to a file of this machine's.
+    assert list(var_dirs["explicit"].glob("*_key")) == []
+
+
+def test_debug_and_embedded_modes_keep_the_generated_credential_key(
+    checks: Any, var_dirs: dict[str, Path]
+) -> None:
+    for mode in ("debug", "embedded"):
+        assert checks[mode].returncode == 0, checks[mode].stderr
+        assert (var_dirs[mode] / "credential_key").read_text().strip()
 
 
 def test_production_requires_allowed_hosts(checks: Any) -> None:

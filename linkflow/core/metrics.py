@@ -83,7 +83,7 @@ def _database_metrics() -> list[Metric]:
 
     from executions.dead_letters import dead_letters_pending_count
     from executions.models import Execution, ExecutionStatus
-    from executions.recovery import QUEUED_GRACE
+    from executions.recovery import queued_grace
 
     now = timezone.now()
     by_status = dict(
@@ -98,7 +98,7 @@ def _database_metrics() -> list[Metric]:
     for status in ExecutionStatus.values:
         executions.add_metric([status], by_status.get(status, 0))
     stale = Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now) | Q(
-        status=ExecutionStatus.QUEUED, queued_at__lt=now - QUEUED_GRACE
+        status=ExecutionStatus.QUEUED, queued_at__lt=now - queued_grace()
     )
     overdue = Q(status=ExecutionStatus.WAITING, resume_at__lt=now - _OVERDUE)
     return [
