@@ -1,5 +1,6 @@
 """Writes on workflows. Every graph is validated by the engine before it is stored."""
 
+import json
 from typing import Any
 
 from django.db import transaction
@@ -12,9 +13,9 @@ from linkflow.audit.services import audit_record
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import validate_graph
 
-from .models import Workflow, WorkflowVersion
+from .models import WebhookTrigger, Workflow, WorkflowVersion
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
-from .triggers import webhook_triggers_sync
+from .triggers import WEBHOOK_NODE_TYPE, path_normalized, webhook_triggers_sync
 
 
 def graph_check(graph: Any) -> None:
@@ -101,3 +102,134 @@ def _version_add(*, workflow: Workflow, graph: Any, user: User | None) -> Workfl
     workflow.current_version = version
     workflow.save(update_fields=["current_version", "updated_at"])
     return version
+
+
+# --- copies: duplicate, export, import ------------------------------------------------------
+EXPORT_FORMAT = "linkflow.workflow"
+EXPORT_FORMAT_VERSION = 1
+_IMPORT_NAME_MAX = 200
+
+
+def workflow_duplicate(*, user: User, workflow: Workflow, name: str | None = None) -> Workflow:
+    """A new, inactive workflow in the same workspace with the current graph of ``workflow``.
+
+    Webhook paths are workspace-unique, so a copy of a workflow with readable webhook paths
+    would collide with its original: the copy's nodes drop their paths (they keep a token
+    URL of their own). Same errors as ``workflow_create``.
+    """
+    graph = workflow.current_version.graph if workflow.current_version else starter_graph()
+    return workflow_create(
+        user=user,
+        workspace=workflow.workspace,
+        name=name or _copy_name(workflow.name),
+        description=workflow.description,
+        graph=_without_webhook_paths(graph),
+    )
+
+
+def workflow_export(*, workflow: Workflow) -> dict[str, Any]:
+    """The workflow as a portable JSON document (what ``workflow_import`` reads back).
+
+    Only the definition travels: no ids, no webhook tokens, no execution history.
+    Credentials stay referenced by id, since their secrets never leave the workspace.
+    """
+    version = workflow.current_version
+    return {
+        "format": EXPORT_FORMAT,
+        "format_version": EXPORT_FORMAT_VERSION,
+        "name": workflow.name,
+        "description": workflow.description,
+        "version": version.number if version else None,
+        "graph": version.graph if version else starter_graph(),
+    }
+
+
+def workflow_import(*, user: User, workspace: Workspace, document: Any) -> Workflow:
+    """Create an inactive workflow in ``workspace`` from an exported document.
+
+    Also accepts the API's workflow representation (any object with ``name`` and
+    ``graph``). Raises ``validation_error`` (400) naming ``document``, ``name`` or
+    ``graph`` for a document of the wrong shape, and the errors of ``workflow_create``.
+    Webhook paths are dropped when they are already taken in the workspace.
+    """
+    require_writer(user=user, workspace_id=workspace.id)
+    if not isinstance(document, dict):
+        raise _invalid("document", "Expected a JSON object with a name and a graph.")
+    if document.get("format", EXPORT_FORMAT) != EXPORT_FORMAT:
+        raise _invalid("document", f"Unknown format '{document.get('format')}'.")
+    name = document.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _invalid("name", "The document has no workflow name.")
+    if len(name) > _IMPORT_NAME_MAX:
+        raise _invalid("name", f"Use at most {_IMPORT_NAME_MAX} characters.")
+    description = document.get("description") or ""
+    if not isinstance(description, str):
+        raise _invalid("description", "Expected text.")
+    graph = document.get("graph")
+    if not isinstance(graph, dict):
+        raise _invalid("graph", "The document has no graph object.")
+    _storable_check(document)
+    if _webhook_paths_taken(workspace=workspace, graph=graph):
+        graph = _without_webhook_paths(graph)
+    return workflow_create(
+        user=user, workspace=workspace, name=name.strip(), description=description, graph=graph
+    )
+
+
+# What a new workflow starts from: a manual trigger, so it is valid and can run at once.
+_STARTER_GRAPH: dict[str, Any] = {
+    "nodes": [{"id": "start", "type": "trigger.manual", "name": "Start"}],
+    "edges": [],
+}
+
+
+def starter_graph() -> dict[str, Any]:
+    """A fresh copy of the minimal valid graph a new workflow begins with."""
+    return json.loads(json.dumps(_STARTER_GRAPH))
+
+
+def _copy_name(name: str) -> str:
+    suffix = " (copy)"
+    return name[: _IMPORT_NAME_MAX - len(suffix)] + suffix
+
+
+def _without_webhook_paths(graph: Any) -> Any:
+    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list):
+        return graph
+    copy = json.loads(json.dumps(graph))
+    for node in copy["nodes"]:
+        if not isinstance(node, dict) or node.get("type") != WEBHOOK_NODE_TYPE:
+            continue
+        if isinstance(node.get("params"), dict):
+            node["params"].pop("path", None)
+    return copy
+
+
+def _webhook_paths_taken(*, workspace: Workspace, graph: dict[str, Any]) -> bool:
+    paths = set()
+    for node in graph.get("nodes") or []:
+        if isinstance(node, dict) and node.get("type") == WEBHOOK_NODE_TYPE:
+            params = node.get("params") or {}
+            if isinstance(params, dict) and isinstance(params.get("path"), str):
+                paths.add(path_normalized(params["path"]))
+    paths.discard("")
+    return bool(paths) and (
+        WebhookTrigger.objects.filter(workspace=workspace, path__in=paths).exists()
+    )
+
+
+def _storable_check(document: Any) -> None:
+    # PostgreSQL's jsonb refuses NUL and unpaired surrogates: refuse them here, not with a 500.
+    text = json.dumps(document, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _invalid("document", "Text may not contain unpaired surrogates.") from None
+    if "\\u0000" in text:
+        raise _invalid("document", "Text may not contain NUL (\\u0000) characters.")
+
+
+def _invalid(field: str, message: str) -> LinkflowError:
+    return LinkflowError(
+        ErrorCode.VALIDATION_ERROR, "Some fields are invalid.", details={field: [message]}
+    )
