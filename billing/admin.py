@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Count
 
 from .models import Plan, Subscription, UsageDaily
 from .selectors import plan_cache_clear
@@ -22,9 +23,17 @@ class PlanAdmin(_ClearsPlanCache, admin.ModelAdmin):
         "active_workflows",
         "retention_days",
         "api_requests_per_minute",
+        "subscription_count",
     )
     prepopulated_fields = {"slug": ("name",)}
     search_fields = ("name", "slug")
+
+    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).annotate(subscription_count=Count("subscriptions"))
+
+    @admin.display(description="Subscriptions", ordering="subscription_count")
+    def subscription_count(self, plan: Plan) -> int:
+        return plan.subscription_count  # type: ignore[attr-defined]
 
 
 @admin.register(Subscription)
@@ -32,8 +41,9 @@ class SubscriptionAdmin(_ClearsPlanCache, admin.ModelAdmin):
     list_display = ("workspace", "plan", "status", "current_period_start", "current_period_end")
     list_filter = ("plan", "status")
     list_select_related = ("workspace", "plan")
-    search_fields = ("workspace__name", "workspace__id")
+    search_fields = ("workspace__name", "=workspace__id", "plan__name")
     raw_id_fields = ("workspace",)
+    date_hierarchy = "current_period_end"
 
 
 @admin.register(UsageDaily)
@@ -49,9 +59,8 @@ class UsageDailyAdmin(admin.ModelAdmin):
         "node_runs",
         "execution_seconds",
     )
-    list_filter = ("day",)
     list_select_related = ("workspace",)
-    search_fields = ("workspace__name", "workspace__id")
+    search_fields = ("workspace__name", "=workspace__id")
     date_hierarchy = "day"
 
     def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]

@@ -5,13 +5,23 @@ from .models import Credential
 
 @admin.register(Credential)
 class CredentialAdmin(admin.ModelAdmin):
-    """Secrets are never shown: the encrypted field is not even listed."""
+    """Secrets are never shown, not even encrypted: the ``secret`` column is neither listed
+    nor loaded. Read-only: users change credentials through the service, which re-encrypts
+    and audits; an operator looks, or deletes a leaked one."""
 
-    list_display = ("name", "type", "workspace", "created_by", "updated_at")
-    list_filter = ("type",)
-    search_fields = ("name", "workspace__name")
+    list_display = ("name", "type", "workspace", "created_by", "created_at", "updated_at")
+    list_filter = ("type", "created_at")
+    search_fields = ("name", "=id", "workspace__name", "=workspace__id")
+    list_select_related = ("workspace", "created_by")
+    date_hierarchy = "created_at"
     fields = ("id", "workspace", "name", "type", "created_by", "created_at", "updated_at")
-    readonly_fields = ("id", "workspace", "type", "created_by", "created_at", "updated_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).defer("secret")
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

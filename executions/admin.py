@@ -1,6 +1,16 @@
+"""Operator console pages for executions, their node runs and dead letters.
+
+Everything here is read-only but for the actions, which call the same services as the API
+(executions.operations, executions.dead_letters): an operator never edits a status by hand.
+"""
+
 from django.contrib import admin
 
-from .models import Execution, NodeRun
+from linkflow.accounts.admin import act_on_each, operator_acting_in
+
+from .dead_letters import dead_letter_discard, dead_letter_replay
+from .models import DeadLetter, Execution, NodeRun
+from .operations import execution_cancel, execution_retry
 
 _NODE_RUN_FIELDS = (
     "sequence",
@@ -27,42 +37,85 @@ class NodeRunInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
 
 @admin.register(Execution)
 class ExecutionAdmin(admin.ModelAdmin):
-    list_display = ("id", "workflow", "status", "mode", "queued_at", "started_at", "finished_at")
-    list_filter = ("status", "mode")
-    search_fields = ("id", "workflow__name", "workspace__name")
-    list_select_related = ("workflow",)
+    list_display = (
+        "id",
+        "workflow",
+        "workspace",
+        "status",
+        "mode",
+        "queued_at",
+        "started_at",
+        "finished_at",
+    )
+    list_filter = ("status", "mode", "queued_at")
+    search_fields = ("=id", "workflow__name", "=workflow__id", "workspace__name", "lease_owner")
+    list_select_related = ("workflow", "workspace")
     date_hierarchy = "queued_at"
     readonly_fields = (
         "id",
         "workspace",
         "workflow",
         "version",
+        "status",
         "mode",
+        "trigger_node_id",
         "trigger_input",
         "error",
         "queued_at",
         "started_at",
         "finished_at",
+        "resume_at",
         "lease_owner",
         "lease_expires_at",
+        "source",
+        "rerun_from_node",
+        "parent",
+        "depth",
+        "dedupe_key",
         "created_by",
         "created_at",
         "updated_at",
     )
+    fields = readonly_fields
     inlines = [NodeRunInline]
+    actions = ["cancel_executions", "retry_executions"]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.action(description="Cancel the selected executions (queued, waiting or running)")
+    def cancel_executions(self, request, queryset):  # type: ignore[no-untyped-def]
+        def cancel(execution: Execution) -> None:
+            execution_cancel(
+                user=operator_acting_in(request, execution.workspace_id), execution=execution
+            )
+
+        act_on_each(self, request, queryset, cancel, verb="cancelled")
+
+    @admin.action(description="Retry the selected executions (finished ones, as new runs)")
+    def retry_executions(self, request, queryset):  # type: ignore[no-untyped-def]
+        def retry(execution: Execution) -> None:
+            execution_retry(
+                user=operator_acting_in(request, execution.workspace_id), execution=execution
+            )
+
+        act_on_each(self, request, queryset, retry, verb="retried")
 
 
 @admin.register(NodeRun)
 class NodeRunAdmin(admin.ModelAdmin):
     list_display = ("node_id", "node_type", "status", "attempt", "execution", "started_at")
     list_filter = ("status", "node_type")
-    search_fields = ("node_id", "execution__id")
+    search_fields = ("node_id", "=execution__id")
     readonly_fields = ("id", "execution", *_NODE_RUN_FIELDS, "created_at", "updated_at")
     date_hierarchy = "started_at"
 
@@ -73,41 +126,22 @@ class NodeRunAdmin(admin.ModelAdmin):
         return False
 
 
-# --- dead letters ---------------------------------------------------------------------------
-from linkflow.core.errors import LinkflowError  # noqa: E402
-
-from .dead_letters import dead_letter_discard, dead_letter_replay  # noqa: E402
-from .models import DeadLetter  # noqa: E402
-
-
-def _act_on_dead_letters(modeladmin, request, queryset, action, verb):  # type: ignore[no-untyped-def]
-    done = skipped = 0
-    for dead_letter in queryset:
-        try:
-            action(dead_letter=dead_letter)
-            done += 1
-        except LinkflowError:  # not pending any more (another operator was quicker)
-            skipped += 1
-    modeladmin.message_user(request, f"{done} {verb}, {skipped} skipped (not pending).")
-
-
-@admin.action(description="Replay selected dead letters")
-def replay_dead_letters(modeladmin, request, queryset):  # type: ignore[no-untyped-def]
-    _act_on_dead_letters(modeladmin, request, queryset, dead_letter_replay, "replayed")
-
-
-@admin.action(description="Discard selected dead letters")
-def discard_dead_letters(modeladmin, request, queryset):  # type: ignore[no-untyped-def]
-    _act_on_dead_letters(modeladmin, request, queryset, dead_letter_discard, "discarded")
-
-
 @admin.register(DeadLetter)
 class DeadLetterAdmin(admin.ModelAdmin):
-    list_display = ("task_name", "status", "attempts", "workspace", "execution", "last_failed_at")
-    list_filter = ("status", "task_name")
-    search_fields = ("id", "task_name", "task_id", "error", "execution__id")
+    list_display = (
+        "task_name",
+        "status",
+        "attempts",
+        "error_summary",
+        "workspace",
+        "execution",
+        "last_failed_at",
+    )
+    list_filter = ("status", "task_name", "last_failed_at")
+    search_fields = ("=id", "task_name", "task_id", "error", "=execution__id")
+    list_select_related = ("workspace", "execution")
     date_hierarchy = "last_failed_at"
-    actions = [replay_dead_letters, discard_dead_letters]
+    actions = ["replay_dead_letters", "discard_dead_letters"]
     readonly_fields = (
         "id",
         "workspace",
@@ -133,3 +167,19 @@ class DeadLetterAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+    @admin.display(description="Error")
+    def error_summary(self, dead_letter: DeadLetter) -> str:
+        return dead_letter.error[:120]
+
+    @admin.action(description="Replay the selected dead letters (send the job again)")
+    def replay_dead_letters(self, request, queryset):  # type: ignore[no-untyped-def]
+        act_on_each(
+            self, request, queryset, lambda d: dead_letter_replay(dead_letter=d), verb="replayed"
+        )
+
+    @admin.action(description="Discard the selected dead letters (keep them, never send)")
+    def discard_dead_letters(self, request, queryset):  # type: ignore[no-untyped-def]
+        act_on_each(
+            self, request, queryset, lambda d: dead_letter_discard(dead_letter=d), verb="discarded"
+        )

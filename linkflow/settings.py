@@ -86,7 +86,7 @@ LINKFLOW_LOGIN_MAX_FAILURES = env.int("LINKFLOW_LOGIN_MAX_FAILURES", default=5)
 LINKFLOW_LOGIN_LOCKOUT_SECONDS = env.int("LINKFLOW_LOGIN_LOCKOUT_SECONDS", default=900)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "linkflow.core.admin_config.OperatorAdminConfig",  # django.contrib.admin, own index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,6 +1,9 @@
 from django.contrib import admin
 
+from linkflow.accounts.admin import act_on_each, operator_acting_in
+
 from .models import WebhookTrigger, Workflow, WorkflowVersion
+from .services import workflow_update
 from .triggers import webhook_token_rotate
 
 
@@ -18,14 +21,46 @@ class WorkflowVersionInline(admin.TabularInline):
 
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
-    list_display = ("name", "workspace", "active", "current_version", "created_by", "updated_at")
-    list_filter = ("active",)
-    search_fields = ("name", "description", "workspace__name", "id")
-    readonly_fields = ("id", "current_version", "created_by", "created_at", "updated_at")
+    """``active`` is read-only here: (de)activating goes through ``workflow_update``, which
+    checks the plan and adds or drops cron tasks; the action below does that."""
+
+    list_display = (
+        "name",
+        "workspace",
+        "active",
+        "version_number",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+    list_filter = ("active", "created_at")
+    search_fields = ("name", "description", "workspace__name", "=id", "=workspace__id")
+    readonly_fields = (
+        "id",
+        "active",
+        "current_version",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
     list_select_related = ("workspace", "current_version", "created_by")
     autocomplete_fields = ("workspace",)
     date_hierarchy = "created_at"
     inlines = [WorkflowVersionInline]
+    actions = ["deactivate_workflows"]
+
+    @admin.display(description="Version", ordering="current_version__number")
+    def version_number(self, workflow: Workflow) -> str:
+        version = workflow.current_version
+        return f"v{version.number}" if version else "—"
+
+    @admin.action(description="Deactivate the selected workflows (stops webhooks and cron)")
+    def deactivate_workflows(self, request, queryset):  # type: ignore[no-untyped-def]
+        def deactivate(workflow: Workflow) -> None:
+            user = operator_acting_in(request, workflow.workspace_id)
+            workflow_update(user=user, workflow=workflow, changes={"active": False})
+
+        act_on_each(self, request, queryset.filter(active=True), deactivate, verb="deactivated")
 
 
 @admin.register(WorkflowVersion)
@@ -33,7 +68,7 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
     """Versions are immutable snapshots: readable here, never editable."""
 
     list_display = ("workflow", "number", "created_by", "created_at")
-    search_fields = ("workflow__name", "workflow__id")
+    search_fields = ("workflow__name", "=workflow__id")
     readonly_fields = ("id", "workflow", "number", "graph", "created_by", "created_at")
     list_select_related = ("workflow", "created_by")
     date_hierarchy = "created_at"
@@ -54,6 +89,7 @@ class WebhookTriggerAdmin(admin.ModelAdmin):
     list_filter = ("method", "mode", "auth", "disabled")
     search_fields = ("workflow__name", "workflow__id", "node_id", "path", "=token")
     list_select_related = ("workflow",)
+    date_hierarchy = "created_at"
     readonly_fields = (
         "id",
         "workspace",

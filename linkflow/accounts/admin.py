@@ -1,8 +1,59 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+"""Operator console pages for users, workspaces, memberships and API keys.
 
-from .models import Membership, User, Workspace
+Actions call the same services as the API. Those check the caller's role in the object's
+workspace; ``operator_acting_in`` lets the signed-in operator act there for one request.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import Count
+from django.http import HttpRequest
+
+from linkflow.core.errors import LinkflowError
+
+from .api_keys import api_key_revoke
+from .models import ApiKey, Membership, Role, User, Workspace
+from .selectors import remember_role
 from .services import workspace_ensure_personal
+
+
+def operator_acting_in(request: HttpRequest, workspace_id: object) -> User:
+    """The signed-in operator, given the owner role in ``workspace_id`` for this request.
+
+    Services read the caller's role from the memberships, and roles read for a user object
+    are kept on it (``remember_role``); an operator is usually no member, so the request's
+    own user object is told "owner" here. Nothing is stored, and audit entries name the
+    operator. Only admin actions call this, which Django admin gives to staff alone.
+    """
+    user: User = request.user  # type: ignore[assignment]
+    remember_role(user=user, workspace_id=workspace_id, role=Role.OWNER)
+    return user
+
+
+def act_on_each(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    objects: Iterable[Any],
+    act: Callable[[Any], Any],
+    *,
+    verb: str,
+) -> None:
+    """Run ``act`` on each object, then tell the operator how many were ``verb`` and why
+    the others were not (a service's refusal, e.g. an execution that already finished)."""
+    done, refused = 0, []
+    for obj in objects:
+        try:
+            act(obj)
+            done += 1
+        except LinkflowError as error:
+            refused.append(f"{obj}: {error.message}")
+    modeladmin.message_user(request, f"{done} {verb}.", messages.SUCCESS if done else messages.INFO)
+    if refused:
+        shown = "; ".join(refused[:5]) + (" …" if len(refused) > 5 else "")
+        modeladmin.message_user(request, f"{len(refused)} skipped: {shown}", messages.WARNING)
 
 
 class MembershipInline(admin.TabularInline):
@@ -19,6 +70,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("email", "name")
     readonly_fields = ("id", "date_joined", "last_login")
+    date_hierarchy = "date_joined"
     fieldsets = (
         (None, {"fields": ("id", "email", "password", "name")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
@@ -34,18 +86,93 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ("name", "personal_owner", "created_at")
-    search_fields = ("name", "personal_owner__email")
+    list_display = ("name", "personal_owner", "member_count", "created_at")
+    search_fields = ("name", "personal_owner__email", "=id")
     readonly_fields = ("id", "created_at", "updated_at")
     autocomplete_fields = ("personal_owner",)
+    list_select_related = ("personal_owner",)
     date_hierarchy = "created_at"
     inlines = [MembershipInline]
+
+    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+
+    @admin.display(description="Members", ordering="member_count")
+    def member_count(self, workspace: Workspace) -> int:
+        return workspace.member_count  # type: ignore[attr-defined]
 
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ("user", "workspace", "role", "created_at")
     list_filter = ("role",)
-    search_fields = ("user__email", "workspace__name")
+    search_fields = ("user__email", "workspace__name", "=workspace__id")
     readonly_fields = ("id", "created_at", "updated_at")
     autocomplete_fields = ("user", "workspace")
+    list_select_related = ("user", "workspace")
+    date_hierarchy = "created_at"
+
+
+class _KeyStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+        return (("live", "Live"), ("revoked", "Revoked"))
+
+    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        if self.value() == "live":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Read-only but for revoking. The secret is shown once to its creator and only its
+    hash is stored; the hash is not shown here either (``secret_hash`` is left out)."""
+
+    list_display = (
+        "name",
+        "prefix",
+        "workspace",
+        "created_by",
+        "scope_list",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = (_KeyStateFilter, "created_at")
+    search_fields = ("name", "=prefix", "workspace__name", "created_by__email")
+    list_select_related = ("workspace", "created_by")
+    date_hierarchy = "created_at"
+    fields = (
+        "id",
+        "name",
+        "prefix",
+        "workspace",
+        "created_by",
+        "scopes",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    actions = ["revoke_keys"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False  # keys are made by their users, who alone see the secret once
+
+    @admin.display(description="Scopes")
+    def scope_list(self, key: ApiKey) -> str:
+        return ", ".join(key.scopes or [])
+
+    @admin.action(description="Revoke the selected keys (they stop working at once)")
+    def revoke_keys(self, request, queryset):  # type: ignore[no-untyped-def]
+        def revoke(key: ApiKey) -> None:
+            api_key_revoke(user=operator_acting_in(request, key.workspace_id), key=key)
+
+        act_on_each(self, request, queryset.filter(revoked_at__isnull=True), revoke, verb="revoked")

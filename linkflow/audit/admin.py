@@ -8,8 +8,8 @@ class AuditEventAdmin(admin.ModelAdmin):
     """Read only: the log is evidence, so nobody edits or deletes it here."""
 
     list_display = ("created_at", "action", "actor", "workspace", "target_type", "target_id", "ip")
-    list_filter = ("action",)
-    search_fields = ("action", "actor__email", "workspace__name", "target_id")
+    list_filter = ("action", "target_type")
+    search_fields = ("action", "actor__email", "workspace__name", "=workspace__id", "target_id")
     date_hierarchy = "created_at"
     list_select_related = ("actor", "workspace")
 

@@ -132,8 +132,7 @@ def _redis_metrics() -> tuple[bool, list[Metric]] | None:
         client = probe_redis(settings.REDIS_URL)
         try:
             pipe = client.pipeline(transaction=False)
-            for suffix in _PRIORITY_SUFFIXES:
-                pipe.llen(f"{queue}{suffix}")
+            _queue_lengths(pipe, queue)
             pipe.get(_beat_lock_key())
             *lengths, leader = pipe.execute()
         finally:
@@ -157,6 +156,32 @@ def _redis_metrics() -> tuple[bool, list[Metric]] | None:
         info.add_metric([leader.decode(errors="replace")], 1)
         metrics.append(info)
     return True, metrics
+
+
+def _queue_lengths(pipe: Any, queue: str) -> None:
+    """Add the LLENs whose sum is the queue's depth (one list per priority) to ``pipe``."""
+    for suffix in _PRIORITY_SUFFIXES:
+        pipe.llen(f"{queue}{suffix}")
+
+
+def queue_depth() -> int | None:
+    """Messages waiting in the Celery queue (what ``linkflow_queue_depth`` reports), or
+    None when there is no Redis (embedded mode) or it cannot be read right now."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return None
+    try:
+        client = probe_redis(settings.REDIS_URL)
+        try:
+            pipe = client.pipeline(transaction=False)
+            _queue_lengths(pipe, settings.CELERY_TASK_DEFAULT_QUEUE)
+            return int(sum(pipe.execute()))
+        finally:
+            client.close()
+    except Exception as exc:
+        logger.warning("queue depth: redis unreadable: %r", exc)
+        return None
 
 
 def probe_redis(url: str) -> Any:
