@@ -6,6 +6,8 @@ from django.db.models import QuerySet
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import workspace_ids_for
 from linkflow.core.errors import NotFound
+from workflows.models import Workflow
+from workflows.selectors import workflow_list
 
 from .models import Credential
 
@@ -21,3 +23,20 @@ def credential_get(*, user: User, id: object) -> Credential:
         return credential_list(user=user).get(pk=id)
     except (Credential.DoesNotExist, ValueError, ValidationError):
         raise NotFound("Credential not found.") from None
+
+
+def credential_usage(*, user: User, workspace_id: object) -> dict[str, list[Workflow]]:
+    """The workflows of the workspace whose current version names each credential in a
+    node's ``credential``, by credential id (ids no workflow uses are absent).
+
+    Read from the graphs, not from a table: it is what the next execution will resolve.
+    """
+    used: dict[str, list[Workflow]] = {}
+    workflows = workflow_list(user=user).filter(workspace_id=workspace_id).order_by("name")
+    for workflow in workflows:
+        graph = workflow.current_version.graph if workflow.current_version else None
+        nodes = graph.get("nodes", []) if isinstance(graph, dict) else []
+        named = {str(n["credential"]) for n in nodes if isinstance(n, dict) and n.get("credential")}
+        for credential_id in named:
+            used.setdefault(credential_id, []).append(workflow)
+    return used

@@ -49,3 +49,19 @@ def execution_get(*, user: User, id: object) -> Execution:
         return execution_list(user=user).prefetch_related(node_runs).get(pk=id)
     except (Execution.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("Execution not found.") from None
+
+
+def execution_list_in_workspace(
+    *,
+    user: User,
+    workspace_id: object,
+    ids: list[str] | None = None,
+    **filters: object,
+) -> QuerySet[Execution]:
+    """``execution_list`` narrowed to one of the user's workspaces (the web UI works in one
+    at a time), with each workflow loaded for display; ``ids`` keeps only those executions
+    (the list page asks for the rows the live feed mentions)."""
+    qs = execution_list(user=user, **filters).filter(workspace_id=workspace_id)  # type: ignore[arg-type]
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return qs.select_related("workflow")

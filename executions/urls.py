@@ -1,12 +1,11 @@
 """Pages for the execution list."""
 
 from django.urls import path
-from django.views.generic import TemplateView
 
-# Replaced by the real view as each page lands.
-_building = TemplateView.as_view(template_name="building.html")
+from . import views
 
 app_name = "executions"
 urlpatterns = [
-    path("executions/", _building, name="list"),
+    path("executions/", views.execution_list_page, name="list"),
+    path("executions/rows/", views.execution_rows, name="rows"),
 ]
