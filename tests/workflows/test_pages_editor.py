@@ -1,0 +1,179 @@
+"""The editor, its save endpoint, execute, and the version pages with Django's test client:
+who may see and change what, and bad input refused with its field, never a 500."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from executions.models import Execution
+from linkflow.accounts.models import User
+from linkflow.accounts.services import workspace_ensure_personal
+from workflows.models import Workflow
+from workflows.services import workflow_create, workflow_update
+
+pytestmark = pytest.mark.django_db
+
+GRAPH = {
+    "nodes": [
+        {"id": "start", "type": "trigger.manual"},
+        {"id": "tag", "type": "data.set", "params": {"fields": {"tier": "gold"}}},
+    ],
+    "edges": [{"source": "start", "target": "tag"}],
+}
+
+
+def _signed_in(user: User) -> Client:
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    return client
+
+
+def _workflow(owner: User) -> Workflow:
+    workspace = workspace_ensure_personal(user=owner)
+    return workflow_create(user=owner, workspace=workspace, name="Orders", graph=GRAPH)
+
+
+def _save(client: Client, workflow: Workflow, graph: object) -> tuple[int, dict]:
+    response = client.post(
+        f"/workflows/{workflow.pk}/edit/save/",
+        data=json.dumps({"graph": graph}),
+        content_type="application/json",
+    )
+    return response.status_code, response.json() if response.get("Content-Type", "").startswith(
+        "application/json"
+    ) else {}
+
+
+def test_editor_page_hands_the_graph_with_a_position_for_every_node(owner):
+    workflow = _workflow(owner)
+    response = _signed_in(owner).get(f"/workflows/{workflow.pk}/edit/")
+    assert response.status_code == 200
+    graph = response.context["graph"]
+    assert [n["position"] for n in graph["nodes"]] == [{"x": 40, "y": 40}, {"x": 310, "y": 40}]
+    body = response.content.decode()
+    assert 'data-editable="true"' in body and 'id="save-button"' in body
+    assert 'data-add-type="data.set"' in body
+
+
+def test_viewer_gets_a_read_only_editor_without_palette_save_or_execute(owner, viewer):
+    workflow = _workflow(owner)
+    body = _signed_in(viewer).get(f"/workflows/{workflow.pk}/edit/").content.decode()
+    assert 'data-editable="false"' in body
+    for control in ('id="save-button"', "data-add-type", "/execute/", "Execute…", "Restore"):
+        assert control not in body
+
+
+def test_outsider_gets_404_on_every_editor_page(owner, outsider):
+    workflow = _workflow(owner)
+    client = _signed_in(outsider)
+    for url in ("edit/", "versions/", "versions/diff/?a=1&b=1", "execute/"):
+        assert client.get(f"/workflows/{workflow.pk}/{url}").status_code == 404
+    status, _ = _save(client, workflow, GRAPH)
+    assert status == 404
+
+
+def test_save_makes_a_new_version(owner):
+    workflow = _workflow(owner)
+    graph = {**GRAPH, "nodes": [*GRAPH["nodes"], {"id": "end", "type": "flow.noop"}]}
+    status, body = _save(_signed_in(owner), workflow, graph)
+    assert (status, body) == (200, {"version": 2, "created": True})
+    workflow.refresh_from_db()
+    assert workflow.current_version.graph == graph
+    assert workflow.current_version.created_by == owner
+
+
+def test_save_of_an_invalid_graph_lists_every_problem_with_its_node_and_stores_nothing(owner):
+    workflow = _workflow(owner)
+    graph = {
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "fetch", "type": "http.request", "params": {}},
+            {"id": "mystery", "type": "no.such"},
+        ],
+        "edges": [{"source": "start", "target": "fetch"}],
+    }
+    status, body = _save(_signed_in(owner), workflow, graph)
+    assert status == 400
+    assert body["error"]["code"] == "workflow_graph_invalid"
+    problems = {(p["node_id"], p["field"]) for p in body["error"]["details"]["problems"]}
+    assert problems == {("fetch", "params.url"), ("mystery", "type")}
+    assert workflow.versions.count() == 1
+
+
+def test_save_refuses_a_body_that_is_not_a_graph_with_400(owner):
+    workflow = _workflow(owner)
+    client = _signed_in(owner)
+    response = client.post(
+        f"/workflows/{workflow.pk}/edit/save/", data="{nope", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "graph" in response.json()["error"]["details"]
+    assert workflow.versions.count() == 1
+
+
+def test_viewer_save_restore_and_execute_are_refused_and_change_nothing(owner, viewer):
+    workflow = _workflow(owner)
+    workflow_update(user=owner, workflow=workflow, changes={"graph": {**GRAPH, "edges": []}})
+    client = _signed_in(viewer)
+    status, _ = _save(client, workflow, {**GRAPH, "nodes": GRAPH["nodes"][:1], "edges": []})
+    assert status == 403
+    assert client.post(f"/workflows/{workflow.pk}/versions/1/restore/").status_code == 403
+    assert client.post(f"/workflows/{workflow.pk}/execute/", {"input": "{}"}).status_code == 403
+    workflow.refresh_from_db()
+    assert workflow.current_version.number == 2
+    assert workflow.versions.count() == 2
+    assert not Execution.objects.filter(workflow=workflow).exists()
+
+
+def test_execute_with_invalid_json_gives_the_form_back_with_a_field_error(owner):
+    workflow = _workflow(owner)
+    response = _signed_in(owner).post(f"/workflows/{workflow.pk}/execute/", {"input": "{oops"})
+    assert response.status_code == 400
+    assert "not valid JSON" in response.context["form"].errors["input"][0]
+    not_object = _signed_in(owner).post(f"/workflows/{workflow.pk}/execute/", {"input": "[1]"})
+    assert "JSON object" in not_object.context["form"].errors["input"][0]
+    assert not Execution.objects.filter(workflow=workflow).exists()
+
+
+def test_execute_queues_a_manual_execution_and_redirects_to_its_run_view(owner):
+    workflow = _workflow(owner)
+    response = _signed_in(owner).post(f"/workflows/{workflow.pk}/execute/", {"input": '{"n": 3}'})
+    execution = Execution.objects.get(workflow=workflow)
+    assert response.status_code == 302
+    assert response["Location"] == f"/executions/{execution.pk}/"
+    assert (execution.mode, execution.trigger_input) == ("manual", {"n": 3})
+
+
+def test_versions_page_lists_authors_and_diff_shows_parameter_changes(owner, teammate):
+    workflow = _workflow(owner)
+    changed = json.loads(json.dumps(GRAPH))
+    changed["nodes"][1]["params"]["fields"] = {"tier": "silver"}
+    workflow_update(user=teammate, workflow=workflow, changes={"graph": changed})
+    client = _signed_in(owner)
+    versions = client.get(f"/workflows/{workflow.pk}/versions/").content.decode()
+    assert owner.email in versions and teammate.email in versions
+    diff = client.get(f"/workflows/{workflow.pk}/versions/diff/", {"a": 1, "b": 2})
+    assert diff.status_code == 200
+    assert [c["field"] for c in diff.context["diff"]["nodes_changed"][0]["changes"]] == [
+        "params.fields"
+    ]
+    assert "silver" in diff.content.decode()
+
+
+def test_diff_of_a_missing_version_is_404_and_a_bad_number_goes_back(owner):
+    workflow = _workflow(owner)
+    client = _signed_in(owner)
+    assert client.get(f"/workflows/{workflow.pk}/versions/diff/?a=1&b=9").status_code == 404
+    assert client.get(f"/workflows/{workflow.pk}/versions/diff/?a=x&b=1").status_code == 302
+
+
+def test_restore_makes_a_new_version_equal_to_the_old_one(owner, teammate):
+    workflow = _workflow(owner)
+    workflow_update(user=owner, workflow=workflow, changes={"graph": {**GRAPH, "edges": []}})
+    response = _signed_in(teammate).post(f"/workflows/{workflow.pk}/versions/1/restore/")
+    assert response.status_code == 302
+    workflow.refresh_from_db()
+    assert workflow.current_version.number == 3
+    assert workflow.current_version.graph == GRAPH
+    assert workflow.current_version.created_by == teammate

@@ -1,0 +1,233 @@
+"""The graph editor, its save endpoint, running a workflow, and the version history.
+
+The editor page hands the browser the current graph (every node placed, see
+``editor.graph_layout``), the node catalog and the workspace's credentials; editor.js
+edits the graph in memory and posts it whole to ``save``, which goes through the same
+``workflow_update`` service as the API and answers JSON (the API's error shape on 4xx).
+"""
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from rest_framework import serializers
+
+from credentials.selectors import credential_list
+from executions.models import ExecutionMode
+from executions.services import execution_create
+from linkflow.accounts.models import WRITER_ROLES, Role
+from linkflow.accounts.web import page, show_error
+from linkflow.core.errors import ErrorCode, LinkflowError, PermissionDenied
+from linkflow.core.validators import storable_json
+
+from . import editor, selectors, services
+from .models import Workflow, WorkflowVersion
+
+
+class ExecuteForm(forms.Form):
+    input = forms.CharField(
+        label="Input JSON",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        help_text="A JSON object: the trigger's item. Empty means {}.",
+    )
+
+    def clean_input(self) -> dict[str, Any]:
+        text = self.cleaned_data["input"].strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError as error:
+            raise forms.ValidationError(f"This is not valid JSON: {error}.") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Give a JSON object, like {"name": "Ada"}.')
+        try:
+            return storable_json(value)
+        except serializers.ValidationError as error:
+            raise forms.ValidationError(error.detail[0]) from None
+
+
+def _can_edit(workflow: Workflow) -> bool:
+    # The role in the workflow's own workspace, which workflow_get annotated.
+    return getattr(workflow, "caller_role", None) in WRITER_ROLES
+
+
+def _editable(request: HttpRequest, pk: object) -> Workflow:
+    """The workflow, when the user may change it; else 404 or the 403 page (nothing done)."""
+    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    if not _can_edit(workflow):
+        raise PermissionDenied("Changing or running this workflow needs the editor role.")
+    return workflow
+
+
+def _versions(workflow: Workflow) -> list[WorkflowVersion]:
+    return list(workflow.versions.select_related("created_by").order_by("-number"))
+
+
+@require_GET
+@page(at_least=Role.VIEWER)
+def edit(request: HttpRequest, pk: object) -> HttpResponse:
+    """The canvas with the current graph; read-only for viewers."""
+    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    version = workflow.current_version
+    graph = version.graph if version else {"nodes": [], "edges": []}
+    credentials = credential_list(user=request.user).filter(  # type: ignore[arg-type]
+        workspace_id=workflow.workspace_id
+    )
+    context = {
+        "workflow": workflow,
+        "version": version,
+        "editable": _can_edit(workflow),
+        "graph": editor.graph_with_layout(graph),
+        "catalog": editor.node_catalog(),
+        "credentials": [{"id": str(c.pk), "name": c.name, "type": c.type} for c in credentials],
+        "execute_form": ExecuteForm(),
+    }
+    return render(request, "workflows/editor.html", context)
+
+
+def _error_json(error: LinkflowError) -> JsonResponse:
+    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
+    return JsonResponse(body, status=error.status_code)
+
+
+@require_POST
+@page(at_least=Role.EDITOR)
+def save(request: HttpRequest, pk: object) -> HttpResponse:
+    """Store the posted ``{"graph": …}`` as a new version (none when it is unchanged).
+
+    Answers ``{"version": n, "created": bool}``, or the API's error shape: 400 with every
+    problem of the graph and its node id, so the editor can mark the nodes.
+    """
+    workflow = _editable(request, pk)
+    try:
+        graph = _posted_graph(request)
+        before = workflow.current_version_id
+        workflow = services.workflow_update(
+            user=request.user,  # type: ignore[arg-type]
+            workflow=workflow,
+            changes={"graph": graph},
+        )
+    except LinkflowError as error:
+        return _error_json(error)
+    version = workflow.current_version
+    return JsonResponse(
+        {"version": version.number, "created": version.pk != before}  # type: ignore[union-attr]
+    )
+
+
+def _posted_graph(request: HttpRequest) -> Any:
+    try:
+        body = json.loads(request.body or b"null")
+        graph = body["graph"]
+        return storable_json(graph)
+    except (ValueError, KeyError, TypeError):
+        message = 'Post a JSON object {"graph": {...}}.'
+    except serializers.ValidationError as error:
+        message = str(error.detail[0])
+    raise LinkflowError(
+        ErrorCode.VALIDATION_ERROR, "Some fields are invalid.", details={"graph": [message]}
+    )
+
+
+@page(at_least=Role.EDITOR)
+def execute(request: HttpRequest, pk: object) -> HttpResponse:
+    """Run the current version with the given input, then show the run."""
+    workflow = _editable(request, pk)
+    form = ExecuteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            execution = execution_create(
+                user=request.user,  # type: ignore[arg-type]
+                workflow=workflow,
+                trigger_input=form.cleaned_data["input"],
+                mode=ExecutionMode.MANUAL,
+            )
+        except LinkflowError as error:
+            show_error(form, error)
+        else:
+            return redirect("runs:detail", pk=execution.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "workflows/editor_execute.html",
+        {"workflow": workflow, "form": form},
+        status=status,
+    )
+
+
+@require_GET
+@page(at_least=Role.VIEWER)
+def history(request: HttpRequest, pk: object) -> HttpResponse:
+    """Every version with its author and time, to compare two or restore one."""
+    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    return render(
+        request,
+        "workflows/editor_versions.html",
+        {"workflow": workflow, "versions": _versions(workflow), "editable": _can_edit(workflow)},
+    )
+
+
+@require_GET
+@page(at_least=Role.VIEWER)
+def diff(request: HttpRequest, pk: object) -> HttpResponse:
+    """What changed from version ``a`` to version ``b`` (query parameters, numbers)."""
+    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    numbers = []
+    for key in ("a", "b"):
+        try:
+            numbers.append(int(request.GET.get(key, "")))
+        except ValueError:
+            messages.error(request, "Pick two versions to compare.")
+            return redirect("editor:versions", pk=workflow.pk)
+    old = get_object_or_404(WorkflowVersion, workflow=workflow, number=numbers[0])
+    new = get_object_or_404(WorkflowVersion, workflow=workflow, number=numbers[1])
+    changes = editor.version_diff(old.graph, new.graph)
+    for node in changes["nodes_changed"]:
+        for change in node["changes"]:
+            change["old_text"] = _shown(change["old"])
+            change["new_text"] = _shown(change["new"])
+    context = {
+        "workflow": workflow,
+        "old": old,
+        "new": new,
+        "diff": changes,
+        "editable": _can_edit(workflow),
+    }
+    return render(request, "workflows/editor_diff.html", context)
+
+
+def _shown(value: Any) -> str:
+    return "—" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+@require_POST
+@page(at_least=Role.EDITOR)
+def restore(request: HttpRequest, pk: object, number: int) -> HttpResponse:
+    """Make a new version whose graph is version ``number``'s."""
+    workflow = _editable(request, pk)
+    old = get_object_or_404(WorkflowVersion, workflow=workflow, number=number)
+    before = workflow.current_version_id
+    try:
+        workflow = services.workflow_update(
+            user=request.user,  # type: ignore[arg-type]
+            workflow=workflow,
+            changes={"graph": old.graph},
+        )
+    except LinkflowError as error:
+        messages.error(request, f"Version {number} cannot be restored: {error.message}")
+        return redirect("editor:versions", pk=workflow.pk)
+    if workflow.current_version_id == before:
+        messages.info(request, f"Version {number} is already the current graph.")
+    else:
+        current = workflow.current_version
+        messages.success(
+            request,
+            f"Restored version {number} as version {current.number}.",  # type: ignore[union-attr]
+        )
+    return redirect("editor:edit", pk=workflow.pk)
