@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from oauth2_provider import urls as oauth2_urls
 
+from linkflow.accounts.views import SignInView
 from linkflow.core import health
 from linkflow.core import views as core_views
 from workflows import webhooks
@@ -22,7 +23,7 @@ urlpatterns = [
     path("api/v1/", include("linkflow.api_v1")),
     path("oauth/", include((oauth2_patterns, "oauth2_provider"))),
     # Signing in for the web UI and browser flows (OAuth2 consent).
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The web UI: each app's pages.
     path("", include("linkflow.accounts.urls")),

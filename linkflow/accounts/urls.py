@@ -1,19 +1,49 @@
 """Pages for accounts and workspaces: sign-up, passwords, members, API keys."""
 
 from django.urls import path
-from django.views.generic import TemplateView
 
-from . import web
-
-# Replaced by the real view as each page lands.
-_building = TemplateView.as_view(template_name="building.html")
+from . import views, views_api_keys, views_workspace, web
 
 app_name = "accounts"
 urlpatterns = [
     path("workspace/switch/", web.workspace_switch, name="workspace_switch"),
-    path("workspace/members/", _building, name="members"),
-    path("settings/api-keys/", _building, name="api_keys"),
-    path("accounts/signup/", _building, name="signup"),
-    path("accounts/password/change/", _building, name="password_change"),
-    path("accounts/password/reset/", _building, name="password_reset"),
+    path("workspace/new/", views_workspace.workspace_new, name="workspace_new"),
+    path("workspace/rename/", views_workspace.workspace_rename, name="workspace_rename"),
+    path("workspace/members/", views_workspace.members, name="members"),
+    path("workspace/members/add/", views_workspace.member_add, name="member_add"),
+    path(
+        "workspace/members/<uuid:user_id>/role/",
+        views_workspace.member_role,
+        name="member_role",
+    ),
+    path(
+        "workspace/members/<uuid:user_id>/remove/",
+        views_workspace.member_remove,
+        name="member_remove",
+    ),
+    path("settings/api-keys/", views_api_keys.api_keys, name="api_keys"),
+    path(
+        "settings/api-keys/<uuid:key_id>/revoke/",
+        views_api_keys.api_key_revoke_view,
+        name="api_key_revoke",
+    ),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/password/change/", views.password_change, name="password_change"),
+    path(
+        "accounts/password/change/done/",
+        views.password_change_done,
+        name="password_change_done",
+    ),
+    path("accounts/password/reset/", views.password_reset, name="password_reset"),
+    path("accounts/password/reset/sent/", views.password_reset_done, name="password_reset_done"),
+    path(
+        "accounts/password/reset/complete/",
+        views.password_reset_complete,
+        name="password_reset_complete",
+    ),
+    path(
+        "accounts/password/reset/<uidb64>/<token>/",
+        views.password_reset_confirm,
+        name="password_reset_confirm",
+    ),
 ]

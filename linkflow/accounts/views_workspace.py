@@ -1,0 +1,177 @@
+"""The workspace page: its members and their roles, renaming it, and making new ones.
+
+Everybody in the workspace sees who is in it; admins and owners manage it. The services
+enforce the rules (an owner's role is given or taken only by an owner, a workspace keeps
+an owner); their refusals are shown next to the form or row they concern.
+"""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from linkflow.core.errors import LinkflowError, NotFound
+
+from . import services
+from .forms import MemberAddForm, MemberRoleForm, WorkspaceNameForm
+from .models import Membership, Role, User
+from .selectors import member_list
+from .web import SESSION_KEY, page, show_error
+
+
+def _members_page(request: HttpRequest, *, status: int = 200, **context: Any) -> HttpResponse:
+    """The members page, with whichever bound forms or row errors the caller passes."""
+    workspace = request.workspace  # type: ignore[attr-defined]
+    is_owner = request.role == Role.OWNER  # type: ignore[attr-defined]
+    # An admin may not give or take the owner role, so is not offered it.
+    choices = [(value, label) for value, label in Role.choices if is_owner or value != Role.OWNER]
+    context.setdefault("add_form", MemberAddForm())
+    context["add_form"].fields["role"].choices = choices
+    context.setdefault("rename_form", WorkspaceNameForm(initial={"name": workspace.name}))
+    return render(
+        request,
+        "accounts/members.html",
+        {
+            "workspace": workspace,
+            "members": member_list(user=request.user, workspace_id=workspace.pk),  # type: ignore[arg-type]
+            "role_choices": choices,
+            "is_owner": is_owner,
+            "error_member": None,
+            **context,
+        },
+        status=status,
+    )
+
+
+@require_GET
+@page(at_least=Role.VIEWER)
+def members(request: HttpRequest) -> HttpResponse:
+    """Who is in the current workspace, with their roles (and, for admins, the controls)."""
+    return _members_page(request)
+
+
+@require_POST
+@page(at_least=Role.ADMIN)
+def member_add(request: HttpRequest) -> HttpResponse:
+    """Add an existing user by e-mail with a role."""
+    form = MemberAddForm(request.POST)
+    if form.is_valid():
+        try:
+            services.member_add(
+                user=request.user,  # type: ignore[arg-type]
+                workspace=request.workspace,  # type: ignore[attr-defined]
+                email=form.cleaned_data["email"],
+                role=Role(form.cleaned_data["role"]),
+            )
+        except LinkflowError as error:
+            show_error(form, error)
+            return _members_page(request, add_form=form, status=error.status_code)
+        messages.success(request, f"Added {form.cleaned_data['email']}.")
+        return redirect("accounts:members")
+    return _members_page(request, add_form=form, status=400)
+
+
+def _row_error(
+    request: HttpRequest, membership: Membership, message: str, *, status: int
+) -> HttpResponse:
+    """The page again, with ``message`` next to the member's row it concerns."""
+    return _members_page(request, error_member=membership.user_id, row_error=message, status=status)
+
+
+def _member(request: HttpRequest, user_id: object) -> Membership:
+    workspace = request.workspace  # type: ignore[attr-defined]
+    membership = (
+        member_list(user=request.user, workspace_id=workspace.pk)  # type: ignore[arg-type]
+        .filter(user_id=user_id)
+        .first()
+    )
+    if membership is None:
+        raise NotFound("Member not found.")
+    return membership
+
+
+@require_POST
+@page(at_least=Role.ADMIN)
+def member_role(request: HttpRequest, user_id: str) -> HttpResponse:
+    """Give a member another role."""
+    membership = _member(request, user_id)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        return _row_error(request, membership, "Choose a role.", status=400)
+    try:
+        services.member_set_role(
+            user=request.user,  # type: ignore[arg-type]
+            workspace=request.workspace,  # type: ignore[attr-defined]
+            member=membership.user,
+            role=Role(form.cleaned_data["role"]),
+        )
+    except LinkflowError as error:
+        return _row_error(request, membership, error.message, status=error.status_code)
+    messages.success(request, f"{membership.user.email} is now {form.cleaned_data['role']}.")
+    return redirect("accounts:members")
+
+
+@require_POST
+@page(at_least=Role.ADMIN)
+def member_remove(request: HttpRequest, user_id: str) -> HttpResponse:
+    """Take a member out of the workspace (asked to confirm first, on the page)."""
+    membership = _member(request, user_id)
+    member: User = membership.user
+    try:
+        services.member_remove(
+            user=request.user,  # type: ignore[arg-type]
+            workspace=request.workspace,  # type: ignore[attr-defined]
+            member=member,
+        )
+    except LinkflowError as error:
+        return _row_error(request, membership, error.message, status=error.status_code)
+    if member.pk == request.user.pk:
+        messages.success(request, f"You have left {request.workspace.name}.")  # type: ignore[attr-defined]
+        request.session.pop(SESSION_KEY, None)
+        return redirect("home")
+    messages.success(request, f"Removed {member.email}.")
+    return redirect("accounts:members")
+
+
+@require_POST
+@page(at_least=Role.ADMIN)
+def workspace_rename(request: HttpRequest) -> HttpResponse:
+    """Give the current workspace a new name."""
+    form = WorkspaceNameForm(request.POST)
+    if form.is_valid():
+        try:
+            services.workspace_rename(
+                user=request.user,  # type: ignore[arg-type]
+                workspace=request.workspace,  # type: ignore[attr-defined]
+                name=form.cleaned_data["name"],
+            )
+        except LinkflowError as error:
+            show_error(form, error)
+            return _members_page(request, rename_form=form, status=error.status_code)
+        messages.success(request, "Workspace renamed.")
+        return redirect("accounts:members")
+    return _members_page(request, rename_form=form, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def workspace_new(request: HttpRequest) -> HttpResponse:
+    """Create a shared workspace, owned by its creator, and switch to it."""
+    form = WorkspaceNameForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            workspace = services.workspace_create(
+                user=request.user,  # type: ignore[arg-type]
+                name=form.cleaned_data["name"],
+            )
+        except LinkflowError as error:
+            show_error(form, error)
+        else:
+            request.session[SESSION_KEY] = str(workspace.pk)
+            messages.success(request, f"Created {workspace.name}. Now add your teammates.")
+            return redirect("accounts:members")
+    status = 400 if form.is_bound else 200
+    return render(request, "accounts/workspace_new.html", {"form": form}, status=status)
