@@ -6,7 +6,8 @@ import json
 import pytest
 from django.test import Client
 
-from executions.models import Execution
+from executions.models import Execution, NodeRun
+from executions.services import execution_create
 from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.models import Workflow
@@ -177,3 +178,78 @@ def test_restore_makes_a_new_version_equal_to_the_old_one(owner, teammate):
     assert workflow.current_version.number == 3
     assert workflow.current_version.graph == GRAPH
     assert workflow.current_version.created_by == teammate
+
+
+# --- the run view (executions/run_views.py) ---------------------------------------------------
+def _execution(owner: User) -> Execution:
+    workflow = _workflow(owner)
+    return execution_create(user=owner, workflow=workflow, trigger_input={}, mode="manual")
+
+
+def test_run_view_shows_queued_nodes_and_actions_to_an_editor_only(owner, viewer):
+    execution = _execution(owner)
+    response = _signed_in(owner).get(f"/executions/{execution.pk}/")
+    assert response.status_code == 200
+    assert response.context["statuses"] == {"start": "queued", "tag": "queued"}
+    assert f"/executions/{execution.pk}/cancel/" in response.content.decode()
+    as_viewer = _signed_in(viewer).get(f"/executions/{execution.pk}/").content.decode()
+    for action in ("/cancel/", "/retry/", "/rerun/"):
+        assert action not in as_viewer
+
+
+def test_viewer_cannot_cancel_retry_or_rerun(owner, viewer):
+    execution = _execution(owner)
+    client = _signed_in(viewer)
+    for action in ("cancel", "retry", "rerun"):
+        response = client.post(f"/executions/{execution.pk}/{action}/", {"from_node": "tag"})
+        assert response.status_code == 403
+    execution.refresh_from_db()
+    assert execution.status == "queued"
+    assert Execution.objects.count() == 1
+
+
+def test_outsider_gets_404_on_the_run_view_its_nodes_and_actions(owner, outsider):
+    execution = _execution(owner)
+    client = _signed_in(outsider)
+    assert client.get(f"/executions/{execution.pk}/").status_code == 404
+    assert client.get(f"/executions/{execution.pk}/nodes/tag/").status_code == 404
+    assert client.post(f"/executions/{execution.pk}/cancel/").status_code == 404
+    execution.refresh_from_db()
+    assert execution.status == "queued"
+
+
+def test_cancel_from_the_run_view_and_refusals_come_back_as_messages(owner):
+    execution = _execution(owner)
+    client = _signed_in(owner)
+    response = client.post(f"/executions/{execution.pk}/cancel/", follow=True)
+    assert "Execution cancelled." in response.content.decode()
+    execution.refresh_from_db()
+    assert execution.status == "cancelled"
+    again = client.post(f"/executions/{execution.pk}/cancel/", follow=True).content.decode()
+    assert "already finished" in again
+    unknown = client.post(f"/executions/{execution.pk}/rerun/", {"from_node": "nope"}, follow=True)
+    assert "Node &#x27;nope&#x27; is not in version 1." in unknown.content.decode()
+    assert Execution.objects.count() == 1
+
+
+def test_node_panel_pages_items_and_escapes_them(owner):
+    execution = _execution(owner)
+    items = [{"n": n, "html": "<b>x</b>"} for n in range(25)]
+    NodeRun.objects.create(
+        execution=execution,
+        node_id="tag",
+        node_type="data.set",
+        status="succeeded",
+        input=items,
+        output={"main": items},
+    )
+    client = _signed_in(owner)
+    first = client.get(f"/executions/{execution.pk}/nodes/tag/")
+    assert first.status_code == 200
+    page = first.context["runs"][0]["outputs"][0]["page"]
+    assert (page["count"], len(page["rows"]), page["num_pages"]) == (25, 20, 2)
+    assert "<b>x</b>" not in first.content.decode()
+    second = client.get(page["next_url"]).context["runs"][0]
+    assert len(second["outputs"][0]["page"]["rows"]) == 5
+    assert len(second["input"]["rows"]) == 20  # each list keeps its own page
+    assert client.get(f"/executions/{execution.pk}/nodes/ghost/").status_code == 404

@@ -1,0 +1,235 @@
+"""The run view: one execution on its graph, live, with each node's runs and the actions
+(cancel, retry, re-run from a node) through the same operations as the API.
+
+The page draws the pinned version's graph with each node's latest status; run.js keeps it
+current from the WebSocket feed and loads a node's runs from ``node`` (an htmx partial),
+where input and output items are paged so a large payload never arrives whole.
+"""
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_GET, require_POST
+
+from linkflow.accounts.models import WRITER_ROLES, Role
+from linkflow.accounts.selectors import role_in
+from linkflow.accounts.web import page
+from linkflow.core.errors import LinkflowError, PermissionDenied
+from workflows.editor import graph_with_layout, node_catalog
+
+from . import operations, selectors
+from .models import FINISHED_STATUSES, Execution
+from .payloads import PayloadMissing, payload_load
+
+ITEMS_PER_PAGE = 20
+# Objects and lists this deep or deeper start folded in the JSON view.
+OPEN_DEPTH = 2
+
+
+def _can_act(request: HttpRequest, execution: Execution) -> bool:
+    role = role_in(user=request.user, workspace_id=execution.workspace_id)  # type: ignore[arg-type]
+    return role in WRITER_ROLES
+
+
+def _statuses(execution: Execution) -> dict[str, str]:
+    """Each node's latest status (runs come in the order the runner decided them)."""
+    latest = {run.node_id: run.status for run in execution.node_runs.all()}
+    if execution.status not in FINISHED_STATUSES:
+        for node in execution.version.graph.get("nodes", []):
+            latest.setdefault(node.get("id"), "queued")
+    return latest
+
+
+@require_GET
+@page(at_least=Role.VIEWER)
+def detail(request: HttpRequest, pk: object) -> HttpResponse:
+    """The execution's graph coloured by status, its summary and its actions."""
+    execution = selectors.execution_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    context = {
+        "execution": execution,
+        "workflow": execution.workflow,
+        "graph": graph_with_layout(execution.version.graph),
+        "statuses": _statuses(execution),
+        "catalog": [
+            {k: t[k] for k in ("type", "label", "outputs", "is_trigger")} for t in node_catalog()
+        ],
+        "can_act": _can_act(request, execution),
+        "finished": execution.status in FINISHED_STATUSES,
+    }
+    return render(request, "executions/run.html", context)
+
+
+def _loaded(value: Any) -> Any:
+    try:
+        return payload_load(value)
+    except PayloadMissing:
+        return None  # removed by retention cleanup: the template says so
+
+
+def _paged(items: Any, request: HttpRequest, param: str) -> dict[str, Any] | None:
+    """One page of ``items`` rendered as JSON views, with links to its neighbours that keep
+    the panel's other pages where they are."""
+    if not isinstance(items, list):
+        return None
+    page_ = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get(param))
+
+    def url(number: int) -> str:
+        query = request.GET.copy()
+        query[param] = str(number)
+        return f"{request.path}?{query.urlencode()}"
+
+    return {
+        "rows": [json_html(item) for item in page_.object_list],
+        "count": len(items),
+        "number": page_.number,
+        "num_pages": page_.paginator.num_pages,
+        "first_index": page_.start_index(),
+        "last_index": page_.end_index(),
+        "prev_url": url(page_.previous_page_number()) if page_.has_previous() else None,
+        "next_url": url(page_.next_page_number()) if page_.has_next() else None,
+    }
+
+
+def _run_view(run: Any, request: HttpRequest) -> dict[str, Any]:
+    """One NodeRun as the panel shows it: input and each output port paged."""
+    items_in, output = _loaded(run.input), _loaded(run.output)
+    ports = output.items() if isinstance(output, dict) else []
+    return {
+        "run": run,
+        "input": _paged(items_in, request, f"in{run.attempt}"),
+        "input_missing": items_in is None,
+        "outputs": [
+            {"port": port, "page": _paged(items, request, f"out{run.attempt}-{port}")}
+            for port, items in ports
+        ],
+        "output_missing": output is None,
+        "error": json_html(run.error) if run.error else None,
+    }
+
+
+@require_GET
+@page(at_least=Role.VIEWER)
+def node(request: HttpRequest, pk: object, node_id: str) -> HttpResponse:
+    """The runs of one node of the execution (every attempt), as a partial for the panel."""
+    execution = selectors.execution_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    nodes = {n.get("id"): n for n in execution.version.graph.get("nodes", [])}
+    if node_id not in nodes:
+        return render(request, "404.html", status=404)
+    runs = [run for run in execution.node_runs.all() if run.node_id == node_id]
+    context = {
+        "execution": execution,
+        "node": nodes[node_id],
+        "runs": [_run_view(run, request) for run in runs],
+        "can_act": _can_act(request, execution),
+        "finished": execution.status in FINISHED_STATUSES,
+    }
+    return render(request, "executions/run_node.html", context)
+
+
+@require_POST
+@page(at_least=Role.VIEWER)
+def cancel(request: HttpRequest, pk: object) -> HttpResponse:
+    """Stop a queued, waiting or running execution."""
+    execution = _actable(request, pk)
+    try:
+        operations.execution_cancel(user=request.user, execution=execution)  # type: ignore[arg-type]
+        messages.success(request, "Execution cancelled.")
+    except LinkflowError as error:
+        messages.error(request, error.message)
+    return redirect("runs:detail", pk=execution.pk)
+
+
+@require_POST
+@page(at_least=Role.VIEWER)
+def retry(request: HttpRequest, pk: object) -> HttpResponse:
+    """Run the same version with the same input again, as a new execution."""
+    execution = _actable(request, pk)
+    try:
+        repeat = operations.execution_retry(user=request.user, execution=execution)  # type: ignore[arg-type]
+    except LinkflowError as error:
+        messages.error(request, error.message)
+        return redirect("runs:detail", pk=execution.pk)
+    messages.success(request, "Retrying as a new execution.")
+    return redirect("runs:detail", pk=repeat.pk)
+
+
+@require_POST
+@page(at_least=Role.VIEWER)
+def rerun(request: HttpRequest, pk: object) -> HttpResponse:
+    """Run ``from_node`` and everything after it again, reusing the other nodes' output."""
+    execution = _actable(request, pk)
+    from_node = request.POST.get("from_node", "")[:64]
+    try:
+        repeat = operations.execution_rerun(
+            user=request.user,  # type: ignore[arg-type]
+            execution=execution,
+            from_node=from_node,
+        )
+    except LinkflowError as error:
+        details = error.details if isinstance(error.details, dict) else {}
+        problems = details.get("from_node") or [error.message]
+        messages.error(request, " ".join(str(p) for p in problems))
+        return redirect("runs:detail", pk=execution.pk)
+    messages.success(request, f"Re-running from {from_node} as a new execution.")
+    return redirect("runs:detail", pk=repeat.pk)
+
+
+def _actable(request: HttpRequest, pk: object) -> Execution:
+    execution = selectors.execution_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    if not _can_act(request, execution):
+        raise PermissionDenied("Acting on executions needs the editor role.")
+    return execution
+
+
+# --- a collapsible JSON view, rendered here so it needs no script ----------------------------
+def json_html(value: Any, depth: int = 0) -> SafeString:
+    """``value`` as nested <details> lists: objects and arrays fold, scalars are coloured."""
+    if isinstance(value, dict):
+        return _folding(value.items(), "{", "}", f"{len(value)} keys", depth, keyed=True)
+    if isinstance(value, list):
+        return _folding(enumerate(value), "[", "]", f"{len(value)} items", depth, keyed=False)
+    kind = (
+        "null"
+        if value is None
+        else "bool"
+        if isinstance(value, bool)
+        else "number"
+        if isinstance(value, int | float)
+        else "string"
+    )
+    return format_html(
+        '<span class="json-{}">{}</span>', kind, json.dumps(value, ensure_ascii=False)
+    )
+
+
+def _folding(pairs: Any, opening: str, closing: str, size: str, depth: int, *, keyed: bool) -> Any:
+    pairs = list(pairs)
+    if not pairs:
+        return mark_safe(opening + closing)
+    rows = format_html_join(
+        "",
+        "<li>{}{}</li>",
+        (
+            (
+                format_html('<span class="json-key">{}</span>: ', json.dumps(str(key)))
+                if keyed
+                else "",
+                json_html(child, depth + 1),
+            )
+            for key, child in pairs
+        ),
+    )
+    return format_html(
+        '<details{}><summary>{} <span class="muted">{}</span></summary><ul>{}</ul>{}</details>',
+        " open" if depth < OPEN_DEPTH else "",
+        opening,
+        size,
+        rows,
+        closing,
+    )
