@@ -34,7 +34,9 @@ class SignInForm(AuthenticationForm):
         except ValidationError:
             login_failed(address=address, email=email)
             raise
-        login_succeeded(address=address, email=email)
+        # Only a checked password clears the count: a post without one proves nothing.
+        if self.user_cache is not None:
+            login_succeeded(address=address, email=email)
         return cleaned
 
 

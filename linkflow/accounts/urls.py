@@ -9,6 +9,7 @@ urlpatterns = [
     path("workspace/switch/", web.workspace_switch, name="workspace_switch"),
     path("workspace/new/", views_workspace.workspace_new, name="workspace_new"),
     path("workspace/rename/", views_workspace.workspace_rename, name="workspace_rename"),
+    path("workspace/delete/", views_workspace.workspace_delete, name="workspace_delete"),
     path("workspace/members/", views_workspace.members, name="members"),
     path("workspace/members/add/", views_workspace.member_add, name="member_add"),
     path(

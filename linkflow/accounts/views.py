@@ -41,7 +41,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     their workflows."""
     if request.user.is_authenticated:
         return redirect("home")
-    form = SignUpForm(request.POST or None)
+    form = SignUpForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             user = user_create(

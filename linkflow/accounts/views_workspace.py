@@ -160,7 +160,7 @@ def workspace_rename(request: HttpRequest) -> HttpResponse:
 @login_required
 def workspace_new(request: HttpRequest) -> HttpResponse:
     """Create a shared workspace, owned by its creator, and switch to it."""
-    form = WorkspaceNameForm(request.POST or None)
+    form = WorkspaceNameForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             workspace = services.workspace_create(
@@ -175,3 +175,18 @@ def workspace_new(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:members")
     status = 400 if form.is_bound else 200
     return render(request, "accounts/workspace_new.html", {"form": form}, status=status)
+
+
+@require_POST
+@page(at_least=Role.OWNER)
+def workspace_delete(request: HttpRequest) -> HttpResponse:
+    """Delete the current (shared) workspace with everything in it; owners only, asked to
+    confirm first. A personal workspace cannot be deleted (the service says why)."""
+    workspace = request.workspace  # type: ignore[attr-defined]
+    try:
+        services.workspace_delete(user=request.user, workspace=workspace)  # type: ignore[arg-type]
+    except LinkflowError as error:
+        return _members_page(request, delete_error=error.message, status=error.status_code)
+    request.session.pop(SESSION_KEY, None)
+    messages.success(request, f"Deleted {workspace.name}.")
+    return redirect("home")

@@ -15,6 +15,7 @@ from linkflow.accounts.models import ApiKey, Membership, Role, User, Workspace
 from linkflow.accounts.services import (
     membership_add,
     user_create,
+    workspace_create,
     workspace_ensure_personal,
 )
 from linkflow.accounts.web import SESSION_KEY
@@ -104,14 +105,15 @@ def test_sign_in_form_is_locked_after_too_many_wrong_passwords(client, settings)
     user = user_create(email=f"guess-{uuid.uuid4().hex}@example.com", password=PASSWORD)
     try:
         wrong = [
-            client.post("/accounts/login/", {"username": user.email, "password": "nope"})
-            for _ in range(2)
+            client.post("/accounts/login/", {"username": user.email, "password": password})
+            # A post without a password in between does not wipe the count.
+            for password in ("nope", "", "nope again")
         ]
         refused = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
     finally:
         login_succeeded(address="127.0.0.1", email=user.email)
 
-    assert [r.status_code for r in wrong] == [200, 200]
+    assert [r.status_code for r in wrong] == [200, 200, 200]
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 0
     assert b"Too many failed sign-ins" in refused.content
@@ -354,3 +356,26 @@ def test_an_owner_revokes_a_key(owner, team):
     key.refresh_from_db()
     assert response.status_code == 302
     assert key.revoked_at is not None
+
+
+def test_only_an_owner_deletes_a_shared_workspace(owner, admin):
+    shared = workspace_create(user=owner, name="Shared")
+    membership_add(workspace=shared, user=admin, role=Role.ADMIN)
+
+    refused = signed_in(admin, shared).post("/workspace/delete/")
+    still_there = Workspace.objects.filter(pk=shared.pk).exists()
+    client = signed_in(owner, shared)
+    deleted = client.post("/workspace/delete/")
+
+    assert refused.status_code == 403 and still_there
+    assert deleted["Location"] == "/"
+    assert not Workspace.objects.filter(pk=shared.pk).exists()
+    assert SESSION_KEY not in client.session
+
+
+def test_a_personal_workspace_cannot_be_deleted_and_the_page_says_why(owner, team):
+    response = signed_in(owner, team).post("/workspace/delete/")
+
+    assert response.status_code == 409
+    assert "personal workspace cannot be deleted" in response.content.decode()
+    assert Workspace.objects.filter(pk=team.pk).exists()

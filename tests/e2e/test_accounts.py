@@ -142,3 +142,10 @@ def test_a_user_creates_a_workspace_and_switches_between_workspaces(new_page, ow
     page.get_by_label("Workspace", exact=True).select_option(str(personal.pk))
     expect(page.get_by_text(f"Now working in {personal.name}.")).to_be_visible()
     expect(page.get_by_role("heading", name=personal.name)).to_be_visible()
+    expect(page.get_by_role("button", name="Delete workspace")).to_have_count(0)
+
+    page.get_by_label("Workspace", exact=True).select_option(str(created.pk))
+    page.get_by_role("button", name="Delete workspace").click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Confirm").click()
+    expect(page.get_by_text("Deleted Night shift.")).to_be_visible()
+    assert not Workspace.objects.filter(pk=created.pk).exists()
