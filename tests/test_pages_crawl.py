@@ -63,6 +63,8 @@ class _PageParser(HTMLParser):
         values = dict(attrs)
         if tag == "a" and values.get("href"):
             self.links.append(values["href"] or "")
+        if values.get("hx-get"):  # partials a page loads (node panels, tables)
+            self.links.append(values["hx-get"] or "")
         if tag == "form" and (values.get("method") or "get").lower() == "post":
             self.post_actions.append(values.get("action") or "")
         if tag in ("button", "form", "a") and "data-confirm" in values:
