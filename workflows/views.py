@@ -6,6 +6,7 @@ calls), and a service's refusal is shown next to the form or control it concerns
 """
 
 import json
+import re
 import shlex
 import uuid
 from typing import Any
@@ -20,6 +21,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from credentials.models import Credential
+from credentials.services import credential_fields
 from executions.models import Execution
 from linkflow.accounts.models import WRITER_ROLES, Role
 from linkflow.accounts.web import page, safe_next, show_error
@@ -32,6 +34,7 @@ from .models import WebhookAuth, Workflow
 from .triggers import DEFAULT_TOKEN_HEADER
 
 PAGE_SIZE = 50
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,100}")
 
 
 def _last_run(field: str) -> Subquery:
@@ -227,30 +230,42 @@ def _webhooks(request: HttpRequest, workflow: Workflow) -> list[dict[str, Any]]:
         row["node_id"]: row
         for row in WebhookOutSerializer(triggers, many=True, context={"request": request}).data
     }
-    credential_names = dict(
-        Credential.objects.filter(
+    credentials = {
+        c.pk: c
+        for c in Credential.objects.filter(
             workspace_id=workflow.workspace_id,
-            pk__in=[t.credential_id for t in triggers if _is_uuid(t.credential_id)],
-        ).values_list("pk", "name")
-    )
+            pk__in=[_as_uuid(t.credential_id) for t in triggers if _as_uuid(t.credential_id)],
+        )
+    }
     shown = []
     for trigger in triggers:
         url = urls[trigger.node_id]["url"]
-        credential = credential_names.get(_as_uuid(trigger.credential_id))
+        credential = credentials.get(_as_uuid(trigger.credential_id))
+        header = _token_header(credential) if trigger.auth == WebhookAuth.HEADER else ""
         shown.append(
             {
                 "trigger": trigger,
                 "url": url,
                 "path_url": urls[trigger.node_id]["path_url"],
-                "curl": _curl(trigger.method, url, trigger.auth),
-                "credential_name": credential,
-                "token_header": DEFAULT_TOKEN_HEADER,
+                "curl": _curl(trigger.method, url, trigger.auth, token_header=header),
+                "credential_name": credential.name if credential else None,
+                "token_header": header,
             }
         )
     return shown
 
 
-def _curl(method: str, url: str, auth: str) -> str:
+def _token_header(credential: Credential | None) -> str:
+    """The header a header-token webhook reads: the credential's ``header_name`` (a plain
+    setting, not one of its secrets) or the default."""
+    if credential is None:
+        return DEFAULT_TOKEN_HEADER
+    name = str(credential_fields(credential=credential).get("header_name") or "")
+    # Only a plain header name goes into the shell command as is.
+    return name if _HEADER_NAME.fullmatch(name) else DEFAULT_TOKEN_HEADER
+
+
+def _curl(method: str, url: str, auth: str, *, token_header: str = DEFAULT_TOKEN_HEADER) -> str:
     """A shell command that calls the webhook with an example JSON body."""
     body = json.dumps(_EXAMPLE_BODY)
     has_body = method not in ("GET", "DELETE")
@@ -259,7 +274,7 @@ def _curl(method: str, url: str, auth: str) -> str:
         parts += ["-H", shlex.quote("Content-Type: application/json")]
     if auth == WebhookAuth.HEADER:
         # Double quotes so the shell fills in the token from the environment.
-        parts += ["-H", f'"{DEFAULT_TOKEN_HEADER}: $WEBHOOK_TOKEN"']
+        parts += ["-H", f'"{token_header}: $WEBHOOK_TOKEN"']
     if auth == WebhookAuth.HMAC:
         # The signature covers "<unix time>." + the exact body bytes.
         sign = (
@@ -275,10 +290,6 @@ def _curl(method: str, url: str, auth: str) -> str:
     if has_body:
         parts += ["-d", shlex.quote(body)]
     return " ".join(parts)
-
-
-def _is_uuid(value: str) -> bool:
-    return _as_uuid(value) is not None
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

@@ -2,17 +2,20 @@
 export and import, and a webhook workflow's URL and curl command, which really runs it."""
 
 import json
+import os
 import re
+import subprocess
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
+from credentials.services import credential_create
 from executions.models import Execution
 from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.models import Workflow
-from workflows.services import workflow_create
+from workflows.services import workflow_create, workflow_update
 
 from ..conftest import wait_for
 
@@ -139,3 +142,32 @@ def test_list_and_overview_fit_a_phone(new_page, owner):
         page.goto(path)
         fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert fits, f"{path} scrolls sideways at 390 px"
+
+
+def test_signed_webhook_curl_runs_as_shown_with_the_secret(new_page, owner, e2e_worker):
+    workspace = workspace_ensure_personal(user=owner)
+    credential = credential_create(
+        workspace=workspace, name="Shop signing", type="webhook_auth", data={"secret": "s3cret"}
+    )
+    graph = json.loads(json.dumps(WEBHOOK))
+    graph["nodes"][0]["params"]["auth"] = "hmac"
+    graph["nodes"][0]["credential"] = str(credential.pk)
+    workflow = _workflow(owner, "Signed orders", graph)
+    workflow_update(user=owner, workflow=workflow, changes={"active": True})
+    page = new_page(owner)
+    page.goto(f"/workflows/{workflow.pk}/")
+
+    script = page.locator("pre.wf-curl").inner_text()
+    result = subprocess.run(
+        ["bash", "-c", script.replace("curl ", "curl -s ", 1)],
+        env={**os.environ, "WEBHOOK_SECRET": "s3cret"},
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+    execution_id = json.loads(result.stdout)["execution_id"]
+    wait_for(
+        lambda: Execution.objects.filter(pk=execution_id, status="succeeded").exists(),
+        what="the signed webhook's execution to succeed",
+    )

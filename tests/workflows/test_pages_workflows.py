@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from credentials.services import credential_create
 from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.models import WebhookTrigger, Workflow
@@ -294,3 +295,31 @@ def test_overview_of_a_header_token_webhook_tells_which_header_to_send(owner):
     assert "curl -X PUT" in body
     assert "-H &quot;X-Webhook-Token: $WEBHOOK_TOKEN&quot;" in body
     assert "This webhook needs a header token" in body
+
+
+def test_overview_uses_the_header_name_the_credential_sets(owner):
+    workspace = workspace_ensure_personal(user=owner)
+    credential = credential_create(
+        workspace=workspace,
+        name="Shop hook",
+        type="webhook_auth",
+        data={"header_name": "X-Shop-Key", "token": "tok-never-shown"},
+    )
+    graph = {
+        "nodes": [
+            {
+                "id": "hook",
+                "type": "trigger.webhook",
+                "params": {"method": "POST", "auth": "header"},
+                "credential": str(credential.pk),
+            }
+        ],
+        "edges": [],
+    }
+    workflow = _workflow(owner, graph=graph)
+
+    body = _signed_in(owner).get(f"/workflows/{workflow.pk}/").content.decode()
+
+    assert "-H &quot;X-Shop-Key: $WEBHOOK_TOKEN&quot;" in body
+    assert "“Shop hook”" in body
+    assert "tok-never-shown" not in body
