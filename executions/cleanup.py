@@ -5,6 +5,13 @@ billing app provides it, else from ``settings.LINKFLOW_RETENTION_DAYS``. Stored 
 and files go first, then the rows (NodeRuns and sub-workflow executions cascade): a
 failure in between leaves rows whose payloads read back as missing, which the next run
 deletes, never files that no row points at any more.
+
+On PostgreSQL the tables are partitioned by month (partitions.py). A month whose every
+row is expired for its workspace, finished, and without an active sub-workflow child goes
+whole: its stored objects are deleted, what points into it from elsewhere is unlinked or
+deleted (as the foreign keys' on_delete says), and both partitions are dropped in one
+statement. What is left (the partly expired months, the default partition, SQLite) goes
+in bounded batches of rows.
 """
 
 import importlib
@@ -13,13 +20,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from linkflow.accounts.models import Workspace
 
 from .files import files_delete
-from .models import FINISHED_STATUSES, Execution
+from .models import FINISHED_STATUSES, Execution, NodeRun
+from .partitions import DEDUPE, EXECUTIONS, NODE_RUNS, Month, partition_lock, partition_months
 from .payloads import payloads_delete
 
 _ACTIVE_STATUSES = ("queued", "running", "waiting")
@@ -50,13 +59,15 @@ def executions_cleanup(*, now: datetime | None = None, batch: int = 1000) -> int
     deletes nothing). Raises storage and database errors; what was deleted stays deleted.
     """
     now = now or timezone.now()
-    deleted = 0
-    for workspace_id in Workspace.objects.order_by("pk").values_list("pk", flat=True).iterator():
+    workspaces = Workspace.objects.order_by("pk").values_list("pk", flat=True).iterator()
+    cutoffs = {}
+    for workspace_id in workspaces:
         days = retention_days_for(workspace_id)
-        if days is not None:
-            deleted += _cleanup_workspace(
-                workspace_id, cutoff=now - timedelta(days=days), batch=batch
-            )
+        cutoffs[workspace_id] = None if days is None else now - timedelta(days=days)
+    deleted = executions_drop_expired_months(cutoffs=cutoffs, now=now)
+    for workspace_id, cutoff in cutoffs.items():
+        if cutoff is not None:
+            deleted += _cleanup_workspace(workspace_id, cutoff=cutoff, batch=batch)
     return deleted
 
 
@@ -94,3 +105,96 @@ def _with_descendants(ids: list[object]) -> list[object]:
             break
         family.extend(level)
     return family
+
+
+def executions_drop_expired_months(
+    *, cutoffs: dict[object, datetime | None], now: datetime | None = None
+) -> int:
+    """Drop each month's partitions whose rows may all go; return how many executions
+    (descendants in younger months included) were deleted. 0 where unpartitioned.
+
+    ``cutoffs`` maps every workspace to the time before which its executions expire (None:
+    kept for ever). A month qualifies when it ended before ``now``, no workspace whose
+    cutoff is earlier than the month's end has a row in it, and none of its executions is
+    active or has an active child.
+    """
+    now = now or timezone.now()
+    current = Month.of(now)
+    deleted = 0
+    for month in partition_months():
+        if month.end > current.start:
+            break  # this month and the ones ahead: never whole past anybody's retention
+        keeping = [ws for ws, cutoff in cutoffs.items() if cutoff is None or cutoff < month.end]
+        if _droppable(month, keeping=keeping):
+            deleted += _drop_month(month, keeping=keeping)
+    return deleted
+
+
+def _droppable(month: Month, *, keeping: list[object]) -> bool:
+    executions = month.partition(EXECUTIONS)
+    active = list(_ACTIVE_STATUSES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {executions} WHERE workspace_id = ANY(%s::uuid[])"
+            f" OR status = ANY(%s)) OR EXISTS (SELECT 1 FROM {EXECUTIONS} child"
+            f" WHERE child.status = ANY(%s)"
+            f" AND child.parent_id IN (SELECT id FROM {executions}))",
+            [[str(ws) for ws in keeping], active, active],
+        )
+        return not cursor.fetchone()[0]
+
+
+def _drop_month(month: Month, *, keeping: list[object]) -> int:
+    executions, node_runs = month.partition(EXECUTIONS), month.partition(NODE_RUNS)
+    in_month = RawSQL(f"SELECT id FROM {executions}", ())
+    # Sub-workflow children created in a younger month cascade with their parent.
+    younger = list(
+        Execution.objects.filter(parent_id__in=in_month, created_at__gte=month.end).values_list(
+            "pk", flat=True
+        )
+    )
+    deleted = _delete_executions(younger) if younger else 0
+    # Stored objects first: a failure before the drop leaves rows whose payloads read back
+    # as missing, never objects nobody points at.
+    ids = Execution.objects.filter(
+        created_at__gte=month.start,
+        created_at__lt=month.end,  # exactly the partition
+    ).values_list("pk", flat=True)
+    for execution_id in ids.iterator(chunk_size=2000):  # a month may hold millions
+        payloads_delete(execution_id=str(execution_id))
+        files_delete(execution_id=str(execution_id))
+    with transaction.atomic(), connection.cursor() as cursor:
+        partition_lock(cursor)
+        if not _droppable(month, keeping=keeping):  # something changed meanwhile
+            return deleted
+        cursor.execute(f"SELECT count(*) FROM {executions}")
+        count = cursor.fetchone()[0]
+        _unlink_references(in_month, month_end=month.end)
+        cursor.execute(f"DELETE FROM {DEDUPE} WHERE execution_id IN (SELECT id FROM {executions})")
+        # Deferred foreign key checks still pending on the month's rows (ones written in
+        # this same transaction) would make PostgreSQL refuse the drop: run them now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"DROP TABLE {executions}, {node_runs}")
+    return deleted + count
+
+
+def _unlink_references(in_month: RawSQL, *, month_end: datetime) -> None:
+    """Do what the foreign keys into the dropped executions ask (no database constraint
+    does it): delete or unlink the rows pointing at them from outside the month."""
+    relations = [  # hidden ones (related_name="+", like DeadLetter's) included
+        field
+        for field in Execution._meta.get_fields(include_hidden=True)
+        if field.auto_created and not field.concrete and (field.one_to_many or field.one_to_one)
+    ]
+    for relation in relations:
+        model, field = relation.related_model, relation.field
+        if model is NodeRun:
+            continue  # the month's NodeRuns are dropped with it
+        rows = model._base_manager.filter(**{f"{field.attname}__in": in_month})
+        if model is Execution:
+            rows = rows.filter(created_at__gte=month_end)  # repeats and children are younger
+        on_delete = field.remote_field.on_delete
+        if on_delete is models.SET_NULL:
+            rows.update(**{field.attname: None})
+        elif on_delete is models.CASCADE:
+            rows.delete()

@@ -1,4 +1,17 @@
-"""Executions of workflows and the record of every node attempt."""
+"""Executions of workflows and the record of every node attempt.
+
+On PostgreSQL, executions and NodeRuns are partitioned by month (see partitions.py): the
+database's primary keys are (id, created_at) and (id, execution_created_at), while Django
+keeps ``id`` as the pk. PostgreSQL cannot point a foreign key at a partitioned table
+without the partition key, so every ForeignKey to Execution is ``db_constraint=False``:
+the services and the cleanup (which deletes or unlinks children) keep them consistent. A
+new model pointing at Execution must do the same (the cleanup applies its on_delete when
+a month is dropped). The (workflow, dedupe_key) uniqueness lives in a small side table
+kept by triggers there; SQLite keeps plain tables and the constraints below.
+"""
+
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -53,16 +66,27 @@ class Execution(BaseModel):
     # A retry or re-run points at the execution it repeats; a re-run reuses the recorded
     # outputs of the nodes upstream of rerun_from_node (copied as its first NodeRuns).
     source = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="repeats"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="repeats",
+        db_constraint=False,
     )
     rerun_from_node = models.CharField(max_length=64, blank=True)
     # A sub-workflow's caller, and how deep the call chain is (bounded).
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        db_constraint=False,
     )
     depth = models.PositiveSmallIntegerField(default=0)
     # Makes a repeated request (idempotency key, sub-workflow call, cron slot) one execution.
     # NULL, not "", when unused: the unique constraint must not see blanks as equal.
+    # (On PostgreSQL the constraint is enforced through the executions_dedupe side table.)
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -98,10 +122,30 @@ class NodeRunStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
+class ExecutionCreatedAtField(models.DateTimeField):
+    """A NodeRun's copy of its execution's ``created_at``, filled on insert when unset.
+
+    It is the NodeRun partition key, so an execution's NodeRuns share its month and go
+    with it when the month is dropped. Filled in pre_save (which bulk_create calls too)
+    from the related execution, so every writer gets it right without knowing about it.
+    """
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value: datetime | None = getattr(model_instance, self.attname)
+        if value is None and add:
+            value = model_instance.execution.created_at  # type: ignore[attr-defined]
+            setattr(model_instance, self.attname, value)
+        return value
+
+
 class NodeRun(BaseModel):
     """One attempt of one node. A succeeded NodeRun is never run again."""
 
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="node_runs")
+    execution = models.ForeignKey(
+        Execution, on_delete=models.CASCADE, related_name="node_runs", db_constraint=False
+    )
+    # The partition key on PostgreSQL; always equal to execution.created_at.
+    execution_created_at = ExecutionCreatedAtField(editable=False)
     node_id = models.CharField(max_length=64)
     node_type = models.CharField(max_length=100)
     status = models.CharField(max_length=16, choices=NodeRunStatus.choices)
@@ -119,8 +163,11 @@ class NodeRun(BaseModel):
     class Meta:
         ordering = ("execution", "sequence")
         constraints = [
+            # execution_created_at follows from execution, so this is "one row per
+            # attempt"; PostgreSQL needs the partition key in every unique constraint.
             models.UniqueConstraint(
-                fields=["execution", "node_id", "attempt"], name="noderun_unique_attempt"
+                fields=["execution", "node_id", "attempt", "execution_created_at"],
+                name="noderun_unique_attempt",
             )
         ]
 
@@ -146,7 +193,12 @@ class DeadLetter(BaseModel):
         Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     execution = models.ForeignKey(
-        Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Execution,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     task_name = models.CharField(max_length=200)
     task_id = models.CharField(max_length=255, blank=True)

@@ -116,6 +116,7 @@ class ExecutionRecorder:
         self._pending.append(
             NodeRun(
                 execution_id=self.execution.pk,
+                execution_created_at=self.execution.created_at,
                 node_id=node_id,
                 node_type=node_type,
                 status=outcome.status,
@@ -249,7 +250,7 @@ class ExecutionRecorder:
             NodeRun.objects.bulk_create(
                 self._pending,
                 update_conflicts=True,
-                unique_fields=["execution", "node_id", "attempt"],
+                unique_fields=["execution", "node_id", "attempt", "execution_created_at"],
                 update_fields=_UPSERT_FIELDS,
             )
             self._pending = []

@@ -44,3 +44,11 @@ def cleanup() -> int:
     from .cleanup import executions_cleanup
 
     return executions_cleanup()
+
+
+@shared_task(name="executions.ensure_partitions")
+def ensure_partitions() -> list[str]:
+    """Beat: create the coming months' partitions ahead of time (nothing on SQLite)."""
+    from .partitions import partitions_ensure
+
+    return partitions_ensure()

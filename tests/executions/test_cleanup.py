@@ -42,6 +42,7 @@ def _execution(workflow: Workflow, *, age_days: float, status: str = "succeeded"
     )
     created = timezone.now() - timedelta(days=age_days)
     Execution.objects.filter(pk=execution.pk).update(created_at=created)
+    execution.created_at = created  # its NodeRuns copy it (their partition key)
     output = payload_store(execution_id=str(execution.pk), name="set-1-output", data=BIG)
     assert "$ref" in output
     NodeRun.objects.create(
