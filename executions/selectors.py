@@ -64,4 +64,4 @@ def execution_list_in_workspace(
     qs = execution_list(user=user, **filters).filter(workspace_id=workspace_id)  # type: ignore[arg-type]
     if ids is not None:
         qs = qs.filter(pk__in=ids)
-    return qs.select_related("workflow")
+    return qs.select_related("workflow", "created_by")

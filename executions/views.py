@@ -152,7 +152,7 @@ def _human(delta: timedelta) -> str:
 
 
 def _trigger(execution: Execution) -> str:
-    """The name of the trigger node that fired, else what started the execution."""
+    """The name of the trigger node that fired, else what or who started the execution."""
     node_id = execution.trigger_node_id
     if node_id:
         graph: Any = execution.version.graph or {}
@@ -164,4 +164,6 @@ def _trigger(execution: Execution) -> str:
         return f"re-run from {execution.rerun_from_node}"
     if execution.source_id:
         return "retry"
+    if execution.created_by_id:  # a manual or API run: who started it
+        return f"by {execution.created_by.email}"  # type: ignore[union-attr]
     return execution.get_mode_display()  # type: ignore[attr-defined]

@@ -51,7 +51,7 @@ def test_create_stores_the_secret_and_never_shows_it(owner, workspace):
     assert "ann" in page and SECRET not in page
 
 
-def test_edit_with_blank_secret_keeps_it_and_a_blank_field_is_removed(owner, bearer):
+def test_edit_with_a_blank_secret_keeps_the_stored_one(owner, bearer):
     client = _client(owner)
     response = client.post(f"/credentials/{bearer.pk}/", {"name": "renamed", "field_token": ""})
     assert response.status_code == 302
