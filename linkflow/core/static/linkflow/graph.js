@@ -120,7 +120,7 @@
       el("rect", { "class": "node-stripe", width: 6, height: h, rx: 3 }, g);
       el("text", { "class": "node-title", x: 16, y: 26 }, g).textContent = cut(title, 20);
       el("text", { "class": "node-type", x: 16, y: 46 }, g).textContent = cut(node.id + " · " + node.type, 26);
-      if (status) el("text", { "class": "node-badge", x: W - 8, y: h - 8, "text-anchor": "end" }, g).textContent = status;
+      if (status) el("text", { "class": "node-badge", x: W, y: h + 14, "text-anchor": "end" }, g).textContent = status;
       if (!(type && type.is_trigger)) el("circle", { "class": "port port-in", cx: 0, cy: h / 2, r: 6 }, g);
       ports.forEach(function (port, index) {
         var y = (h * (index + 1)) / (ports.length + 1);
@@ -193,7 +193,7 @@
       graph.nodes.forEach(function (node) {
         var p = pos(node);
         width = Math.max(width, p.x + W + PAD * 2);
-        height = Math.max(height, p.y + nodeHeight(outputsOf(node)) + PAD);
+        height = Math.max(height, p.y + nodeHeight(outputsOf(node)) + PAD + 10);
       });
       svg.setAttribute("width", width);
       svg.setAttribute("height", height);

@@ -81,6 +81,7 @@
         break;
       case "execution.started":
         setStatus("running");
+        if (message.started_at) document.getElementById("run-started").textContent = new Date(message.started_at).toLocaleString();
         break;
       case "execution.waiting":
         setStatus("waiting");
