@@ -120,11 +120,13 @@ def graph_layout(graph: Any) -> dict[str, dict[str, float]]:
     return positions
 
 
-def graph_with_layout(graph: Any) -> Any:
-    """A copy of ``graph`` where every node has a ``position`` (see ``graph_layout``)."""
+def graph_with_layout(graph: Any, layout: dict[str, Any] | None = None) -> Any:
+    """A copy of ``graph`` where every node has a ``position``: where the user last dragged
+    it (``layout``, the workflow's saved positions), else the one saved in the graph, else
+    the automatic one (see ``graph_layout``)."""
     if not isinstance(graph, dict):
         return graph
-    positions = graph_layout(graph)
+    positions = {**graph_layout(graph), **(layout or {})}
     nodes = [
         {**n, "position": positions[n["id"]]}
         if isinstance(n, dict) and n.get("id") in positions

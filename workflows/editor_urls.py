@@ -8,6 +8,7 @@ app_name = "editor"
 urlpatterns = [
     path("workflows/<uuid:pk>/edit/", views.edit, name="edit"),
     path("workflows/<uuid:pk>/edit/save/", views.save, name="save"),
+    path("workflows/<uuid:pk>/edit/layout/", views.layout, name="layout"),
     path("workflows/<uuid:pk>/execute/", views.execute, name="execute"),
     path("workflows/<uuid:pk>/versions/", views.history, name="versions"),
     path("workflows/<uuid:pk>/versions/diff/", views.diff, name="diff"),

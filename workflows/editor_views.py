@@ -83,7 +83,7 @@ def edit(request: HttpRequest, pk: object) -> HttpResponse:
         "workflow": workflow,
         "version": version,
         "editable": _can_edit(workflow),
-        "graph": editor.graph_with_layout(graph),
+        "graph": editor.graph_with_layout(graph, workflow.layout),
         "catalog": editor.node_catalog(),
         "credentials": [{"id": str(c.pk), "name": c.name, "type": c.type} for c in credentials],
         "execute_form": ExecuteForm(),
@@ -119,6 +119,33 @@ def save(request: HttpRequest, pk: object) -> HttpResponse:
     return JsonResponse(
         {"version": version.number, "created": version.pk != before}  # type: ignore[union-attr]
     )
+
+
+@require_POST
+@page(at_least=Role.EDITOR)
+def layout(request: HttpRequest, pk: object) -> HttpResponse:
+    """Store the posted ``{"positions": {node_id: {x, y}}}`` as the nodes' places on the
+    canvas (no new version). Answers ``{"saved": n}`` or the API's error shape."""
+    workflow = _editable(request, pk)
+    try:
+        body = json.loads(request.body or b"null")
+        positions = body.get("positions") if isinstance(body, dict) else None
+        workflow = services.workflow_layout_save(
+            user=request.user,  # type: ignore[arg-type]
+            workflow=workflow,
+            positions=positions,
+        )
+    except ValueError:
+        return _error_json(
+            LinkflowError(
+                ErrorCode.VALIDATION_ERROR,
+                "Some fields are invalid.",
+                details={"positions": ['Post a JSON object {"positions": {...}}.']},
+            )
+        )
+    except LinkflowError as error:
+        return _error_json(error)
+    return JsonResponse({"saved": len(workflow.layout)})
 
 
 def _posted_graph(request: HttpRequest) -> Any:

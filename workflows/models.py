@@ -14,6 +14,9 @@ class Workflow(BaseModel):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     active = models.BooleanField(default=False)
+    # Where the editor draws each node, {node_id: {"x": .., "y": ..}}, saved as the user
+    # drags. Kept beside the versions, not in them: moving a node makes no new version.
+    layout = models.JSONField(default=dict, blank=True)
     current_version = models.ForeignKey(
         "WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

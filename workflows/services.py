@@ -86,6 +86,50 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
     return workflow
 
 
+# Bounds of a stored layout: one entry per node, coordinates on a generous canvas.
+_LAYOUT_MAX_NODES = 1000
+_LAYOUT_MAX_COORDINATE = 1_000_000
+
+
+def workflow_layout_save(*, user: User, workflow: Workflow, positions: Any) -> Workflow:
+    """Store where the editor draws the nodes: ``{node_id: {"x": number, "y": number}}``.
+
+    Replaces the whole layout; ids not in the current graph are dropped. Needs the editor
+    role (403). A malformed map raises ``validation_error`` (400) naming ``positions``,
+    and the stored layout stays as it was. Makes no version.
+    """
+    require_writer(user=user, workspace_id=workflow.workspace_id)
+    layout = _layout_checked(positions)
+    graph = workflow.current_version.graph if workflow.current_version else {}
+    known = {n.get("id") for n in graph.get("nodes") or [] if isinstance(n, dict)}
+    layout = {node_id: spot for node_id, spot in layout.items() if node_id in known}
+    Workflow.objects.filter(pk=workflow.pk).update(layout=layout)
+    workflow.layout = layout
+    return workflow
+
+
+def _layout_checked(positions: Any) -> dict[str, dict[str, float]]:
+    def invalid(message: str) -> LinkflowError:
+        return LinkflowError(
+            ErrorCode.VALIDATION_ERROR, "Some fields are invalid.", details={"positions": [message]}
+        )
+
+    if not isinstance(positions, dict) or len(positions) > _LAYOUT_MAX_NODES:
+        raise invalid(f"An object of at most {_LAYOUT_MAX_NODES} node ids to {{x, y}}.")
+    layout = {}
+    for node_id, spot in positions.items():
+        coordinates = [spot.get(axis) if isinstance(spot, dict) else None for axis in "xy"]
+        if not all(
+            isinstance(c, int | float)
+            and not isinstance(c, bool)
+            and abs(c) <= _LAYOUT_MAX_COORDINATE
+            for c in coordinates
+        ):
+            raise invalid(f"Node {str(node_id)[:100]!r} needs numbers x and y.")
+        layout[str(node_id)] = {"x": coordinates[0], "y": coordinates[1]}
+    return layout
+
+
 def workflow_delete(*, user: User, workflow: Workflow) -> None:
     """Delete the workflow with its versions and executions."""
     require_writer(user=user, workspace_id=workflow.workspace_id)

@@ -253,3 +253,64 @@ def test_node_panel_pages_items_and_escapes_them(owner):
     assert len(second["outputs"][0]["page"]["rows"]) == 5
     assert len(second["input"]["rows"]) == 20  # each list keeps its own page
     assert client.get(f"/executions/{execution.pk}/nodes/ghost/").status_code == 404
+
+
+def _place(client: Client, workflow: Workflow, body: object) -> tuple[int, dict]:
+    response = client.post(
+        f"/workflows/{workflow.pk}/edit/layout/",
+        data=json.dumps(body),
+        content_type="application/json",
+    )
+    is_json = response.get("Content-Type", "").startswith("application/json")
+    return response.status_code, response.json() if is_json else {}
+
+
+def test_dragged_positions_are_kept_beside_the_versions_and_drawn_next_time(owner):
+    workflow = _workflow(owner)
+    client = _signed_in(owner)
+
+    status, body = _place(
+        client, workflow, {"positions": {"tag": {"x": 500, "y": 80}, "gone": {"x": 1, "y": 1}}}
+    )
+
+    assert (status, body) == (200, {"saved": 1})
+    workflow.refresh_from_db()
+    assert workflow.layout == {"tag": {"x": 500, "y": 80}}
+    assert workflow.versions.count() == 1
+    page = client.get(f"/workflows/{workflow.pk}/edit/")
+    drawn = {n["id"]: n["position"] for n in page.context["graph"]["nodes"]}
+    assert drawn["tag"] == {"x": 500, "y": 80}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"positions": [1, 2]},
+        {"positions": {"tag": {"x": "left", "y": 3}}},
+        {"positions": {"tag": {"x": True, "y": 3}}},
+        {"positions": {"tag": {"x": 1e12, "y": 3}}},
+        {"nothing": 1},
+    ],
+)
+def test_a_malformed_layout_is_refused_with_400_and_the_old_one_kept(owner, body):
+    workflow = _workflow(owner)
+    client = _signed_in(owner)
+    _place(client, workflow, {"positions": {"tag": {"x": 10, "y": 20}}})
+
+    status, answer = _place(client, workflow, body)
+
+    assert status == 400
+    assert answer["error"]["code"] == "validation_error"
+    assert "positions" in answer["error"]["details"]
+    workflow.refresh_from_db()
+    assert workflow.layout == {"tag": {"x": 10, "y": 20}}
+
+
+def test_viewer_cannot_move_nodes(owner, viewer):
+    workflow = _workflow(owner)
+
+    status, _ = _place(_signed_in(viewer), workflow, {"positions": {"tag": {"x": 5, "y": 5}}})
+
+    assert status == 403
+    workflow.refresh_from_db()
+    assert workflow.layout == {}

@@ -393,11 +393,19 @@
   }
 
   function moved() {
-    // A move alone is saved at once (positions persist on drag); with other edits pending
-    // it waits for Save like them.
-    if (state.dirty) return changed();
-    state.dirty = true;
-    save("Position saved");
+    // Places are saved at once, beside the versions (a move makes no version); pending
+    // edits stay pending and the status line keeps saying so.
+    var positions = {};
+    graph.nodes.forEach(function (n) { if (n.position) positions[n.id] = n.position; });
+    fetch(root.dataset.layoutUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": window.linkflowCsrfToken() },
+      body: JSON.stringify({ positions: positions }),
+    }).then(function (response) {
+      if (!response.ok) throw new Error(String(response.status));
+      say(state.dirty ? "Position saved; other changes are not saved yet." : "Position saved.");
+    }).catch(function () { say("Could not save the position: try again."); });
   }
 
   // --- saving -------------------------------------------------------------------------
