@@ -21,6 +21,9 @@
     onMove: function () {}, onConnect: function () {}, onEdgeSelect: function () {}, onEdgeDelete: function () {},
   });
 
+  // The same form the server renders times in (UTC, "YYYY-MM-DD HH:MM:SS").
+  function stamp(iso) { return new Date(iso).toISOString().slice(0, 19).replace("T", " "); }
+
   function active() { return ACTIVE.indexOf(status) >= 0; }
 
   function draw() {
@@ -81,7 +84,7 @@
         break;
       case "execution.started":
         setStatus("running");
-        if (message.started_at) document.getElementById("run-started").textContent = new Date(message.started_at).toLocaleString();
+        if (message.started_at) document.getElementById("run-started").textContent = stamp(message.started_at);
         break;
       case "execution.waiting":
         setStatus("waiting");
@@ -89,7 +92,7 @@
       case "execution.finished":
         setStatus(message.status);
         showError(message.error);
-        if (message.finished_at) document.getElementById("run-finished").textContent = new Date(message.finished_at).toLocaleString();
+        if (message.finished_at) document.getElementById("run-finished").textContent = stamp(message.finished_at);
         finishedNode = !!selected;
         break;
       default:
