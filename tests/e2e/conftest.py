@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,23 +73,30 @@ def web_env(**extra: str) -> dict[str, str]:
     return environ
 
 
-@pytest.fixture(scope="session")
-def live_server_url(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
-    """A real web role (uvicorn, linkflow.asgi) on a free port of 127.0.0.1."""
-    with django_db_blocker.unblock():
-        require_services()
-        env = web_env()
+@contextmanager
+def serving_web(*, name: str, **env: str) -> Iterator[str]:
+    """Run a web role (uvicorn, linkflow.asgi) with ``web_env(**env)`` on a free port of
+    127.0.0.1 while the block runs; yields its base URL. Needs database access."""
+    require_services()
+    environ = web_env(**env)
     port = _free_port()
-    log_path = ROOT / "var" / f"e2e-web-{os.getpid()}.log"
+    log_path = ROOT / "var" / f"e2e-{name}-{os.getpid()}.log"
     log = open(log_path, "wb")  # noqa: SIM115
     command = [sys.executable, "-m", "uvicorn", "linkflow.asgi:application"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_until_serving(port, proc, log_path)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(proc, log)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
+    """A real web role on the test database, shared by the whole session."""
+    with django_db_blocker.unblock(), serving_web(name="web") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,6 @@
 after seeing where it is used, and connect an OAuth2 credential at a provider."""
 
 import itertools
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -18,10 +15,9 @@ from credentials.services import credential_create, credential_fields
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.services import workflow_create
 
-from ..conftest import ROOT, require_services, stop_process
 from ..credentials.test_oauth2_credentials import CLIENT_ID, CLIENT_SECRET, OAuth2Handler
 from ..executing import chain
-from .conftest import _free_port, _wait_until_serving, web_env
+from .conftest import serving_web
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,20 +28,11 @@ SECRET = "tok-Zq8-very-secret-4417"
 def oauth_web_url(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
     """A web role that may reach the provider on 127.0.0.1 (the SSRF guard refuses private
     addresses by default; the shared live server keeps that default)."""
-    with django_db_blocker.unblock():
-        require_services()
-        env = web_env(LINKFLOW_HTTP_ALLOW_PRIVATE="true")
-    port = _free_port()
-    log_path = ROOT / "var" / f"e2e-web-oauth-{os.getpid()}.log"
-    log = open(log_path, "wb")  # noqa: SIM115
-    command = [sys.executable, "-m", "uvicorn", "linkflow.asgi:application"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_serving(port, proc, log_path)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_process(proc, log)
+    with (
+        django_db_blocker.unblock(),
+        serving_web(name="web-oauth", LINKFLOW_HTTP_ALLOW_PRIVATE="true") as url,
+    ):
+        yield url
 
 
 @pytest.fixture
