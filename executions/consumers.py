@@ -7,37 +7,51 @@ The execution feed is race-free by ordering: join the group first, then read the
 log and the snapshot, then forward live events numbered above what was already sent.
 An event published while we were reading is either in what we read (and skipped when it
 arrives live) or arrives live afterwards; none falls in between.
+
+Frames: a frame is one JSON message (an event, or the execution feed's first message, a
+snapshot) or a JSON array of events in order, when several were ready at once (a burst,
+or the events missed since ``?after=<seq>``). The events themselves are the same either
+way. A subscriber that falls more than ``LINKFLOW_WS_SEND_BUFFER`` events behind is
+closed with 4429 (it reconnects with ``?after``, or takes a snapshot); 1012 means the
+process lost its Redis subscription.
 """
 
 import asyncio
+import json
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import role_in
 from linkflow.core.errors import NotFound
 
-from . import events, selectors
+from . import events, fanout, selectors
 from .api.serializers import ExecutionDetailOutSerializer
 
 # Close codes (the 4000-4999 range is the application's).
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_SLOW = fanout.CLOSE_TOO_SLOW
 
 
-class _FeedConsumer(AsyncJsonWebsocketConsumer):
+class _FeedConsumer(AsyncWebsocketConsumer):
+    # Events reach consumers through fanout.py, not through a channel layer: no channel
+    # (and no Redis subscription) per connection.
+    channel_layer_alias = None
     group: str | None = None
+    subscriber: fanout.Subscriber | None = None
 
     async def _user(self) -> User | None:
         """The signed-in user; or None after refusing with 4401 (not signed in) or 4403
         (an API key without the scope to read executions)."""
-        if not settings.REDIS_URL:  # embedded: the in-memory layer lives on this loop
+        if not settings.REDIS_URL:  # embedded: the publisher delivers onto this loop
             events.bind_loop(asyncio.get_running_loop())
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -53,31 +67,42 @@ class _FeedConsumer(AsyncJsonWebsocketConsumer):
 
     async def _refuse(self, code: int) -> None:
         """Close with an application code, which a client only sees after an accept."""
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
+        self._leave()
         await self._accept()
         await self.close(code=code)
 
-    async def _join(self, group: str) -> None:
+    async def _join(self, group: str, *, ordered: bool) -> None:
         self.group = group
-        await self.channel_layer.group_add(group, self.channel_name)
+        self.subscriber = fanout.Subscriber(
+            send=self._send_text, close=self._close, ordered=ordered
+        )
+        await fanout.hub().join(group, self.subscriber)
+
+    def _leave(self) -> None:
+        if self.subscriber is not None:
+            self.subscriber.stop()
+            fanout.hub().leave(self.group, self.subscriber)
+            self.subscriber = None
+
+    async def _send_text(self, text: str) -> None:
+        send = self.scope.get("linkflow_send")  # the server's, past the session middleware
+        if send is None:
+            await self.send(text_data=text)
+        else:
+            await send({"type": "websocket.send", "text": text})
+
+    async def _close(self, code: int) -> None:
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        self._leave()
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The feeds are one-way; anything a client sends is ignored."""
 
 
 class ExecutionFeedConsumer(_FeedConsumer):
     """``/ws/executions/{id}/[?after=<seq>]``: a snapshot (or the missed events), then live."""
-
-    # Everything numbered up to ``floor`` was sent (or covered by the snapshot); ``ahead``
-    # holds numbers above it already sent, in case two publishers' events cross.
-    floor: int | None = None
-    ahead: set[int]
 
     async def connect(self) -> None:
         user = await self._user()
@@ -89,26 +114,13 @@ class ExecutionFeedConsumer(_FeedConsumer):
             await self._refuse(CLOSE_BAD_REQUEST)
             return
         execution_id = self.scope["url_route"]["kwargs"]["execution_id"]
-        await self._join(events.execution_group(execution_id))
+        await self._join(events.execution_group(execution_id), ordered=True)
         start = await _execution_start(user=user, execution_id=execution_id, after=after)
         if start is None:
             await self._refuse(CLOSE_FORBIDDEN)
             return
-        self.floor, self.ahead = start["seq"], set()
         await self._accept()
-        for message in start["messages"]:
-            await self.send_json(message)
-
-    async def execution_event(self, message: dict[str, Any]) -> None:
-        event = message["event"]
-        seq = event["seq"]
-        if self.floor is None or seq <= self.floor or seq in self.ahead:
-            return
-        self.ahead.add(seq)
-        while self.floor + 1 in self.ahead:
-            self.floor += 1
-            self.ahead.discard(self.floor)
-        await self.send_json(event)
+        self.subscriber.start(first=start["frames"], floor=start["seq"])
 
 
 class WorkspaceFeedConsumer(_FeedConsumer):
@@ -123,11 +135,9 @@ class WorkspaceFeedConsumer(_FeedConsumer):
             await self._refuse(CLOSE_FORBIDDEN)
             return
         # Accepted once subscribed: a client that sees the socket open misses nothing.
-        await self._join(events.workspace_group(workspace_id))
+        await self._join(events.workspace_group(workspace_id), ordered=False)
         await self._accept()
-
-    async def execution_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        self.subscriber.start()
 
 
 def _after(scope: dict[str, Any]) -> int | None:
@@ -154,9 +164,15 @@ def _execution_start(*, user: User, execution_id: str, after: int | None) -> dic
     except NotFound:
         return None
     if missed is not None:
-        return {"seq": missed[-1]["seq"] if missed else after, "messages": missed}
+        frames = [fanout.frame_of([_dumps(event) for event in missed])] if missed else []
+        return {"seq": missed[-1]["seq"] if missed else after, "frames": frames}
     snapshot = ExecutionDetailOutSerializer(execution).data
-    return {"seq": last, "messages": [{"type": "snapshot", "seq": last, "execution": snapshot}]}
+    frame = _dumps({"type": "snapshot", "seq": last, "execution": snapshot})
+    return {"seq": last, "frames": [frame]}
+
+
+def _dumps(message: dict[str, Any]) -> str:
+    return json.dumps(message, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
 @database_sync_to_async

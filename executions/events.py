@@ -2,20 +2,23 @@
 
 Every event of an execution gets the next number of that execution's sequence (``seq``)
 and is appended to a short, bounded log of the execution before it is broadcast to two
-channel-layer groups: the execution's own and its workspace's. A WebSocket subscriber
-that joins late or reconnects reads the log (or a snapshot) and then follows the groups,
-skipping what it already has by ``seq`` (see consumers.py).
+feed groups: the execution's own and its workspace's. A WebSocket subscriber that joins
+late or reconnects reads the log (or a snapshot) and then follows the groups, skipping
+what it already has by ``seq`` (see consumers.py; fanout.py delivers to subscribers).
 
 Publishing never makes the caller wait for subscribers or for Redis: events are handed
 to one background thread per process, which numbers, logs and broadcasts them in the
-order they were published. An event is published only once the database write it
-describes has committed (``events_publish_on_commit``), like Zulip's
-``send_event_on_commit``; a rolled-back write publishes nothing.
+order they were published, everything submitted meanwhile in one batch. An event is
+published only once the database write it describes has committed
+(``events_publish_on_commit``), like Zulip's ``send_event_on_commit``; a rolled-back write
+publishes nothing.
 
-With Redis (the distributed roles) the sequence is an INCR and the log a capped list,
-both expiring after ``LINKFLOW_WS_EVENT_LOG_TTL_SECONDS`` without events. Embedded, both
-live in this process, and the broadcast hops onto the event loop of the web server,
-where the in-memory channel layer's subscribers wait.
+With Redis (the distributed roles) one Lua script per run of an execution's events
+increments the sequence, appends to a capped list (both expiring after
+``LINKFLOW_WS_EVENT_LOG_TTL_SECONDS`` without events) and publishes the numbered JSON
+texts on the groups' pub/sub channels; a batch is one pipelined round trip. Each event is
+serialised once, here; web processes forward the text as is. Embedded, sequence and log
+live in this process and the texts hop onto the web server's event loop.
 """
 
 import asyncio
@@ -27,16 +30,17 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import redis
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
+from . import fanout
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +50,12 @@ EXECUTION_FINISHED = "execution.finished"
 NODE_STARTED = "node.started"
 NODE_FINISHED = "node.finished"
 
-# The channel-layer message type; consumers handle it in ``execution_event``.
-LAYER_MESSAGE_TYPE = "execution.event"
 # A node's first output item is sent whole up to this size (as JSON), else cut.
 FIRST_ITEM_MAX_CHARS = 1024
-# Events waiting for the publisher thread; beyond this they are dropped, not waited for.
+# Submissions waiting for the publisher thread; beyond this they are dropped, not waited
+# for. At most this many submissions go out in one batch.
 _QUEUE_MAX = 10_000
+_BATCH_MAX = 200
 
 
 def execution_group(execution_id: object) -> str:
@@ -155,16 +159,41 @@ def _max_len() -> int:
     return getattr(settings, "LINKFLOW_WS_EVENT_LOG_MAX", 1000)
 
 
-# Numbering and logging in one atomic step, so a reader never sees a number without its
-# event. The event's JSON gets its number spliced in as the first field.
+def _groups(event: dict[str, Any]) -> tuple[str, str]:
+    return execution_group(event["execution"]), workspace_group(event["workspace"])
+
+
+def _runs(events: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive events of the same execution, in order (one log append each)."""
+    run: list[dict[str, Any]] = []
+    for event in events:
+        if run and run[0]["execution"] != event["execution"]:
+            yield run
+            run = []
+        run.append(event)
+    if run:
+        yield run
+
+
+# Numbering, logging and broadcasting a run of one execution's events in one atomic step:
+# a reader never sees a number without its event, and a subscriber that joined before
+# reading the log gets every event the log did not show. Each event's JSON gets its number
+# spliced in as the first field; the broadcast is the texts joined by newlines (fanout.py).
+# KEYS: sequence, log. ARGV: log length, TTL, the two group channels, then the events.
 _APPEND_LUA = """
-local seq = redis.call('INCR', KEYS[1])
-local stored = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
-redis.call('RPUSH', KEYS[2], stored)
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return seq
+local stored = {}
+for i = 5, #ARGV do
+  local seq = redis.call('INCR', KEYS[1])
+  stored[#stored + 1] = '{"seq":' .. seq .. ',' .. string.sub(ARGV[i], 2)
+end
+redis.call('RPUSH', KEYS[2], unpack(stored))
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[1]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+local message = table.concat(stored, '\\n')
+redis.call('PUBLISH', ARGV[3], message)
+redis.call('PUBLISH', ARGV[4], message)
+return #stored
 """
 
 
@@ -172,16 +201,32 @@ class _RedisLog:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url)
         self.append_script = self.client.register_script(_APPEND_LUA)
+        self.client.script_load(_APPEND_LUA)
 
     @staticmethod
     def _keys(execution_id: str) -> tuple[str, str]:
         return f"linkflow:events:{execution_id}:seq", f"linkflow:events:{execution_id}:log"
 
-    def append(self, event: dict[str, Any]) -> dict[str, Any]:
-        payload = _dumps(event)
-        keys = self._keys(event["execution"])
-        seq = int(self.append_script(keys=keys, args=[payload, _max_len(), _ttl(event)]))
-        return json.loads(f'{{"seq":{seq},{payload[1:]}')
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        """Number, log and broadcast the events: one round trip for the whole batch."""
+        calls = []
+        for run in _runs(events):
+            channels = [fanout.channel_for(group) for group in _groups(run[0])]
+            keys = self._keys(run[0]["execution"])
+            calls.append([*keys, _max_len(), _ttl(run[-1]), *channels, *map(_dumps, run)])
+        try:
+            self._execute(calls)
+        except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts
+            self.client.script_load(_APPEND_LUA)
+            self._execute(calls)
+
+    def _execute(self, calls: list[list[Any]]) -> None:
+        # EVALSHA by hand: redis-py's Script in a pipeline first asks SCRIPT EXISTS, an
+        # extra round trip per batch.
+        pipe = self.client.pipeline(transaction=False)
+        for call in calls:
+            pipe.evalsha(self.append_script.sha, 2, *call)
+        pipe.execute()
 
     def read(self, execution_id: str) -> tuple[int, list[dict[str, Any]]]:
         seq_key, log_key = self._keys(execution_id)
@@ -194,7 +239,7 @@ class _RedisLog:
 class _LocalEntry:
     seq: int = 0
     expires: float = 0.0
-    log: deque[dict[str, Any]] = field(default_factory=deque)
+    log: deque[str] = field(default_factory=deque)
 
 
 class _LocalLog:
@@ -205,23 +250,35 @@ class _LocalLog:
         self.entries: dict[str, _LocalEntry] = {}
         self.next_sweep = 0.0
 
-    def append(self, event: dict[str, Any]) -> dict[str, Any]:
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        """Number and log the events, then hand them to the web server's subscribers."""
+        for run in _runs(events):
+            texts = self._append(run)
+            # The subscribers wait on the web server's loop; no loop bound means none yet.
+            target = _subscriber_loop
+            if target is not None and not target.is_closed():
+                fanout.deliver_on(target, _groups(run[0]), texts)
+
+    def _append(self, run: list[dict[str, Any]]) -> list[str]:
         now = time.monotonic()
         with self.lock:
             self._expire(now)
-            entry = self.entries.setdefault(event["execution"], _LocalEntry())
-            entry.seq += 1
-            entry.expires = now + _ttl(event)
-            stored = json.loads(_dumps({"seq": entry.seq, **event}))
-            entry.log.append(stored)
+            entry = self.entries.setdefault(run[0]["execution"], _LocalEntry())
+            entry.expires = now + _ttl(run[-1])
+            texts = []
+            for event in run:
+                entry.seq += 1
+                texts.append(f'{{"seq":{entry.seq},{_dumps(event)[1:]}')
+            entry.log.extend(texts)
             while len(entry.log) > _max_len():
                 entry.log.popleft()
-            return stored
+            return texts
 
     def read(self, execution_id: str) -> tuple[int, list[dict[str, Any]]]:
         with self.lock:
             entry = self.entries.get(execution_id)
-            return (entry.seq, list(entry.log)) if entry else (0, [])
+            seq, logged = (entry.seq, list(entry.log)) if entry else (0, [])
+        return seq, [json.loads(text) for text in logged]
 
     def _expire(self, now: float) -> None:
         if now < self.next_sweep:
@@ -233,6 +290,7 @@ class _LocalLog:
 
 
 def _dumps(event: dict[str, Any]) -> str:
+    # Plain JSON types only, so subscribers get exactly what the log keeps.
     return json.dumps(event, default=str, separators=(",", ":"))
 
 
@@ -255,22 +313,23 @@ class _Flush:
 
 
 class _Publisher:
-    """Numbers, logs and broadcasts events on one daemon thread, in submission order."""
+    """Numbers, logs and broadcasts events on one daemon thread, in submission order.
+
+    Whatever was submitted while the previous batch was out goes in the next one: one
+    Redis round trip per batch however many executions and events it holds.
+    """
 
     def __init__(self) -> None:
-        self.queue: queue.Queue[dict[str, Any] | _Flush] = queue.Queue(maxsize=_QUEUE_MAX)
+        self.queue: queue.Queue[list[dict[str, Any]] | _Flush] = queue.Queue(maxsize=_QUEUE_MAX)
         self.thread = threading.Thread(target=self._run, name="execution-events", daemon=True)
         self.thread.start()
 
     def submit(self, events: list[dict[str, Any]]) -> None:
         published_at = time.time()
-        for event in events:
-            try:
-                self.queue.put_nowait({**event, "published_at": published_at})
-            except queue.Full:
-                logger.warning(
-                    "event queue full, dropped %s of %s", event["type"], event["execution"]
-                )
+        try:
+            self.queue.put_nowait([{**event, "published_at": published_at} for event in events])
+        except queue.Full:
+            logger.warning("event queue full, dropped %s events of %s", len(events), events[0])
 
     def flush(self, timeout: float) -> bool:
         marker = _Flush()
@@ -278,34 +337,22 @@ class _Publisher:
         return marker.done.wait(timeout)
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
         while True:
-            item = self.queue.get()
-            if isinstance(item, _Flush):
-                item.done.set()
-                continue
+            items = [self.queue.get()]
+            while len(items) < _BATCH_MAX:
+                try:
+                    items.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            batch = [event for item in items if isinstance(item, list) for event in item]
             try:
-                loop.run_until_complete(self._publish(item))
+                if batch:
+                    _log().publish(batch)
             except Exception:  # a broken broadcast must not stop later events
-                logger.exception("could not publish %s of %s", item["type"], item["execution"])
-
-    async def _publish(self, event: dict[str, Any]) -> None:
-        # Subscribers get exactly what the log keeps (plain JSON types, ``seq`` first).
-        event = _log().append(event)
-        message = {"type": LAYER_MESSAGE_TYPE, "event": event}
-        groups = (execution_group(event["execution"]), workspace_group(event["workspace"]))
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        if settings.REDIS_URL:
-            await asyncio.gather(*(layer.group_send(group, message) for group in groups))
-            return
-        # The in-memory layer is not thread-safe: its subscribers wait on the web server's
-        # loop, so the broadcast runs there. No loop bound means no subscriber here yet.
-        target = _subscriber_loop
-        if target is not None and not target.is_closed():
-            for group in groups:
-                asyncio.run_coroutine_threadsafe(layer.group_send(group, message), target)
+                logger.exception("could not publish %s events", len(batch))
+            for item in items:
+                if isinstance(item, _Flush):
+                    item.done.set()
 
 
 _publisher_lock = threading.Lock()

@@ -61,9 +61,26 @@ class CredentialMiddleware(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
+class ServerSendMiddleware:
+    """Keeps the server's own ``send`` in ``scope["linkflow_send"]``.
+
+    The session middleware wraps ``send`` to save a changed session, a check (through
+    lazy objects) on every message; the feeds never change the session, so their event
+    frames go straight to the server (fanning out, that check cost about a tenth of the
+    time spent per frame).
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        return await self.inner({**scope, "linkflow_send": send}, receive, send)
+
+
 def websocket_application(inner: Any = None) -> Any:
     """The feeds' routes behind session auth and the credential middleware."""
-    return AuthMiddlewareStack(CredentialMiddleware(inner or URLRouter(websocket_urlpatterns)))
+    routes = inner or URLRouter(websocket_urlpatterns)
+    return ServerSendMiddleware(AuthMiddlewareStack(CredentialMiddleware(routes)))
 
 
 def _presented(scope: dict[str, Any]) -> tuple[str | None, str, str | None]:

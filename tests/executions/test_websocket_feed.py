@@ -1,7 +1,7 @@
 """The live progress feeds over WebSockets: who may connect, what they get, in what order."""
 
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -9,7 +9,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 from django.test import Client
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -64,6 +63,21 @@ class WebsocketCommunicator(ApplicationCommunicator):
         await self.wait(timeout)
 
 
+async def receive_events(communicator: WebsocketCommunicator, count: int, timeout: float = 5):
+    """The next ``count`` events, whether they came one per frame or several in an array."""
+    received: list[dict] = []
+    while len(received) < count:
+        received.extend(await next_events(communicator, timeout))
+    assert len(received) == count, received
+    return received
+
+
+async def next_events(communicator: WebsocketCommunicator, timeout: float = 5) -> list[dict]:
+    """The events of the next frame: one object, or an array of them."""
+    frame = await communicator.receive_json_from(timeout=timeout)
+    return frame if isinstance(frame, list) else [frame]
+
+
 def run(scenario: Callable[[], Awaitable[Any]]) -> Any:
     """Drive one async scenario from a sync test (pytest-asyncio is not installed)."""
     return async_to_sync(scenario)()
@@ -87,15 +101,6 @@ async def closed_with(communicator: WebsocketCommunicator) -> int:
     assert message["type"] == "websocket.close"
     await communicator.disconnect()
     return message["code"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_channel_layer() -> Iterator[None]:
-    """A channel layer per test: each test drives its consumers on an event loop of its own,
-    and channels_redis keeps per-loop receive state on the (process-wide) layer object."""
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
 
 
 @pytest.fixture
@@ -288,9 +293,9 @@ def test_a_reconnect_with_after_gets_the_missed_events_then_live_ones(queued, ow
     async def scenario():
         communicator = feed(f"/ws/executions/{queued}/?after=1&token={access}")
         assert (await communicator.connect())[0]
-        replayed = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+        replayed = await receive_events(communicator, 2)
         await database_sync_to_async(publish)(queued, 1)
-        live = await communicator.receive_json_from(timeout=5)
+        [live] = await receive_events(communicator, 1)
         assert await communicator.receive_nothing(timeout=0.3)
         await communicator.disconnect()
         return replayed, live
@@ -334,7 +339,7 @@ def test_a_real_execution_streams_every_event_in_order(celery_worker, api, owner
             execution_id = await database_sync_to_async(execute)(api, workflow, {"user_id": 1})
             received = []
             while not received or received[-1]["type"] != "execution.finished":
-                received.append(await communicator.receive_json_from(timeout=30))
+                received.extend(await next_events(communicator, timeout=30))
             await communicator.disconnect()
             return execution_id, received
 
@@ -368,7 +373,7 @@ def test_a_real_execution_streams_every_event_in_order(celery_worker, api, owner
     async def reconnect():
         communicator = feed(f"/ws/executions/{execution_id}/?after=4&token={access}")
         assert (await communicator.connect())[0]
-        missed = [await communicator.receive_json_from(timeout=5) for _ in range(7)]
+        missed = await receive_events(communicator, 7)
         assert await communicator.receive_nothing(timeout=0.5)
         await communicator.disconnect()
         late = feed(f"/ws/executions/{execution_id}/?token={access}")
