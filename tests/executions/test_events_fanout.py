@@ -127,3 +127,26 @@ def test_the_execution_feed_skips_what_its_first_messages_covered():
     # ...and only what the snapshot did not cover goes out, each number once.
     assert [e["seq"] for e in reader.events()] == [2, 3, 5, 4]
     assert reader.events()[0]["type"] == "snapshot"
+
+
+@committing
+def test_embedded_mode_delivers_on_the_web_servers_loop(settings):
+    # No Redis: sequence and log in this process, texts handed to the subscribers' loop.
+    settings.REDIS_URL = ""
+    execution, workspace = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def scenario():
+        events.bind_loop(asyncio.get_running_loop())
+        reader = Reader()
+        subscriber = fanout.Subscriber(send=reader.send, close=reader.close, ordered=True)
+        await fanout.hub().join(events.execution_group(execution), subscriber)
+        subscriber.start()
+        await sync_to_async(publish)(node_events(execution, workspace, 3))
+        await asyncio.wait_for(reader.got.wait(), 5)
+        subscriber.stop()
+        return reader
+
+    reader = async_to_sync(scenario)()
+    assert [(e["seq"], e["node_id"]) for e in reader.events()] == [(1, "n0"), (2, "n1"), (3, "n2")]
+    last, missed = events.events_after(execution_id=execution, after=1)
+    assert (last, [e["seq"] for e in missed]) == (3, [2, 3])
