@@ -151,12 +151,12 @@ def _ttl(event: dict[str, Any]) -> int:
     subscribers then recover through a snapshot (``events_after``).
     """
     if event["type"] == EXECUTION_FINISHED:
-        return getattr(settings, "LINKFLOW_WS_EVENT_LOG_FINISHED_TTL_SECONDS", 300)
-    return getattr(settings, "LINKFLOW_WS_EVENT_LOG_TTL_SECONDS", 3600)
+        return settings.LINKFLOW_WS_EVENT_LOG_FINISHED_TTL_SECONDS
+    return settings.LINKFLOW_WS_EVENT_LOG_TTL_SECONDS
 
 
 def _max_len() -> int:
-    return getattr(settings, "LINKFLOW_WS_EVENT_LOG_MAX", 1000)
+    return settings.LINKFLOW_WS_EVENT_LOG_MAX
 
 
 def _groups(event: dict[str, Any]) -> tuple[str, str]:

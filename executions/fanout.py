@@ -68,8 +68,8 @@ class Subscriber:
         self.send = send
         self.close = close
         self.ordered = ordered
-        self.limit = getattr(settings, "LINKFLOW_WS_SEND_BUFFER", 2000)
-        self.coalesce = getattr(settings, "LINKFLOW_WS_COALESCE_SECONDS", 0.0)
+        self.limit = settings.LINKFLOW_WS_SEND_BUFFER
+        self.coalesce = settings.LINKFLOW_WS_COALESCE_SECONDS
         self.waiting: list[str] = []
         self.wake = asyncio.Event()
         self.floor = 0
