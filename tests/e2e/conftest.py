@@ -1,7 +1,7 @@
 """Browser tests: Debian's Chromium driven by Playwright against a live LinkFlow.
 
 One web role (uvicorn serving linkflow.asgi: pages and the WebSocket feed) and one worker
-run for the whole session on the test database; each test makes its own data inside
+run while the browser tests run, on the test database; each test makes its own data inside
 ``transactional_db`` (so the server sees it) and signs its users in by session cookie.
 """
 
@@ -92,16 +92,18 @@ def serving_web(*, name: str, **env: str) -> Iterator[str]:
         stop_process(proc, log)
 
 
-@pytest.fixture(scope="session")
+# The web role and the worker live as long as the browser tests (package scope), not the
+# session: a worker left running would take the queued executions other tests look at.
+@pytest.fixture(scope="package")
 def live_server_url(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
-    """A real web role on the test database, shared by the whole session."""
+    """A real web role on the test database, shared by the browser tests."""
     with django_db_blocker.unblock(), serving_web(name="web") as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[subprocess.Popen[bytes]]:
-    """One real worker for the whole browser session (no beat: nothing here is scheduled)."""
+    """One real worker for the browser tests (no beat: nothing here is scheduled)."""
     with django_db_blocker.unblock():
         require_services()
         proc, log = spawn_worker(name=f"e2e-{os.getpid()}", beat=False)
