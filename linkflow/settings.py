@@ -84,6 +84,11 @@ SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin"
 # Failed sign-ins per address and e-mail before 429 (linkflow/accounts/login_throttle.py).
 LINKFLOW_LOGIN_MAX_FAILURES = env.int("LINKFLOW_LOGIN_MAX_FAILURES", default=5)
 LINKFLOW_LOGIN_LOCKOUT_SECONDS = env.int("LINKFLOW_LOGIN_LOCKOUT_SECONDS", default=900)
+# Password-reset mails to one address per window (linkflow/accounts/login_throttle.py).
+LINKFLOW_PASSWORD_RESET_MAX = env.int("LINKFLOW_PASSWORD_RESET_MAX", default=3)
+LINKFLOW_PASSWORD_RESET_WINDOW_SECONDS = env.int(
+    "LINKFLOW_PASSWORD_RESET_WINDOW_SECONDS", default=3600
+)
 
 INSTALLED_APPS = [
     "linkflow.core.admin_config.OperatorAdminConfig",  # django.contrib.admin, own index

@@ -63,6 +63,24 @@ def login_succeeded(*, address: str, email: str) -> None:
     cache.delete_many(list(_keys(address=address, email=email)))
 
 
+def reset_mail_allowed(*, email: str) -> bool:
+    """Count one password-reset mail to ``email``; False once
+    ``LINKFLOW_PASSWORD_RESET_MAX`` were sent within ``LINKFLOW_PASSWORD_RESET_WINDOW_SECONDS``.
+
+    Keeps the reset form from being used to flood someone's inbox. Counted whether or not
+    an account has that e-mail, so the answer reveals nothing either way.
+    """
+    ident = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    key = f"linkflow:reset-mails:{ident}"
+    cache.add(key, 0, timeout=settings.LINKFLOW_PASSWORD_RESET_WINDOW_SECONDS)
+    try:
+        sent = cache.incr(key)
+    except ValueError:  # expired between add and incr: a new window starts
+        cache.set(key, 1, timeout=settings.LINKFLOW_PASSWORD_RESET_WINDOW_SECONDS)
+        sent = 1
+    return int(sent) <= settings.LINKFLOW_PASSWORD_RESET_MAX
+
+
 class AdminLoginThrottleMiddleware:
     """The same limit on the Django admin's login form.
 

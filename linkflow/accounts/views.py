@@ -11,12 +11,13 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.db import IntegrityError
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
 from .forms import PasswordResetRequestForm, SignInForm, SignUpForm
+from .login_throttle import reset_mail_allowed
 from .services import user_create
 
 
@@ -76,7 +77,19 @@ password_change = _form_status(auth_views.PasswordChangeView).as_view(
     success_url=reverse_lazy("accounts:password_change_done"),
 )
 password_change_done = auth_views.PasswordChangeDoneView.as_view()
-password_reset = _form_status(auth_views.PasswordResetView).as_view(
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Mails a reset link, at most a few an hour to one address (``reset_mail_allowed``);
+    past that the page says the same and sends nothing."""
+
+    def form_valid(self, form: Form) -> HttpResponse:
+        if reset_mail_allowed(email=form.cleaned_data["email"]):
+            return super().form_valid(form)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+password_reset = _form_status(PasswordResetView).as_view(
     form_class=PasswordResetRequestForm,
     email_template_name="registration/password_reset_email.txt",
     subject_template_name="registration/password_reset_subject.txt",

@@ -145,6 +145,16 @@ def test_password_reset_for_an_unknown_email_says_the_same_and_sends_nothing(cli
     assert mail.outbox == []
 
 
+def test_password_reset_mails_one_address_a_few_times_an_hour_then_says_the_same(client, settings):
+    settings.LINKFLOW_PASSWORD_RESET_MAX = 2
+    user = user_create(email=f"reset-{uuid.uuid4().hex}@example.com", password=PASSWORD)
+
+    answers = [client.post("/accounts/password/reset/", {"email": user.email}) for _ in range(4)]
+
+    assert [a["Location"] for a in answers] == ["/accounts/password/reset/sent/"] * 4
+    assert len(mail.outbox) == 2
+
+
 def test_password_change_with_a_wrong_old_password_changes_nothing(owner):
     client = signed_in(owner)
     body = {"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
