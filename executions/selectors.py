@@ -64,4 +64,7 @@ def execution_list_in_workspace(
     qs = execution_list(user=user, **filters).filter(workspace_id=workspace_id)  # type: ignore[arg-type]
     if ids is not None:
         qs = qs.filter(pk__in=ids)
-    return qs.select_related("workflow", "created_by")
+    # A list row shows none of the big JSON columns but the version's graph (trigger name).
+    return qs.select_related("workflow", "created_by").defer(
+        "trigger_input", "error", "workflow__layout", "workflow__description"
+    )

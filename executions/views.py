@@ -100,7 +100,9 @@ def _filter_form(request: HttpRequest) -> ExecutionFilterForm:
     workflows = workflow_list(user=request.user).filter(  # type: ignore[arg-type]
         workspace_id=request.workspace.pk  # type: ignore[attr-defined]
     )
-    form = ExecutionFilterForm(request.GET, workflows=workflows.order_by("name"))
+    # Only what the select shows: a workspace may have hundreds of workflows.
+    choices = workflows.select_related(None).order_by("name").only("id", "name", "workspace_id")
+    form = ExecutionFilterForm(request.GET, workflows=choices)
     form.is_valid()
     return form
 

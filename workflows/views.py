@@ -33,7 +33,7 @@ from .forms import WorkflowCreateForm, WorkflowImportForm, WorkflowSearchForm
 from .models import WebhookAuth, Workflow
 from .triggers import DEFAULT_TOKEN_HEADER
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,100}")
 
 
