@@ -29,6 +29,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import role_in
+from linkflow.core import metrics
 from linkflow.core.errors import NotFound
 
 from . import events, fanout, selectors
@@ -77,12 +78,14 @@ class _FeedConsumer(AsyncWebsocketConsumer):
             send=self._send_text, close=self._close, ordered=ordered
         )
         await fanout.hub().join(group, self.subscriber)
+        metrics.websocket_connected()
 
     def _leave(self) -> None:
         if self.subscriber is not None:
             self.subscriber.stop()
             fanout.hub().leave(self.group, self.subscriber)
             self.subscriber = None
+            metrics.websocket_disconnected()
 
     async def _send_text(self, text: str) -> None:
         send = self.scope.get("linkflow_send")  # the server's, past the session middleware

@@ -385,3 +385,36 @@ def test_a_real_execution_streams_every_event_in_order(celery_worker, api, owner
     missed, snapshot = run(reconnect)
     assert missed == received[4:]
     assert snapshot == {"type": "snapshot", "seq": 11, "execution": detail(api, execution_id)}
+
+
+def test_the_connection_gauge_counts_open_feeds_and_forgets_closed_and_refused_ones(
+    queued, owner, outsider
+):
+    from linkflow.core.metrics import WEBSOCKET_CONNECTIONS
+
+    def gauge() -> float:
+        return WEBSOCKET_CONNECTIONS._value.get()
+
+    workspace = workspace_ensure_personal(user=owner)
+    mine, theirs = token(owner), token(outsider)
+    before = gauge()
+
+    async def scenario():
+        opened = [
+            feed(f"/ws/executions/{queued}/?token={mine}"),
+            feed(f"/ws/workspaces/{workspace.pk}/executions/?token={mine}"),
+        ]
+        for communicator in opened:
+            assert (await communicator.connect())[0]
+        await opened[0].receive_json_from()  # the snapshot
+        while_open = gauge()
+        refused = await closed_with(feed(f"/ws/executions/{queued}/?token={theirs}"))
+        after_refusal = gauge()
+        for communicator in opened:
+            await communicator.disconnect()
+        return while_open, refused, after_refusal
+
+    while_open, refused, after_refusal = run(scenario)
+
+    assert (while_open, refused, after_refusal) == (before + 2, FORBIDDEN, before + 2)
+    assert gauge() == before
