@@ -30,6 +30,9 @@ from .payloads import PayloadMissing, payload_load
 ITEMS_PER_PAGE = 20
 # Objects and lists this deep or deeper start folded in the JSON view.
 OPEN_DEPTH = 2
+# Deeper than this a value is shown as one line of JSON: a payload nested thousands of
+# levels deep (an outside service's answer) must not exhaust the stack.
+FOLD_DEPTH = 40
 
 
 def _can_act(request: HttpRequest, execution: Execution) -> bool:
@@ -190,6 +193,8 @@ def _actable(request: HttpRequest, pk: object) -> Execution:
 # --- a collapsible JSON view, rendered here so it needs no script ----------------------------
 def json_html(value: Any, depth: int = 0) -> SafeString:
     """``value`` as nested <details> lists: objects and arrays fold, scalars are coloured."""
+    if depth >= FOLD_DEPTH and isinstance(value, dict | list):
+        return format_html('<span class="json-deep">{}</span>', _compact(value))
     if isinstance(value, dict):
         return _folding(value.items(), "{", "}", f"{len(value)} keys", depth, keyed=True)
     if isinstance(value, list):
@@ -206,6 +211,13 @@ def json_html(value: Any, depth: int = 0) -> SafeString:
     return format_html(
         '<span class="json-{}">{}</span>', kind, json.dumps(value, ensure_ascii=False)
     )
+
+
+def _compact(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except RecursionError:
+        return "… (nested too deep to show)"
 
 
 def _folding(pairs: Any, opening: str, closing: str, size: str, depth: int, *, keyed: bool) -> Any:
