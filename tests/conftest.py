@@ -17,11 +17,13 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from linkflow.accounts.models import Role, User
+from linkflow.accounts.models import Role, User, Workspace
 from linkflow.accounts.services import membership_add, workspace_ensure_personal
+from linkflow.accounts.web import SESSION_KEY
 
 from .factories import UserFactory
 
@@ -91,6 +93,21 @@ def client_for() -> Callable[[User], APIClient]:
         return client
 
     return make
+
+
+def signed_in_client(
+    user: User, workspace: Workspace | None = None, *, raise_request_exception: bool = True
+) -> Client:
+    """A browser (Django's test client) signed in as ``user`` and working in ``workspace``
+    (default: whichever the session picks, their own). ``raise_request_exception=False``
+    lets a test see a 500 as a response instead of the exception."""
+    client = Client(raise_request_exception=raise_request_exception)
+    client.force_login(user)
+    if workspace is not None:
+        session = client.session
+        session[SESSION_KEY] = str(workspace.pk)
+        session.save()
+    return client
 
 
 @pytest.fixture

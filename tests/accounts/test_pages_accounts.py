@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 from django.core import mail
-from django.test import Client
 
 from linkflow.accounts.api_keys import api_key_create
 from linkflow.accounts.login_throttle import login_succeeded
@@ -20,22 +19,12 @@ from linkflow.accounts.services import (
 )
 from linkflow.accounts.web import SESSION_KEY
 
+from ..conftest import signed_in_client
 from ..factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
 NEW_PASSWORD = "a much better passphrase 42"
-
-
-def signed_in(user: User, workspace: Workspace | None = None) -> Client:
-    """A client signed in as ``user`` working in ``workspace`` (default: their own)."""
-    client = Client()
-    client.force_login(user)
-    if workspace is not None:
-        session = client.session
-        session[SESSION_KEY] = str(workspace.pk)
-        session.save()
-    return client
 
 
 @pytest.fixture
@@ -156,7 +145,7 @@ def test_password_reset_mails_one_address_a_few_times_an_hour_then_says_the_same
 
 
 def test_password_change_with_a_wrong_old_password_changes_nothing(owner):
-    client = signed_in(owner)
+    client = signed_in_client(owner)
     body = {"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
     response = client.post("/accounts/password/change/", body)
 
@@ -177,7 +166,7 @@ def test_pages_need_sign_in(client):
 
 
 def test_a_viewer_sees_the_members_but_no_controls(viewer, team, owner):
-    response = signed_in(viewer, team).get("/workspace/members/")
+    response = signed_in_client(viewer, team).get("/workspace/members/")
 
     body = response.content.decode()
     assert response.status_code == 200
@@ -188,7 +177,7 @@ def test_a_viewer_sees_the_members_but_no_controls(viewer, team, owner):
 @pytest.mark.parametrize("who", ["viewer", "teammate"])
 def test_viewers_and_editors_cannot_manage_members(request, who, team, outsider, owner):
     person = request.getfixturevalue(who)
-    client = signed_in(person, team)
+    client = signed_in_client(person, team)
     before = sorted(Membership.objects.filter(workspace=team).values_list("user_id", "role"))
 
     responses = [
@@ -206,7 +195,7 @@ def test_viewers_and_editors_cannot_manage_members(request, who, team, outsider,
 
 
 def test_an_admin_adds_changes_and_removes_a_member(admin, team, outsider):
-    client = signed_in(admin, team)
+    client = signed_in_client(admin, team)
 
     added = client.post("/workspace/members/add/", {"email": outsider.email, "role": "viewer"})
     role_after_add = role_of(outsider, team)
@@ -220,7 +209,7 @@ def test_an_admin_adds_changes_and_removes_a_member(admin, team, outsider):
 
 
 def test_member_add_errors_are_shown_next_to_the_email_field(admin, team, teammate):
-    client = signed_in(admin, team)
+    client = signed_in_client(admin, team)
 
     unknown = client.post(
         "/workspace/members/add/", {"email": "ghost@example.com", "role": "editor"}
@@ -238,7 +227,7 @@ def test_member_add_errors_are_shown_next_to_the_email_field(admin, team, teamma
 
 
 def test_an_admin_cannot_make_or_unmake_an_owner(admin, team, owner, teammate):
-    client = signed_in(admin, team)
+    client = signed_in_client(admin, team)
 
     promote = client.post(f"/workspace/members/{teammate.pk}/role/", {"role": "owner"})
     demote = client.post(f"/workspace/members/{owner.pk}/role/", {"role": "viewer"})
@@ -250,7 +239,7 @@ def test_an_admin_cannot_make_or_unmake_an_owner(admin, team, owner, teammate):
 
 
 def test_the_last_owner_cannot_step_down_and_the_page_says_why(owner, team):
-    response = signed_in(owner, team).post(
+    response = signed_in_client(owner, team).post(
         f"/workspace/members/{owner.pk}/role/", {"role": "admin"}
     )
 
@@ -260,7 +249,7 @@ def test_the_last_owner_cannot_step_down_and_the_page_says_why(owner, team):
 
 
 def test_a_member_of_another_workspace_is_not_found(owner, team, outsider):
-    response = signed_in(owner, team).post(f"/workspace/members/{outsider.pk}/remove/")
+    response = signed_in_client(owner, team).post(f"/workspace/members/{outsider.pk}/remove/")
 
     assert response.status_code == 404
     assert role_of(outsider, workspace_ensure_personal(user=outsider)) == "owner"
@@ -270,7 +259,7 @@ def test_a_member_of_another_workspace_is_not_found(owner, team, outsider):
 
 
 def test_any_member_creates_a_workspace_and_works_in_it(viewer):
-    client = signed_in(viewer)
+    client = signed_in_client(viewer)
     response = client.post("/workspace/new/", {"name": "Side project"})
 
     workspace = Workspace.objects.get(name="Side project")
@@ -280,7 +269,7 @@ def test_any_member_creates_a_workspace_and_works_in_it(viewer):
 
 
 def test_a_blank_workspace_name_is_refused(owner, team):
-    client = signed_in(owner, team)
+    client = signed_in_client(owner, team)
     created = client.post("/workspace/new/", {"name": "  "})
     renamed = client.post("/workspace/rename/", {"name": ""})
 
@@ -290,7 +279,7 @@ def test_a_blank_workspace_name_is_refused(owner, team):
 
 
 def test_an_admin_renames_the_workspace(admin, team):
-    response = signed_in(admin, team).post("/workspace/rename/", {"name": "Growth team"})
+    response = signed_in_client(admin, team).post("/workspace/rename/", {"name": "Growth team"})
 
     assert response.status_code == 302
     assert Workspace.objects.get(pk=team.pk).name == "Growth team"
@@ -303,7 +292,7 @@ def test_an_admin_renames_the_workspace(admin, team):
 def test_viewers_and_editors_cannot_see_or_mint_keys(request, who, team, owner):
     person = request.getfixturevalue(who)
     key, _ = api_key_create(user=owner, workspace=team, name="ci", scopes=["workflows:read"])
-    client = signed_in(person, team)
+    client = signed_in_client(person, team)
 
     page = client.get("/settings/api-keys/")
     created = client.post("/settings/api-keys/", {"name": "mine", "scopes": ["workflows:read"]})
@@ -314,7 +303,7 @@ def test_viewers_and_editors_cannot_see_or_mint_keys(request, who, team, owner):
 
 
 def test_an_admin_mints_a_key_whose_secret_is_shown_once(admin, team):
-    client = signed_in(admin, team)
+    client = signed_in_client(admin, team)
     body = {"name": "deploys", "scopes": ["workflows:read", "executions:write"]}
 
     created = client.post("/settings/api-keys/", body)
@@ -331,7 +320,9 @@ def test_an_admin_mints_a_key_whose_secret_is_shown_once(admin, team):
 
 
 def test_a_key_without_scopes_or_name_gets_field_errors(owner, team):
-    response = signed_in(owner, team).post("/settings/api-keys/", {"name": "", "scopes": ["root"]})
+    response = signed_in_client(owner, team).post(
+        "/settings/api-keys/", {"name": "", "scopes": ["root"]}
+    )
 
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"name", "scopes"}
@@ -340,7 +331,7 @@ def test_a_key_without_scopes_or_name_gets_field_errors(owner, team):
 
 def test_a_key_expiring_in_the_past_is_refused_next_to_the_field(owner, team):
     body = {"name": "old", "scopes": ["workflows:read"], "expires_at": "2001-01-01T00:00"}
-    response = signed_in(owner, team).post("/settings/api-keys/", body)
+    response = signed_in_client(owner, team).post("/settings/api-keys/", body)
 
     assert response.status_code == 400
     assert response.context["form"].errors["expires_at"] == ["This time is in the past."]
@@ -351,7 +342,7 @@ def test_another_workspaces_key_cannot_be_revoked(owner, team, outsider):
     theirs = workspace_ensure_personal(user=outsider)
     key, _ = api_key_create(user=outsider, workspace=theirs, name="x", scopes=["workflows:read"])
 
-    response = signed_in(owner, team).post(f"/settings/api-keys/{key.pk}/revoke/")
+    response = signed_in_client(owner, team).post(f"/settings/api-keys/{key.pk}/revoke/")
 
     key.refresh_from_db()
     assert response.status_code == 404
@@ -361,7 +352,7 @@ def test_another_workspaces_key_cannot_be_revoked(owner, team, outsider):
 def test_an_owner_revokes_a_key(owner, team):
     key, _ = api_key_create(user=owner, workspace=team, name="x", scopes=["workflows:read"])
 
-    response = signed_in(owner, team).post(f"/settings/api-keys/{key.pk}/revoke/")
+    response = signed_in_client(owner, team).post(f"/settings/api-keys/{key.pk}/revoke/")
 
     key.refresh_from_db()
     assert response.status_code == 302
@@ -372,9 +363,9 @@ def test_only_an_owner_deletes_a_shared_workspace(owner, admin):
     shared = workspace_create(user=owner, name="Shared")
     membership_add(workspace=shared, user=admin, role=Role.ADMIN)
 
-    refused = signed_in(admin, shared).post("/workspace/delete/")
+    refused = signed_in_client(admin, shared).post("/workspace/delete/")
     still_there = Workspace.objects.filter(pk=shared.pk).exists()
-    client = signed_in(owner, shared)
+    client = signed_in_client(owner, shared)
     deleted = client.post("/workspace/delete/")
 
     assert refused.status_code == 403 and still_there
@@ -384,7 +375,7 @@ def test_only_an_owner_deletes_a_shared_workspace(owner, admin):
 
 
 def test_a_personal_workspace_cannot_be_deleted_and_the_page_says_why(owner, team):
-    response = signed_in(owner, team).post("/workspace/delete/")
+    response = signed_in_client(owner, team).post("/workspace/delete/")
 
     assert response.status_code == 409
     assert "personal workspace cannot be deleted" in response.content.decode()

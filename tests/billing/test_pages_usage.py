@@ -9,21 +9,11 @@ from django.utils import timezone
 from billing.chart import daily_chart, nice_ceiling
 from billing.models import UsageDaily
 from linkflow.accounts.services import workspace_ensure_personal
-from linkflow.accounts.web import SESSION_KEY
 
+from ..conftest import signed_in_client
 from . import on_plan
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user, workspace=None) -> Client:
-    client = Client()
-    client.force_login(user)
-    if workspace is not None:
-        session = client.session
-        session[SESSION_KEY] = str(workspace.pk)
-        session.save()
-    return client
 
 
 def test_usage_shows_limits_and_bars_only_for_days_with_executions(owner, viewer, outsider):
@@ -36,7 +26,7 @@ def test_usage_shows_limits_and_bars_only_for_days_with_executions(owner, viewer
     theirs = workspace_ensure_personal(user=outsider)
     UsageDaily.objects.create(workspace=theirs, day=today, succeeded=5)
 
-    response = _client(viewer, workspace).get("/usage/")
+    response = signed_in_client(viewer, workspace).get("/usage/")
     html = response.content.decode()
     assert response.status_code == 200
     limits = {limit["name"]: limit for limit in response.context["limits"]}

@@ -1,29 +1,18 @@
 """Credential pages over Django's test client: roles, write-only secrets, field errors."""
 
 import pytest
-from django.test import Client
 
 from credentials.models import Credential
 from credentials.services import credential_create, credential_fields
 from linkflow.accounts.services import workspace_ensure_personal
-from linkflow.accounts.web import SESSION_KEY
 from workflows.services import workflow_create
 
+from ..conftest import signed_in_client
 from ..executing import chain
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "s3cr3t-bearer-VALUE-9f2c"
-
-
-def _client(user, workspace=None) -> Client:
-    client = Client()
-    client.force_login(user)
-    if workspace is not None:
-        session = client.session
-        session[SESSION_KEY] = str(workspace.pk)
-        session.save()
-    return client
 
 
 @pytest.fixture
@@ -39,7 +28,7 @@ def bearer(owner, workspace):
 
 
 def test_create_stores_the_secret_and_never_shows_it(owner, workspace):
-    client = _client(owner)
+    client = signed_in_client(owner)
     response = client.post(
         "/credentials/new/http_basic/",
         {"name": "shop", "field_username": "ann", "field_password": SECRET},
@@ -52,7 +41,7 @@ def test_create_stores_the_secret_and_never_shows_it(owner, workspace):
 
 
 def test_edit_with_a_blank_secret_keeps_the_stored_one(owner, bearer):
-    client = _client(owner)
+    client = signed_in_client(owner)
     response = client.post(f"/credentials/{bearer.pk}/", {"name": "renamed", "field_token": ""})
     assert response.status_code == 302
     bearer.refresh_from_db()
@@ -61,7 +50,7 @@ def test_edit_with_a_blank_secret_keeps_the_stored_one(owner, bearer):
 
 
 def test_bad_input_comes_back_with_field_errors(owner, workspace, bearer):
-    client = _client(owner)
+    client = signed_in_client(owner)
     response = client.post(
         "/credentials/new/smtp/", {"name": "mail", "field_host": "", "field_port": "99999"}
     )
@@ -87,7 +76,7 @@ def test_list_names_the_workflows_using_each_credential(owner, workspace, bearer
     )
     workflow_create(user=owner, workspace=workspace, name="Uses it", graph=graph)
     workflow_create(user=owner, workspace=workspace, name="Does not", graph=chain())
-    page = _client(viewer, workspace).get("/credentials/")
+    page = signed_in_client(viewer, workspace).get("/credentials/")
     html = page.content.decode()
     assert page.status_code == 200
     assert "Uses it" in html and "Does not" not in html
@@ -101,7 +90,7 @@ def test_list_names_the_workflows_using_each_credential(owner, workspace, bearer
 
 @pytest.mark.parametrize("role_user", ["viewer", "teammate"])
 def test_below_admin_cannot_create_edit_delete_or_connect(request, role_user, workspace, bearer):
-    client = _client(request.getfixturevalue(role_user), workspace)
+    client = signed_in_client(request.getfixturevalue(role_user), workspace)
     assert client.get("/credentials/new/").status_code == 403
     assert (
         client.post("/credentials/new/http_bearer/", {"name": "x", "field_token": "y"}).status_code
@@ -116,7 +105,7 @@ def test_below_admin_cannot_create_edit_delete_or_connect(request, role_user, wo
 
 
 def test_outsider_gets_404_for_another_workspace_credential(outsider, bearer):
-    client = _client(outsider)
+    client = signed_in_client(outsider)
     workspace_ensure_personal(user=outsider)
     assert client.get(f"/credentials/{bearer.pk}/").status_code == 404
     assert client.post(f"/credentials/{bearer.pk}/delete/").status_code == 404
@@ -124,18 +113,20 @@ def test_outsider_gets_404_for_another_workspace_credential(outsider, bearer):
 
 
 def test_delete_removes_it(owner, bearer):
-    response = _client(owner).post(f"/credentials/{bearer.pk}/delete/")
+    response = signed_in_client(owner).post(f"/credentials/{bearer.pk}/delete/")
     assert response.status_code == 302 and response["Location"] == "/credentials/"
     assert not Credential.objects.filter(pk=bearer.pk).exists()
 
 
 def test_connect_on_a_non_oauth2_credential_says_why(owner, bearer):
-    client = _client(owner)
+    client = signed_in_client(owner)
     response = client.post(f"/credentials/{bearer.pk}/connect/", follow=True)
     assert "Only oauth2_client credentials connect." in response.content.decode()
 
 
 def test_oauth2_return_with_an_unknown_state_is_an_error_message(owner):
-    response = _client(owner).get("/credentials/oauth2/return/?state=nope&code=x", follow=True)
+    response = signed_in_client(owner).get(
+        "/credentials/oauth2/return/?state=nope&code=x", follow=True
+    )
     assert response.status_code == 200
     assert "unknown or expired" in response.content.decode()

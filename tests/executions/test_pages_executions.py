@@ -8,23 +8,12 @@ from django.utils import timezone
 
 from executions.models import Execution
 from linkflow.accounts.services import workspace_ensure_personal
-from linkflow.accounts.web import SESSION_KEY
 from workflows.services import workflow_create
 
+from ..conftest import signed_in_client
 from ..executing import chain
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user, workspace=None) -> Client:
-    """A signed-in browser working in ``workspace`` (default: the user's own)."""
-    client = Client()
-    client.force_login(user)
-    if workspace is not None:
-        session = client.session
-        session[SESSION_KEY] = str(workspace.pk)
-        session.save()
-    return client
 
 
 def _workflow(user, name):
@@ -52,7 +41,7 @@ def _shown(response) -> set[str]:
 
 
 def test_empty_workspace_explains_how_to_run_a_first_workflow(owner):
-    response = _client(owner).get("/executions/")
+    response = signed_in_client(owner).get("/executions/")
     assert response.status_code == 200
     assert "No executions yet" in response.content.decode()
 
@@ -65,7 +54,7 @@ def test_filters_narrow_the_list_to_the_current_workspace(owner, outsider, viewe
     other = _execution(mails, mode="api")
     foreign = _execution(_workflow(outsider, "Theirs"))
 
-    client = _client(viewer, orders.workspace)  # any member may read the list
+    client = signed_in_client(viewer, orders.workspace)  # any member may read the list
     assert _shown(client.get("/executions/")) == {str(ok.pk), str(failed.pk), str(other.pk)}
     assert _shown(client.get(f"/executions/?workflow={orders.pk}")) == {str(ok.pk), str(failed.pk)}
     assert _shown(client.get("/executions/?status=failed")) == {str(failed.pk)}
@@ -82,7 +71,7 @@ def test_time_range_is_on_the_start_time_and_bad_ranges_are_field_errors(owner):
     old = _execution(wf, minutes_ago=120)
     new = _execution(wf, minutes_ago=1)
     since = (timezone.now() - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")
-    client = _client(owner)
+    client = signed_in_client(owner)
     assert _shown(client.get(f"/executions/?started_after={since}")) == {str(new.pk)}
     assert _shown(client.get(f"/executions/?started_before={since}")) == {str(old.pk)}
 
@@ -98,7 +87,7 @@ def test_time_range_is_on_the_start_time_and_bad_ranges_are_field_errors(owner):
 def test_cursor_paging_walks_older_and_back(owner):
     wf = _workflow(owner, "Orders")
     made = [_execution(wf) for _ in range(5)][::-1]  # newest first, as the list orders
-    client = _client(owner)
+    client = signed_in_client(owner)
     first = client.get("/executions/?page_size=2")
     assert _shown(first) == {str(made[0].pk), str(made[1].pk)}
     older = first.context["next_url"]
@@ -114,7 +103,7 @@ def test_cursor_paging_walks_older_and_back(owner):
 
 def test_htmx_request_gets_only_the_results(owner):
     _execution(_workflow(owner, "Orders"))
-    response = _client(owner).get("/executions/", HTTP_HX_REQUEST="true")
+    response = signed_in_client(owner).get("/executions/", HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200
     assert 'id="executions-table"' in html and "<html" not in html
@@ -125,7 +114,7 @@ def test_rows_answers_only_matching_executions_of_the_workspace(owner, outsider)
     ok = _execution(wf)
     running = _execution(wf, status="running")
     foreign = _execution(_workflow(outsider, "Theirs"))
-    client = _client(owner)
+    client = signed_in_client(owner)
     ids = f"{ok.pk},{running.pk},{foreign.pk}"
     assert _shown(client.get(f"/executions/rows/?ids={ids}")) == {str(ok.pk), str(running.pk)}
     assert _shown(client.get(f"/executions/rows/?ids={ids}&status=running")) == {str(running.pk)}

@@ -13,6 +13,8 @@ from linkflow.accounts.services import workspace_ensure_personal
 from workflows.models import Workflow
 from workflows.services import workflow_create, workflow_update
 
+from ..conftest import signed_in_client
+
 pytestmark = pytest.mark.django_db
 
 GRAPH = {
@@ -22,12 +24,6 @@ GRAPH = {
     ],
     "edges": [{"source": "start", "target": "tag"}],
 }
-
-
-def _signed_in(user: User) -> Client:
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
 
 
 def _workflow(owner: User) -> Workflow:
@@ -48,7 +44,7 @@ def _save(client: Client, workflow: Workflow, graph: object) -> tuple[int, dict]
 
 def test_editor_page_hands_the_graph_with_a_position_for_every_node(owner):
     workflow = _workflow(owner)
-    response = _signed_in(owner).get(f"/workflows/{workflow.pk}/edit/")
+    response = signed_in_client(owner).get(f"/workflows/{workflow.pk}/edit/")
     assert response.status_code == 200
     graph = response.context["graph"]
     assert [n["position"] for n in graph["nodes"]] == [{"x": 40, "y": 40}, {"x": 310, "y": 40}]
@@ -59,7 +55,7 @@ def test_editor_page_hands_the_graph_with_a_position_for_every_node(owner):
 
 def test_viewer_gets_a_read_only_editor_without_palette_save_or_execute(owner, viewer):
     workflow = _workflow(owner)
-    body = _signed_in(viewer).get(f"/workflows/{workflow.pk}/edit/").content.decode()
+    body = signed_in_client(viewer).get(f"/workflows/{workflow.pk}/edit/").content.decode()
     assert 'data-editable="false"' in body
     for control in ('id="save-button"', "data-add-type", "/execute/", "Execute…", "Restore"):
         assert control not in body
@@ -67,7 +63,7 @@ def test_viewer_gets_a_read_only_editor_without_palette_save_or_execute(owner, v
 
 def test_outsider_gets_404_on_every_editor_page(owner, outsider):
     workflow = _workflow(owner)
-    client = _signed_in(outsider)
+    client = signed_in_client(outsider)
     for url in ("edit/", "versions/", "versions/diff/?a=1&b=1", "execute/"):
         assert client.get(f"/workflows/{workflow.pk}/{url}").status_code == 404
     status, _ = _save(client, workflow, GRAPH)
@@ -77,7 +73,7 @@ def test_outsider_gets_404_on_every_editor_page(owner, outsider):
 def test_save_makes_a_new_version(owner):
     workflow = _workflow(owner)
     graph = {**GRAPH, "nodes": [*GRAPH["nodes"], {"id": "end", "type": "flow.noop"}]}
-    status, body = _save(_signed_in(owner), workflow, graph)
+    status, body = _save(signed_in_client(owner), workflow, graph)
     assert (status, body) == (200, {"version": 2, "created": True})
     workflow.refresh_from_db()
     assert workflow.current_version.graph == graph
@@ -94,7 +90,7 @@ def test_save_of_an_invalid_graph_lists_every_problem_with_its_node_and_stores_n
         ],
         "edges": [{"source": "start", "target": "fetch"}],
     }
-    status, body = _save(_signed_in(owner), workflow, graph)
+    status, body = _save(signed_in_client(owner), workflow, graph)
     assert status == 400
     assert body["error"]["code"] == "workflow_graph_invalid"
     problems = {(p["node_id"], p["field"]) for p in body["error"]["details"]["problems"]}
@@ -104,7 +100,7 @@ def test_save_of_an_invalid_graph_lists_every_problem_with_its_node_and_stores_n
 
 def test_save_refuses_a_body_that_is_not_a_graph_with_400(owner):
     workflow = _workflow(owner)
-    client = _signed_in(owner)
+    client = signed_in_client(owner)
     response = client.post(
         f"/workflows/{workflow.pk}/edit/save/", data="{nope", content_type="application/json"
     )
@@ -116,7 +112,7 @@ def test_save_refuses_a_body_that_is_not_a_graph_with_400(owner):
 def test_viewer_save_restore_and_execute_are_refused_and_change_nothing(owner, viewer):
     workflow = _workflow(owner)
     workflow_update(user=owner, workflow=workflow, changes={"graph": {**GRAPH, "edges": []}})
-    client = _signed_in(viewer)
+    client = signed_in_client(viewer)
     status, _ = _save(client, workflow, {**GRAPH, "nodes": GRAPH["nodes"][:1], "edges": []})
     assert status == 403
     assert client.post(f"/workflows/{workflow.pk}/versions/1/restore/").status_code == 403
@@ -129,17 +125,23 @@ def test_viewer_save_restore_and_execute_are_refused_and_change_nothing(owner, v
 
 def test_execute_with_invalid_json_gives_the_form_back_with_a_field_error(owner):
     workflow = _workflow(owner)
-    response = _signed_in(owner).post(f"/workflows/{workflow.pk}/execute/", {"input": "{oops"})
+    response = signed_in_client(owner).post(
+        f"/workflows/{workflow.pk}/execute/", {"input": "{oops"}
+    )
     assert response.status_code == 400
     assert "not valid JSON" in response.context["form"].errors["input"][0]
-    not_object = _signed_in(owner).post(f"/workflows/{workflow.pk}/execute/", {"input": "[1]"})
+    not_object = signed_in_client(owner).post(
+        f"/workflows/{workflow.pk}/execute/", {"input": "[1]"}
+    )
     assert "JSON object" in not_object.context["form"].errors["input"][0]
     assert not Execution.objects.filter(workflow=workflow).exists()
 
 
 def test_execute_queues_a_manual_execution_and_redirects_to_its_run_view(owner):
     workflow = _workflow(owner)
-    response = _signed_in(owner).post(f"/workflows/{workflow.pk}/execute/", {"input": '{"n": 3}'})
+    response = signed_in_client(owner).post(
+        f"/workflows/{workflow.pk}/execute/", {"input": '{"n": 3}'}
+    )
     execution = Execution.objects.get(workflow=workflow)
     assert response.status_code == 302
     assert response["Location"] == f"/executions/{execution.pk}/"
@@ -151,7 +153,7 @@ def test_versions_page_lists_authors_and_diff_shows_parameter_changes(owner, tea
     changed = json.loads(json.dumps(GRAPH))
     changed["nodes"][1]["params"]["fields"] = {"tier": "silver"}
     workflow_update(user=teammate, workflow=workflow, changes={"graph": changed})
-    client = _signed_in(owner)
+    client = signed_in_client(owner)
     versions = client.get(f"/workflows/{workflow.pk}/versions/").content.decode()
     assert owner.email in versions and teammate.email in versions
     diff = client.get(f"/workflows/{workflow.pk}/versions/diff/", {"a": 1, "b": 2})
@@ -164,7 +166,7 @@ def test_versions_page_lists_authors_and_diff_shows_parameter_changes(owner, tea
 
 def test_diff_of_a_missing_version_is_404_and_a_bad_number_goes_back(owner):
     workflow = _workflow(owner)
-    client = _signed_in(owner)
+    client = signed_in_client(owner)
     assert client.get(f"/workflows/{workflow.pk}/versions/diff/?a=1&b=9").status_code == 404
     assert client.get(f"/workflows/{workflow.pk}/versions/diff/?a=x&b=1").status_code == 302
 
@@ -172,7 +174,7 @@ def test_diff_of_a_missing_version_is_404_and_a_bad_number_goes_back(owner):
 def test_restore_makes_a_new_version_equal_to_the_old_one(owner, teammate):
     workflow = _workflow(owner)
     workflow_update(user=owner, workflow=workflow, changes={"graph": {**GRAPH, "edges": []}})
-    response = _signed_in(teammate).post(f"/workflows/{workflow.pk}/versions/1/restore/")
+    response = signed_in_client(teammate).post(f"/workflows/{workflow.pk}/versions/1/restore/")
     assert response.status_code == 302
     workflow.refresh_from_db()
     assert workflow.current_version.number == 3
@@ -188,18 +190,18 @@ def _execution(owner: User) -> Execution:
 
 def test_run_view_shows_queued_nodes_and_actions_to_an_editor_only(owner, viewer):
     execution = _execution(owner)
-    response = _signed_in(owner).get(f"/executions/{execution.pk}/")
+    response = signed_in_client(owner).get(f"/executions/{execution.pk}/")
     assert response.status_code == 200
     assert response.context["statuses"] == {"start": "queued", "tag": "queued"}
     assert f"/executions/{execution.pk}/cancel/" in response.content.decode()
-    as_viewer = _signed_in(viewer).get(f"/executions/{execution.pk}/").content.decode()
+    as_viewer = signed_in_client(viewer).get(f"/executions/{execution.pk}/").content.decode()
     for action in ("/cancel/", "/retry/", "/rerun/"):
         assert action not in as_viewer
 
 
 def test_viewer_cannot_cancel_retry_or_rerun(owner, viewer):
     execution = _execution(owner)
-    client = _signed_in(viewer)
+    client = signed_in_client(viewer)
     for action in ("cancel", "retry", "rerun"):
         response = client.post(f"/executions/{execution.pk}/{action}/", {"from_node": "tag"})
         assert response.status_code == 403
@@ -210,7 +212,7 @@ def test_viewer_cannot_cancel_retry_or_rerun(owner, viewer):
 
 def test_outsider_gets_404_on_the_run_view_its_nodes_and_actions(owner, outsider):
     execution = _execution(owner)
-    client = _signed_in(outsider)
+    client = signed_in_client(outsider)
     assert client.get(f"/executions/{execution.pk}/").status_code == 404
     assert client.get(f"/executions/{execution.pk}/nodes/tag/").status_code == 404
     assert client.post(f"/executions/{execution.pk}/cancel/").status_code == 404
@@ -220,7 +222,7 @@ def test_outsider_gets_404_on_the_run_view_its_nodes_and_actions(owner, outsider
 
 def test_cancel_from_the_run_view_and_refusals_come_back_as_messages(owner):
     execution = _execution(owner)
-    client = _signed_in(owner)
+    client = signed_in_client(owner)
     response = client.post(f"/executions/{execution.pk}/cancel/", follow=True)
     assert "Execution cancelled." in response.content.decode()
     execution.refresh_from_db()
@@ -243,7 +245,7 @@ def test_node_panel_pages_items_and_escapes_them(owner):
         input=items,
         output={"main": items},
     )
-    client = _signed_in(owner)
+    client = signed_in_client(owner)
     first = client.get(f"/executions/{execution.pk}/nodes/tag/")
     assert first.status_code == 200
     page = first.context["runs"][0]["outputs"][0]["page"]
@@ -267,7 +269,7 @@ def _place(client: Client, workflow: Workflow, body: object) -> tuple[int, dict]
 
 def test_dragged_positions_are_kept_beside_the_versions_and_drawn_next_time(owner):
     workflow = _workflow(owner)
-    client = _signed_in(owner)
+    client = signed_in_client(owner)
 
     status, body = _place(
         client, workflow, {"positions": {"tag": {"x": 500, "y": 80}, "gone": {"x": 1, "y": 1}}}
@@ -294,7 +296,7 @@ def test_dragged_positions_are_kept_beside_the_versions_and_drawn_next_time(owne
 )
 def test_a_malformed_layout_is_refused_with_400_and_the_old_one_kept(owner, body):
     workflow = _workflow(owner)
-    client = _signed_in(owner)
+    client = signed_in_client(owner)
     _place(client, workflow, {"positions": {"tag": {"x": 10, "y": 20}}})
 
     status, answer = _place(client, workflow, body)
@@ -309,7 +311,7 @@ def test_a_malformed_layout_is_refused_with_400_and_the_old_one_kept(owner, body
 def test_viewer_cannot_move_nodes(owner, viewer):
     workflow = _workflow(owner)
 
-    status, _ = _place(_signed_in(viewer), workflow, {"positions": {"tag": {"x": 5, "y": 5}}})
+    status, _ = _place(signed_in_client(viewer), workflow, {"positions": {"tag": {"x": 5, "y": 5}}})
 
     assert status == 403
     workflow.refresh_from_db()

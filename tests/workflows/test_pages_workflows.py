@@ -20,6 +20,7 @@ from workflows.services import (
 )
 
 from ..billing import on_plan
+from ..conftest import signed_in_client
 
 pytestmark = pytest.mark.django_db
 
@@ -30,12 +31,6 @@ WEBHOOK_GRAPH = {
     ],
     "edges": [{"source": "hook", "target": "shape"}],
 }
-
-
-def _signed_in(user: User) -> Client:
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
 
 
 def _workflow(owner: User, name: str = "Orders in", graph: dict | None = None) -> Workflow:
@@ -55,7 +50,7 @@ def _switch_to(client: Client, owner: User) -> None:
 def test_list_shows_the_workspace_workflows_and_filters_by_name(owner):
     _workflow(owner, "Orders in")
     _workflow(owner, "Nightly report", graph={"nodes": [{"id": "s", "type": "trigger.manual"}]})
-    client = _signed_in(owner)
+    client = signed_in_client(owner)
 
     everything = client.get("/workflows/").content.decode()
     found = client.get("/workflows/", {"q": "night"}).content.decode()
@@ -65,13 +60,13 @@ def test_list_shows_the_workspace_workflows_and_filters_by_name(owner):
 
 
 def test_empty_list_says_what_to_do_first(owner):
-    body = _signed_in(owner).get("/workflows/").content.decode()
+    body = signed_in_client(owner).get("/workflows/").content.decode()
     assert "No workflows yet" in body
     assert "Create your first workflow" in body
 
 
 def test_create_makes_a_runnable_workflow_and_opens_the_editor(owner):
-    response = _signed_in(owner).post(
+    response = signed_in_client(owner).post(
         "/workflows/new/", {"name": "Welcome mail", "description": "Greets sign-ups"}
     )
 
@@ -83,7 +78,7 @@ def test_create_makes_a_runnable_workflow_and_opens_the_editor(owner):
 
 
 def test_create_without_a_name_gives_the_form_back_with_the_error(owner):
-    response = _signed_in(owner).post("/workflows/new/", {"name": ""})
+    response = signed_in_client(owner).post("/workflows/new/", {"name": ""})
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
     assert not Workflow.objects.exists()
@@ -92,7 +87,7 @@ def test_create_without_a_name_gives_the_form_back_with_the_error(owner):
 # --- access ---------------------------------------------------------------------------------
 def test_viewer_sees_no_controls_and_every_write_is_refused_with_nothing_changed(owner, viewer):
     workflow = _workflow(owner)
-    client = _signed_in(viewer)
+    client = signed_in_client(viewer)
     _switch_to(client, owner)
 
     listing = client.get("/workflows/").content.decode()
@@ -120,7 +115,7 @@ def test_viewer_sees_no_controls_and_every_write_is_refused_with_nothing_changed
 
 def test_outsider_gets_404_for_another_workspaces_workflow(owner, outsider):
     workflow = _workflow(owner)
-    client = _signed_in(outsider)
+    client = signed_in_client(outsider)
 
     statuses = [
         client.get(f"/workflows/{workflow.pk}/").status_code,
@@ -143,7 +138,7 @@ def test_signed_out_visitor_is_sent_to_sign_in(owner):
 # --- toggle ---------------------------------------------------------------------------------
 def test_toggle_activates_through_the_service_and_answers_htmx_with_the_control(owner):
     workflow = _workflow(owner)
-    client = _signed_in(owner)
+    client = signed_in_client(owner)
 
     response = client.post(
         f"/workflows/{workflow.pk}/active/", {"active": "true"}, HTTP_HX_REQUEST="true"
@@ -158,7 +153,7 @@ def test_toggle_activates_through_the_service_and_answers_htmx_with_the_control(
 def test_toggle_past_the_plan_limit_shows_the_error_inline(owner):
     on_plan(owner, active_workflows=1)
     first, second = _workflow(owner, "One"), _workflow(owner, "Two", graph=_manual())
-    client = _signed_in(owner)
+    client = signed_in_client(owner)
     client.post(f"/workflows/{first.pk}/active/", {"active": "true"}, HTTP_HX_REQUEST="true")
 
     response = client.post(
@@ -189,7 +184,7 @@ def test_duplicate_copies_the_graph_and_frees_the_webhook_path(owner):
 
 def test_delete_page_removes_the_workflow(owner):
     workflow = _workflow(owner)
-    response = _signed_in(owner).post(f"/workflows/{workflow.pk}/delete/")
+    response = signed_in_client(owner).post(f"/workflows/{workflow.pk}/delete/")
     assert response.status_code == 302
     assert not Workflow.objects.filter(pk=workflow.pk).exists()
 
@@ -198,7 +193,7 @@ def test_delete_page_removes_the_workflow(owner):
 def test_export_downloads_the_document_import_reads(owner):
     workflow = _workflow(owner)
 
-    response = _signed_in(owner).get(f"/workflows/{workflow.pk}/export/")
+    response = signed_in_client(owner).get(f"/workflows/{workflow.pk}/export/")
 
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="orders-in.linkflow.json"'
@@ -218,7 +213,7 @@ def test_import_of_an_export_makes_a_new_inactive_workflow(owner):
     document = workflow_export(workflow=workflow)
     upload = SimpleUploadedFile("orders.json", json.dumps(document).encode(), "application/json")
 
-    response = _signed_in(owner).post("/workflows/import/", {"file": upload})
+    response = signed_in_client(owner).post("/workflows/import/", {"file": upload})
 
     copy = Workflow.objects.exclude(pk=workflow.pk).get()
     assert response.status_code == 302 and response["Location"] == f"/workflows/{copy.pk}/"
@@ -249,7 +244,7 @@ def test_import_accepts_the_api_representation(owner):
     ],
 )
 def test_bad_import_gives_the_form_back_with_an_error_on_the_input(owner, text, message):
-    response = _signed_in(owner).post("/workflows/import/", {"text": text})
+    response = signed_in_client(owner).post("/workflows/import/", {"text": text})
 
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -258,7 +253,7 @@ def test_bad_import_gives_the_form_back_with_an_error_on_the_input(owner, text, 
 
 
 def test_import_with_nothing_chosen_asks_for_a_file_or_text(owner):
-    response = _signed_in(owner).post("/workflows/import/", {"text": "  "})
+    response = signed_in_client(owner).post("/workflows/import/", {"text": "  "})
     assert response.status_code == 400
     assert "Choose an exported JSON file or paste its content." in response.content.decode()
 
@@ -268,7 +263,7 @@ def test_overview_shows_the_webhook_urls_and_a_curl_command(owner):
     workflow = _workflow(owner)
     trigger = WebhookTrigger.objects.get(workflow=workflow)
 
-    body = _signed_in(owner).get(f"/workflows/{workflow.pk}/").content.decode()
+    body = signed_in_client(owner).get(f"/workflows/{workflow.pk}/").content.decode()
 
     assert f"http://testserver/webhooks/{trigger.token}" in body
     assert f"http://testserver/webhooks/w/{workflow.workspace_id}/orders" in body
@@ -290,7 +285,7 @@ def test_overview_of_a_header_token_webhook_tells_which_header_to_send(owner):
     }
     workflow = _workflow(owner, graph=graph)
 
-    body = _signed_in(owner).get(f"/workflows/{workflow.pk}/").content.decode()
+    body = signed_in_client(owner).get(f"/workflows/{workflow.pk}/").content.decode()
 
     assert "curl -X PUT" in body
     assert "-H &quot;X-Webhook-Token: $WEBHOOK_TOKEN&quot;" in body
@@ -318,7 +313,7 @@ def test_overview_uses_the_header_name_the_credential_sets(owner):
     }
     workflow = _workflow(owner, graph=graph)
 
-    body = _signed_in(owner).get(f"/workflows/{workflow.pk}/").content.decode()
+    body = signed_in_client(owner).get(f"/workflows/{workflow.pk}/").content.decode()
 
     assert "-H &quot;X-Shop-Key: $WEBHOOK_TOKEN&quot;" in body
     assert "“Shop hook”" in body
