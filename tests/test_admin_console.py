@@ -26,6 +26,7 @@ from workflows.models import WebhookTrigger, Workflow, WorkflowVersion
 from workflows.services import workflow_create, workflow_update
 
 from .billing import on_plan
+from .conftest import signed_in_client
 
 pytestmark = pytest.mark.django_db
 
@@ -42,9 +43,7 @@ WEBHOOK_GRAPH = {
 @pytest.fixture
 def operator() -> Client:
     user = user_create(email="ops@example.com", password="pw-ops-123456", is_staff=True)
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
+    return signed_in_client(user, raise_request_exception=False)
 
 
 @pytest.fixture
@@ -284,7 +283,5 @@ def test_index_says_unavailable_when_redis_is_down(operator, world, settings):
 
 
 def test_non_staff_user_cannot_open_the_console(owner, world):
-    client = Client()
-    client.force_login(owner)
-    response = client.get(reverse("admin:index"))
+    response = signed_in_client(owner).get(reverse("admin:index"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -17,6 +17,7 @@ from linkflow.accounts.api_keys import api_key_create
 from linkflow.accounts.models import Role, User, Workspace
 from linkflow.accounts.services import membership_add, workspace_ensure_personal
 
+from .conftest import signed_in_client
 from .executing import create_workflow, execute
 from .factories import UserFactory
 
@@ -140,8 +141,7 @@ def _same_site(href: str, *, base: str) -> str | None:
 def test_no_page_answers_500_for_any_role(role, owner, api):
     seeds = _seed(owner, api)
     user = _member(owner, role)
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
+    client = signed_in_client(user, raise_request_exception=False)
     client.post("/workspace/switch/", {"workspace": seeds["workspace"]})
 
     pages = _crawl(client, seeds)
@@ -155,8 +155,7 @@ def test_no_page_answers_500_for_any_role(role, owner, api):
 def test_viewer_is_offered_no_control_that_changes_anything(owner, api):
     seeds = _seed(owner, api)
     viewer = _member(owner, Role.VIEWER)
-    client = Client(raise_request_exception=False)
-    client.force_login(viewer)
+    client = signed_in_client(viewer, raise_request_exception=False)
     client.post("/workspace/switch/", {"workspace": seeds["workspace"]})
 
     pages = _crawl(client, seeds)
