@@ -1,11 +1,17 @@
 """Driving workflows through the API in tests: create, execute, wait, read back."""
 
 import itertools
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from executions.models import Execution
+from linkflow.accounts.models import User
+from linkflow.accounts.services import workspace_ensure_personal
+from workflows.models import Workflow
+from workflows.services import workflow_create
 
 from .conftest import wait_for
 
@@ -50,3 +56,28 @@ def chain(*middle: dict[str, Any]) -> dict[str, Any]:
     nodes = [{"id": "start", "type": "trigger.manual"}, *middle]
     edges = [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)]
     return {"nodes": nodes, "edges": edges}
+
+
+def personal_workflow(user: User, name: str, graph: dict[str, Any] | None = None) -> Workflow:
+    """A workflow made through the service in ``user``'s personal workspace (default graph:
+    a lone manual trigger)."""
+    workspace = workspace_ensure_personal(user=user)
+    return workflow_create(user=user, workspace=workspace, name=name, graph=graph or chain())
+
+
+def recorded_execution(
+    workflow: Workflow, *, status: str = "succeeded", mode: str = "manual", minutes_ago: int = 0
+) -> Execution:
+    """An execution row written directly, with no worker involved: started ``minutes_ago``
+    and, when ``status`` is final, finished two seconds later."""
+    started = timezone.now() - timedelta(minutes=minutes_ago)
+    return Execution.objects.create(
+        workspace_id=workflow.workspace_id,
+        workflow=workflow,
+        version=workflow.current_version,
+        status=status,
+        mode=mode,
+        queued_at=started,
+        started_at=started,
+        finished_at=started + timedelta(seconds=2) if status in FINISHED else None,
+    )

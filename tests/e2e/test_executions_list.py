@@ -1,38 +1,13 @@
 """The executions journey: filter the list, page through it, and watch a new run arrive."""
 
 import re
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
-from executions.models import Execution
-from linkflow.accounts.services import workspace_ensure_personal
-from workflows.services import workflow_create
-
-from ..executing import chain, create_workflow, execute
+from ..executing import chain, create_workflow, execute, personal_workflow, recorded_execution
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _workflow(user, name):
-    workspace = workspace_ensure_personal(user=user)
-    return workflow_create(user=user, workspace=workspace, name=name, graph=chain())
-
-
-def _execution(workflow, status="succeeded", mode="manual"):
-    now = timezone.now()
-    return Execution.objects.create(
-        workspace_id=workflow.workspace_id,
-        workflow=workflow,
-        version=workflow.current_version,
-        status=status,
-        mode=mode,
-        queued_at=now,
-        started_at=now,
-        finished_at=now + timedelta(seconds=1),
-    )
 
 
 def _row(page, execution):
@@ -40,8 +15,12 @@ def _row(page, execution):
 
 
 def test_filters_narrow_the_list(new_page, owner):
-    orders, mails = _workflow(owner, "Orders"), _workflow(owner, "Mails")
-    ok, failed, other = _execution(orders), _execution(orders, "failed"), _execution(mails)
+    orders, mails = personal_workflow(owner, "Orders"), personal_workflow(owner, "Mails")
+    ok, failed, other = (
+        recorded_execution(orders),
+        recorded_execution(orders, status="failed"),
+        recorded_execution(mails),
+    )
     page = new_page(owner)
     page.goto("/executions/")
     expect(page.locator("#executions-rows tr")).to_have_count(3)
@@ -63,8 +42,8 @@ def test_filters_narrow_the_list(new_page, owner):
 
 
 def test_cursor_paging_through_more_than_one_page(new_page, owner):
-    wf = _workflow(owner, "Orders")
-    made = [_execution(wf) for _ in range(5)][::-1]  # newest first
+    wf = personal_workflow(owner, "Orders")
+    made = [recorded_execution(wf) for _ in range(5)][::-1]  # newest first
     page = new_page(owner)
     page.goto("/executions/?page_size=2")
     expect(page.locator("#executions-rows tr")).to_have_count(2)

@@ -7,32 +7,11 @@ from django.test import Client
 from django.utils import timezone
 
 from executions.models import Execution
-from linkflow.accounts.services import workspace_ensure_personal
-from workflows.services import workflow_create
 
 from ..conftest import signed_in_client
-from ..executing import chain
+from ..executing import personal_workflow, recorded_execution
 
 pytestmark = pytest.mark.django_db
-
-
-def _workflow(user, name):
-    workspace = workspace_ensure_personal(user=user)
-    return workflow_create(user=user, workspace=workspace, name=name, graph=chain())
-
-
-def _execution(workflow, *, status="succeeded", mode="manual", minutes_ago=0):
-    now = timezone.now() - timedelta(minutes=minutes_ago)
-    return Execution.objects.create(
-        workspace_id=workflow.workspace_id,
-        workflow=workflow,
-        version=workflow.current_version,
-        status=status,
-        mode=mode,
-        queued_at=now,
-        started_at=now,
-        finished_at=now + timedelta(seconds=2) if status == "succeeded" else None,
-    )
 
 
 def _shown(response) -> set[str]:
@@ -47,12 +26,12 @@ def test_empty_workspace_explains_how_to_run_a_first_workflow(owner):
 
 
 def test_filters_narrow_the_list_to_the_current_workspace(owner, outsider, viewer):
-    orders = _workflow(owner, "Orders")
-    mails = _workflow(owner, "Mails")
-    ok = _execution(orders)
-    failed = _execution(orders, status="failed", mode="webhook")
-    other = _execution(mails, mode="api")
-    foreign = _execution(_workflow(outsider, "Theirs"))
+    orders = personal_workflow(owner, "Orders")
+    mails = personal_workflow(owner, "Mails")
+    ok = recorded_execution(orders)
+    failed = recorded_execution(orders, status="failed", mode="webhook")
+    other = recorded_execution(mails, mode="api")
+    foreign = recorded_execution(personal_workflow(outsider, "Theirs"))
 
     client = signed_in_client(viewer, orders.workspace)  # any member may read the list
     assert _shown(client.get("/executions/")) == {str(ok.pk), str(failed.pk), str(other.pk)}
@@ -67,9 +46,9 @@ def test_filters_narrow_the_list_to_the_current_workspace(owner, outsider, viewe
 
 
 def test_time_range_is_on_the_start_time_and_bad_ranges_are_field_errors(owner):
-    wf = _workflow(owner, "Orders")
-    old = _execution(wf, minutes_ago=120)
-    new = _execution(wf, minutes_ago=1)
+    wf = personal_workflow(owner, "Orders")
+    old = recorded_execution(wf, minutes_ago=120)
+    new = recorded_execution(wf, minutes_ago=1)
     since = (timezone.now() - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")
     client = signed_in_client(owner)
     assert _shown(client.get(f"/executions/?started_after={since}")) == {str(new.pk)}
@@ -85,8 +64,8 @@ def test_time_range_is_on_the_start_time_and_bad_ranges_are_field_errors(owner):
 
 
 def test_cursor_paging_walks_older_and_back(owner):
-    wf = _workflow(owner, "Orders")
-    made = [_execution(wf) for _ in range(5)][::-1]  # newest first, as the list orders
+    wf = personal_workflow(owner, "Orders")
+    made = [recorded_execution(wf) for _ in range(5)][::-1]  # newest first, as the list orders
     client = signed_in_client(owner)
     first = client.get("/executions/?page_size=2")
     assert _shown(first) == {str(made[0].pk), str(made[1].pk)}
@@ -102,7 +81,7 @@ def test_cursor_paging_walks_older_and_back(owner):
 
 
 def test_htmx_request_gets_only_the_results(owner):
-    _execution(_workflow(owner, "Orders"))
+    recorded_execution(personal_workflow(owner, "Orders"))
     response = signed_in_client(owner).get("/executions/", HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200
@@ -110,10 +89,10 @@ def test_htmx_request_gets_only_the_results(owner):
 
 
 def test_rows_answers_only_matching_executions_of_the_workspace(owner, outsider):
-    wf = _workflow(owner, "Orders")
-    ok = _execution(wf)
-    running = _execution(wf, status="running")
-    foreign = _execution(_workflow(outsider, "Theirs"))
+    wf = personal_workflow(owner, "Orders")
+    ok = recorded_execution(wf)
+    running = recorded_execution(wf, status="running")
+    foreign = recorded_execution(personal_workflow(outsider, "Theirs"))
     client = signed_in_client(owner)
     ids = f"{ok.pk},{running.pk},{foreign.pk}"
     assert _shown(client.get(f"/executions/rows/?ids={ids}")) == {str(ok.pk), str(running.pk)}
