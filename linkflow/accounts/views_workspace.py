@@ -5,10 +5,12 @@ enforce the rules (an owner's role is given or taken only by an owner, a workspa
 an owner); their refusals are shown next to the form or row they concern.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -53,25 +55,40 @@ def members(request: HttpRequest) -> HttpResponse:
     return _members_page(request)
 
 
+def _submit_on_members_page(
+    request: HttpRequest, form: Form, *, form_key: str, act: Callable[[dict[str, Any]], str]
+) -> HttpResponse:
+    """Run ``act`` with a valid ``form``'s data and go back to the members page with the
+    message it returns. Bad input, or the service's refusal on the field it names, shows
+    the page again with ``form`` (passed as ``form_key``) and its errors."""
+    if not form.is_valid():
+        return _members_page(request, status=400, **{form_key: form})
+    try:
+        done = act(form.cleaned_data)
+    except LinkflowError as error:
+        show_error(form, error)
+        return _members_page(request, status=error.status_code, **{form_key: form})
+    messages.success(request, done)
+    return redirect("accounts:members")
+
+
 @require_POST
 @page(at_least=Role.ADMIN)
 def member_add(request: HttpRequest) -> HttpResponse:
     """Add an existing user by e-mail with a role."""
-    form = MemberAddForm(request.POST)
-    if form.is_valid():
-        try:
-            services.member_add(
-                user=request.user,  # type: ignore[arg-type]
-                workspace=request.workspace,  # type: ignore[attr-defined]
-                email=form.cleaned_data["email"],
-                role=Role(form.cleaned_data["role"]),
-            )
-        except LinkflowError as error:
-            show_error(form, error)
-            return _members_page(request, add_form=form, status=error.status_code)
-        messages.success(request, f"Added {form.cleaned_data['email']}.")
-        return redirect("accounts:members")
-    return _members_page(request, add_form=form, status=400)
+
+    def add(data: dict[str, Any]) -> str:
+        services.member_add(
+            user=request.user,  # type: ignore[arg-type]
+            workspace=request.workspace,  # type: ignore[attr-defined]
+            email=data["email"],
+            role=Role(data["role"]),
+        )
+        return f"Added {data['email']}."
+
+    return _submit_on_members_page(
+        request, MemberAddForm(request.POST), form_key="add_form", act=add
+    )
 
 
 def _row_error(
@@ -140,20 +157,18 @@ def member_remove(request: HttpRequest, user_id: str) -> HttpResponse:
 @page(at_least=Role.ADMIN)
 def workspace_rename(request: HttpRequest) -> HttpResponse:
     """Give the current workspace a new name."""
-    form = WorkspaceNameForm(request.POST)
-    if form.is_valid():
-        try:
-            services.workspace_rename(
-                user=request.user,  # type: ignore[arg-type]
-                workspace=request.workspace,  # type: ignore[attr-defined]
-                name=form.cleaned_data["name"],
-            )
-        except LinkflowError as error:
-            show_error(form, error)
-            return _members_page(request, rename_form=form, status=error.status_code)
-        messages.success(request, "Workspace renamed.")
-        return redirect("accounts:members")
-    return _members_page(request, rename_form=form, status=400)
+
+    def rename(data: dict[str, Any]) -> str:
+        services.workspace_rename(
+            user=request.user,  # type: ignore[arg-type]
+            workspace=request.workspace,  # type: ignore[attr-defined]
+            name=data["name"],
+        )
+        return "Workspace renamed."
+
+    return _submit_on_members_page(
+        request, WorkspaceNameForm(request.POST), form_key="rename_form", act=rename
+    )
 
 
 @require_http_methods(["GET", "POST"])
