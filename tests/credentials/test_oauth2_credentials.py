@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -81,18 +82,27 @@ def _challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-@pytest.fixture
-def provider(settings) -> Iterator[ThreadingHTTPServer]:
-    settings.LINKFLOW_HTTP_ALLOW_PRIVATE = True  # the provider is on 127.0.0.1
+@contextmanager
+def oauth2_provider() -> Iterator[ThreadingHTTPServer]:
+    """A fresh OAuth2Handler provider serving on 127.0.0.1 until the block ends."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), OAuth2Handler)
     server.daemon_threads = True
     server.codes, server.token_requests = {}, []  # type: ignore[attr-defined]
     server.counter = itertools.count(1)  # type: ignore[attr-defined]
     server.refuse_refresh = False  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def provider(settings) -> Iterator[ThreadingHTTPServer]:
+    settings.LINKFLOW_HTTP_ALLOW_PRIVATE = True  # the provider is on 127.0.0.1
+    with oauth2_provider() as server:
+        yield server
 
 
 @pytest.fixture

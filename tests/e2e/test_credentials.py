@@ -1,8 +1,6 @@
 """The credentials journey: create with a secret, edit without re-entering it, delete
 after seeing where it is used, and connect an OAuth2 credential at a provider."""
 
-import itertools
-import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -15,7 +13,7 @@ from credentials.services import credential_create, credential_fields
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.services import workflow_create
 
-from ..credentials.test_oauth2_credentials import CLIENT_ID, CLIENT_SECRET, OAuth2Handler
+from ..credentials.test_oauth2_credentials import CLIENT_ID, CLIENT_SECRET, oauth2_provider
 from ..executing import chain
 from .conftest import serving_web
 
@@ -37,15 +35,8 @@ def oauth_web_url(django_db_setup: None, django_db_blocker: Any) -> Iterator[str
 
 @pytest.fixture
 def provider() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OAuth2Handler)
-    server.daemon_threads = True
-    server.codes, server.token_requests = {}, []  # type: ignore[attr-defined]
-    server.counter = itertools.count(1)  # type: ignore[attr-defined]
-    server.refuse_refresh = False  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with oauth2_provider() as server:
+        yield server
 
 
 def test_create_then_edit_without_reentering_the_secret(new_page, owner):
