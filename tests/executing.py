@@ -1,13 +1,14 @@
 """Driving workflows through the API in tests: create, execute, wait, read back."""
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from executions.models import Execution
+from executions.models import Execution, NodeRun
+from executions.payloads import payload_store
 from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.models import Workflow
@@ -81,3 +82,32 @@ def recorded_execution(
         started_at=started,
         finished_at=started + timedelta(seconds=2) if status in FINISHED else None,
     )
+
+
+def backdated_execution(
+    workflow: Workflow,
+    *,
+    created_at: datetime,
+    output: list[Any],
+    status: str = "succeeded",
+    dedupe_key: str | None = None,
+) -> Execution:
+    """An execution row written directly and dated ``created_at`` (the partition key, so it
+    lands in that month's partition), with one ``set`` NodeRun whose ``output`` went
+    through the payload store (offloaded when bigger than the inline limit)."""
+    execution = Execution.objects.create(
+        workspace_id=workflow.workspace_id,
+        workflow=workflow,
+        version=workflow.current_version,
+        mode="manual",
+        status=status,
+        queued_at=created_at,
+        dedupe_key=dedupe_key,
+    )
+    Execution.objects.filter(pk=execution.pk).update(created_at=created_at)
+    execution.created_at = created_at  # its NodeRuns copy it (their partition key)
+    stored = payload_store(execution_id=str(execution.pk), name="set-1-output", data=output)
+    NodeRun.objects.create(
+        execution=execution, node_id="set", node_type="data.set", status="succeeded", output=stored
+    )
+    return execution

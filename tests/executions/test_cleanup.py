@@ -13,11 +13,10 @@ from rest_framework.test import APIClient
 from executions.cleanup import executions_cleanup, retention_days_for
 from executions.files import StorageFileStore
 from executions.models import Execution, NodeRun
-from executions.payloads import payload_store
 from linkflow.accounts.models import User
 from workflows.models import Workflow
 
-from ..executing import chain, create_workflow
+from ..executing import backdated_execution, chain, create_workflow
 
 SET = {"id": "set", "type": "data.set", "params": {"fields": {"ok": True}}}
 BIG = [{"text": "x" * 200}]
@@ -32,22 +31,9 @@ def _small_payloads(settings, tmp_path: Path) -> None:  # type: ignore[no-untype
 def _execution(workflow: Workflow, *, age_days: float, status: str = "succeeded") -> Execution:
     """An execution created ``age_days`` ago with one NodeRun whose output is in storage and
     one stored file."""
-    execution = Execution.objects.create(
-        workspace_id=workflow.workspace_id,
-        workflow=workflow,
-        version=workflow.current_version,
-        mode="manual",
-        status=status,
-        queued_at=timezone.now(),
-    )
     created = timezone.now() - timedelta(days=age_days)
-    Execution.objects.filter(pk=execution.pk).update(created_at=created)
-    execution.created_at = created  # its NodeRuns copy it (their partition key)
-    output = payload_store(execution_id=str(execution.pk), name="set-1-output", data=BIG)
-    assert "$ref" in output
-    NodeRun.objects.create(
-        execution=execution, node_id="set", node_type="data.set", status="succeeded", output=output
-    )
+    execution = backdated_execution(workflow, created_at=created, output=BIG, status=status)
+    assert "$ref" in execution.node_runs.get().output
     StorageFileStore(execution_id=str(execution.pk)).save(
         name="a.txt", content=b"hello", content_type="text/plain"
     )

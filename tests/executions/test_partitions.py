@@ -15,13 +15,12 @@ from rest_framework.test import APIClient
 from executions.cleanup import executions_cleanup
 from executions.models import DeadLetter, Execution, NodeRun
 from executions.partitions import EXECUTIONS, NODE_RUNS, Month, partition_create, partitions_ensure
-from executions.payloads import payload_store
 from linkflow.accounts.models import User
 from workflows.models import Workflow
 
 from ..billing import on_plan
 from ..conftest import require_services
-from ..executing import chain, create_workflow
+from ..executing import backdated_execution, chain, create_workflow
 
 SET = {"id": "set", "type": "data.set", "params": {"fields": {"ok": True}}}
 NOW = timezone.now()
@@ -38,22 +37,9 @@ def _execution(
     workflow: Workflow, *, at: datetime, status: str = "succeeded", key: str | None = None
 ) -> Execution:
     """A finished execution created ``at`` with one NodeRun whose output is in storage."""
-    execution = Execution.objects.create(
-        workspace_id=workflow.workspace_id,
-        workflow=workflow,
-        version=workflow.current_version,
-        mode="manual",
-        status=status,
-        queued_at=at,
-        dedupe_key=key,
+    return backdated_execution(
+        workflow, created_at=at, output=["x" * 99], status=status, dedupe_key=key
     )
-    Execution.objects.filter(pk=execution.pk).update(created_at=at)  # moves it to its month
-    execution.created_at = at
-    output = payload_store(execution_id=str(execution.pk), name="set-1-output", data=["x" * 99])
-    NodeRun.objects.create(
-        execution=execution, node_id="set", node_type="data.set", status="succeeded", output=output
-    )
-    return execution
 
 
 def _stored(execution: Execution) -> list[str]:
