@@ -115,6 +115,13 @@ def api(owner: User, client_for: Callable[[User], APIClient]) -> APIClient:
     return client_for(owner)
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def database_url() -> str:
     """A URL for the database the tests are using (the test database, not the main one)."""
     db = connection.settings_dict

@@ -1,7 +1,6 @@
 """`make run`'s embedded mode: one process, SQLite, in-process worker, no services."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,17 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .conftest import free_port, stop_process
 from .graphs import branching_graph
 from .http_server import orders_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = {"email": "ops@example.com", "password": "embedded-test-password"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -63,9 +57,7 @@ def embedded_server(tmp_path: Path) -> Iterator[str]:
             time.sleep(0.2)
         yield base
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+        stop_process(proc, log)
 
 
 def test_embedded_mode_runs_a_workflow_with_no_services(embedded_server, tmp_path):

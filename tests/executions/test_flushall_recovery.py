@@ -10,7 +10,6 @@ shared one other runs use.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from django.db.models import Count
 from executions.models import Execution, NodeRun
 from linkflow.accounts.models import User
 
-from ..conftest import IN_CI, database_url, wait_for
+from ..conftest import IN_CI, database_url, free_port, stop_process, wait_for
 from ..executing import chain, create_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,12 +32,6 @@ REDIS_SERVER = "/usr/bin/redis-server"
 WORKFLOWS = 4
 RUNS_EACH = 2
 NODES = ["start", "a", "b", "c"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +43,7 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("redis") / "redis.log"
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -71,12 +64,7 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.05)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 # Runs in a separate process, as a web process would: its broker is the private Redis.
