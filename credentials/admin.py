@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from linkflow.core.admin_readonly import NoAddOrChange
+
 from .models import Credential
 
 
 @admin.register(Credential)
-class CredentialAdmin(admin.ModelAdmin):
+class CredentialAdmin(NoAddOrChange, admin.ModelAdmin):
     """Secrets are never shown, not even encrypted: the ``secret`` column is neither listed
     nor loaded. Read-only: users change credentials through the service, which re-encrypts
     and audits; an operator looks, or deletes a leaked one."""
@@ -19,9 +21,3 @@ class CredentialAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
         return super().get_queryset(request).defer("secret")
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False

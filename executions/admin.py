@@ -7,6 +7,7 @@ Everything here is read-only but for the actions, which call the same services a
 from django.contrib import admin
 
 from linkflow.accounts.admin import act_on_each, operator_acting_in
+from linkflow.core.admin_readonly import NoAddOrChange
 
 from .dead_letters import dead_letter_discard, dead_letter_replay
 from .models import DeadLetter, Execution, NodeRun
@@ -26,7 +27,7 @@ _NODE_RUN_FIELDS = (
 )
 
 
-class NodeRunInline(admin.TabularInline):
+class NodeRunInline(NoAddOrChange, admin.TabularInline):
     model = NodeRun
     extra = 0
     fields = _NODE_RUN_FIELDS
@@ -34,15 +35,9 @@ class NodeRunInline(admin.TabularInline):
     can_delete = False
     ordering = ("sequence",)
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
+class ExecutionAdmin(NoAddOrChange, admin.ModelAdmin):
     list_display = (
         "id",
         "workflow",
@@ -86,12 +81,6 @@ class ExecutionAdmin(admin.ModelAdmin):
     inlines = [NodeRunInline]
     actions = ["cancel_executions", "retry_executions"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
     @admin.action(description="Cancel the selected executions (queued, waiting or running)")
     def cancel_executions(self, request, queryset):  # type: ignore[no-untyped-def]
         def cancel(execution: Execution) -> None:
@@ -112,22 +101,16 @@ class ExecutionAdmin(admin.ModelAdmin):
 
 
 @admin.register(NodeRun)
-class NodeRunAdmin(admin.ModelAdmin):
+class NodeRunAdmin(NoAddOrChange, admin.ModelAdmin):
     list_display = ("node_id", "node_type", "status", "attempt", "execution", "started_at")
     list_filter = ("status", "node_type")
     search_fields = ("node_id", "=execution__id")
     readonly_fields = ("id", "execution", *_NODE_RUN_FIELDS, "created_at", "updated_at")
     date_hierarchy = "started_at"
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
+class DeadLetterAdmin(NoAddOrChange, admin.ModelAdmin):
     list_display = (
         "task_name",
         "status",
@@ -161,12 +144,6 @@ class DeadLetterAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
     @admin.display(description="Error")
     def error_summary(self, dead_letter: DeadLetter) -> str:

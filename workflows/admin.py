@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from linkflow.accounts.admin import act_on_each, operator_acting_in
+from linkflow.core.admin_readonly import NoAddOrChange
 
 from .models import WebhookTrigger, Workflow, WorkflowVersion
 from .services import workflow_update
@@ -64,7 +65,7 @@ class WorkflowAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkflowVersion)
-class WorkflowVersionAdmin(admin.ModelAdmin):
+class WorkflowVersionAdmin(NoAddOrChange, admin.ModelAdmin):
     """Versions are immutable snapshots: readable here, never editable."""
 
     list_display = ("workflow", "number", "created_by", "created_at")
@@ -72,12 +73,6 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "workflow", "number", "graph", "created_by", "created_at")
     list_select_related = ("workflow", "created_by")
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 @admin.register(WebhookTrigger)

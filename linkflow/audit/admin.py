@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from linkflow.core.admin_readonly import NoAddOrChange
+
 from .models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(NoAddOrChange, admin.ModelAdmin):
     """Read only: the log is evidence, so nobody edits or deletes it here."""
 
     list_display = ("created_at", "action", "actor", "workspace", "target_type", "target_id", "ip")
@@ -12,12 +14,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ("action", "actor__email", "workspace__name", "=workspace__id", "target_id")
     date_hierarchy = "created_at"
     list_select_related = ("actor", "workspace")
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
