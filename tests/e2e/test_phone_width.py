@@ -134,6 +134,11 @@ def test_main_pages_fit_a_phone_and_keep_their_main_action_in_reach(new_page, ow
         box = action.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE, f"{path}: main action cut off"
         _shoot(page, path, PHONE)
+    # A table may scroll inside its box, but a row's own buttons should not need that.
+    page.goto("/credentials/")
+    delete = page.locator("td.actions").get_by_role("button", name="Delete")
+    box = delete.bounding_box()
+    assert box["x"] + box["width"] <= PHONE, "the credential's Delete button is cut off"
     if os.environ.get("LINKFLOW_SHOTS"):
         wide = new_page(owner, width=1280)
         for path, _ in _pages(workflow, execution):
