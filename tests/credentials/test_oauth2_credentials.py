@@ -105,16 +105,21 @@ def provider(settings) -> Iterator[ThreadingHTTPServer]:
         yield server
 
 
-@pytest.fixture
-def oauth_credential(api, provider) -> dict:
+def oauth2_client_fields(provider: ThreadingHTTPServer, scopes: list[str]) -> dict:
+    """The fields of an oauth2_client credential registered with ``provider``."""
     base = f"http://127.0.0.1:{provider.server_port}"
-    data = {
+    return {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
         "authorize_url": f"{base}/authorize",
         "token_url": f"{base}/token",
-        "scopes": ["read", "write"],
+        "scopes": scopes,
     }
+
+
+@pytest.fixture
+def oauth_credential(api, provider) -> dict:
+    data = oauth2_client_fields(provider, ["read", "write"])
     response = api.post(
         "/api/v1/credentials/",
         {"name": "provider", "type": "oauth2_client", "data": data},

@@ -13,7 +13,11 @@ from credentials.services import credential_create, credential_fields
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.services import workflow_create
 
-from ..credentials.test_oauth2_credentials import CLIENT_ID, CLIENT_SECRET, oauth2_provider
+from ..credentials.test_oauth2_credentials import (
+    CLIENT_SECRET,
+    oauth2_client_fields,
+    oauth2_provider,
+)
 from ..executing import chain
 from .conftest import serving_web
 
@@ -95,14 +99,7 @@ def test_delete_asks_first_and_names_the_workflows_using_it(new_page, owner):
 
 def test_oauth2_connect_round_trip(new_page, owner, provider, oauth_web_url):
     workspace = workspace_ensure_personal(user=owner)
-    base = f"http://127.0.0.1:{provider.server_port}"
-    data = {
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "authorize_url": f"{base}/authorize",
-        "token_url": f"{base}/token",
-        "scopes": ["read"],
-    }
+    data = oauth2_client_fields(provider, ["read"])
     credential = credential_create(
         user=owner, workspace=workspace, name="Provider", type="oauth2_client", data=data
     )
