@@ -22,7 +22,15 @@ from django.test import Client
 
 from linkflow.accounts.models import User
 
-from ..conftest import IN_CI, ROOT, database_url, require_services, spawn_worker, stop_process
+from ..conftest import (
+    IN_CI,
+    ROOT,
+    database_url,
+    free_port,
+    require_services,
+    spawn_worker,
+    stop_process,
+)
 
 CHROMIUM = os.environ.get("LINKFLOW_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "var" / "e2e"
@@ -33,12 +41,6 @@ def set_password(user: User, password: str) -> None:
     not the suite's fast one."""
     user.password = make_password(password, hasher="pbkdf2_sha256")
     user.save(update_fields=["password"])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_until_serving(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -79,7 +81,7 @@ def serving_web(*, name: str, **env: str) -> Iterator[str]:
     127.0.0.1 while the block runs; yields its base URL. Needs database access."""
     require_services()
     environ = web_env(**env)
-    port = _free_port()
+    port = free_port()
     log_path = ROOT / "var" / f"e2e-{name}-{os.getpid()}.log"
     log = open(log_path, "wb")  # noqa: SIM115
     command = [sys.executable, "-m", "uvicorn", "linkflow.asgi:application"]
