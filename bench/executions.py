@@ -70,6 +70,27 @@ def role_env(db_url: str, **extra: str) -> dict[str, str]:
     }
 
 
+def web_command(port: int, workers: int, *, ws_deflate: str = "false") -> list[str]:
+    """The web role as the Procfile runs it (uvicorn serving linkflow.asgi), on 127.0.0.1."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "linkflow.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--ws-per-message-deflate",
+        ws_deflate,
+    ]
+
+
 def worker_command(concurrency: int) -> list[str]:
     """The worker role as the Procfile runs it, at the given prefork concurrency."""
     return [
@@ -130,21 +151,7 @@ def main() -> None:
 
     bind = f"127.0.0.1:{args.port}"
     if args.web == "uvicorn":
-        web_cmd = [
-            py,
-            "-m",
-            "uvicorn",
-            "linkflow.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(args.port),
-            "--workers",
-            str(args.web_workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        web_cmd = web_command(args.port, args.web_workers)
     else:
         web_cmd = [
             py,

@@ -30,6 +30,7 @@ from bench.executions import (  # noqa: E402
     role_env,
     start,
     wait_http,
+    web_command,
 )
 from tests.graphs import pure_graph  # noqa: E402
 
@@ -62,21 +63,7 @@ def main() -> None:
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     web = start(
-        [
-            py,
-            "-m",
-            "uvicorn",
-            "linkflow.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(args.port),
-            "--workers",
-            str(args.web_workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        web_command(args.port, args.web_workers),
         env,
         out / "web-pages.log",
     )

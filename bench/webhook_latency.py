@@ -30,6 +30,7 @@ from bench.executions import (  # noqa: E402
     role_env,
     start,
     wait_http,
+    web_command,
     worker_command,
 )
 
@@ -74,21 +75,7 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     procs = [
         start(
-            [
-                py,
-                "-m",
-                "uvicorn",
-                "linkflow.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(args.port),
-                "--workers",
-                str(args.web_workers),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
+            web_command(args.port, args.web_workers),
             env,
             out / "web.log",
         ),

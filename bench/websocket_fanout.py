@@ -43,6 +43,7 @@ from bench.executions import (  # noqa: E402
     start,
     wait_finished,
     wait_http,
+    web_command,
 )
 from tests.graphs import pure_graph  # noqa: E402
 
@@ -78,9 +79,7 @@ def main() -> None:
     subprocess.run([py, "manage.py", "ensure_admin"], cwd=ROOT, env=env, check=True)
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
-    web = [py, "-m", "uvicorn", "linkflow.asgi:application", "--host", "127.0.0.1"]
-    web += ["--port", str(args.port), "--no-access-log", "--log-level", "warning"]
-    web += ["--workers", str(args.web_workers), "--ws-per-message-deflate", args.ws_deflate]
+    web = web_command(args.port, args.web_workers, ws_deflate=args.ws_deflate)
     if args.profile_web:
         web = [py, __file__, "--profiled-web", args.profile_web, "--port", str(args.port)]
     worker = [py, "-m", "celery", "-A", "linkflow", "worker", "--loglevel", "WARNING"]
