@@ -61,7 +61,10 @@ ORDERS = {
 @pytest.fixture
 def seeded(owner, e2e_worker):
     """The owner's workspace with a webhook workflow (two versions), a finished execution,
-    a credential and an API key: every main page has something to lay out."""
+    a credential and an API key: every main page has something to lay out. The owner's
+    e-mail is long, as real ones are (the header shows it)."""
+    owner.email = f"someone.with.a.long.name.{owner.pk.hex[:8]}@example-company.com"
+    owner.save(update_fields=["email"])
     workspace = workspace_ensure_personal(user=owner)
     workflow = workflow_create(user=owner, workspace=workspace, name=LONG, graph=ORDERS)
     workflow_update(user=owner, workflow=workflow, changes={"active": True})
