@@ -160,18 +160,38 @@ def _execution_start(*, user: User, execution_id: str, after: int | None) -> dic
 
     The log is read before the snapshot: every event numbered up to the log's last
     ``seq`` was committed before it was logged, so the snapshot read afterwards shows it.
+    A snapshot also names the nodes running now (``running_nodes``, from the log): a
+    running node has no NodeRun row yet, so the execution alone cannot show it.
     """
-    last, missed = events.events_after(execution_id=execution_id, after=after)
+    last, logged = events.events_after(execution_id=execution_id, after=after or 0)
     try:
         execution = selectors.execution_get(user=user, id=execution_id)
     except NotFound:
         return None
-    if missed is not None:
-        frames = [fanout.frame_of([_dumps(event) for event in missed])] if missed else []
-        return {"seq": missed[-1]["seq"] if missed else after, "frames": frames}
+    if after is not None and logged is not None:
+        frames = [fanout.frame_of([_dumps(event) for event in logged])] if logged else []
+        return {"seq": logged[-1]["seq"] if logged else after, "frames": frames}
     snapshot = ExecutionDetailOutSerializer(execution).data
-    frame = _dumps({"type": "snapshot", "seq": last, "execution": snapshot})
+    frame = _dumps(
+        {
+            "type": "snapshot",
+            "seq": last,
+            "execution": snapshot,
+            "running_nodes": _running_nodes(logged or []),
+        }
+    )
     return {"seq": last, "frames": [frame]}
+
+
+def _running_nodes(logged: list[dict[str, Any]]) -> list[str]:
+    """The nodes whose last logged event is ``node.started``, in the order they started."""
+    running: dict[str, None] = {}
+    for event in logged:
+        if event["type"] == events.NODE_STARTED:
+            running[event["node_id"]] = None
+        elif event["type"] == events.NODE_FINISHED:
+            running.pop(event["node_id"], None)
+    return list(running)
 
 
 def _dumps(message: dict[str, Any]) -> str:

@@ -178,7 +178,35 @@ def test_the_first_message_is_the_snapshot_the_api_shows(queued, api, owner):
 
     connected, subprotocol, snapshot = run(scenario)
     assert (connected, subprotocol) == (True, None)
-    assert snapshot == {"type": "snapshot", "seq": 0, "execution": expected}
+    assert snapshot == {"type": "snapshot", "seq": 0, "execution": expected, "running_nodes": []}
+
+
+def test_the_snapshot_names_the_nodes_started_and_not_yet_finished(queued, owner):
+    execution = Execution.objects.get(pk=queued)
+    ids = {
+        "execution_id": execution.pk,
+        "workspace_id": execution.workspace_id,
+        "workflow_id": execution.workflow_id,
+    }
+    events.events_publish_on_commit(
+        [
+            events.event_build(type=events.NODE_STARTED, node_id="start", **ids),
+            events.event_build(type=events.NODE_FINISHED, node_id="start", **ids),
+            events.event_build(type=events.NODE_STARTED, node_id="set", **ids),
+        ]
+    )
+    assert events.events_flush()
+    access = token(owner)
+
+    async def scenario():
+        communicator = feed(f"/ws/executions/{queued}/?token={access}")
+        await communicator.connect()
+        snapshot = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return snapshot
+
+    snapshot = run(scenario)
+    assert (snapshot["seq"], snapshot["running_nodes"]) == (3, ["set"])
 
 
 def test_a_jwt_in_the_subprotocol_is_answered_with_bearer(queued, viewer):
@@ -384,7 +412,12 @@ def test_a_real_execution_streams_every_event_in_order(celery_worker, api, owner
 
     missed, snapshot = run(reconnect)
     assert missed == received[4:]
-    assert snapshot == {"type": "snapshot", "seq": 11, "execution": detail(api, execution_id)}
+    assert snapshot == {
+        "type": "snapshot",
+        "seq": 11,
+        "execution": detail(api, execution_id),
+        "running_nodes": [],
+    }
 
 
 def test_the_connection_gauge_counts_open_feeds_and_forgets_closed_and_refused_ones(

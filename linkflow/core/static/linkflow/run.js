@@ -72,6 +72,7 @@
         var execution = message.execution || {};
         statuses = {};
         (execution.node_runs || []).forEach(function (run) { statuses[run.node_id] = run.status; });
+        (message.running_nodes || []).forEach(function (id) { statuses[id] = "running"; });
         setStatus(execution.status);
         showError(execution.error);
         break;
