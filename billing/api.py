@@ -34,10 +34,19 @@ class _DaySerializer(serializers.Serializer):
 class _PlanSerializer(serializers.Serializer):
     slug = serializers.CharField()
     name = serializers.CharField()
+    source = serializers.ChoiceField(
+        choices=["billing_off", "default_plan", "subscription"],
+        help_text="Why this plan applies: billing is off (no limits), the default plan "
+        "(LINKFLOW_DEFAULT_PLAN), or the workspace's active subscription.",
+    )
+    reason = serializers.CharField(help_text="The same, in words.")
 
 
 class _SubscriptionSerializer(serializers.Serializer):
     status = serializers.CharField()
+    plan = serializers.CharField(
+        help_text="The subscribed plan's slug (a lapsed one no longer applies)."
+    )
     current_period_start = serializers.DateTimeField()
     current_period_end = serializers.DateTimeField()
 
@@ -49,8 +58,11 @@ class _MonthSerializer(serializers.Serializer):
 
 class UsageOutSerializer(serializers.Serializer):
     workspace = serializers.UUIDField()
+    billing = serializers.BooleanField(help_text="Whether plan limits apply (LINKFLOW_BILLING).")
     plan = _PlanSerializer()
-    subscription = _SubscriptionSerializer()
+    subscription = _SubscriptionSerializer(
+        allow_null=True, help_text="null: the workspace has no subscription."
+    )
     month = _MonthSerializer(help_text="The calendar month (UTC) the execution quota counts.")
     limits = _LimitsSerializer()
     retention_days = serializers.IntegerField()

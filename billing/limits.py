@@ -19,12 +19,13 @@ from django.core.cache import cache
 from django.db import transaction
 
 from executions.models import Execution, ExecutionStatus
+from linkflow.accounts.models import Workspace
 from linkflow.core.errors import LinkflowError
 from workflows.models import Workflow
 
 from .errors import BillingErrorCode
-from .models import Plan, Subscription
-from .selectors import month_bounds, plan_for, subscription_for
+from .models import Plan
+from .selectors import month_bounds, plan_for
 
 # Queued executions are waiting for a worker and running ones hold one; waiting (parked)
 # ones hold nothing, so they do not count as concurrent.
@@ -43,8 +44,8 @@ def check_execution_allowed(*, workspace_id: object) -> None:
     if plan.executions_per_month is not None:
         used = _month_count(workspace_id, key=month_key, allowed=plan.executions_per_month)
         _refuse_at(limit="executions_per_month", allowed=plan.executions_per_month, current=used)
-    if plan.concurrent_executions is not None:
-        allowed = plan.concurrent_executions
+    allowed = concurrency_allowed(workspace_id=workspace_id)
+    if allowed is not None:
         running = concurrent_executions(workspace_id=workspace_id, cap=allowed)
         _refuse_at(limit="concurrent_executions", allowed=allowed, current=running)
     if plan.executions_per_month is not None:
@@ -53,21 +54,27 @@ def check_execution_allowed(*, workspace_id: object) -> None:
 
 def check_activation_allowed(*, workspace_id: object) -> None:
     """Allow one more active workflow or raise ``plan_limit_exceeded`` (402, limit
-    ``active_workflows``). Call it inside the transaction that activates: the workspace's
-    subscription row is locked until it ends, so concurrent activations cannot both take
-    the last slot."""
+    ``active_workflows``). Call it inside the transaction that activates: the workspace row
+    is locked until it ends, so concurrent activations cannot both take the last slot.
+    With billing off (or a plan without the limit) it allows at once and locks nothing."""
+    plan = plan_for(workspace_id)
+    if plan.active_workflows is None:
+        return
     with transaction.atomic():
-        subscription = subscription_for(workspace_id)
-        Subscription.objects.select_for_update().filter(pk=subscription.pk).first()
-        plan = plan_for(workspace_id)
-        if plan.active_workflows is None:
-            return
+        Workspace.objects.select_for_update().filter(pk=workspace_id).first()
         active = active_workflows(workspace_id=workspace_id)
         _refuse_at(limit="active_workflows", allowed=plan.active_workflows, current=active)
 
 
+def concurrency_allowed(*, workspace_id: object) -> int | None:
+    """How many executions of the workspace may be queued or running at once (None: no
+    limit, as with billing off). The one question an admission gate asks billing."""
+    return plan_for(workspace_id).concurrent_executions
+
+
 def retention_days(workspace_id: object) -> int:
-    """How many days of executions the workspace's plan keeps (the cleanup job's input)."""
+    """How many days of executions the workspace keeps (the cleanup job's input): the plan's
+    with billing on, LINKFLOW_RETENTION_DAYS with billing off."""
     return plan_for(workspace_id).retention_days
 
 

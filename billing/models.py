@@ -68,7 +68,8 @@ class SubscriptionStatus(models.TextChoices):
 
 
 class Subscription(BaseModel):
-    """A workspace's plan. Created on first need on the default plan (see selectors)."""
+    """A workspace's plan, set by an operator in admin. A workspace without one follows
+    LINKFLOW_DEFAULT_PLAN (billing on) or has no limits (billing off): see selectors."""
 
     workspace = models.OneToOneField(
         Workspace, on_delete=models.CASCADE, related_name="subscription"

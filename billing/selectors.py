@@ -1,12 +1,43 @@
-"""Reads on plans and subscriptions. Every workspace has a subscription, made on first need."""
+"""Reads on plans and subscriptions: which plan applies to a workspace, and why.
+
+Billing off (``LINKFLOW_BILLING``, the default): no plan limits at all, and retention is
+``LINKFLOW_RETENTION_DAYS``; the plan is an unsaved, limitless ``Plan``, so every check
+reads the same attributes either way. Billing on: an active subscription's plan, else the
+plan named by ``LINKFLOW_DEFAULT_PLAN`` (read from the settings on every lookup, never
+copied into a row, so changing it and restarting applies to every such workspace).
+"""
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from django.conf import settings
 from django.utils import timezone
 
 from .models import PLAN_DEFAULTS, Plan, Subscription, SubscriptionStatus
+
+PlanSource = Literal["billing_off", "default_plan", "subscription"]
+
+_REASONS: dict[PlanSource, str] = {
+    "billing_off": "Billing is off (LINKFLOW_BILLING): no plan limits apply.",
+    "default_plan": "Default plan from LINKFLOW_DEFAULT_PLAN (the workspace has no active "
+    "subscription).",
+    "subscription": "The workspace's subscription.",
+}
+
+
+@dataclass(frozen=True)
+class EffectivePlan:
+    """The plan whose limits apply to a workspace, where it came from, and in words why."""
+
+    plan: Plan
+    source: PlanSource
+    subscription: Subscription | None
+
+    @property
+    def reason(self) -> str:
+        return _REASONS[self.source]
 
 
 def month_bounds(moment: datetime | None = None) -> tuple[datetime, datetime]:
@@ -21,6 +52,24 @@ def month_bounds(moment: datetime | None = None) -> tuple[datetime, datetime]:
     return start, end
 
 
+def billing_enabled() -> bool:
+    """Whether plan limits apply at all (``LINKFLOW_BILLING``)."""
+    return bool(settings.LINKFLOW_BILLING)
+
+
+def plan_self_hosted() -> Plan:
+    """The limitless plan of billing off (not a row: nothing to edit, nothing to go stale)."""
+    return Plan(
+        name="Self-hosted (billing off)",
+        slug="self-hosted",
+        executions_per_month=None,
+        concurrent_executions=None,
+        active_workflows=None,
+        retention_days=settings.LINKFLOW_RETENTION_DAYS,
+        api_requests_per_minute=None,
+    )
+
+
 def plan_default() -> Plan:
     """The plan named by LINKFLOW_DEFAULT_PLAN, made from PLAN_DEFAULTS if the row is gone
     (a flushed test database; an operator who deleted it)."""
@@ -30,18 +79,26 @@ def plan_default() -> Plan:
     return plan
 
 
-def subscription_for(workspace_id: object) -> Subscription:
-    """The workspace's subscription (with its plan), created on the default plan for the
-    current calendar month when it has none. Safe under concurrent first calls."""
-    found = Subscription.objects.select_related("plan").filter(workspace_id=workspace_id).first()
-    if found is not None:
-        return found
-    start, end = month_bounds()
-    subscription, _ = Subscription.objects.select_related("plan").get_or_create(
-        workspace_id=workspace_id,
-        defaults={"plan": plan_default(), "current_period_start": start, "current_period_end": end},
-    )
-    return subscription
+def subscription_get(workspace_id: object) -> Subscription | None:
+    """The workspace's subscription with its plan, or None: none is made on first use (a
+    workspace without one follows LINKFLOW_DEFAULT_PLAN)."""
+    return Subscription.objects.select_related("plan").filter(workspace_id=workspace_id).first()
+
+
+def plan_effective(workspace_id: object) -> EffectivePlan:
+    """Which plan applies to the workspace and why (uncached; the usage page and API).
+
+    A lapsed (past due, cancelled) subscription falls back to the default plan, never to
+    no limits.
+    """
+    if not billing_enabled():
+        return EffectivePlan(plan=plan_self_hosted(), source="billing_off", subscription=None)
+    subscription = subscription_get(workspace_id)
+    if subscription is not None and subscription.status == SubscriptionStatus.ACTIVE:
+        return EffectivePlan(
+            plan=subscription.plan, source="subscription", subscription=subscription
+        )
+    return EffectivePlan(plan=plan_default(), source="default_plan", subscription=subscription)
 
 
 # Plans are read on every execute and webhook call but change rarely: each process keeps
@@ -51,15 +108,15 @@ _plan_cache: dict[str, tuple[float, Plan]] = {}
 
 
 def plan_for(workspace_id: object) -> Plan:
-    """The plan whose limits apply: the subscription's while it is active, else the default
-    plan (a lapsed paid plan falls back to the free limits, never to no limits)."""
+    """The plan whose limits apply (see ``plan_effective``), cached per process briefly."""
+    if not billing_enabled():
+        return plan_self_hosted()
     key = str(workspace_id)
     now = time.monotonic()
     cached = _plan_cache.get(key)
     if cached is not None and now - cached[0] < PLAN_CACHE_SECONDS:
         return cached[1]
-    subscription = subscription_for(workspace_id)
-    plan = subscription.plan if subscription.status == SubscriptionStatus.ACTIVE else plan_default()
+    plan = plan_effective(workspace_id).plan
     _plan_cache[key] = (now, plan)
     return plan
 

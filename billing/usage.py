@@ -10,7 +10,7 @@ from executions.models import Execution, ExecutionStatus, NodeRun
 
 from .limits import active_workflows, concurrent_executions, executions_this_month, plan_limits
 from .models import UsageDaily
-from .selectors import month_bounds, plan_for, subscription_for
+from .selectors import month_bounds, plan_effective
 
 _COUNTED = ("succeeded", "failed", "cancelled", "node_runs", "execution_seconds")
 REPORT_DAYS = 30
@@ -72,10 +72,11 @@ def usage_aggregate_recent() -> int:
 
 
 def usage_report(*, workspace_id: object) -> dict[str, Any]:
-    """The workspace's plan, its limits against current use, and the last REPORT_DAYS days
-    of UsageDaily (oldest first, days without a row as zeros)."""
-    subscription = subscription_for(workspace_id)
-    plan = plan_for(workspace_id)
+    """The workspace's plan (and why it applies: billing off, the default plan, or its
+    subscription), its limits against current use, and the last REPORT_DAYS days of
+    UsageDaily (oldest first, days without a row as zeros)."""
+    effective = plan_effective(workspace_id)
+    plan, subscription = effective.plan, effective.subscription
     limits = plan_limits(plan)
     current = {
         "executions_per_month": executions_this_month(workspace_id=workspace_id),
@@ -85,9 +86,18 @@ def usage_report(*, workspace_id: object) -> dict[str, Any]:
     start, end = month_bounds()
     return {
         "workspace": str(workspace_id),
-        "plan": {"slug": plan.slug, "name": plan.name},
-        "subscription": {
+        "billing": effective.source != "billing_off",
+        "plan": {
+            "slug": plan.slug,
+            "name": plan.name,
+            "source": effective.source,
+            "reason": effective.reason,
+        },
+        "subscription": None
+        if subscription is None
+        else {
             "status": subscription.status,
+            "plan": subscription.plan.slug,
             "current_period_start": subscription.current_period_start,
             "current_period_end": subscription.current_period_end,
         },

@@ -1,7 +1,9 @@
-"""Retention: finished executions older than their workspace's retention are deleted.
+"""Retention: finished executions older than their workspace's retention are deleted, and
+each workflow's save policy (what it keeps of its finished executions) is applied.
 
-Retention comes from the workspace's plan (``billing.limits.retention_days``) when the
-billing app provides it, else from ``settings.LINKFLOW_RETENTION_DAYS``. Stored payloads
+Retention comes from ``billing.limits.retention_days`` when the billing app is installed
+(the plan's with billing on, LINKFLOW_RETENTION_DAYS with it off), else from
+``settings.LINKFLOW_RETENTION_DAYS``. Stored payloads
 and files go first, then the rows (NodeRuns and sub-workflow executions cascade): a
 failure in between leaves rows whose payloads read back as missing, which the next run
 deletes, never files that no row points at any more.
@@ -27,7 +29,7 @@ from django.utils import timezone
 from linkflow.accounts.models import Workspace
 
 from .files import files_delete
-from .models import FINISHED_STATUSES, Execution, NodeRun
+from .models import FINISHED_STATUSES, Execution, ExecutionMode, ExecutionStatus, NodeRun
 from .partitions import DEDUPE, EXECUTIONS, NODE_RUNS, Month, partition_lock, partition_months
 from .payloads import payloads_delete
 
@@ -64,11 +66,70 @@ def executions_cleanup(*, now: datetime | None = None, batch: int = 1000) -> int
     for workspace_id in workspaces:
         days = retention_days_for(workspace_id)
         cutoffs[workspace_id] = None if days is None else now - timedelta(days=days)
-    deleted = executions_drop_expired_months(cutoffs=cutoffs, now=now)
+    deleted = executions_prune_unsaved(now=now, batch=batch)
+    deleted += executions_drop_expired_months(cutoffs=cutoffs, now=now)
     for workspace_id, cutoff in cutoffs.items():
         if cutoff is not None:
             deleted += _cleanup_workspace(workspace_id, cutoff=cutoff, batch=batch)
     return deleted
+
+
+# A finished execution its workflow does not keep stays this long, so whoever waits on it
+# (a sync webhook, an API client polling, a sub-workflow's parent) has read its outcome.
+UNSAVED_GRACE = timedelta(minutes=5)
+
+
+def executions_prune_unsaved(*, now: datetime | None = None, batch: int = 1000) -> int:
+    """Apply each workflow's save policy to its executions finished before ``now`` minus
+    UNSAVED_GRACE: delete the ones it does not keep (succeeded, failed or cancelled, manual
+    ones by ``save_manual``), and strip node inputs/outputs, trigger input and stored
+    payloads from the kept ones of a workflow without ``save_node_data``.
+
+    Sub-workflow children of an unfinished parent are left alone (the parent reads their
+    result). Idempotent; returns how many executions were deleted or stripped.
+    """
+    finished_before = (now or timezone.now()) - UNSAVED_GRACE
+    settled = (
+        Execution.objects.filter(status__in=FINISHED_STATUSES, finished_at__lt=finished_before)
+        .exclude(children__status__in=_ACTIVE_STATUSES)
+        .exclude(parent__status__in=_ACTIVE_STATUSES)
+    )
+    unsaved = settled.filter(_unsaved_by_policy()).order_by("created_at")
+    done = 0
+    while ids := list(unsaved.values_list("pk", flat=True)[:batch]):
+        done += _delete_executions(ids)
+    stripped = settled.filter(workflow__save_node_data=False).filter(_holds_node_data())
+    while ids := list(stripped.order_by("created_at").values_list("pk", flat=True)[:batch]):
+        done += _strip_node_data(ids)
+    return done
+
+
+def _unsaved_by_policy() -> models.Q:
+    manual = models.Q(mode=ExecutionMode.MANUAL)
+    return (manual & models.Q(workflow__save_manual=False)) | (
+        ~manual
+        & (
+            models.Q(status=ExecutionStatus.SUCCEEDED, workflow__save_succeeded=False)
+            | models.Q(
+                status__in=(ExecutionStatus.FAILED, ExecutionStatus.CANCELLED),
+                workflow__save_failed=False,
+            )
+        )
+    )
+
+
+def _holds_node_data() -> models.Q:
+    runs = NodeRun.objects.filter(execution_id=models.OuterRef("pk")).exclude(input=[], output={})
+    return ~models.Q(trigger_input={}) | models.Exists(runs)
+
+
+def _strip_node_data(ids: list[object]) -> int:
+    for execution_id in ids:
+        payloads_delete(execution_id=str(execution_id))
+        files_delete(execution_id=str(execution_id))
+    with transaction.atomic():
+        NodeRun.objects.filter(execution_id__in=ids).update(input=[], output={})
+        return Execution.objects.filter(pk__in=ids).update(trigger_input={})
 
 
 def _cleanup_workspace(workspace_id: object, *, cutoff: datetime, batch: int) -> int:

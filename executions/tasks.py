@@ -1,5 +1,6 @@
 """Celery tasks of the executions app: thin wrappers that take ids and call a service."""
 
+import logging
 from datetime import datetime
 
 from celery import shared_task
@@ -8,6 +9,16 @@ from django.db import close_old_connections
 from .recovery import executions_requeue_stale, executions_resume_due
 from .schedules import schedule_fire_due
 from .services import execution_run
+
+logger = logging.getLogger(__name__)
+
+
+def _did(count: int, message: str) -> int:
+    # Periodic maintenance speaks at INFO only when it changed something: a quiet install
+    # logs nothing every second.
+    if count:
+        logger.info(message, count)
+    return count
 
 
 @shared_task(name="executions.run")
@@ -20,13 +31,13 @@ def run_execution(execution_id: str) -> None:
 @shared_task(name="executions.resume_due")
 def resume_due() -> int:
     """Beat: wake executions parked by a wait or a retry back-off whose time has come."""
-    return executions_resume_due()
+    return _did(executions_resume_due(), "resumed %d parked executions whose time came")
 
 
 @shared_task(name="executions.requeue_stale")
 def requeue_stale() -> int:
     """Beat: resume executions whose worker died or whose message was lost."""
-    return executions_requeue_stale()
+    return _did(executions_requeue_stale(), "sent %d stale executions again")
 
 
 @shared_task(name="executions.fire_schedule")
@@ -40,10 +51,10 @@ def fire_schedule(workflow_id: str, node_id: str, fired_at: str | None = None) -
 
 @shared_task(name="executions.cleanup")
 def cleanup() -> int:
-    """Beat: delete finished executions older than their workspace's retention."""
+    """Beat: delete finished executions past retention or their workflow's save policy."""
     from .cleanup import executions_cleanup
 
-    return executions_cleanup()
+    return _did(executions_cleanup(), "cleanup removed or stripped %d finished executions")
 
 
 @shared_task(name="executions.ensure_partitions")
@@ -51,4 +62,6 @@ def ensure_partitions() -> list[str]:
     """Beat: create the coming months' partitions ahead of time (nothing on SQLite)."""
     from .partitions import partitions_ensure
 
-    return partitions_ensure()
+    created = partitions_ensure()
+    _did(len(created), "created %d execution partitions")
+    return created

@@ -337,7 +337,26 @@ LINKFLOW_PUBLIC_URL = env.str("LINKFLOW_PUBLIC_URL", default="http://127.0.0.1:8
 LINKFLOW_EMBEDDED_WORKER_CONCURRENCY = env.int("LINKFLOW_WORKER_CONCURRENCY", default=4)
 LINKFLOW_ADMIN_EMAIL = env.str("LINKFLOW_ADMIN_EMAIL", default="admin@linkflow.local")
 LINKFLOW_ADMIN_PASSWORD = env.str("LINKFLOW_ADMIN_PASSWORD", default="")
-# The plan a workspace without a subscription gets (billing/selectors.py): free, pro, unlimited.
+
+
+def _env_switch(name: str, *, default: bool) -> bool:
+    """An on/off variable; anything but a known spelling stops start-up (a typo in a switch
+    must not silently pick a side)."""
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    spellings = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+    if raw not in spellings:
+        raise environ.ImproperlyConfigured(f"{name} must be 'on' or 'off', not {raw!r}.")
+    return spellings[raw]
+
+
+# Billing off (the default: a self-hosted install) applies no plan limit at all and keeps
+# executions LINKFLOW_RETENTION_DAYS; on, every workspace gets its subscription's plan or
+# LINKFLOW_DEFAULT_PLAN (billing/selectors.py).
+LINKFLOW_BILLING = _env_switch("LINKFLOW_BILLING", default=False)
+# With billing on, the plan of a workspace without an active subscription: free, pro,
+# unlimited or any plan slug made in admin. Read at every start, never copied into a row.
 LINKFLOW_DEFAULT_PLAN = env.str("LINKFLOW_DEFAULT_PLAN", default="free")
 # Requests per caller (API key, user, else address) and endpoint group: "N/s|min|hour|day".
 LINKFLOW_RATES = {
@@ -417,6 +436,15 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# Celery's own line per task ("Received task", "Task … succeeded", beat's "Sending due
+# task") is 2-3 lines a second with the 1-second resume-due-executions entry, burying what
+# matters; it is shown only at LOG_LEVEL=DEBUG. Their warnings and errors (a task that
+# failed, a beat that cannot send) always show. Maintenance tasks log at INFO only when
+# they did something (executions/tasks.py).
+_CELERY_CHATTER_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
+_CELERY_CHATTER = ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -430,8 +458,11 @@ LOGGING = {
             "filters": ["redact_secrets"],
         }
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        **{name: {"level": _CELERY_CHATTER_LEVEL} for name in _CELERY_CHATTER},
+    },
 }
 
 # Beat's own schedule is static; user cron triggers are data (django-celery-beat tables).

@@ -42,6 +42,18 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+@pytest.fixture
+def billing_on(settings: Any) -> Iterator[None]:
+    """Plan limits apply (LINKFLOW_BILLING=on) in this test process; the suite's default is
+    the shipped one, billing off. Plans are cached per process, so the cache is cleared."""
+    from billing.selectors import plan_cache_clear
+
+    settings.LINKFLOW_BILLING = True
+    plan_cache_clear()
+    yield
+    plan_cache_clear()
+
+
 def require_services() -> None:
     """Fail (in CI) or skip (elsewhere) unless real PostgreSQL and Redis are configured."""
     problems = []

@@ -8,6 +8,9 @@ from django.db import models
 from linkflow.accounts.models import Workspace
 from linkflow.core.models import BaseModel
 
+# The workflow settings of its save policy, as the API names them.
+SAVE_POLICY_FIELDS = ("save_succeeded", "save_failed", "save_manual", "save_node_data")
+
 
 class Workflow(BaseModel):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="workflows")
@@ -17,6 +20,23 @@ class Workflow(BaseModel):
     # Where the editor draws each node, {node_id: {"x": .., "y": ..}}, saved as the user
     # drags. Kept beside the versions, not in them: moving a node makes no new version.
     layout = models.JSONField(default=dict, blank=True)
+    # What the workflow keeps of its finished executions (n8n's save policy); the cleanup
+    # job removes the rest shortly after they finish (executions/cleanup.py).
+    save_succeeded = models.BooleanField(
+        default=True, help_text="Keep executions that succeeded (manual ones: see save_manual)."
+    )
+    save_failed = models.BooleanField(
+        default=True, help_text="Keep executions that failed or were cancelled."
+    )
+    save_manual = models.BooleanField(
+        default=True,
+        help_text="Keep manual executions (run from the editor), whatever the outcome.",
+    )
+    save_node_data = models.BooleanField(
+        default=True,
+        help_text="Keep node inputs and outputs and the trigger input of kept executions "
+        "(off: only statuses, timings and errors stay).",
+    )
     current_version = models.ForeignKey(
         "WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

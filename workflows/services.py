@@ -13,7 +13,7 @@ from linkflow.audit.services import audit_record
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import validate_graph
 
-from .models import WebhookTrigger, Workflow, WorkflowVersion
+from .models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
 from .triggers import WEBHOOK_NODE_TYPE, path_normalized, webhook_triggers_sync
 
@@ -31,9 +31,16 @@ def graph_check(graph: Any) -> None:
 
 @transaction.atomic
 def workflow_create(
-    *, user: User, workspace: Workspace, name: str, graph: Any, description: str = ""
+    *,
+    user: User,
+    workspace: Workspace,
+    name: str,
+    graph: Any,
+    description: str = "",
+    settings: dict[str, bool] | None = None,
 ) -> Workflow:
-    """Create a workflow with version 1 of ``graph`` in ``workspace``.
+    """Create a workflow with version 1 of ``graph`` in ``workspace``; ``settings`` sets
+    some of its save policy (SAVE_POLICY_FIELDS; the rest keep everything).
 
     Raises NotFound/PermissionDenied unless the user may write there, and
     ``workflow_graph_invalid`` for a bad graph and ``webhook_path_taken`` (409) for a
@@ -41,8 +48,9 @@ def workflow_create(
     """
     require_writer(user=user, workspace_id=workspace.id)
     graph_check(graph)
+    policy = {key: value for key, value in (settings or {}).items() if key in SAVE_POLICY_FIELDS}
     workflow = Workflow.objects.create(
-        workspace=workspace, name=name, description=description, created_by=user
+        workspace=workspace, name=name, description=description, created_by=user, **policy
     )
     _version_add(workflow=workflow, graph=graph, user=user)
     webhook_triggers_sync(workflow=workflow)
@@ -52,7 +60,8 @@ def workflow_create(
 
 @transaction.atomic
 def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) -> Workflow:
-    """Apply ``changes`` (name, description, active, graph); a changed graph adds a version.
+    """Apply ``changes`` (name, description, active, graph, and ``settings``: a dict of
+    some of SAVE_POLICY_FIELDS); a changed graph adds a version.
 
     The workflow row is locked so two concurrent saves cannot take the same version number.
     Activating past the plan's active workflows raises ``plan_limit_exceeded`` (402).
@@ -62,9 +71,10 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
     was_active = workflow.active
     if changes.get("active") and not workflow.active:
         check_activation_allowed(workspace_id=workflow.workspace_id)
-    fields = [f for f in ("name", "description", "active") if f in changes]
+    values = {**changes.get("settings", {}), **changes}
+    fields = [f for f in ("name", "description", "active", *SAVE_POLICY_FIELDS) if f in values]
     for field in fields:
-        setattr(workflow, field, changes[field])
+        setattr(workflow, field, values[field])
     if "graph" in changes:
         graph_check(changes["graph"])
         current = workflow.current_version

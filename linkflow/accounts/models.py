@@ -4,21 +4,27 @@ import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from linkflow.core.models import BaseModel
 
 
 class UserManager(BaseUserManager["User"]):
-    """Bare row creation. Use ``accounts.services.user_create`` to get a usable account."""
+    """Creates users with their personal workspace, however they are made: the services,
+    ``manage.py createsuperuser`` and any ``create_user`` call all come through here."""
 
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **extra: object) -> "User":
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
-        user.set_password(password)
-        user.save(using=self._db)
+        # Imported late: the services import this module.
+        from .services import workspace_ensure_personal
+
+        with transaction.atomic(using=self._db):
+            user = self.model(email=self.normalize_email(email).lower(), **extra)
+            user.set_password(password)
+            user.save(using=self._db)
+            workspace_ensure_personal(user=user)
         return user
 
     def create_superuser(self, email: str, password: str | None = None, **extra: object) -> "User":

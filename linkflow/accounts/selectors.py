@@ -84,7 +84,11 @@ def require_writer(*, user: User, workspace_id: object) -> None:
 
 
 def workspace_default_for(*, user: User) -> Workspace:
-    """Where work goes when the caller names no workspace: the personal one, else the oldest."""
+    """Where work goes when the caller names no workspace: the personal one, else the oldest.
+
+    A signed-in user who belongs to no workspace at all gets a personal one made now, so no
+    caller is ever told it has nowhere to work (the one write in this module).
+    """
     confined = confined_workspace(user=user)
     if confined is not None:
         return Workspace.objects.get(pk=confined)
@@ -93,7 +97,10 @@ def workspace_default_for(*, user: User) -> Workspace:
         return personal
     workspace = user.workspaces.order_by("created_at").first()
     if workspace is None:
-        raise NotFound("You belong to no workspace.")
+        from .services import workspace_ensure_personal  # the services import this module
+
+        workspace = workspace_ensure_personal(user=user)
+        remember_role(user=user, workspace_id=workspace.pk, role=Role.OWNER)
     return workspace
 
 

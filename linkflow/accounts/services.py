@@ -14,20 +14,24 @@ from .selectors import remember_role, require_role
 def user_create(
     *, email: str, password: str | None, name: str = "", is_staff: bool = False
 ) -> User:
-    """Create a user together with a personal workspace the user owns.
+    """Create a user together with a personal workspace the user owns (the manager's
+    ``create_user`` makes it, so ``createsuperuser`` gets one too).
 
     Raises ``django.db.IntegrityError`` when the email is taken.
     """
-    user = User.objects.create_user(
+    return User.objects.create_user(
         email, password, name=name, is_staff=is_staff, is_superuser=is_staff
     )
-    workspace_ensure_personal(user=user)
-    return user
 
 
 @transaction.atomic
 def workspace_ensure_personal(*, user: User) -> Workspace:
-    """Return the user's personal workspace, creating it (with the user as owner) if absent."""
+    """Return the user's personal workspace, creating it (with the user as owner) if absent.
+
+    The one place a personal workspace is made: user creation (the manager, the admin's add
+    form) calls it, and so does ``workspace_default_for`` for a user left with none (made
+    by a raw ``User.objects.create``, or whose workspaces were all left or deleted).
+    """
     workspace = Workspace.objects.filter(personal_owner=user).first()
     if workspace is None:
         label = user.name or user.email.split("@")[0]

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from billing.limits import retention_days
 from billing.models import Subscription, SubscriptionStatus
-from billing.selectors import month_bounds, plan_cache_clear, subscription_for
+from billing.selectors import month_bounds, plan_cache_clear, plan_effective
 from executions.models import Execution
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.models import WebhookTrigger, Workflow
@@ -154,23 +154,41 @@ def test_a_webhook_call_past_the_monthly_quota_answers_402_in_the_error_shape(ow
     assert Execution.objects.filter(workflow_id=workflow_id).count() == 1
 
 
-def test_a_workspace_without_a_subscription_gets_the_default_plan(owner, settings):
+def test_a_workspace_without_a_subscription_follows_the_default_plan_and_no_row_is_written(
+    owner, settings
+):
     settings.LINKFLOW_DEFAULT_PLAN = "free"
     workspace = workspace_ensure_personal(user=owner)
 
-    subscription = subscription_for(workspace.pk)
+    effective = plan_effective(workspace.pk)
 
-    assert subscription.plan.slug == "free"
-    assert subscription.status == SubscriptionStatus.ACTIVE
+    assert (effective.plan.slug, effective.source, effective.subscription) == (
+        "free",
+        "default_plan",
+        None,
+    )
     assert (
-        subscription.plan.executions_per_month,
-        subscription.plan.concurrent_executions,
-        subscription.plan.active_workflows,
-        subscription.plan.api_requests_per_minute,
+        effective.plan.executions_per_month,
+        effective.plan.concurrent_executions,
+        effective.plan.active_workflows,
+        effective.plan.api_requests_per_minute,
     ) == (1000, 5, 5, 60)
     assert retention_days(workspace.pk) == 7
-    assert subscription_for(workspace.pk).pk == subscription.pk
-    assert Subscription.objects.filter(workspace=workspace).count() == 1
+    assert not Subscription.objects.filter(workspace=workspace).exists()
+
+
+def test_changing_the_default_plan_reaches_a_workspace_that_was_already_used(owner, api, settings):
+    settings.LINKFLOW_DEFAULT_PLAN = "free"
+    workflow_id = create_workflow(api, chain(NOOP))
+    assert post_execute(api, workflow_id).status_code == 202  # first use: limits checked
+
+    settings.LINKFLOW_DEFAULT_PLAN = "unlimited"  # the operator changes it and restarts
+    plan_cache_clear()
+
+    workspace = workspace_ensure_personal(user=owner)
+    assert plan_effective(workspace.pk).plan.slug == "unlimited"
+    assert not Subscription.objects.filter(workspace=workspace).exists()
+    assert [post_execute(api, workflow_id).status_code for _ in range(6)] == [202] * 6
 
 
 def test_retention_days_follow_the_plan_and_a_lapsed_plan_falls_back_to_the_default(

@@ -150,7 +150,7 @@ def test_toggle_activates_through_the_service_and_answers_htmx_with_the_control(
     assert 'aria-checked="true"' in response.content.decode()
 
 
-def test_toggle_past_the_plan_limit_shows_the_error_inline(owner):
+def test_toggle_past_the_plan_limit_shows_the_error_inline(owner, billing_on):
     on_plan(owner, active_workflows=1)
     first, second = _workflow(owner, "One"), _workflow(owner, "Two", graph=_manual())
     client = signed_in_client(owner)

@@ -8,9 +8,28 @@ from rest_framework import serializers
 
 from linkflow.core.validators import storable_json
 
-from ..models import WebhookTrigger, Workflow
+from ..models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+class WorkflowSettingsSerializer(serializers.Serializer):
+    """What the workflow keeps of its finished executions (n8n's save policy). Each field is
+    optional on input; what is left out stays as it was (everything kept, by default)."""
+
+    save_succeeded = serializers.BooleanField(
+        required=False, help_text="Keep executions that succeeded (manual ones: save_manual)."
+    )
+    save_failed = serializers.BooleanField(
+        required=False, help_text="Keep executions that failed or were cancelled."
+    )
+    save_manual = serializers.BooleanField(
+        required=False, help_text="Keep manual executions, whatever their outcome."
+    )
+    save_node_data = serializers.BooleanField(
+        required=False,
+        help_text="Keep node inputs/outputs and the trigger input of kept executions.",
+    )
 
 
 class WorkflowInSerializer(serializers.Serializer):
@@ -21,6 +40,7 @@ class WorkflowInSerializer(serializers.Serializer):
     graph = serializers.JSONField(validators=[storable_json])
     active = serializers.BooleanField(required=False)
     workspace = serializers.UUIDField(required=False)
+    settings = WorkflowSettingsSerializer(required=False)
 
 
 class WorkflowFilterSerializer(serializers.Serializer):
@@ -72,6 +92,7 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
     graph = serializers.JSONField(source="current_version.graph", default=None)
     workspace = serializers.UUIDField(source="workspace_id")
     webhooks = serializers.SerializerMethodField()
+    settings = serializers.SerializerMethodField()
 
     class Meta:
         model = Workflow
@@ -85,10 +106,15 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
             "version",
             "graph",
             "webhooks",
+            "settings",
             "created_at",
             "updated_at",
         )
         read_only_fields = fields
+
+    @extend_schema_field(WorkflowSettingsSerializer)
+    def get_settings(self, workflow: Workflow) -> dict[str, bool]:
+        return {name: getattr(workflow, name) for name in SAVE_POLICY_FIELDS}
 
     @extend_schema_field(WebhookOutSerializer(many=True))
     def get_webhooks(self, workflow: Workflow) -> Any:

@@ -66,6 +66,7 @@ class WorkflowViewSet(
                 name=data["name"],
                 description=data["description"],
                 graph=data["graph"],
+                settings=data.get("settings"),
             )
             if data.get("active"):
                 workflow = services.workflow_update(
