@@ -26,7 +26,7 @@ from workflows.models import WebhookTrigger, Workflow, WorkflowVersion
 from workflows.services import workflow_create, workflow_update
 
 from .billing import on_plan
-from .conftest import signed_in_client
+from .conftest import require_services, signed_in_client
 
 pytestmark = pytest.mark.django_db
 
@@ -187,6 +187,7 @@ def test_retry_action_queues_a_new_run_of_a_finished_execution(operator, world):
 def test_replay_action_sends_the_dead_letter_again(
     operator, world, django_capture_on_commit_callbacks
 ):
+    require_services()  # the queue depth is read from Redis
     dead_letter = world["dead_letter"]
     before = queue_depth()
 
@@ -254,6 +255,7 @@ def test_credential_and_key_pages_never_show_a_secret(operator, world):
 
 # --- the front page -------------------------------------------------------------------------
 def test_index_shows_queue_depth_and_execution_counts(operator, world, owner):
+    require_services()  # the queue depth is read from Redis
     _queued(owner, world["workflow"])  # two queued now
     failed = _queued(owner, world["workflow"])
     old_failure = _queued(owner, world["workflow"])

@@ -1,6 +1,8 @@
 """Writes on users, workspaces and memberships."""
 
-from typing import Any
+import secrets
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from django.db import transaction
 
@@ -22,6 +24,38 @@ def user_create(
     return User.objects.create_user(
         email, password, name=name, is_staff=is_staff, is_superuser=is_staff
     )
+
+
+@dataclass(frozen=True)
+class AdminEnsured:
+    """What ``admin_ensure`` did: ``action`` is created, reset or kept; ``password`` is the
+    generated one (to show once) when it made one, else None."""
+
+    email: str
+    action: Literal["created", "reset", "kept"]
+    password: str | None
+
+
+@transaction.atomic
+def admin_ensure(*, email: str, password: str) -> AdminEnsured:
+    """Make sure the operator account ``email`` exists, is staff and superuser.
+
+    Missing: it is created with ``password``, or a generated one when that is empty (the
+    caller shows it once: it is stored hashed). Existing: a non-empty ``password`` that it
+    does not already have resets it (LINKFLOW_ADMIN_PASSWORD is the operator's way back
+    in); an empty one leaves the account as it is.
+    """
+    email = email.lower()
+    user = User.objects.select_for_update().filter(email=email).first()
+    if user is None:
+        generated = None if password else secrets.token_urlsafe(12)
+        user_create(email=email, password=password or generated, is_staff=True)
+        return AdminEnsured(email=email, action="created", password=generated)
+    if password and not user.check_password(password):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        return AdminEnsured(email=email, action="reset", password=None)
+    return AdminEnsured(email=email, action="kept", password=None)
 
 
 @transaction.atomic

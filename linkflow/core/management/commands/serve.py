@@ -5,11 +5,16 @@ Distributed: this is only the web role; run the worker and beat roles beside it.
 """
 
 import os
+import threading
+import time
 
 import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+
+from linkflow.accounts.management.commands.ensure_admin import admin_notice
+from linkflow.accounts.services import admin_ensure
 
 
 class Command(BaseCommand):
@@ -21,11 +26,24 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, host: str, port: int, **options: object) -> None:
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("ensure_admin")
+        admin = admin_ensure(
+            email=settings.LINKFLOW_ADMIN_EMAIL, password=settings.LINKFLOW_ADMIN_PASSWORD
+        )
         if settings.EMBEDDED:
             from linkflow.embedded import start_scheduler, start_worker
 
             start_worker()
             start_scheduler()
-        self.stdout.write(self.style.SUCCESS(f"LinkFlow at http://{host}:{port}/"))
-        uvicorn.run("linkflow.asgi:application", host=host, port=port, log_level="info")
+        config = uvicorn.Config("linkflow.asgi:application", host=host, port=port, log_level="info")
+        server = uvicorn.Server(config)
+        # The admin notice (a generated password above all) comes after the server's own
+        # start-up lines, so it is the last thing on the screen, not scrolled away.
+        notice = f"{admin_notice(admin)}\nLinkFlow at http://{host}:{port}/"
+        threading.Thread(target=self._announce, args=(server, notice), daemon=True).start()
+        server.run()
+
+    def _announce(self, server: uvicorn.Server, notice: str) -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            self.stdout.write(self.style.SUCCESS(notice))
