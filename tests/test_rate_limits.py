@@ -100,7 +100,9 @@ def test_webhook_calls_count_against_the_execute_budget_of_their_url(owner, api,
     assert_throttled(client.post(f"/webhooks/{token}/", {}, content_type="application/json"))
 
 
-def test_api_keys_count_per_key_and_against_the_plans_requests_per_minute(owner, client_for):
+def test_api_keys_count_per_key_and_against_the_plans_requests_per_minute(
+    owner, client_for, billing_on
+):
     workspace = on_plan(owner, api_requests_per_minute=3)
     keys = [
         api_key_create(user=owner, workspace=workspace, name=name, scopes=["workflows:read"])[1]

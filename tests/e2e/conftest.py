@@ -66,6 +66,9 @@ def web_env(**extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url(),
         "LINKFLOW_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         "LINKFLOW_DB_POOL": "false",
+        # Billing on, so the usage journey sees the plan a test puts a workspace on; every
+        # other workspace gets the suite's default plan, unlimited (settings_test.py).
+        "LINKFLOW_BILLING": "on",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(ROOT / "var" / f"e2e-mail-{os.getpid()}"),

@@ -102,7 +102,7 @@ def test_a_key_longer_than_200_characters_answers_400_and_runs_nothing(api):
 
 
 @pytest.mark.django_db
-def test_a_repeated_key_is_answered_even_when_the_plan_is_used_up(owner, api):
+def test_a_repeated_key_is_answered_even_when_the_plan_is_used_up(owner, api, billing_on):
     on_plan(owner, executions_per_month=1)
     workflow_id = create_workflow(api, chain(NOOP))
     first = execute(api, workflow_id, "once")

@@ -85,7 +85,7 @@ def _workflow(client: APIClient) -> Workflow:
 
 
 def test_a_month_of_old_executions_goes_with_one_partition_drop(
-    owner: User, outsider: User, client_for: Callable[[User], APIClient]
+    owner: User, outsider: User, client_for: Callable[[User], APIClient], billing_on: None
 ) -> None:
     # given a workspace keeping 7 days and one keeping 90, with executions five months ago
     # (past both) and younger ones
@@ -122,7 +122,7 @@ def test_a_month_of_old_executions_goes_with_one_partition_drop(
 
 
 def test_a_month_a_workspace_still_keeps_is_not_dropped(
-    owner: User, outsider: User, client_for: Callable[[User], APIClient]
+    owner: User, outsider: User, client_for: Callable[[User], APIClient], billing_on: None
 ) -> None:
     # two months ago: past 7 days, not past 400; and one more with a running execution
     on_plan(owner, retention_days=7)
@@ -167,7 +167,7 @@ def test_partitions_are_made_ahead_and_making_them_twice_is_harmless() -> None:
 
 
 def test_a_row_of_a_month_without_partition_lands_in_default_and_moves_out_later(
-    owner: User, client_for: Callable[[User], APIClient]
+    owner: User, client_for: Callable[[User], APIClient], billing_on: None
 ) -> None:
     on_plan(owner, retention_days=7)
     workflow = _workflow(client_for(owner))
@@ -206,7 +206,7 @@ def test_a_dedupe_key_is_unique_across_months(
 
 
 def test_what_points_into_a_dropped_month_is_unlinked_or_deleted_as_its_foreign_key_says(
-    owner: User, client_for: Callable[[User], APIClient]
+    owner: User, client_for: Callable[[User], APIClient], billing_on: None
 ) -> None:
     on_plan(owner, retention_days=30)
     workflow = _workflow(client_for(owner))
