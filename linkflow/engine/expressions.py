@@ -8,7 +8,8 @@ Values produced are JSON data: tuples and iterators become lists, dates become I
 anything else (functions, undefined values) is an error.
 
 Every text is split into literal text and expressions once and cached, so evaluating the
-same parameter for many items only runs the compiled code.
+same parameter for many items only runs the compiled code. Each evaluation of a text gets
+its own Budget (budget.py): the cost model every operation of the sandbox charges.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from jinja2.environment import TemplateExpression
 from jinja2.exceptions import TemplateError
 from jinja2.runtime import Undefined
 
+from linkflow.engine.budget import MAX_INT_BITS, MAX_STRING_CHARS, Budget, charging, refuse
 from linkflow.engine.errors import ExpressionError
-from linkflow.engine.sandbox import MAX_STRING_CHARS, BoundedSandbox
+from linkflow.engine.sandbox import BoundedSandbox
 
 MAX_EXPRESSION_CHARS = 10_000
 MAX_RESULT_CHARS = MAX_STRING_CHARS
@@ -107,9 +109,10 @@ def _evaluate_text(text: str, names: Mapping[str, object], path: str) -> object:
     try:
         template = _parse(text)
         single = template.single_expression()
-        if single is not None:
-            return _run(single, names)
-        return _render(template, names)
+        with charging(Budget()):
+            if single is not None:
+                return _run(single, names)
+            return _render(template, names)
     except ExpressionError as error:
         error.locate(param=path or None)
         raise
@@ -222,7 +225,12 @@ class _Budget:
 def _to_json(value: Any, *, budget: _Budget, depth: int) -> object:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()  # raises the undefined/sandbox error it carries
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool | float):
+        budget.spend(1)
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > MAX_INT_BITS:  # it could not even be written as JSON
+            raise refuse(f"the number would exceed {MAX_INT_BITS} bits")
         budget.spend(1)
         return value
     if isinstance(value, str):
