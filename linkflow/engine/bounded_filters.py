@@ -30,6 +30,7 @@ Estimator = Callable[[Budget, Any, Any, Args, dict[str, Any]], tuple[Any, Args]]
 _LAZY = frozenset({"map", "select", "reject", "selectattr", "rejectattr", "batch", "items"})
 # Filters that only look at their input or return one part of it.
 _FREE = frozenset({"d", "default", "attr", "length", "count", "safe"})
+_PPRINT_COST = 10
 
 
 def bounded(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,7 +42,9 @@ def bounded(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def filter_(*args: Any, **kwargs: Any) -> Any:
         budget = cost.current()
-        passed, value, rest = (args[0], args[1], args[2:]) if pass_arg else (None, args[0], args[1:])
+        passed, value, rest = (
+            (args[0], args[1], args[2:]) if pass_arg else (None, args[0], args[1:])
+        )
         if not lazy and isinstance(value, Iterator):
             value = materialise(budget, value)
         value, rest = estimate(budget, passed, value, rest, kwargs)
@@ -84,6 +87,14 @@ def _charge_text(
     budget: Budget, _passed: Any, value: Any, rest: Args, _kwargs: dict[str, Any]
 ) -> tuple[Any, Args]:
     budget.text(budget.size(value))
+    return value, rest
+
+
+def _charge_pprint(
+    budget: Budget, _passed: Any, value: Any, rest: Args, _kwargs: dict[str, Any]
+) -> tuple[Any, Args]:
+    # pprint is pure Python, some microseconds per entry: its allowance is a tenth.
+    budget.text(budget.size(value) * _PPRINT_COST)
     return value, rest
 
 
@@ -218,7 +229,7 @@ def _charge_dict(
 _ESTIMATORS: dict[str, Estimator] = {
     "string": _charge_text,
     "tojson": _charge_text,
-    "pprint": _charge_text,
+    "pprint": _charge_pprint,
     "e": _charge_text,
     "escape": _charge_text,
     "forceescape": _charge_text,

@@ -26,7 +26,7 @@ from jinja2.exceptions import TemplateError
 from jinja2.runtime import Undefined
 
 from linkflow.engine.budget import MAX_INT_BITS, MAX_STRING_CHARS, Budget, charging, refuse
-from linkflow.engine.errors import ExpressionError
+from linkflow.engine.errors import ExpressionBoundError, ExpressionError
 from linkflow.engine.sandbox import BoundedSandbox
 
 MAX_EXPRESSION_CHARS = 10_000
@@ -194,7 +194,7 @@ def _render(template: _Template, names: Mapping[str, object]) -> str:
     ]
     text = "".join(pieces)
     if len(text) > MAX_RESULT_CHARS:
-        raise ExpressionError(f"The result is longer than {MAX_RESULT_CHARS} characters.")
+        raise ExpressionBoundError(f"The result is longer than {MAX_RESULT_CHARS} characters.")
     return text
 
 
@@ -219,7 +219,7 @@ class _Budget:
     def spend(self, amount: int) -> None:
         self.left -= amount
         if self.left < 0:
-            raise ExpressionError(f"The result is larger than {MAX_RESULT_CHARS} characters.")
+            raise ExpressionBoundError(f"The result is larger than {MAX_RESULT_CHARS} characters.")
 
 
 def _to_json(value: Any, *, budget: _Budget, depth: int) -> object:

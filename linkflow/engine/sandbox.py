@@ -90,7 +90,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def concat_checked(self, parts: tuple[Any, ...]) -> str:
         """``~``: every part written as text, charged before it is written."""
         budget = cost.current()
-        budget.text(sum(len(part) if isinstance(part, str) else budget.size(part) for part in parts))
+        budget.text(
+            sum(len(part) if isinstance(part, str) else budget.size(part) for part in parts)
+        )
         text = "".join(map(str, parts))
         check_text(text)
         return text
@@ -185,7 +187,9 @@ def _charge_text_method(
         budget.chars(max(len(text), width if _is_int(width) else 0))
     elif name == "expandtabs":
         size = args[0] if args else kwargs.get("tabsize", 8)
-        budget.chars(len(text) + text.count("\t" if isinstance(text, str) else b"\t") * max(size, 0))
+        budget.chars(
+            len(text) + text.count("\t" if isinstance(text, str) else b"\t") * max(size, 0)
+        )
     elif name == "replace" and isinstance(text, str) and len(args) >= 2:
         charge_replace(budget, text, args[0], args[1], args[2] if len(args) > 2 else None)
     elif name == "join" and args:
