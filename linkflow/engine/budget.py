@@ -22,9 +22,7 @@ behind it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 from linkflow.engine.errors import ExpressionBoundError
@@ -124,19 +122,27 @@ _CURRENT: ContextVar[Budget | None] = ContextVar("linkflow_expression_budget", d
 
 
 def current() -> Budget:
-    """The budget of the evaluation running now; a fresh one outside ``charging`` (so an
-    environment used on its own still applies the per-value bounds)."""
-    return _CURRENT.get() or Budget()
+    """The budget of the evaluation running now (outside ``begin``/``end``, a budget for
+    this one operation, so an environment used on its own still applies the per-value
+    bounds)."""
+    budget = _CURRENT.get()
+    if budget is None:
+        budget = Budget()
+        _CURRENT.set(budget)
+    return budget
 
 
-@contextmanager
-def charging(budget: Budget) -> Iterator[Budget]:
-    """Make ``budget`` the one operations charge while the block runs."""
-    token = _CURRENT.set(budget)
-    try:
-        yield budget
-    finally:
-        _CURRENT.reset(token)
+def begin() -> Token[Budget | None]:
+    """Start a new evaluation: until ``end(token)``, operations charge a budget of their
+    own (created on the first charge, so an evaluation that charges nothing costs one
+    context-variable write). A pair of calls rather than a context manager: this runs for
+    every expression of every item."""
+    return _CURRENT.set(None)
+
+
+def end(token: Token[Budget | None]) -> None:
+    """Finish the evaluation ``begin`` started, restoring the budget that ran before."""
+    _CURRENT.reset(token)
 
 
 def check_int_bits(bits: int) -> None:

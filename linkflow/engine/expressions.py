@@ -25,7 +25,8 @@ from jinja2.environment import TemplateExpression
 from jinja2.exceptions import TemplateError
 from jinja2.runtime import Undefined
 
-from linkflow.engine.budget import MAX_INT_BITS, MAX_STRING_CHARS, Budget, charging, refuse
+from linkflow.engine import budget as cost
+from linkflow.engine.budget import MAX_INT_BITS, MAX_STRING_CHARS, refuse
 from linkflow.engine.errors import ExpressionBoundError, ExpressionError
 from linkflow.engine.sandbox import BoundedSandbox
 
@@ -109,10 +110,11 @@ def _evaluate_text(text: str, names: Mapping[str, object], path: str) -> object:
     try:
         template = _parse(text)
         single = template.single_expression()
-        with charging(Budget()):
-            if single is not None:
-                return _run(single, names)
-            return _render(template, names)
+        token = cost.begin()
+        try:
+            return _run(single, names) if single is not None else _render(template, names)
+        finally:
+            cost.end(token)
     except ExpressionError as error:
         error.locate(param=path or None)
         raise
