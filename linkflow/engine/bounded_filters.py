@@ -162,7 +162,7 @@ def _charge_format(
 def _charge_replace(
     budget: Budget, _passed: Any, value: Any, rest: Args, kwargs: dict[str, Any]
 ) -> tuple[Any, Args]:
-    old, new = (rest + (None, None))[:2]
+    old, new = (*rest, None, None)[:2]
     count = rest[2] if len(rest) > 2 else kwargs.get("count")
     charge_replace(budget, str(value), old, new, count)
     return value, rest
