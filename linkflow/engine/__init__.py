@@ -11,7 +11,7 @@ from linkflow.engine.context import (
     RunContext,
     SubworkflowRunner,
 )
-from linkflow.engine.errors import ExpressionError, NodeError, Suspend
+from linkflow.engine.errors import ExpressionBoundError, ExpressionError, NodeError, Suspend
 from linkflow.engine.graph import Edge, Graph, Node
 from linkflow.engine.observer import NullObserver, Observer
 from linkflow.engine.registry import NodeType, get_node_type, node_types, register
@@ -20,6 +20,7 @@ from linkflow.engine.validation import Problem, validate_graph
 
 __all__ = [
     "Edge",
+    "ExpressionBoundError",
     "ExpressionError",
     "FileStore",
     "Graph",

@@ -156,8 +156,8 @@ class NodeContext:
         ``items[item_index]`` (``{}`` when item_index is None).
 
         An absent parameter gives ``default``; without a default it raises NodeError.
-        A failing expression raises ExpressionError with node_id and ``param`` set
-        ("params.<name>...").
+        A failing expression raises ExpressionError with node_id, ``param``
+        ("params.<name>...") and ``item`` (the item_index) set.
         """
         if name not in self.params:
             if default is MISSING:
@@ -172,7 +172,7 @@ class NodeContext:
         try:
             return evaluate(raw, names=self._names_for(current), path=f"params.{name}")
         except ExpressionError as error:
-            error.locate(node_id=self.node_id)
+            error.locate(node_id=self.node_id, item=item_index)
             raise
 
     def _names_for(self, current: dict[str, Any]) -> dict[str, object]:

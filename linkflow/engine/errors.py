@@ -10,8 +10,9 @@ class NodeError(Exception):
     """A node could not do its work; the run fails with this error.
 
     Carries where the problem is, as far as it is known: the node id, the parameter as a
-    dotted path ("params.fields.tier") and a character offset inside that parameter's
-    string. Node code usually leaves ``node_id`` empty; the runner fills it in.
+    dotted path ("params.fields.tier"), a character offset inside that parameter's string
+    and the index of the input item being handled. Node code usually leaves ``node_id``
+    empty; the runner fills it in.
     """
 
     def __init__(
@@ -21,15 +22,19 @@ class NodeError(Exception):
         node_id: str | None = None,
         param: str | None = None,
         position: int | None = None,
+        item: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.node_id = node_id
         self.param = param
         self.position = position
+        self.item = item
 
-    def locate(self, *, node_id: str | None = None, param: str | None = None) -> Self:
-        """Fill in the node id and parameter where they are still unknown; returns self.
+    def locate(
+        self, *, node_id: str | None = None, param: str | None = None, item: int | None = None
+    ) -> Self:
+        """Fill in the node id, parameter and item where they are still unknown; returns self.
 
         Inner layers know more precisely where an error happened, so their values win.
         """
@@ -37,16 +42,20 @@ class NodeError(Exception):
             self.node_id = node_id
         if self.param is None:
             self.param = param
+        if self.item is None:
+            self.item = item
         return self
 
     def as_dict(self) -> dict[str, Any]:
-        """The error as stored on a failed outcome: message and node_id, plus param and
-        position only when they are known."""
+        """The error as stored on a failed outcome: message and node_id, plus param,
+        position and item only when they are known."""
         error: dict[str, Any] = {"message": self.message, "node_id": self.node_id}
         if self.param is not None:
             error["param"] = self.param
         if self.position is not None:
             error["position"] = self.position
+        if self.item is not None:
+            error["item"] = self.item
         return error
 
 
@@ -57,6 +66,28 @@ class ExpressionError(NodeError):
     A subclass of NodeError because, to the run, a broken expression is just a failing node.
     ``position`` is the offset of the failing ``{{`` in the parameter string.
     """
+
+
+class ExpressionBoundError(ExpressionError):
+    """An expression would exceed a size or work bound (see linkflow/engine/budget.py).
+
+    Its stored message names where it happened (node, parameter, item), because this is
+    the one expression error a user meets without a typo to look for: the data or the
+    expression has to change.
+    """
+
+    def as_dict(self) -> dict[str, Any]:
+        """As NodeError.as_dict, the message prefixed with the node, parameter and item."""
+        error = super().as_dict()
+        where = [f"node '{self.node_id}'"] if self.node_id is not None else []
+        if self.param is not None:
+            where.append(f"parameter '{self.param}'")
+        if self.item is not None:
+            where.append(f"item {self.item}")
+        if where:
+            text = ", ".join(where)
+            error["message"] = f"{text[0].upper()}{text[1:]}: {self.message}"
+        return error
 
 
 class Suspend(Exception):

@@ -8,7 +8,8 @@ Values produced are JSON data: tuples and iterators become lists, dates become I
 anything else (functions, undefined values) is an error.
 
 Every text is split into literal text and expressions once and cached, so evaluating the
-same parameter for many items only runs the compiled code.
+same parameter for many items only runs the compiled code. Each evaluation of a text gets
+its own Budget (budget.py): the cost model every operation of the sandbox charges.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from jinja2.environment import TemplateExpression
 from jinja2.exceptions import TemplateError
 from jinja2.runtime import Undefined
 
-from linkflow.engine.errors import ExpressionError
-from linkflow.engine.sandbox import MAX_STRING_CHARS, BoundedSandbox
+from linkflow.engine import budget as cost
+from linkflow.engine.budget import MAX_INT_BITS, MAX_STRING_CHARS, refuse
+from linkflow.engine.errors import ExpressionBoundError, ExpressionError
+from linkflow.engine.sandbox import BoundedSandbox
 
 MAX_EXPRESSION_CHARS = 10_000
 MAX_RESULT_CHARS = MAX_STRING_CHARS
@@ -107,9 +110,11 @@ def _evaluate_text(text: str, names: Mapping[str, object], path: str) -> object:
     try:
         template = _parse(text)
         single = template.single_expression()
-        if single is not None:
-            return _run(single, names)
-        return _render(template, names)
+        token = cost.begin()
+        try:
+            return _run(single, names) if single is not None else _render(template, names)
+        finally:
+            cost.end(token)
     except ExpressionError as error:
         error.locate(param=path or None)
         raise
@@ -191,7 +196,7 @@ def _render(template: _Template, names: Mapping[str, object]) -> str:
     ]
     text = "".join(pieces)
     if len(text) > MAX_RESULT_CHARS:
-        raise ExpressionError(f"The result is longer than {MAX_RESULT_CHARS} characters.")
+        raise ExpressionBoundError(f"The result is longer than {MAX_RESULT_CHARS} characters.")
     return text
 
 
@@ -216,13 +221,18 @@ class _Budget:
     def spend(self, amount: int) -> None:
         self.left -= amount
         if self.left < 0:
-            raise ExpressionError(f"The result is larger than {MAX_RESULT_CHARS} characters.")
+            raise ExpressionBoundError(f"The result is larger than {MAX_RESULT_CHARS} characters.")
 
 
 def _to_json(value: Any, *, budget: _Budget, depth: int) -> object:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()  # raises the undefined/sandbox error it carries
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool | float):
+        budget.spend(1)
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > MAX_INT_BITS:  # it could not even be written as JSON
+            raise refuse(f"the number would exceed {MAX_INT_BITS} bits")
         budget.spend(1)
         return value
     if isinstance(value, str):

@@ -1,45 +1,61 @@
-"""The Jinja2 environment expressions run in: sandboxed, immutable, strict and size-bounded.
+"""The Jinja2 environment expressions run in: sandboxed, immutable, strict and bounded.
 
 Jinja's ImmutableSandboxedEnvironment already refuses private and internal attributes
 (``__class__``, ``__globals__`` ...), methods that mutate lists/dicts/sets, and ranges
-over 100,000 items. On top of that this environment refuses the cheap ways to make a short
-expression allocate gigabytes: sequence repetition, huge powers, wide format fields,
-padding methods, ``replace``/``join`` blow-ups and the filters that multiply their input.
-Expressions cannot contain statements (they are compiled with ``compile_expression``), so
-there are no loops. This is a best-effort bound; the worker's own time and memory limits
-remain the last line of defence.
+over 100,000 items. On top of that, every operation that can build something large charges
+the size of its result to the evaluation's budget (budget.py) *before* it runs: the
+intercepted operators here (``*``, ``**``, ``+``, ``%``, slicing), ``~`` (compiled to a
+call of ``concat_checked`` by our code generator), method calls, the ``in`` test, and
+every filter (bounded_filters.py). Expressions cannot contain statements (they are
+compiled with ``compile_expression``), so there are no loops: the filters that iterate are
+the only repetition, and they charge per entry.
+
+No regular expression written by a user ever runs: the language has no regex filter or
+method, and the patterns the filters use on user text are linear (see
+docs/security/expression-bounds.md). Adding a regex filter needs a matcher with a timeout.
 """
 
 from __future__ import annotations
 
-import re
-import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sized
 from typing import Any
 
-from jinja2 import StrictUndefined
-from jinja2.exceptions import SecurityError
+from jinja2 import StrictUndefined, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-MAX_STRING_CHARS = 1_000_000
-MAX_SEQUENCE_ITEMS = 100_000
-MAX_POWER_BITS = 100_000
-MAX_FORMAT_WIDTH = 1_000
+from linkflow.engine import budget as cost
+from linkflow.engine.bounded_filters import bounded, charge_replace, check_text, materialise
+from linkflow.engine.budget import MAX_STRING_CHARS, Budget, check_int_bits
+from linkflow.engine.formatting import charge_brace_format, charge_percent_format
 
-_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*(\*|\d+)?(?:\.(\*|\d+))?")
-_DIGITS = re.compile(r"\d+")
-_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
-# Filters whose output can be many times their input and that expressions hardly need.
-_REMOVED_FILTERS = ("indent", "wordwrap", "center", "xmlattr", "urlize")
+__all__ = ["MAX_STRING_CHARS", "BoundedSandbox"]
+
+_TEXT = (str, bytes, bytearray)
+_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
+# Filters whose output is mostly markup or links, which expressions hardly need.
+_REMOVED_FILTERS = ("xmlattr", "urlize")
 _REMOVED_GLOBALS = ("lipsum", "cycler", "joiner", "namespace")
+
+
+class _CodeGenerator(CodeGenerator):
+    """Compiles ``a ~ b`` to ``environment.concat_checked((a, b))`` so it can be charged."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.concat_checked((")
+        for argument in node.nodes:
+            self.visit(argument, frame)
+            self.write(", ")
+        self.write("))")
 
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
     """Sandboxed environment with StrictUndefined, dict keys winning over dict methods
-    (``json.items`` is the item's "items" key, not ``dict.items``) and size guards that
-    raise SecurityError."""
+    (``json.items`` is the item's "items" key, not ``dict.items``) and the cost model:
+    a bound exceeded raises ExpressionBoundError."""
 
+    code_generator_class = _CodeGenerator
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self) -> None:
@@ -48,11 +64,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             self.globals.pop(name, None)
         for name in _REMOVED_FILTERS:
             self.filters.pop(name, None)
-        self.filters["format"] = _bounded_format_filter(self.filters["format"])
-        self.filters["replace"] = _bounded_replace_filter(self.filters["replace"])
-        self.filters["join"] = _bounded_join_filter(self.filters["join"])
-        self.filters["batch"] = _bounded_count_filter(self.filters["batch"])
-        self.filters["slice"] = _bounded_count_filter(self.filters["slice"])
+        self.filters = {name: bounded(name, original) for name, original in self.filters.items()}
+        self.tests["in"] = _bounded_in
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """Item data is plain dicts: look keys up before attributes."""
@@ -63,136 +76,136 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 pass
         return super().getattr(obj, attribute)
 
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """Subscript, charging a slice's copy first."""
+        if isinstance(argument, slice) and isinstance(obj, Sized):
+            cost.current().charge(len(range(len(obj))[argument]))
+        return super().getitem(obj, argument)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Run an intercepted operator after checking the result cannot explode."""
-        if operator == "*":
-            _check_repeat(left, right)
-        elif operator == "**":
-            _check_power(left, right)
-        elif operator == "%" and isinstance(left, str):
-            _check_percent_format(left)
-        elif operator == "+" and isinstance(left, str | list | tuple):
-            _check_length(len(left) + _length_or_zero(right))
+        """Run an intercepted operator after charging its result."""
+        _charge_binop(cost.current(), operator, left, right)
         return super().call_binop(context, operator, left, right)
 
+    def concat_checked(self, parts: tuple[Any, ...]) -> str:
+        """``~``: every part written as text, charged before it is written."""
+        budget = cost.current()
+        budget.text(
+            sum(len(part) if isinstance(part, str) else budget.size(part) for part in parts)
+        )
+        text = "".join(map(str, parts))
+        check_text(text)
+        return text
+
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        """Sandboxed ``str.format`` that also refuses huge field widths."""
+        """Sandboxed ``str.format``/``format_map`` that charges its result first."""
         wrapper = super().wrap_str_format(value)
-        if wrapper is not None:
-            _check_brace_format(value.__self__)
-        return wrapper
+        if wrapper is None:
+            return None
+        template: str = value.__self__
+        is_map = value.__name__ == "format_map"
+
+        def charged_format(*args: Any, **kwargs: Any) -> str:
+            mapping = args[0] if is_map and args and isinstance(args[0], Mapping) else kwargs
+            charge_brace_format(cost.current(), template, () if is_map else args, mapping)
+            return wrapper(*args, **kwargs)
+
+        return charged_format
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        """Call a function from an expression after the string method size checks."""
+        """Call a function from an expression after charging its result."""
         receiver = getattr(__obj, "__self__", None)
-        if isinstance(receiver, str):
-            args = _check_str_method(receiver, __obj.__name__, args)
-        return super().call(__context, __obj, *args, **kwargs)
+        name = getattr(__obj, "__name__", "")
+        args = _charge_call(cost.current(), receiver, name, args, kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(result, _TEXT):
+            check_text(result)
+        return result
 
 
-def _check_length(length: int) -> None:
-    if length > MAX_STRING_CHARS:
-        raise SecurityError(f"the result would exceed {MAX_STRING_CHARS} characters")
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int)  # bools too: True * "x" repeats
 
 
-def _length_or_zero(value: Any) -> int:
-    return len(value) if isinstance(value, str | list | tuple) else 0
+def _charge_binop(budget: Budget, operator: str, left: Any, right: Any) -> None:
+    if operator == "*":
+        _charge_repeat(budget, left, right)
+    elif operator == "**":
+        if _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1:
+            check_int_bits(right * left.bit_length())
+    elif operator == "+":
+        _charge_add(budget, left, right)
+    elif operator == "%" and isinstance(left, str):
+        charge_percent_format(budget, left, right)
 
 
-def _check_repeat(left: Any, right: Any) -> None:
-    sequence, count = (left, right) if isinstance(right, int) else (right, left)
-    if not isinstance(count, int) or not isinstance(sequence, str | list | tuple):
+def _charge_repeat(budget: Budget, left: Any, right: Any) -> None:
+    if _is_int(left) and _is_int(right):
+        check_int_bits(abs(left).bit_length() + abs(right).bit_length())
         return
-    if isinstance(sequence, str):
-        _check_length(len(sequence) * count)
-    elif len(sequence) * count > MAX_SEQUENCE_ITEMS:
-        raise SecurityError(f"the result would exceed {MAX_SEQUENCE_ITEMS} items")
+    sequence, count = (left, right) if _is_int(right) else (right, left)
+    if not _is_int(count) or not isinstance(sequence, (*_TEXT, list, tuple)):
+        return
+    count = max(count, 0)
+    if isinstance(sequence, _TEXT):
+        budget.chars(len(sequence) * count)
+        return
+    # Shared entries count once per appearance: what a later str(), sum() or == walks.
+    budget.items(len(sequence) * count)  # refuses a huge count before measuring
+    inner = budget.size(sequence, limit=cost.MAX_VALUE_SIZE // max(count, 1) + 1) - 1
+    budget.items(len(sequence) * count, size=1 + count * inner)
 
 
-def _check_power(base: Any, exponent: Any) -> None:
-    numbers = isinstance(base, int) and isinstance(exponent, int)
-    if numbers and abs(base) > 1 and exponent * base.bit_length() > MAX_POWER_BITS:
-        raise SecurityError("the power is too large")
+def _charge_add(budget: Budget, left: Any, right: Any) -> None:
+    if _is_int(left) and _is_int(right):
+        check_int_bits(max(abs(left).bit_length(), abs(right).bit_length()) + 1)
+    elif isinstance(left, _TEXT) and isinstance(right, _TEXT):
+        budget.chars(len(left) + len(right))
+    elif isinstance(left, list | tuple) and isinstance(right, list | tuple):
+        budget.items(len(left) + len(right))
 
 
-def _check_width(width: str | None) -> None:
-    if width == "*" or (width is not None and int(width) > MAX_FORMAT_WIDTH):
-        raise SecurityError(f"format widths are limited to {MAX_FORMAT_WIDTH}")
-
-
-def _check_percent_format(template: str) -> None:
-    for match in _PERCENT_FIELD.finditer(template):
-        _check_width(match.group(1))
-        _check_width(match.group(2))
-
-
-def _check_brace_format(template: str) -> None:
-    try:
-        fields = list(string.Formatter().parse(template))
-    except ValueError:
-        return  # str.format itself will report the malformed template
-    for _literal, _name, spec, _conversion in fields:
-        if spec and "{" in spec:
-            raise SecurityError("nested format fields are not allowed")
-        for digits in _DIGITS.findall(spec or ""):
-            _check_width(digits)
-
-
-def _check_str_method(receiver: str, name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
-    if name in _PADDING_METHODS:
-        for arg in args:
-            if isinstance(arg, int):
-                _check_length(arg)
-    elif name == "replace" and len(args) >= 2:
-        _check_replace(receiver, args[0], args[1])
-    elif name == "join" and args:
-        parts = list(args[0])  # materialised once so it can be measured and then joined
-        _check_join(receiver, parts)
-        return (parts, *args[1:])
+def _charge_call(
+    budget: Budget, receiver: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, ...]:
+    """Charge a method call's result; returns the arguments to call it with."""
+    if isinstance(receiver, _TEXT):
+        return _charge_text_method(budget, receiver, name, args, kwargs)
+    if isinstance(receiver, int) and name == "to_bytes":
+        length = args[0] if args else kwargs.get("length", 1)
+        budget.chars(length if _is_int(length) else 1)
+    else:
+        budget.charge(len(receiver) if isinstance(receiver, Sized) else 1)
     return args
 
 
-def _check_replace(text: Any, old: Any, new: Any) -> None:
-    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
-        count = len(text) + 1 if old == "" else text.count(old)
-        _check_length(len(text) + count * (len(new) - len(old)))
+def _charge_text_method(
+    budget: Budget, text: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, ...]:
+    if name in _PADDING_METHODS:
+        width = args[0] if args else kwargs.get("width", 0)
+        budget.chars(max(len(text), width if _is_int(width) else 0))
+    elif name == "expandtabs":
+        size = args[0] if args else kwargs.get("tabsize", 8)
+        budget.chars(
+            len(text) + text.count("\t" if isinstance(text, str) else b"\t") * max(size, 0)
+        )
+    elif name == "replace" and isinstance(text, str) and len(args) >= 2:
+        charge_replace(budget, text, args[0], args[1], args[2] if len(args) > 2 else None)
+    elif name == "join" and args:
+        parts = materialise(budget, args[0])  # measured once, then joined
+        sizes = sum(len(part) if isinstance(part, _TEXT) else 1 for part in parts)
+        budget.chars(sizes + len(text) * max(len(parts) - 1, 0))
+        return (parts, *args[1:])
+    elif name == "translate" and args and isinstance(args[0], Mapping):
+        longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
+        budget.chars(len(text) * max(longest, 1))
+    else:  # every other text method is linear in its receiver; the result is checked after
+        budget.charge(len(text))
+    return args
 
 
-def _check_join(separator: str, parts: list[Any]) -> None:
-    _check_length(len(separator) * max(len(parts) - 1, 0) + sum(map(_length_or_zero, parts)))
-
-
-def _bounded_format_filter(original: Callable[..., str]) -> Callable[..., str]:
-    def format_filter(value: str, *args: Any, **kwargs: Any) -> str:
-        _check_percent_format(str(value))
-        return original(value, *args, **kwargs)
-
-    return format_filter
-
-
-def _bounded_replace_filter(original: Callable[..., Any]) -> Callable[..., Any]:
-    def replace_filter(eval_ctx: Any, text: Any, old: Any, new: Any, *args: Any) -> Any:
-        _check_replace(text, old, new)
-        return original(eval_ctx, text, old, new, *args)
-
-    replace_filter.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
-    return replace_filter
-
-
-def _bounded_join_filter(original: Callable[..., Any]) -> Callable[..., Any]:
-    def join_filter(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None) -> Any:
-        parts = list(value)
-        _check_join(str(d), parts)
-        return original(eval_ctx, parts, d, attribute)
-
-    join_filter.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
-    return join_filter
-
-
-def _bounded_count_filter(original: Callable[..., Any]) -> Callable[..., Any]:
-    def count_filter(value: Any, count: int, *args: Any) -> Any:
-        if isinstance(count, int) and count > MAX_SEQUENCE_ITEMS:
-            raise SecurityError(f"counts are limited to {MAX_SEQUENCE_ITEMS}")
-        return original(value, count, *args)
-
-    return count_filter
+def _bounded_in(value: Any, seq: Any) -> bool:
+    """The ``in`` test (``select('in', ...)`` runs it per entry): charges the scan."""
+    cost.current().charge(len(seq) if isinstance(seq, Sized) else 1)
+    return value in seq

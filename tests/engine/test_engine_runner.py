@@ -157,6 +157,7 @@ def test_failing_node_stops_the_run_with_its_located_error(
         "node_id": "mark",
         "param": "params.fields.oops",
         "position": 7,
+        "item": 0,
     }
     assert result.status == "failed"
     assert result.error == error
