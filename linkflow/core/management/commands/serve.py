@@ -28,4 +28,12 @@ class Command(BaseCommand):
             start_worker()
             start_scheduler()
         self.stdout.write(self.style.SUCCESS(f"LinkFlow at http://{host}:{port}/"))
-        uvicorn.run("linkflow.asgi:application", host=host, port=port, log_level="info")
+        uvicorn.run(
+            "linkflow.asgi:application",
+            host=host,
+            port=port,
+            log_level="info",
+            # uvicorn would trust X-Forwarded-For from 127.0.0.1 by default; only the
+            # proxies the operator names may say who the client is (core/client_ip.py).
+            forwarded_allow_ips=list(settings.LINKFLOW_TRUSTED_PROXIES),
+        )
