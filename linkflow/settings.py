@@ -67,6 +67,18 @@ if LINKFLOW_PRODUCTION and not LINKFLOW_CREDENTIAL_KEYS:
         "mode only. Make one with: python -c 'import base64, os; "
         "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
     )
+# code.python's isolation (linkflow/engine/code_sandbox/modes.py reads the variable; the
+# engine knows no settings). "auto" falls back to a plain process when bubblewrap cannot
+# run; production never does that silently: there "auto" (the default) means "bwrap",
+# and a worker without user namespaces must choose LINKFLOW_CODE_SANDBOX=process itself.
+LINKFLOW_CODE_SANDBOX = env.str("LINKFLOW_CODE_SANDBOX", default="auto").strip().lower()
+if LINKFLOW_CODE_SANDBOX not in ("auto", "bwrap", "process"):
+    raise environ.ImproperlyConfigured(
+        f"LINKFLOW_CODE_SANDBOX must be auto, bwrap or process, not {LINKFLOW_CODE_SANDBOX!r}"
+    )
+if LINKFLOW_PRODUCTION and LINKFLOW_CODE_SANDBOX == "auto":
+    LINKFLOW_CODE_SANDBOX = "bwrap"
+    os.environ["LINKFLOW_CODE_SANDBOX"] = LINKFLOW_CODE_SANDBOX
 LINKFLOW_CREDENTIAL_KEYS = LINKFLOW_CREDENTIAL_KEYS or [
     _embedded_key("credential_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
 ]
