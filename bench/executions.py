@@ -88,6 +88,9 @@ def web_command(port: int, workers: int, *, ws_deflate: str = "false") -> list[s
         "warning",
         "--ws-per-message-deflate",
         ws_deflate,
+        # As in the Procfile: only LINKFLOW_TRUSTED_PROXIES may name the client's address.
+        "--forwarded-allow-ips",
+        os.environ.get("LINKFLOW_TRUSTED_PROXIES", ""),
     ]
 
 

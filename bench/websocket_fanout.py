@@ -280,6 +280,7 @@ def profiled_web(path: str, port: int) -> None:
         port=port,
         log_level="warning",
         ws_per_message_deflate=False,
+        forwarded_allow_ips=os.environ.get("LINKFLOW_TRUSTED_PROXIES", ""),
     )
     profile = cProfile.Profile()
     profile.enable()

@@ -9,12 +9,21 @@ from django.conf import settings
 
 from credentials.services import credential_resolver
 from linkflow.engine import RunContext
-from linkflow.engine.net import guarded_client
+from linkflow.engine.net import AddressPolicy, allow_hosts_from, guarded_client
 
 from .models import Execution
 
 _client: httpx.Client | None = None
 _client_lock = threading.Lock()
+
+
+def address_policy() -> AddressPolicy:
+    """Where nodes may connect, from the operator's settings: the one policy of every
+    outbound connection (HTTP, SMTP and whatever protocol a node speaks next)."""
+    return AddressPolicy(
+        allow_private=settings.LINKFLOW_HTTP_ALLOW_PRIVATE,
+        allow_hosts=allow_hosts_from(settings.LINKFLOW_HTTP_ALLOW_HOSTS),
+    )
 
 
 def http_client() -> httpx.Client:
@@ -55,5 +64,5 @@ def run_context(execution: Execution) -> RunContext:
         ),
         files=StorageFileStore(execution_id=str(execution.pk)),
         subworkflows=SubworkflowHost(parent=execution),
-        mailer=DjangoMailer(),
+        mailer=DjangoMailer(policy=address_policy()),
     )

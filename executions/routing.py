@@ -11,6 +11,9 @@ The server answers with the subprotocol it chose (``bearer`` or ``api-key``). A 
 credential replaces the session; one that does not check out leaves the caller anonymous,
 which the consumer refuses with close code 4401. An API key acts inside its own workspace
 only, and only with the ``executions:read`` scope (else 4403).
+
+``Origin`` is checked (against ALLOWED_HOSTS) only for sockets that present no credential,
+i.e. ride on the session cookie: see CookieOriginValidator.
 """
 
 from typing import Any
@@ -20,6 +23,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.routing import URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
 from django.urls import re_path
 from rest_framework.exceptions import AuthenticationFailed
@@ -77,10 +81,34 @@ class ServerSendMiddleware:
         return await self.inner({**scope, "linkflow_send": send}, receive, send)
 
 
+class CookieOriginValidator:
+    """Checks ``Origin`` against ALLOWED_HOSTS for sockets that ride on the session cookie,
+    and only for those.
+
+    The cookie is ambient: a browser sends it to a socket any page opens, so a foreign
+    page must be refused by its Origin (cross-site WebSocket hijacking). A token or an API
+    key is not ambient: only a caller holding it can present it, and scripts and servers
+    (python ``websockets``, curl) send no Origin at all. A presented credential replaces
+    the session (CredentialMiddleware), so such a socket never acts with the cookie.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.origin_checked = AllowedHostsOriginValidator(inner)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        kind, _, _ = _presented(scope)
+        if kind is None:
+            return await self.origin_checked(scope, receive, send)
+        return await self.inner(scope, receive, send)
+
+
 def websocket_application(inner: Any = None) -> Any:
-    """The feeds' routes behind session auth and the credential middleware."""
+    """The feeds' routes behind the Origin check of cookie sockets, session auth and the
+    credential middleware."""
     routes = inner or URLRouter(websocket_urlpatterns)
-    return ServerSendMiddleware(AuthMiddlewareStack(CredentialMiddleware(routes)))
+    stack = ServerSendMiddleware(AuthMiddlewareStack(CredentialMiddleware(routes)))
+    return CookieOriginValidator(stack)
 
 
 def _presented(scope: dict[str, Any]) -> tuple[str | None, str, str | None]:

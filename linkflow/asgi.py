@@ -16,7 +16,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkflow.settings")
 django_wsgi_app = get_wsgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from executions.routing import websocket_application  # noqa: E402
@@ -24,7 +23,8 @@ from executions.routing import websocket_application  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": WSGIMiddleware(django_wsgi_app, workers=settings.LINKFLOW_WEB_THREADS),
-        # Session cookie, JWT or API key; a browser page of another origin is refused.
-        "websocket": AllowedHostsOriginValidator(websocket_application()),
+        # Session cookie, JWT or API key; a cookie socket opened by a page of another
+        # origin is refused (executions/routing.py, CookieOriginValidator).
+        "websocket": websocket_application(),
     }
 )

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import environ
 
+from linkflow.core.client_ip import trusted_proxies_from
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
@@ -65,6 +67,18 @@ if LINKFLOW_PRODUCTION and not LINKFLOW_CREDENTIAL_KEYS:
         "mode only. Make one with: python -c 'import base64, os; "
         "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
     )
+# code.python's isolation (linkflow/engine/code_sandbox/modes.py reads the variable; the
+# engine knows no settings). "auto" falls back to a plain process when bubblewrap cannot
+# run; production never does that silently: there "auto" (the default) means "bwrap",
+# and a worker without user namespaces must choose LINKFLOW_CODE_SANDBOX=process itself.
+LINKFLOW_CODE_SANDBOX = env.str("LINKFLOW_CODE_SANDBOX", default="auto").strip().lower()
+if LINKFLOW_CODE_SANDBOX not in ("auto", "bwrap", "process"):
+    raise environ.ImproperlyConfigured(
+        f"LINKFLOW_CODE_SANDBOX must be auto, bwrap or process, not {LINKFLOW_CODE_SANDBOX!r}"
+    )
+if LINKFLOW_PRODUCTION and LINKFLOW_CODE_SANDBOX == "auto":
+    LINKFLOW_CODE_SANDBOX = "bwrap"
+    os.environ["LINKFLOW_CODE_SANDBOX"] = LINKFLOW_CODE_SANDBOX
 LINKFLOW_CREDENTIAL_KEYS = LINKFLOW_CREDENTIAL_KEYS or [
     _embedded_key("credential_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
 ]
@@ -81,9 +95,22 @@ if env.bool("LINKFLOW_TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+# Proxies whose X-Forwarded-For names the client (IPs or CIDR networks, comma-separated):
+# rate limits and sign-in lockouts count by the client address (linkflow/core/client_ip.py),
+# and the Procfile and `manage.py serve` give uvicorn the same list as --forwarded-allow-ips.
+# Empty: no proxy is trusted, the connection's own address counts.
+LINKFLOW_TRUSTED_PROXIES = env.list("LINKFLOW_TRUSTED_PROXIES", default=[])
+try:
+    trusted_proxies_from(LINKFLOW_TRUSTED_PROXIES)
+except ValueError as error:
+    raise environ.ImproperlyConfigured(str(error)) from None
 # Failed sign-ins per address and e-mail before 429 (linkflow/accounts/login_throttle.py).
 LINKFLOW_LOGIN_MAX_FAILURES = env.int("LINKFLOW_LOGIN_MAX_FAILURES", default=5)
 LINKFLOW_LOGIN_LOCKOUT_SECONDS = env.int("LINKFLOW_LOGIN_LOCKOUT_SECONDS", default=900)
+# Failed sign-ins per address whatever the e-mail (one address trying many accounts).
+LINKFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int(
+    "LINKFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20
+)
 # Password-reset mails to one address per window (linkflow/accounts/login_throttle.py).
 LINKFLOW_PASSWORD_RESET_MAX = env.int("LINKFLOW_PASSWORD_RESET_MAX", default=3)
 LINKFLOW_PASSWORD_RESET_WINDOW_SECONDS = env.int(

@@ -14,6 +14,7 @@ os.environ.setdefault("SECRET_KEY", "linkflow-tests-only-not-a-secret")
 os.environ.setdefault("LINKFLOW_CREDENTIAL_KEYS", "bGlua2Zsb3ctdGVzdHMtb25seS1ub3QtYS1zZWNyZXQ=")
 # The sign-in lockout too: tests of it set their own limit (runs share Redis and e-mails).
 os.environ.setdefault("LINKFLOW_LOGIN_MAX_FAILURES", "100000")
+os.environ.setdefault("LINKFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS", "100000")
 os.environ.setdefault("LINKFLOW_PASSWORD_RESET_MAX", "100000")
 
 from .settings import *  # noqa: E402, F403

@@ -53,6 +53,14 @@ def private_queue(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     )
 
 
+@pytest.fixture(autouse=True)
+def metrics_open(settings) -> None:  # type: ignore[no-untyped-def]
+    """The suite runs with service URLs and DEBUG off, i.e. production, where /metrics
+    needs a token; the tests of what it reports read it as the embedded mode does. The
+    tests of the gate itself set LINKFLOW_PRODUCTION back."""
+    settings.LINKFLOW_PRODUCTION = False
+
+
 def test_healthz_answers_ok_without_touching_any_service(client: Client) -> None:
     response = client.get("/healthz")
 
@@ -169,3 +177,37 @@ def test_metrics_token_is_required_when_configured(db: None, client: Client, set
     assert ("linkflow_up", (("service", "database"),)) in samples(
         client, Authorization="Bearer metrics-secret"
     )
+
+
+def test_production_without_a_metrics_token_does_not_publish_metrics(
+    db: None, client: Client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.LINKFLOW_PRODUCTION = True
+    settings.LINKFLOW_METRICS_TOKEN = ""
+
+    response = client.get("/metrics")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert b"linkflow_" not in response.content
+
+
+def test_production_with_a_metrics_token_serves_them_to_its_bearer_only(
+    db: None, client: Client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.LINKFLOW_PRODUCTION = True
+    settings.LINKFLOW_METRICS_TOKEN = "metrics-secret"
+
+    assert client.get("/metrics").status_code == 401
+    assert ("linkflow_up", (("service", "database"),)) in samples(
+        client, Authorization="Bearer metrics-secret"
+    )
+
+
+def test_the_embedded_mode_serves_metrics_without_a_token(
+    db: None, client: Client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.LINKFLOW_PRODUCTION = False
+    settings.LINKFLOW_METRICS_TOKEN = ""
+
+    assert ("linkflow_up", (("service", "database"),)) in samples(client)

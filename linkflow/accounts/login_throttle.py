@@ -1,14 +1,21 @@
-"""Failed sign-ins, counted per client address and e-mail in the cache.
+"""Failed sign-ins, counted per client address and e-mail, and per address, in the cache.
 
 After ``LINKFLOW_LOGIN_MAX_FAILURES`` failures within ``LINKFLOW_LOGIN_LOCKOUT_SECONDS`` of
 the first one, that address may not try that e-mail again until the window ends: password
 guessing gets a handful of tries per quarter hour instead of thousands, and a stranger
-guessing from elsewhere cannot lock the real user out. A successful sign-in clears the
-count. Used by the JWT token view (``auth_views.py``) and, through
-``AdminLoginThrottleMiddleware``, by the Django admin login.
+guessing from elsewhere cannot lock the real user out. Across e-mails, one address gets
+``LINKFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS`` failures per window (trying one common password
+on many accounts). A successful sign-in clears the count of its address and e-mail only:
+the per-address count would otherwise be reset by signing in to an account of one's own
+between guesses. Used by the JWT token view (``auth_views.py``), the sign-in page
+(``forms.py``) and, through ``AdminLoginThrottleMiddleware``, the Django admin login.
 
-The count is ``cache.add`` + ``cache.incr`` (atomic in Redis and in the local-memory cache),
-so concurrent guesses on several web processes are all counted.
+The address is ``linkflow.core.client_ip.client_address``: the connection's peer, never a
+header the client chose, unless it comes through a proxy named in
+``LINKFLOW_TRUSTED_PROXIES``.
+
+The counts are ``cache.add`` + ``cache.incr`` (atomic in Redis and in the local-memory
+cache), so concurrent guesses on several web processes are all counted.
 """
 
 import hashlib
@@ -21,34 +28,45 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 
+from linkflow.core.client_ip import client_address
+
+__all__ = [
+    "AdminLoginThrottleMiddleware",
+    "client_address",
+    "login_failed",
+    "login_retry_after",
+    "login_succeeded",
+    "reset_mail_allowed",
+]
+
 _KEY_PREFIX = "linkflow:login-failures"
 
 
-def client_address(request: HttpRequest) -> str:
-    """The address the connection came from. Behind a proxy, the server (uvicorn
-    ``--proxy-headers``, gunicorn ``--forwarded-allow-ips``) puts the client's here."""
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
-
-
-def _keys(*, address: str, email: str) -> tuple[str, str]:
+def _keys(ident: str) -> tuple[str, str]:
     # Hashed: e-mail addresses never appear in cache keys, and odd characters are harmless.
-    ident = hashlib.sha256(f"{address}|{email.strip().lower()}".encode()).hexdigest()
-    return f"{_KEY_PREFIX}:{ident}:count", f"{_KEY_PREFIX}:{ident}:since"
+    digest = hashlib.sha256(ident.encode()).hexdigest()
+    return f"{_KEY_PREFIX}:{digest}:count", f"{_KEY_PREFIX}:{digest}:since"
 
 
-def login_retry_after(*, address: str, email: str) -> int | None:
-    """None while sign-in attempts are allowed, else the whole seconds until they are."""
-    count_key, since_key = _keys(address=address, email=email)
-    if int(cache.get(count_key) or 0) < settings.LINKFLOW_LOGIN_MAX_FAILURES:
+def _pair(*, address: str, email: str) -> tuple[str, str]:
+    return _keys(f"{address}|{email.strip().lower()}")
+
+
+def _address_only(*, address: str) -> tuple[str, str]:
+    return _keys(f"address|{address}")
+
+
+def _wait(keys: tuple[str, str], limit: int) -> int | None:
+    count_key, since_key = keys
+    if int(cache.get(count_key) or 0) < limit:
         return None
     since = float(cache.get(since_key) or time.time())
     remaining = since + settings.LINKFLOW_LOGIN_LOCKOUT_SECONDS - time.time()
     return max(1, math.ceil(remaining))
 
 
-def login_failed(*, address: str, email: str) -> None:
-    """Count one failed sign-in; the window starts with the first failure."""
-    count_key, since_key = _keys(address=address, email=email)
+def _count(keys: tuple[str, str]) -> None:
+    count_key, since_key = keys
     window = settings.LINKFLOW_LOGIN_LOCKOUT_SECONDS
     cache.add(since_key, time.time(), timeout=window)
     cache.add(count_key, 0, timeout=window)
@@ -58,9 +76,27 @@ def login_failed(*, address: str, email: str) -> None:
         cache.set(count_key, 1, timeout=window)
 
 
+def login_retry_after(*, address: str, email: str) -> int | None:
+    """None while sign-in attempts are allowed, else the whole seconds until they are:
+    locked when this address failed too often for this e-mail, or for any e-mails."""
+    waits = [
+        _wait(_pair(address=address, email=email), settings.LINKFLOW_LOGIN_MAX_FAILURES),
+        _wait(_address_only(address=address), settings.LINKFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS),
+    ]
+    found = [wait for wait in waits if wait is not None]
+    return max(found) if found else None
+
+
+def login_failed(*, address: str, email: str) -> None:
+    """Count one failed sign-in for the address and e-mail, and for the address; each
+    window starts with its first failure."""
+    _count(_pair(address=address, email=email))
+    _count(_address_only(address=address))
+
+
 def login_succeeded(*, address: str, email: str) -> None:
-    """Forget the failures of this address and e-mail."""
-    cache.delete_many(list(_keys(address=address, email=email)))
+    """Forget the failures of this address and e-mail (not the address's own count)."""
+    cache.delete_many(list(_pair(address=address, email=email)))
 
 
 def reset_mail_allowed(*, email: str) -> bool:

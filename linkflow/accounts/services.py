@@ -9,7 +9,7 @@ from django.db import transaction
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 
 from .models import Membership, Role, User, Workspace
-from .selectors import remember_role, require_role
+from .selectors import confined_workspace, remember_role, require_role
 
 
 @transaction.atomic
@@ -98,7 +98,18 @@ def _audit(**kwargs: Any) -> None:
 
 @transaction.atomic
 def workspace_create(*, user: User, name: str) -> Workspace:
-    """A new shared workspace with ``user`` as its owner."""
+    """A new shared workspace with ``user`` as its owner.
+
+    Refused (403 ``api_key_confined``) for a user object confined to one workspace, i.e.
+    acting through an API key: a key works inside its own workspace, and a new workspace
+    would be one outside it.
+    """
+    if confined_workspace(user=user) is not None:
+        raise LinkflowError(
+            ErrorCode.API_KEY_CONFINED,
+            "An API key acts inside its own workspace only; it cannot create workspaces.",
+            status_code=403,
+        )
     workspace = Workspace.objects.create(name=name)
     Membership.objects.create(user=user, workspace=workspace, role=Role.OWNER)
     _audit(action="workspace.create", workspace_id=workspace.pk, actor=user, target=workspace)

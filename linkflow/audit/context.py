@@ -5,6 +5,8 @@ from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
+from linkflow.core.client_ip import client_address
+
 _client_ip: ContextVar[str | None] = ContextVar("linkflow_audit_client_ip", default=None)
 
 
@@ -14,9 +16,10 @@ def current_ip() -> str | None:
 
 
 def request_ip(request: HttpRequest) -> str | None:
-    """The peer address of the request. Proxies' X-Forwarded-For is not trusted here:
-    the ASGI server (uvicorn --proxy-headers) is where trusted proxies are configured."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The client address of the request, as the rate limits see it (the peer, or behind
+    a proxy named in LINKFLOW_TRUSTED_PROXIES, the client it names)."""
+    address = client_address(request)
+    return None if address == "unknown" else address
 
 
 class AuditContextMiddleware:

@@ -4,7 +4,7 @@
 - ``/readyz``: PostgreSQL and Redis answer (readiness); 503 listing what failed otherwise,
   so a load balancer stops sending traffic to a process that cannot serve it.
 - ``/metrics``: Prometheus exposition (see metrics.py), behind a bearer token when
-  ``LINKFLOW_METRICS_TOKEN`` is set.
+  ``LINKFLOW_METRICS_TOKEN`` is set; in production without a token it is not served (404).
 """
 
 import contextlib
@@ -81,7 +81,13 @@ def _redis_ok(url: str) -> bool:
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition. With ``LINKFLOW_METRICS_TOKEN`` set it needs that bearer
+    token (401 otherwise). Without one it is open in the embedded and DEBUG modes only:
+    in production (LINKFLOW_PRODUCTION) it answers 404, so a deployment never publishes
+    its counts (workspaces, queue depth, failures) to the internet by accident."""
     token = settings.LINKFLOW_METRICS_TOKEN
+    if not token and settings.LINKFLOW_PRODUCTION:
+        return JsonResponse(error_body(ErrorCode.NOT_FOUND, "Not found."), status=404)
     if token and not _bearer_matches(request, token):
         body = error_body(ErrorCode.NOT_AUTHENTICATED, "A valid metrics token is required.")
         response = JsonResponse(body, status=401)

@@ -2,7 +2,8 @@
 
 Every request is counted against ``(endpoint group, caller)`` where the group is the view's
 ``throttle_scope`` (``default`` unless a view names ``auth`` or ``execute``) and the caller
-is the API key, else the user, else the client address. The ``auth`` group (token
+is the API key, else the user, else the client address (``client_ip.client_address``: the
+peer, unless it is a trusted proxy). The ``auth`` group (token
 endpoints) always counts by address: it guards passwords, and its callers have no identity
 yet. Rates come from ``settings.LINKFLOW_RATES`` (``LINKFLOW_RATE_<GROUP>`` variables).
 
@@ -27,6 +28,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from .client_ip import client_address
 from .errors import ErrorCode
 
 _UNITS = {1: ("s", "sec", "second"), 60: ("m", "min", "minute"), 3600: ("h", "hour")}
@@ -113,6 +115,12 @@ class WindowThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self._wait
+
+    def get_ident(self, request: Request) -> str:
+        """The client address (client_ip.client_address). DRF's own get_ident believes
+        any X-Forwarded-For unless NUM_PROXIES is set: a rotating header would put every
+        request in a fresh bucket."""
+        return client_address(request)
 
 
 class CallerRateThrottle(WindowThrottle):

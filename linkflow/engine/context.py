@@ -57,10 +57,13 @@ class FileStore(Protocol):
 class Mailer(Protocol):
     """The host's mail machinery, for notify.email."""
 
-    def send(self, *, smtp: dict[str, Any], message: dict[str, Any]) -> None:
+    def send(self, *, smtp: dict[str, Any], message: dict[str, Any], timeout: float) -> None:
         """Send ``message`` ({"from", "to": [...], "cc"?, "subject", "text", "html"?})
         through the SMTP server described by ``smtp`` (a credential's fields: host, port,
-        username?, password?, security: "none" | "starttls" | "tls"). Raise on failure."""
+        username?, password?, security: "none" | "starttls" | "tls") within ``timeout``
+        seconds, connecting only where the host's address policy allows (see
+        net.open_guarded_socket). Raise on failure: net.BlockedAddress for a refused
+        address, TimeoutError past the timeout."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""Outbound HTTP that cannot be pointed at the platform's own network (SSRF guard).
+"""Outbound connections that cannot be pointed at the platform's own network (SSRF guard).
 
 Workflows are written by users, so a URL in a node is untrusted: without a guard a
 workflow could read a cloud metadata endpoint, an admin port on localhost or a database
@@ -11,6 +11,10 @@ connects to exactly the addresses it checked: the URL, the ``Host`` header and t
 server name keep the host name, and nothing resolves the name a second time, so DNS
 rebinding has no window. A pooled keep-alive connection is only ever reused for its own
 origin (scheme, host, port), and its peer address was checked when it was opened.
+
+Every other protocol a node speaks (SMTP today, databases and brokers later) opens its
+TCP connections with ``open_guarded_socket()``: the same resolve-once, check, connect-to-
+the-checked-address rule under the same ``AddressPolicy``, with the node's timeout.
 """
 
 from __future__ import annotations
@@ -52,9 +56,12 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
-class BlockedAddress(httpx.TransportError):
+class BlockedAddress(httpx.TransportError, OSError):
     """The guard refused to connect: ``host`` resolved to ``address``, which is ``reason``
-    (for example "loopback"). Raised before any byte is sent to that address."""
+    (for example "loopback"). Raised before any byte is sent to that address, so the
+    answer is the same whether anything listens there or not. An httpx.TransportError for
+    HTTP callers and an OSError for socket users (smtplib, database drivers), which treat
+    it like any other connection failure."""
 
     def __init__(self, *, host: str, address: str, reason: str) -> None:
         super().__init__(
@@ -194,6 +201,91 @@ def _normalise_host(host: str) -> str:
     return host.strip("[]").rstrip(".").lower()
 
 
+class UnresolvedHost(OSError):
+    """``host`` has no address: the resolver failed or answered nothing."""
+
+
+def checked_addresses(
+    host: str, port: int, *, policy: AddressPolicy, resolver: Resolver = system_resolver
+) -> Sequence[str]:
+    """The addresses to connect to for ``host``:``port``, resolved once and each checked.
+
+    Callers connect to these addresses only, never to the name again (no DNS-rebinding
+    window). Raises BlockedAddress when any resolved address is refused (one bad answer
+    refuses the host: which answer gets used is not ours to predict) and UnresolvedHost
+    when the name does not resolve. A host the policy lists explicitly is not checked.
+    """
+    try:
+        addresses = resolver(host, port)
+    except (OSError, UnicodeError) as error:
+        raise UnresolvedHost(f"Could not resolve host {host!r}: {error}") from error
+    if not addresses:
+        raise UnresolvedHost(f"Could not resolve host {host!r}: no addresses")
+    if not policy.host_allowed(host, port):
+        for address in addresses:
+            policy.check(host, address)
+    return addresses
+
+
+def open_guarded_socket(
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    policy: AddressPolicy,
+    resolver: Resolver = system_resolver,
+    source_address: tuple[str, int] | None = None,
+) -> socket.socket:
+    """A connected TCP socket to ``host``:``port`` that the address policy allows.
+
+    For every protocol but HTTP (which uses guarded_client): resolves once, checks every
+    address like the HTTP guard does, then connects to the checked addresses in turn
+    until one answers. ``timeout`` bounds the whole connect phase (all addresses
+    together) and is left on the socket, so each later operation is bounded by it too.
+
+    Raises BlockedAddress (an OSError) before any packet reaches a refused address,
+    UnresolvedHost when the name does not resolve, TimeoutError when no address answered
+    within ``timeout``, else the last connection error (ConnectionRefusedError…).
+    """
+    deadline = time.monotonic() + timeout
+    error: OSError | None = None
+    for address in checked_addresses(host, port, policy=policy, resolver=resolver):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            return _connect(
+                address, port, timeout=timeout, connect_timeout=left, source_address=source_address
+            )
+        except OSError as failure:
+            error = failure
+    if error is None or isinstance(error, TimeoutError):
+        raise TimeoutError(f"Could not connect to {host!r} within {timeout:g} s")
+    raise error
+
+
+def _connect(
+    address: str,
+    port: int,
+    *,
+    timeout: float,
+    connect_timeout: float,
+    source_address: tuple[str, int] | None,
+) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(connect_timeout)
+        if source_address is not None:
+            sock.bind(source_address)
+        sock.connect((address, port))
+        sock.settimeout(timeout)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """An httpcore network backend that resolves, checks, and connects only to the
     addresses it checked. Holds nothing mutable, hence thread-safe."""
@@ -230,15 +322,11 @@ class GuardedBackend(httpcore.NetworkBackend):
 
     def _checked_addresses(self, host: str, port: int) -> Sequence[str]:
         try:
-            addresses = self._resolver(host, port)
-        except (OSError, UnicodeError) as error:
-            raise httpcore.ConnectError(f"Could not resolve host {host!r}: {error}") from error
-        if not addresses:
-            raise httpcore.ConnectError(f"Could not resolve host {host!r}: no addresses")
-        if not self._policy.host_allowed(host, port):
-            for address in addresses:
-                self._policy.check(host, address)
-        return addresses
+            return checked_addresses(host, port, policy=self._policy, resolver=self._resolver)
+        except BlockedAddress:
+            raise
+        except UnresolvedHost as error:
+            raise httpcore.ConnectError(str(error)) from error
 
     def connect_unix_socket(
         self,

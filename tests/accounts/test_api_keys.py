@@ -326,3 +326,23 @@ def test_a_key_acts_with_its_creators_current_role(owner):
 
     _assert_error(response, 403, "permission_denied")
     assert Workflow.objects.filter(pk=workflow.pk).exists()
+
+
+def test_a_key_with_workspaces_write_cannot_create_a_workspace_outside_its_own(owner):
+    _, raw_key = _mint(owner, scopes=["workspaces:write", "workspaces:read"])
+    before = set(Workspace.objects.values_list("pk", flat=True))
+
+    response = _key_client(raw_key).post("/api/v1/workspaces/", {"name": "Shadow"}, format="json")
+
+    _assert_error(response, 403, "api_key_confined")
+    assert set(Workspace.objects.values_list("pk", flat=True)) == before
+    assert not Membership.objects.filter(user=owner, workspace__name="Shadow").exists()
+
+
+def test_a_signed_in_person_still_creates_workspaces(api, owner):
+    response = api.post("/api/v1/workspaces/", {"name": "Team"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert Membership.objects.filter(
+        user=owner, workspace_id=response.json()["id"], role=Role.OWNER
+    ).exists()

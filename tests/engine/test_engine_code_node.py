@@ -492,3 +492,176 @@ def test_bwrap_mode_fails_closed_when_bwrap_is_missing(
         "LINKFLOW_CODE_SANDBOX=bwrap, but bubblewrap does not work on this worker: "
         "the bwrap program is not on PATH"
     )
+
+
+# Escapes of the language fence found by attack (issue #10, section 6): each replayed
+
+
+SINK = """
+got = {}
+class Sink:
+    def __setattr__(self, name, value):
+        got[name] = value
+"""
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        pytest.param(
+            SINK + "import functools, random\n"
+            "functools.update_wrapper(Sink(), random.Random.seed, assigned=('__globals__',))\n"
+            "return [{'os': repr(got['__globals__']['_os'])}]",
+            "attribute '__globals__' is not allowed",
+            id="update_wrapper-assigned",
+        ),
+        pytest.param(
+            SINK + "import functools, random\n"
+            "functools.wraps(random.Random.seed, assigned=('__globals__',))(Sink())\n"
+            "return [{'os': repr(got['__globals__']['_os'])}]",
+            "attribute '__globals__' is not allowed",
+            id="wraps-assigned",
+        ),
+        pytest.param(
+            "import random\nreturn [{'g': '{0.__globals__}'.format(random.Random.seed)}]",
+            "attribute '__globals__' is not allowed",
+            id="str.format-field",
+        ),
+        pytest.param(
+            "import random\nf = random.Random.seed\n"
+            "return [{'g': '{f.__globals__[_os]}'.format_map({'f': f})}]",
+            "attribute '__globals__' is not allowed",
+            id="format_map-field",
+        ),
+        pytest.param(
+            "import random\nreturn [{'g': str.format('{0.__globals__}', random.Random.seed)}]",
+            "attribute '__globals__' is not allowed",
+            id="unbound-str.format",
+        ),
+        pytest.param(
+            "import random\nreturn [{'g': '{0:{1.__class__}}'.format('a', random)}]",
+            "attribute '__class__' is not allowed",
+            id="nested-spec-field",
+        ),
+        pytest.param(
+            "import random\nclass S(str):\n    def go(self, f):\n        return super().format(f)\n"
+            "return [{'g': S('{0.__globals__}').go(random.Random.seed)}]",
+            "attribute '__globals__' is not allowed",
+            id="super-format",
+        ),
+        pytest.param(
+            "import random\nfmt = getattr('{0.__globals__}', 'format')\n"
+            "return [{'g': fmt(random.Random.seed)}]",
+            "attribute '__globals__' is not allowed",
+            id="getattr-format",
+        ),
+        pytest.param(
+            "import random\nclass S(str):\n    def startswith(self, *args):\n        return False\n"
+            "g = getattr(random.Random.seed, S('__globals__'))\nreturn [{'os': repr(g['_os'])}]",
+            "attribute names must be plain strings",
+            id="str-subclass-name",
+        ),
+        pytest.param(
+            "import functools\nd = functools.singledispatch(lambda x: x)\n"
+            "def f(x: '().__class__.__base__.__subclasses__()'):\n    pass\nd.register(f)",
+            "module 'functools' has no attribute 'singledispatch'",
+            id="singledispatch-annotation-eval",
+        ),
+    ],
+)
+def test_each_known_escape_of_the_language_fence_fails(mode: str, code: str, message: str) -> None:
+    error = node_error(code)
+
+    assert message in error.message
+    assert "module 'os'" not in error.message and "__name__" not in error.message
+
+
+def test_the_fence_keeps_format_and_wraps_working(mode: str) -> None:
+    code = """
+import functools
+def deco(f):
+    @functools.wraps(f)
+    def inner(*args):
+        return f(*args)
+    return inner
+@deco
+def double(x):
+    return 2 * x
+class P:
+    name = "ada"
+    def format(self, text):
+        return "P" + text
+return [{
+    "a": "{} {}".format(1, 2), "b": "{p.name}".format(p=P()), "c": "{x}".format_map({"x": 3}),
+    "d": double(4), "e": P().format("!"), "f": str.format("{0:>3}", "x"), "g": "{0[0]}".format([7]),
+}]
+"""
+    assert run_node(code, items=[]) == [
+        {"a": "1 2", "b": "ada", "c": "3", "d": 8, "e": "P!", "f": "  x", "g": "7"}
+    ]
+
+
+# Production fails closed without bubblewrap
+
+
+def _code_node_under_settings(env: dict[str, str], tmp_path: Path) -> str:
+    """Load LinkFlow's settings with ``env`` (PATH without bwrap) in a fresh interpreter,
+    run a code node there and return what happened ("ok" or the node's error)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import django\n"
+        "django.setup()\n"
+        "from linkflow.engine.code_sandbox import Limits, run_python\n"
+        "from linkflow.engine.errors import NodeError\n"
+        "try:\n"
+        "    run_python(code='return items', items=[], limits=Limits(wall_seconds=20))\n"
+        "    print('ok')\n"
+        "except NodeError as error:\n"
+        "    print(error.message)\n"
+    )
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DEBUG", MODE_ENV}
+    }
+    environ = {
+        **base,
+        "PATH": str(tmp_path),  # no bwrap here, whatever the machine has
+        "DJANGO_SETTINGS_MODULE": "linkflow.settings",
+        "LINKFLOW_VAR_DIR": str(tmp_path),
+        "SECRET_KEY": "production-test",
+        "LINKFLOW_CREDENTIAL_KEYS": "bGlua2Zsb3ctdGVzdHMtb25seS1ub3QtYS1zZWNyZXQ=",
+        **env,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+PRODUCTION = {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
+
+
+def test_production_refuses_to_run_code_without_bubblewrap(tmp_path: Path) -> None:
+    outcome = _code_node_under_settings(PRODUCTION, tmp_path)
+
+    assert outcome == (
+        "LINKFLOW_CODE_SANDBOX=bwrap, but bubblewrap does not work on this worker: "
+        "the bwrap program is not on PATH"
+    )
+
+
+def test_production_runs_process_mode_only_when_chosen_explicitly(tmp_path: Path) -> None:
+    assert _code_node_under_settings({**PRODUCTION, MODE_ENV: "process"}, tmp_path) == "ok"
+
+
+def test_the_embedded_mode_still_falls_back_to_process_mode(tmp_path: Path) -> None:
+    assert _code_node_under_settings({}, tmp_path) == "ok"

@@ -33,10 +33,10 @@ class RecordingMailer:
         self.sent: list[dict[str, Any]] = []
         self.error = error
 
-    def send(self, *, smtp: dict[str, Any], message: dict[str, Any]) -> None:
+    def send(self, *, smtp: dict[str, Any], message: dict[str, Any], timeout: float) -> None:
         if self.error is not None:
             raise self.error
-        self.sent.append({"smtp": smtp, "message": message})
+        self.sent.append({"smtp": smtp, "message": message, "timeout": timeout})
 
 
 def run_node(

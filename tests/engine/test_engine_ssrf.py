@@ -21,10 +21,12 @@ import pytest
 
 from linkflow.engine import Graph, NullObserver, RunContext, run_graph
 from linkflow.engine.net import (
+    AddressPolicy,
     BlockedAddress,
     allow_hosts_from,
     blocked_reason,
     guarded_client,
+    open_guarded_socket,
 )
 
 
@@ -360,3 +362,63 @@ def test_allow_hosts_entries_are_parsed_into_host_and_optional_port() -> None:
 def test_allow_hosts_entry_with_a_bad_port_is_an_error() -> None:
     with pytest.raises(ValueError, match="allowed host 'db:five' has an invalid port"):
         guarded_client(allow_hosts=["db:five"])
+
+
+# open_guarded_socket: the same policy for every protocol that is not HTTP
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    sock.setblocking(False)
+    yield sock
+    sock.close()
+
+
+def test_guarded_socket_refuses_a_name_resolving_internal_before_connecting(
+    listener: socket.socket,
+) -> None:
+    port = listener.getsockname()[1]
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    with pytest.raises(BlockedAddress, match="loopback"):
+        open_guarded_socket(
+            "db.example.com", port, timeout=2, policy=AddressPolicy(), resolver=resolver
+        )
+
+    assert asked == ["db.example.com"]
+    with pytest.raises(BlockingIOError):  # no connection ever reached the listener
+        listener.accept()
+
+
+def test_guarded_socket_connects_to_the_address_it_checked_resolving_once(
+    listener: socket.socket,
+) -> None:
+    port = listener.getsockname()[1]
+    answers = iter([["127.0.0.1"], ["203.0.113.9"]])  # a rebinding resolver's two answers
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    policy = AddressPolicy(allow_private=True)
+    with open_guarded_socket(
+        "db.example.com", port, timeout=2, policy=policy, resolver=resolver
+    ) as sock:
+        assert sock.getpeername() == ("127.0.0.1", port)
+        assert sock.gettimeout() == 2  # each later operation is bounded too
+    assert asked == ["db.example.com"]
+
+
+def test_guarded_socket_keeps_metadata_blocked_with_allow_private() -> None:
+    with pytest.raises(BlockedAddress, match="cloud metadata"):
+        open_guarded_socket(
+            "169.254.169.254", 80, timeout=2, policy=AddressPolicy(allow_private=True)
+        )

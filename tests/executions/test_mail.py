@@ -1,20 +1,28 @@
-"""DjangoMailer against a real (minimal) SMTP server on 127.0.0.1; no database needed."""
+"""DjangoMailer against a real (minimal) SMTP server on 127.0.0.1; no database needed.
+
+The address policy and the timeout of notify.email's SMTP connections are tested at the end.
+"""
 
 from __future__ import annotations
 
 import base64
+import re
 import smtplib
+import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import suppress
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 
-from executions.mail import DjangoMailer
+from executions.mail import DjangoMailer, SMTPTimeout
 from linkflow.engine import Graph, NullObserver, RunContext, run_graph
+from linkflow.engine.net import AddressPolicy, allow_hosts_from
 
 
 class _SMTPHandler(socketserver.StreamRequestHandler):
@@ -22,6 +30,7 @@ class _SMTPHandler(socketserver.StreamRequestHandler):
     QUIT. Recipients in ``server.refuse`` get 550; each accepted message is stored."""
 
     def handle(self) -> None:
+        self.server.connections += 1  # type: ignore[attr-defined]
         self.envelope: dict[str, Any] = {"from": None, "to": [], "auth": None}
         self._reply("220 test.local ESMTP")
         while line := self.rfile.readline():
@@ -79,6 +88,7 @@ class SMTPServer(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _SMTPHandler)
         self.received: list[dict[str, Any]] = []
         self.refuse: set[str] = set()
+        self.connections = 0
 
     @property
     def port(self) -> int:
@@ -104,6 +114,9 @@ def parse(raw: bytes) -> EmailMessage:
     return parsed
 
 
+# Every test server is on the loopback interface, which the default policy refuses.
+LOCAL = DjangoMailer(policy=AddressPolicy(allow_hosts=allow_hosts_from(["127.0.0.1"])))
+
 MESSAGE = {
     "from": "LinkFlow <robot@example.com>",
     "to": ["ada@example.com"],
@@ -113,7 +126,7 @@ MESSAGE = {
 
 
 def test_sends_a_plain_text_mail_without_logging_in(smtp_server: SMTPServer) -> None:
-    DjangoMailer(timeout=5).send(smtp=smtp(smtp_server), message=MESSAGE)
+    LOCAL.send(smtp=smtp(smtp_server), message=MESSAGE, timeout=5)
 
     [received] = smtp_server.received
     assert (received["from"], received["to"], received["auth"]) == (
@@ -132,7 +145,7 @@ def test_sends_a_plain_text_mail_without_logging_in(smtp_server: SMTPServer) -> 
 def test_sends_cc_and_an_html_alternative(smtp_server: SMTPServer) -> None:
     message = {**MESSAGE, "cc": ["bo@example.com"], "html": "<p>On its way.</p>"}
 
-    DjangoMailer(timeout=5).send(smtp=smtp(smtp_server), message=message)
+    LOCAL.send(smtp=smtp(smtp_server), message=message, timeout=5)
 
     [received] = smtp_server.received
     assert received["to"] == ["ada@example.com", "bo@example.com"]
@@ -150,7 +163,7 @@ def test_sends_cc_and_an_html_alternative(smtp_server: SMTPServer) -> None:
 def test_logs_in_with_the_credentials_username_and_password(smtp_server: SMTPServer) -> None:
     credential = smtp(smtp_server, username="robot", password="pw-1")
 
-    DjangoMailer(timeout=5).send(smtp=credential, message=MESSAGE)
+    LOCAL.send(smtp=credential, message=MESSAGE, timeout=5)
 
     assert smtp_server.received[0]["auth"] == ("robot", "pw-1")
 
@@ -161,7 +174,7 @@ def test_never_logs_in_with_the_platforms_own_email_settings(
     settings.EMAIL_HOST_USER = "platform"
     settings.EMAIL_HOST_PASSWORD = "platform-secret"
 
-    DjangoMailer(timeout=5).send(smtp=smtp(smtp_server), message=MESSAGE)
+    LOCAL.send(smtp=smtp(smtp_server), message=MESSAGE, timeout=5)
 
     assert smtp_server.received[0]["auth"] is None
 
@@ -169,9 +182,10 @@ def test_never_logs_in_with_the_platforms_own_email_settings(
 def test_starttls_is_required_when_the_credential_asks_for_it(smtp_server: SMTPServer) -> None:
     # This server offers no STARTTLS: the mail must fail, not go out in clear text.
     with pytest.raises(smtplib.SMTPNotSupportedError):
-        DjangoMailer(timeout=5).send(
+        LOCAL.send(
             smtp=smtp(smtp_server, security="starttls", username="u", password="p"),
             message=MESSAGE,
+            timeout=5,
         )
 
     assert smtp_server.received == []
@@ -181,7 +195,7 @@ def test_a_refused_recipient_raises(smtp_server: SMTPServer) -> None:
     smtp_server.refuse.add("ada@example.com")
 
     with pytest.raises(smtplib.SMTPRecipientsRefused):
-        DjangoMailer(timeout=5).send(smtp=smtp(smtp_server), message=MESSAGE)
+        LOCAL.send(smtp=smtp(smtp_server), message=MESSAGE, timeout=5)
 
     assert smtp_server.received == []
 
@@ -210,7 +224,7 @@ def test_notify_email_node_delivers_through_the_django_mailer(smtp_server: SMTPS
         execution={"id": "ex-1", "mode": "manual"},
         trigger_input={"email": "ada@example.com", "name": "Ada"},
         credentials=lambda cid: {"smtp-1": credential}[cid],
-        mailer=DjangoMailer(timeout=5),
+        mailer=LOCAL,
     )
 
     result = run_graph(graph, context=run, observer=NullObserver())
@@ -223,3 +237,140 @@ def test_notify_email_node_delivers_through_the_django_mailer(smtp_server: SMTPS
         "Hi Ada",
     )
     assert mail.get_content() == "Hello Ada\n"
+
+
+# The address policy and the timeout of notify.email (issue #10, section 4)
+
+
+def email_graph(*, timeout_seconds: float | None = None) -> Graph:
+    node: dict[str, Any] = {
+        "id": "mail",
+        "type": "notify.email",
+        "credential": "smtp-1",
+        "params": {"to": "ada@example.com", "subject": "Hi", "text": "Hello"},
+    }
+    if timeout_seconds is not None:
+        node["timeout_seconds"] = timeout_seconds
+    return Graph.from_dict(
+        {
+            "nodes": [{"id": "start", "type": "trigger.manual", "params": {}}, node],
+            "edges": [{"source": "start", "target": "mail"}],
+        }
+    )
+
+
+def send_through(mailer: DjangoMailer, *, host: str, port: int, **node: Any) -> Any:
+    """Run trigger -> notify.email through ``host``:``port``; the run's result."""
+    credential = {"type": "smtp", "from": "robot@example.com", "host": host, "port": port}
+    run = RunContext(
+        execution={"id": "ex-1", "mode": "manual"},
+        trigger_input={},
+        credentials=lambda cid: {"smtp-1": {**credential, "security": "none"}}[cid],
+        mailer=mailer,
+    )
+    return run_graph(email_graph(**node), context=run, observer=NullObserver())
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def node_error(result: Any) -> str:
+    assert result.status == "failed"
+    return str(result.error["message"])
+
+
+def test_smtp_to_a_loopback_host_is_refused_by_the_default_policy(
+    smtp_server: SMTPServer,
+) -> None:
+    from executions.host import address_policy
+
+    for mailer in (DjangoMailer(), DjangoMailer(policy=address_policy())):
+        for host in ("127.0.0.1", "localhost", "[::ffff:127.0.0.1]".strip("[]")):
+            message = node_error(send_through(mailer, host=host, port=smtp_server.port))
+            assert "Refused to connect" in message
+            assert "loopback address" in message
+
+    # Refused before connecting: the server never saw a connection, so nothing was sent.
+    assert (smtp_server.connections, smtp_server.received) == (0, [])
+
+
+def test_an_open_and_a_closed_internal_port_give_the_same_error(smtp_server: SMTPServer) -> None:
+    closed = closed_port()
+
+    open_error = node_error(send_through(DjangoMailer(), host="127.0.0.1", port=smtp_server.port))
+    closed_error = node_error(send_through(DjangoMailer(), host="127.0.0.1", port=closed))
+
+    # Only the port number the caller gave differs: no way to tell which one listens.
+    assert open_error.replace(str(smtp_server.port), "N") == closed_error.replace(str(closed), "N")
+    assert smtp_server.connections == 0
+
+
+def test_smtp_to_an_operator_allowed_host_delivers(smtp_server: SMTPServer, settings: Any) -> None:
+    from executions.host import address_policy
+
+    settings.LINKFLOW_HTTP_ALLOW_HOSTS = [f"127.0.0.1:{smtp_server.port}"]
+
+    result = send_through(
+        DjangoMailer(policy=address_policy()), host="127.0.0.1", port=smtp_server.port
+    )
+
+    assert result.status == "succeeded"
+    assert result.last_items == [{"sent": True, "to": ["ada@example.com"]}]
+    assert [mail["to"] for mail in smtp_server.received] == [["ada@example.com"]]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port whose server accepts TCP connections (the kernel's backlog does) and never
+    says a word: an SMTP client waits there for the greeting."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield int(sock.getsockname()[1])
+
+
+def test_the_node_timeout_bounds_a_server_that_never_answers(silent_server: int) -> None:
+    result = send_through(LOCAL, host="127.0.0.1", port=silent_server, timeout_seconds=1)
+
+    message = node_error(result)
+    # The node's own timeout, not smtplib's 30 s; what is left of it when the item starts.
+    found = re.fullmatch(
+        rf"The SMTP server 127\.0\.0\.1:{silent_server} did not answer within ([0-9.]+) s\.",
+        message,
+    )
+    assert found is not None, message
+    assert 0.5 < float(found.group(1)) <= 1
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[int]:
+    """An SMTP server that greets with continuation lines ("220-…"), one every 50 ms,
+    for 5 s: each read is quick, the greeting never ends (smtplib reads on as long as
+    lines come)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def serve() -> None:
+        with suppress(OSError):
+            connection, _ = listener.accept()
+            with connection:
+                for _ in range(100):
+                    connection.sendall(b"220-still here\r\n")
+                    time.sleep(0.05)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield int(listener.getsockname()[1])
+    listener.close()
+
+
+def test_a_trickling_server_cannot_stretch_the_send_past_the_timeout(
+    trickling_server: int,
+) -> None:
+    smtp_settings = {"host": "127.0.0.1", "port": trickling_server, "security": "none"}
+
+    with pytest.raises(SMTPTimeout, match=r"did not answer within 0\.5 s"):
+        LOCAL.send(smtp=smtp_settings, message=MESSAGE, timeout=0.5)

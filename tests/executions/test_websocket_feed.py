@@ -451,3 +451,75 @@ def test_the_connection_gauge_counts_open_feeds_and_forgets_closed_and_refused_o
 
     assert (while_open, refused, after_refusal) == (before + 2, FORBIDDEN, before + 2)
     assert gauge() == before
+
+
+# --- Origin: checked for cookie sockets only (issue #10, section 6) ---------------------------
+
+
+def test_a_token_or_api_key_client_without_origin_is_accepted(queued, owner):
+    _, key = api_key_create(
+        user=owner,
+        workspace=workspace_ensure_personal(user=owner),
+        name="s",
+        scopes=["executions:read"],
+    )
+    access = token(owner)
+
+    async def connect(path: str, subprotocols: list[str] | None = None) -> tuple[bool, Any]:
+        # No Origin header, as python `websockets` or any script sends.
+        communicator = WebsocketCommunicator(application, path, subprotocols=subprotocols)
+        connected, _ = await communicator.connect()
+        first = (await communicator.receive_json_from(timeout=5))["type"] if connected else None
+        await communicator.disconnect()
+        return connected, first
+
+    async def scenario():
+        return [
+            await connect(f"/ws/executions/{queued}/?token={access}"),
+            await connect(f"/ws/executions/{queued}/", subprotocols=["bearer", access]),
+            await connect(f"/ws/executions/{queued}/?api_key={key}"),
+            await connect(f"/ws/executions/{queued}/", subprotocols=["api-key", key]),
+        ]
+
+    assert run(scenario) == [(True, "snapshot")] * 4
+
+
+def test_a_cookie_socket_with_a_foreign_or_no_origin_is_refused(queued, teammate):
+    browser = Client()
+    browser.force_login(teammate)
+    cookie = (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())
+
+    async def connect(*headers: tuple[bytes, bytes]) -> bool:
+        communicator = WebsocketCommunicator(
+            application, f"/ws/executions/{queued}/", headers=[cookie, *headers]
+        )
+        connected, _ = await communicator.connect()
+        if connected:
+            await communicator.disconnect()
+        return connected
+
+    async def scenario():
+        return [
+            await connect((b"origin", b"http://evil.example")),
+            await connect(),
+            await connect(ORIGIN),
+        ]
+
+    assert run(scenario) == [False, False, True]
+
+
+def test_a_foreign_page_cannot_borrow_the_cookie_by_sending_a_bad_token(queued, teammate):
+    browser = Client()
+    browser.force_login(teammate)
+    cookie = (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application,
+            f"/ws/executions/{queued}/?token=not-a-token",
+            headers=[cookie, (b"origin", b"http://evil.example")],
+        )
+        return await closed_with(communicator)
+
+    # The presented credential replaces the session: anonymous, not the cookie's user.
+    assert run(scenario) == UNAUTHENTICATED

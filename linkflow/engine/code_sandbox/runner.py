@@ -14,11 +14,20 @@ the user's code runs, stdout is moved to stderr, so ``print`` cannot corrupt the
 
 The language fence built here (curated builtins, an import allow-list, no ``_``-prefixed
 attributes) is defence in depth only. What the worker relies on is the OS layer around this
-process: namespaces (bwrap), seccomp, Landlock and rlimits.
+process: namespaces (bwrap), seccomp, Landlock and rlimits. Still, the fence keeps its
+promise against every path that reads an attribute by name that we know of: the syntax
+(``x.__y``), ``getattr``/``hasattr`` (plain ``str`` names only: a ``str`` subclass could
+lie to the check), ``str.format``/``format_map`` fields (``'{0.__globals__}'``, nested
+in specs too), ``functools.update_wrapper``/``wraps`` (which copy named attributes
+with the real getattr), and ``functools.singledispatch`` (whose ``register`` evaluates
+string annotations). Not reachable at all: ``vars``, ``globals``, ``operator``,
+``string.Formatter``, ``inspect``, ``typing``; ``dir`` and ``type`` only name or
+return what the code already holds.
 """
 
 import _ast
 import _json
+import _string
 import builtins
 import marshal
 import posix
@@ -53,8 +62,17 @@ ALLOWED_MODULES = (
     "uuid",
 )
 # Public names that would hand out arbitrary attribute access (string.Formatter.get_field
-# resolves "0.__class__" to the object itself).
-_HIDDEN_NAMES = {"string": {"Formatter"}}
+# resolves "0.__class__" to the object itself; singledispatch's register() evaluates a
+# string annotation as an expression, past the syntax check).
+_HIDDEN_NAMES = {
+    "string": {"Formatter"},
+    "functools": {"singledispatch", "singledispatchmethod"},
+}
+# str methods whose template reads attributes by name: fields are checked first.
+_FORMAT_METHODS = ("format", "format_map")
+# Injected by the compiler for every `x.format` / `x.format_map` the code reads; a
+# dunder name, so the code itself can never name it.
+_FORMAT_HOOK = "__linkflow_attribute__"
 # Frame and code objects lead back to real globals and builtins.
 _FORBIDDEN_ATTRIBUTES = frozenset((
     "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "ag_frame",
@@ -150,6 +168,7 @@ def _compile(code: str, *, fence: bool):
         raise Refused("The code is empty: write a function body that returns a list of items.")
     if fence:
         _check_tree(tree)
+        _guard_format_reads(tree)
     # The body becomes the body of `def code(items)`, keeping the user's line numbers, so a
     # top-level `return` is legal and errors point at the user's own lines.
     position = {"lineno": 1, "col_offset": 0, "end_lineno": 1, "end_col_offset": 0}
@@ -169,6 +188,7 @@ def _compile(code: str, *, fence: bool):
     namespace = {
         "__name__": "linkflow_code",
         "__builtins__": _fenced_builtins() if fence else builtins.__dict__,
+        _FORMAT_HOOK: _fenced_attribute,
     }
     exec(compile(module, _FILENAME, "exec"), namespace)
     return namespace["code"]
@@ -210,6 +230,101 @@ def _check_node(node) -> None:
             raise Refused(f"{where}he name '{name}' is not allowed.")
 
 
+def _guard_format_reads(tree) -> None:
+    """Replace every read of ``<x>.format`` / ``<x>.format_map`` by a call of the hook,
+    which hands out a checked version when the attribute is str's method."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                for index, child in enumerate(value):
+                    if isinstance(child, _ast.AST):
+                        stack.append(child)
+                        value[index] = _hooked(child)
+            elif isinstance(value, _ast.AST):
+                stack.append(value)
+                setattr(node, field, _hooked(value))
+
+
+def _hooked(node):
+    if not (
+        isinstance(node, _ast.Attribute)
+        and node.attr in _FORMAT_METHODS
+        and isinstance(node.ctx, _ast.Load)
+    ):
+        return node
+    where = {
+        "lineno": node.lineno,
+        "col_offset": node.col_offset,
+        "end_lineno": node.end_lineno,
+        "end_col_offset": node.end_col_offset,
+    }
+    hook = _ast.Name(id=_FORMAT_HOOK, ctx=_ast.Load(), **where)
+    name = _ast.Constant(value=node.attr, **where)
+    return _ast.Call(func=hook, args=[node.value, name], keywords=[], **where)
+
+
+def _fenced_attribute(obj, name):
+    return _fenced_value(getattr(obj, name))
+
+
+_STR_FORMAT = str.format
+_STR_FORMAT_MAP = str.format_map
+_BUILTIN_METHOD = type("".format)
+
+
+def _fenced_value(value):
+    """``value``, or a checked stand-in when it is str.format / str.format_map, unbound
+    (``str.format``) or bound to any string (``s.format``, ``super().format``)."""
+    if value is _STR_FORMAT:
+        return _checked_format
+    if value is _STR_FORMAT_MAP:
+        return _checked_format_map
+    if type(value) is _BUILTIN_METHOD and value.__name__ in _FORMAT_METHODS:
+        template = value.__self__
+        if isinstance(template, str):
+            if value.__name__ == "format":
+                return lambda *args, **kwargs: _checked_format(template, *args, **kwargs)
+            return lambda mapping: _checked_format_map(template, mapping)
+    return value
+
+
+def _checked_format(template, /, *args, **kwargs):
+    _check_format_fields(template)
+    return _STR_FORMAT(template, *args, **kwargs)
+
+
+def _checked_format_map(template, mapping, /):
+    _check_format_fields(template)
+    return _STR_FORMAT_MAP(template, mapping)
+
+
+def _check_format_fields(template) -> None:
+    """Refuse a template whose fields read an attribute the fence refuses, at any depth
+    ("{0.__class__}", "{0:{1.__globals__}}"). A malformed template is left to str.format
+    to report."""
+    if not isinstance(template, str):
+        return  # str.format itself raises TypeError
+    try:
+        fields = list(_string.formatter_parser(template))
+    except ValueError:
+        return
+    for _literal, field, spec, _conversion in fields:
+        if field:
+            try:
+                _first, rest = _string.formatter_field_name_split(field)
+                lookups = list(rest)
+            except ValueError:
+                continue
+            for is_attribute, key in lookups:
+                if is_attribute:
+                    _check_attribute_name(key)
+        if spec:
+            _check_format_fields(spec)
+
+
 def _fenced_builtins() -> dict:
     names = builtins.__dict__
     fenced = {name: names[name] for name in _SAFE_BUILTINS if name in names}
@@ -220,13 +335,19 @@ def _fenced_builtins() -> dict:
 
 
 def _check_attribute_name(name) -> None:
-    if isinstance(name, str) and (name.startswith("_") or name in _FORBIDDEN_ATTRIBUTES):
+    if not isinstance(name, str):
+        return  # getattr itself refuses a name that is not a string
+    if type(name) is not str:
+        # A str subclass can answer startswith() and == as it likes while getattr reads
+        # its characters: only plain strings can be checked.
+        raise AttributeError("attribute names must be plain strings in the code node")
+    if name.startswith("_") or name in _FORBIDDEN_ATTRIBUTES:
         raise AttributeError(f"access to attribute '{name}' is not allowed")
 
 
 def _guarded_getattr(obj, name, *default):
     _check_attribute_name(name)
-    return getattr(obj, name, *default)
+    return _fenced_value(getattr(obj, name, *default))
 
 
 def _guarded_hasattr(obj, name):
@@ -261,11 +382,38 @@ def _view(name: str):
             if attribute.startswith("_") or attribute in hidden or isinstance(value, type(sys)):
                 continue
             setattr(view, attribute, value)
+        if name == "functools":
+            _fence_functools(view, real)
         for child in ALLOWED_MODULES:
             if child.startswith(name + ".") and "." not in child[len(name) + 1 :]:
                 setattr(view, child[len(name) + 1 :], _view(child))
         _views[name] = view
     return view
+
+
+def _fence_functools(view, real) -> None:
+    """update_wrapper and wraps copy attributes named by the caller with the real getattr
+    (``assigned=("__globals__",)`` into an object whose __setattr__ keeps what it gets):
+    only the standard names may be given, or names the fence allows anyway."""
+    standard = frozenset((*real.WRAPPER_ASSIGNMENTS, *real.WRAPPER_UPDATES))
+    update_wrapper = real.update_wrapper
+
+    def fenced_update_wrapper(
+        wrapper, wrapped, assigned=real.WRAPPER_ASSIGNMENTS, updated=real.WRAPPER_UPDATES
+    ):
+        assigned, updated = tuple(assigned), tuple(updated)
+        for attribute in (*assigned, *updated):
+            if type(attribute) is not str or attribute not in standard:
+                _check_attribute_name(attribute)
+        return update_wrapper(wrapper, wrapped, assigned, updated)
+
+    def fenced_wraps(wrapped, assigned=real.WRAPPER_ASSIGNMENTS, updated=real.WRAPPER_UPDATES):
+        return real.partial(
+            fenced_update_wrapper, wrapped=wrapped, assigned=assigned, updated=updated
+        )
+
+    view.update_wrapper = fenced_update_wrapper
+    view.wraps = fenced_wraps
 
 
 # Applying the OS layer in process mode (bwrap mode gets its seccomp filter from bwrap)

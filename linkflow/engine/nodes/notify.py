@@ -27,6 +27,8 @@ SMTP_SECURITY = ("none", "starttls", "tls")
 # A credential without "security" gets STARTTLS: failing loudly against a plain server
 # beats sending a password in clear text.
 DEFAULT_SMTP_SECURITY = "starttls"
+# Per message when neither the node nor the execution sets a timeout.
+SMTP_TIMEOUT_SECONDS = 30.0
 SLACK_API_BASE_URL = "https://slack.com/api"
 SLACK_TIMEOUT_SECONDS = 30.0
 # Slack's answers are tiny; anything bigger is not Slack.
@@ -58,10 +60,12 @@ class Email(NodeType):
     def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
         """Send one mail per item and emit ``{"sent": true, "to": [...]}`` for each.
 
-        Raises NodeError when the host has no mailer, the credential is not a usable
-        "smtp" one, a parameter is invalid (an address without "@", a line break in the
-        subject…), there is no sender, or the mailer fails; the SMTP password never
-        appears in a message.
+        Each mail must go out within the node's time left (``timeout_seconds``, else the
+        execution's, else 30 s). Raises NodeError when the host has no mailer, the
+        credential is not a usable "smtp" one, a parameter is invalid (an address without
+        "@", a line break in the subject…), there is no sender, the host's address policy
+        refuses the server, the server does not answer in time, or the mailer fails; the
+        SMTP password never appears in a message.
         """
         if ctx.run.mailer is None:
             raise NodeError("Sending email is not available here.")
@@ -94,14 +98,20 @@ def _send_mail(
     ctx: NodeContext, mailer: Mailer, smtp: dict[str, Any], index: int
 ) -> dict[str, Any]:
     message = _message(ctx, index, default_sender=smtp.get("from"))
+    # Per item, from what is left of the node's time: the whole node stays within it.
+    timeout = ctx.time_left(default=SMTP_TIMEOUT_SECONDS) or SMTP_TIMEOUT_SECONDS
+    where = f"{smtp['host']}:{smtp['port']}"
     try:
-        mailer.send(smtp=smtp, message=message)
+        mailer.send(smtp=smtp, message=message, timeout=timeout)
     except NodeError:
         raise
+    except BlockedAddress as error:
+        raise NodeError(f"Could not send email through {where}: {error}") from error
+    except TimeoutError as error:
+        message = f"The SMTP server {where} did not answer within {timeout:.3g} s."
+        raise NodeError(message) from error
     except Exception as error:
-        raise NodeError(
-            f"Could not send email through {smtp['host']}:{smtp['port']}: {error}"
-        ) from error
+        raise NodeError(f"Could not send email through {where}: {error}") from error
     return {"sent": True, "to": message["to"]}
 
 
@@ -292,7 +302,7 @@ def _slack_errors(timeout: float) -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException as error:
-        raise NodeError(f"Slack did not answer within {timeout:g} s.") from error
+        raise NodeError(f"Slack did not answer within {timeout:.3g} s.") from error
     except BlockedAddress as error:
         raise NodeError(str(error)) from error
     except ResponseTooLarge as error:

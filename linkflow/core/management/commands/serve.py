@@ -34,7 +34,15 @@ class Command(BaseCommand):
 
             start_worker()
             start_scheduler()
-        config = uvicorn.Config("linkflow.asgi:application", host=host, port=port, log_level="info")
+        config = uvicorn.Config(
+            "linkflow.asgi:application",
+            host=host,
+            port=port,
+            log_level="info",
+            # uvicorn would trust X-Forwarded-For from 127.0.0.1 by default; only the
+            # proxies the operator names may say who the client is (core/client_ip.py).
+            forwarded_allow_ips=list(settings.LINKFLOW_TRUSTED_PROXIES),
+        )
         server = uvicorn.Server(config)
         # The admin notice (a generated password above all) comes after the server's own
         # start-up lines, so it is the last thing on the screen, not scrolled away.
