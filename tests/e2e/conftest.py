@@ -76,12 +76,13 @@ def web_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving_web(*, name: str, **env: str) -> Iterator[str]:
-    """Run a web role (uvicorn, linkflow.asgi) with ``web_env(**env)`` on a free port of
-    127.0.0.1 while the block runs; yields its base URL. Needs database access."""
+def serving_web(*, name: str, port: int | None = None, **env: str) -> Iterator[str]:
+    """Run a web role (uvicorn, linkflow.asgi) with ``web_env(**env)`` on ``port`` (default:
+    a free one) of 127.0.0.1 while the block runs; yields its base URL. Needs database
+    access."""
     require_services()
     environ = web_env(**env)
-    port = free_port()
+    port = port or free_port()
     log_path = ROOT / "var" / f"e2e-{name}-{os.getpid()}.log"
     log = open(log_path, "wb")  # noqa: SIM115
     command = [sys.executable, "-m", "uvicorn", "linkflow.asgi:application"]
