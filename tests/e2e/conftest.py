@@ -154,13 +154,22 @@ def new_page(
     """Open a page as a signed-in user (or anonymous with ``user=None``).
 
     ``width`` sets the viewport (390 for a phone). Pages default to a 5 s timeout, and a
-    failing test leaves a screenshot under var/e2e/.
+    failing test leaves a screenshot under var/e2e/. A test whose pages had anything
+    refused by the Content-Security-Policy fails (the console says so).
     """
     contexts: list[Any] = []
+    refused: list[str] = []
 
     def open_page(user: User | None, *, width: int = 1280, height: int = 860) -> Any:
         context = browser.new_context(
             base_url=live_server_url, viewport={"width": width, "height": height}
+        )
+        # The pages run under a strict CSP: anything it refuses is a bug in a page.
+        context.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
         )
         if user is not None:
             client = Client()
@@ -182,6 +191,7 @@ def new_page(
                 name = f"{request.node.name}-{index}-{number}.png"
                 page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
         context.close()
+    assert refused == [], "the Content-Security-Policy refused something on a page"
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
