@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from executions.models import Execution
 from linkflow.accounts.models import ApiKey, User
@@ -156,3 +157,16 @@ def _sign_in(context: Any, user: User, url: str) -> None:
     client.force_login(user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": url}])
+
+
+def test_the_api_docs_render_under_the_csp_from_our_own_host(new_page, owner, live_server_url):
+    page = new_page(owner)
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
+
+    page.goto("/api/v1/docs/")
+
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("LinkFlow API")
+    expect(page.locator(".opblock-tag").first).to_be_visible()  # the schema loaded
+    assert hosts == {live_server_url.split("/")[2]}
+    # new_page fails the test if the CSP refused anything on the page
