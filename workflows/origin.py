@@ -75,7 +75,10 @@ class WebhookOriginMiddleware:
         # The raw Host header: get_host() would raise for a host not in ALLOWED_HOSTS,
         # which CommonMiddleware answers later, inside the sandbox as well.
         raw = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")
-        return urlsplit(f"//{raw}").hostname == host
+        try:
+            return urlsplit(f"//{raw}").hostname == host
+        except ValueError:  # "[" without "]": not a host at all, let ALLOWED_HOSTS refuse it
+            return False
 
 
 def sandboxed(response: HttpResponse) -> HttpResponse:

@@ -251,6 +251,13 @@ def test_the_webhook_host_answers_webhooks_and_the_ui_host_still_does(
     assert_sandboxed(on_ui)
 
 
+@pytest.mark.django_db
+def test_a_malformed_host_is_refused_with_400_not_a_500(webhook_origin):
+    response = Client().get("/workflows/", HTTP_HOST="[bad")
+
+    assert response.status_code == 400
+
+
 def test_a_webhook_origin_on_the_ui_host_fails_the_checks(settings):
     settings.LINKFLOW_PUBLIC_URL = "https://linkflow.example.com"
     settings.LINKFLOW_WEBHOOK_BASE_URL = "https://linkflow.example.com:8443"
