@@ -29,6 +29,13 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
+@cache
+def _waiting_redis() -> redis.Redis:
+    # BLPOP blocks for the whole wait; the client's default socket timeout (5 s in
+    # redis-py 8) would cut a longer wait short with a TimeoutError (answered as a 503).
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=None)
+
+
 def completion_publish(*, execution_id: str, outcome: dict[str, Any]) -> None:
     """Announce that the execution finished with ``outcome`` (JSON data)."""
     if settings.REDIS_URL:
@@ -49,7 +56,7 @@ def completion_wait(*, execution_id: str, timeout: float) -> dict[str, Any] | No
     Returns None on timeout. Only one waiter per execution receives the outcome.
     """
     if settings.REDIS_URL:
-        found = _redis().blpop([_key(execution_id)], timeout=max(timeout, 0.01))
+        found = _waiting_redis().blpop([_key(execution_id)], timeout=max(timeout, 0.01))
         return json.loads(found[1]) if found else None
     with _local_changed:
         _local_changed.wait_for(lambda: execution_id in _local, timeout=timeout)

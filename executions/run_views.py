@@ -113,6 +113,8 @@ def _run_view(run: Any, request: HttpRequest) -> dict[str, Any]:
         ],
         "output_missing": output is None,
         "error": json_html(run.error) if run.error else None,
+        # A succeeded run's notes (a dropped webhook header) are no error.
+        "warning": isinstance(run.error, dict) and run.error.get("warning") is True,
     }
 
 

@@ -12,8 +12,10 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 from linkflow.core.client_ip import trusted_proxies_from
 
@@ -94,6 +96,44 @@ if LINKFLOW_HTTPS:
 if env.bool("LINKFLOW_TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Webhook replies are attacker-controlled content (workflows/origin.py). A separate origin
+# for them, "scheme://host[:port]": it must be another host than the UI's, because cookies
+# ignore ports. Its host then serves the webhook routes only.
+LINKFLOW_WEBHOOK_BASE_URL = env.str("LINKFLOW_WEBHOOK_BASE_URL", default="").rstrip("/")
+if LINKFLOW_WEBHOOK_BASE_URL:
+    _hook = urlsplit(LINKFLOW_WEBHOOK_BASE_URL)
+    if _hook.scheme not in ("http", "https") or not _hook.hostname or _hook.path:
+        raise environ.ImproperlyConfigured(
+            "LINKFLOW_WEBHOOK_BASE_URL must be an origin such as https://hooks.example.com "
+            f"(scheme and host, optionally a port, no path), not {LINKFLOW_WEBHOOK_BASE_URL!r}."
+        )
+    if _hook.hostname not in ALLOWED_HOSTS and "*" not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(_hook.hostname)
+# Host-only cookies: a cookie for a parent domain would reach the webhook host too.
+SESSION_COOKIE_DOMAIN = None
+CSRF_COOKIE_DOMAIN = None
+# Pages take the token from <meta name="csrf-token"> (templates/base.html), so no script,
+# least of all one a webhook reply smuggled in, needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+# The UI's pages and the API docs (django-csp, csp.middleware.CSPMiddleware): scripts only
+# from our own static files or carrying the page's nonce, nothing from another host. No
+# form-action: the OAuth2 consent and connect forms end in a redirect to another site,
+# which Chromium checks against form-action. Webhook answers get the sandbox instead.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        # Swagger UI draws its icons as data: images.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        # 'self' covers the live feed's ws:// and wss:// on the same host and port.
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    }
+}
 SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
 # Proxies whose X-Forwarded-For names the client (IPs or CIDR networks, comma-separated):
 # rate limits and sign-in lockouts count by the client address (linkflow/core/client_ip.py),
@@ -129,6 +169,9 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "oauth2_provider",
     "drf_spectacular",
+    # Swagger UI's files, served from our own static path (no CDN).
+    "drf_spectacular_sidecar",
+    "csp",
     "channels",
     "django_celery_beat",
     "django_htmx",
@@ -142,7 +185,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it sees every response last, so every webhook answer leaves sandboxed.
+    "workflows.origin.WebhookOriginMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -454,6 +500,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "LinkFlow API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page loads Swagger UI from drf-spectacular-sidecar, under our own CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Separate request and response components, so read-only fields are not asked for.
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {

@@ -2,11 +2,11 @@
 
 A plain Django view, not DRF: no session, JWT or CSRF, because the unguessable token (and
 the node's header token or HMAC signature) is the credential. It reads the call, hands it
-to workflows.triggers and shapes the answer; refusals use the one error shape.
+to workflows.triggers and shapes the answer; refusals use the one error shape. Every answer
+is sandboxed by workflows.origin.WebhookOriginMiddleware.
 """
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from linkflow.core.api import error_body
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.core.throttling import webhook_throttled
+from linkflow.engine.reply_headers import reply_headers_split
 
 from .models import WebhookTrigger
 from .triggers import (
@@ -31,9 +32,6 @@ from .triggers import (
 )
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-# Framing headers are the server's business; a workflow setting them would break the answer.
-_FRAMING_HEADERS = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
 @csrf_exempt
@@ -114,13 +112,11 @@ def _error_response(error: LinkflowError) -> HttpResponse:
 def _reply_response(reply: WebhookReply) -> HttpResponse:
     content, content_type = _encoded(reply.body)
     response = HttpResponse(content, status=reply.status, content_type=content_type)
-    for name, value in reply.headers.items():
-        if name.lower() in _FRAMING_HEADERS or not _HEADER_NAME.fullmatch(name):
-            continue
-        try:
-            response[name] = value
-        except ValueError:
-            continue  # BadHeaderError: a value a workflow computed with a newline in it
+    # webhook.respond already dropped what the allowlist refuses; a graph saved before the
+    # allowlist existed, or a reply recorded by an older worker, is held to it here too.
+    allowed, _dropped = reply_headers_split(reply.headers)
+    for name, value in allowed.items():
+        response[name] = value
     return response
 
 

@@ -6,6 +6,7 @@ An unset SECRET_KEY is refused earlier, when the settings load.
 """
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
@@ -51,5 +52,27 @@ def check_https(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             hint="Serve LinkFlow over HTTPS and set LINKFLOW_HTTPS=true (behind a "
             "TLS-terminating proxy also LINKFLOW_TRUST_X_FORWARDED_PROTO=true).",
             id="linkflow.W001",
+        )
+    ]
+
+
+@register(Tags.security)
+def check_webhook_origin(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A separate webhook origin must be another host than the UI: cookies ignore ports,
+    so a second port on the UI's host would receive the UI's session cookie."""
+    base = settings.LINKFLOW_WEBHOOK_BASE_URL
+    if not base:
+        return []
+    webhook_host = urlsplit(base).hostname
+    ui_host = urlsplit(settings.LINKFLOW_PUBLIC_URL).hostname
+    if webhook_host != ui_host:
+        return []
+    return [
+        Error(
+            f"LINKFLOW_WEBHOOK_BASE_URL ({base}) has the UI's host ({ui_host}): the UI's "
+            "cookies would be sent to the webhook origin.",
+            hint="Serve webhooks from another host name (e.g. hooks.example.com for "
+            "linkflow.example.com; better, another registrable domain), or unset it.",
+            id="linkflow.E003",
         )
     ]

@@ -124,6 +124,14 @@ class NodeContext:
         self._items = items
         self._node_views = node_views
         self._names: dict[str, object] | None = None
+        # Things the user should know about a run that still succeeded (see ``note``).
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        """Record ``message`` on this node's run without failing it (a webhook header that
+        was dropped): the runner stores the notes as the succeeded run's ``error`` with
+        ``"warning": true``."""
+        self.notes.append(message)
 
     @property
     def idempotency_key(self) -> str:

@@ -34,7 +34,8 @@ JITTER = 0.2
 class NodeOutcome:
     """What one node did: ``status`` is "succeeded", "failed", "skipped" or "waiting";
     ``output`` maps port -> items; ``error`` is set on failure, and also on success when
-    ``on_error`` turned the failure into items: ``{"message", "node_id", "param"?, ...}``.
+    ``on_error`` turned the failure into items: ``{"message", "node_id", "param"?, ...}``,
+    or when the node left notes (``NodeContext.note``): ``{..., "warning": true}``.
     ``resume_at`` is set when the node suspended (status "waiting")."""
 
     status: str
@@ -246,7 +247,7 @@ class _Run:
             return _failed({"message": f"Unknown node type '{node.type}'.", "node_id": node.id})
         try:
             output = node_type().execute(ctx, items)
-            return NodeOutcome(SUCCEEDED, _checked_output(output, node_type))
+            return NodeOutcome(SUCCEEDED, _checked_output(output, node_type), _notes(node, ctx))
         except Suspend as suspend:
             return NodeOutcome(WAITING, resume_at=suspend.resume_at)
         except NodeError as error:
@@ -284,6 +285,13 @@ def _resolve(type_name: str) -> type[NodeType] | None:
         return get_node_type(type_name)
     except Exception:  # a broken plugin registration fails its nodes, not the run loop
         return None
+
+
+def _notes(node: Node, ctx: NodeContext) -> dict[str, Any] | None:
+    """A succeeded node's notes, stored where a run's problems are, marked as a warning."""
+    if not ctx.notes:
+        return None
+    return {"message": " ".join(ctx.notes), "node_id": node.id, "warning": True}
 
 
 def _failed(error: dict[str, Any]) -> NodeOutcome:

@@ -79,12 +79,13 @@ def web_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving_web(*, name: str, **env: str) -> Iterator[str]:
-    """Run a web role (uvicorn, linkflow.asgi) with ``web_env(**env)`` on a free port of
-    127.0.0.1 while the block runs; yields its base URL. Needs database access."""
+def serving_web(*, name: str, port: int | None = None, **env: str) -> Iterator[str]:
+    """Run a web role (uvicorn, linkflow.asgi) with ``web_env(**env)`` on ``port`` (default:
+    a free one) of 127.0.0.1 while the block runs; yields its base URL. Needs database
+    access."""
     require_services()
     environ = web_env(**env)
-    port = free_port()
+    port = port or free_port()
     log_path = ROOT / "var" / f"e2e-{name}-{os.getpid()}.log"
     log = open(log_path, "wb")  # noqa: SIM115
     command = [sys.executable, "-m", "uvicorn", "linkflow.asgi:application"]
@@ -156,13 +157,22 @@ def new_page(
     """Open a page as a signed-in user (or anonymous with ``user=None``).
 
     ``width`` sets the viewport (390 for a phone). Pages default to a 5 s timeout, and a
-    failing test leaves a screenshot under var/e2e/.
+    failing test leaves a screenshot under var/e2e/. A test whose pages had anything
+    refused by the Content-Security-Policy fails (the console says so).
     """
     contexts: list[Any] = []
+    refused: list[str] = []
 
     def open_page(user: User | None, *, width: int = 1280, height: int = 860) -> Any:
         context = browser.new_context(
             base_url=live_server_url, viewport={"width": width, "height": height}
+        )
+        # The pages run under a strict CSP: anything it refuses is a bug in a page.
+        context.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
         )
         if user is not None:
             client = Client()
@@ -184,6 +194,7 @@ def new_page(
                 name = f"{request.node.name}-{index}-{number}.png"
                 page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
         context.close()
+    assert refused == [], "the Content-Security-Policy refused something on a page"
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -70,6 +70,10 @@ class WebhookOutSerializer(serializers.Serializer):
         return self._absolute(reverse("webhook-path", kwargs=kwargs))
 
     def _absolute(self, path: str) -> str:
+        # A separate webhook origin keeps what workflows answer off the UI's host.
+        webhook_base = getattr(settings, "LINKFLOW_WEBHOOK_BASE_URL", "")
+        if webhook_base:
+            return webhook_base + path
         request = self.context.get("request")
         if request is not None:
             return str(request.build_absolute_uri(path))
