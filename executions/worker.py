@@ -59,14 +59,24 @@ def _execution_id(request: Request) -> str | None:
 class RunRequest(Request):
     """The main process's view of one ``executions.run`` message."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The sender writes its own configured limits into the message; the limit a worker
+        # cannot outlive is the worker's own (task_time_limit), never the message's.
+        self.time_limits = (None, None)
+
     def on_timeout(self, soft: bool, timeout: float) -> None:
         """On the hard limit, fail the execution the killed child held (Celery kills it
-        right after this returns, so its own writes are fenced out by the cleared lease)."""
-        super().on_timeout(soft, timeout)
+        right after this returns, so its own writes are fenced out by the cleared lease).
+
+        First, before Celery's own handling, whose task_failure would otherwise make it a
+        dead letter with an internal error."""
         execution_id = _execution_id(self)
-        if soft or self.worker_pid is None or execution_id is None:
-            return
-        execution_fail_time_limit(execution_id=execution_id, pid=self.worker_pid, seconds=timeout)
+        if not soft and self.worker_pid is not None and execution_id is not None:
+            execution_fail_time_limit(
+                execution_id=execution_id, pid=self.worker_pid, seconds=timeout
+            )
+        super().on_timeout(soft, timeout)
 
 
 class LeaseKeeper(bootsteps.StartStopStep):
