@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from celery import current_app
+from celery.exceptions import TimeLimitExceeded
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -157,6 +158,10 @@ def on_task_failure(
     """Celery ``task_failure``: a LinkFlow task raised and will not be retried."""
     task_name = getattr(sender, "name", "") or ""
     if not task_name.startswith(_LINKFLOW_TASK_PREFIXES) or exception is None:
+        return
+    if task_name in _EXECUTION_TASKS and isinstance(exception, TimeLimitExceeded):
+        # Not a job to replay: the worker failed the execution with the reason
+        # (executions/worker.py), and replaying it would only be killed again.
         return
     request = getattr(sender, "request", None)
     retries = getattr(request, "retries", 0) or 0

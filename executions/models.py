@@ -59,6 +59,9 @@ class Execution(BaseModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=200, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Times a worker took the execution over from one whose lease ran out (it died,
+    # was killed by a limit, or stalled); bounded by LINKFLOW_MAX_LOST_LEASES.
+    lost_leases = models.PositiveSmallIntegerField(default=0)
     # The trigger node that fired (webhook, schedule); empty means every trigger emits.
     trigger_node_id = models.CharField(max_length=64, blank=True)
     # Parked (flow.wait, retry back-off) until this time; a beat task re-queues it then.

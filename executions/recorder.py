@@ -6,6 +6,10 @@ flushed before any node with outside effects starts and right after it finishes:
 checkpoint is what lets a crashed execution resume without repeating an outside call.
 A pure node lost in a crash is simply computed again, with the same result.
 
+Every one of those writes, and every start of a node with outside effects, is fenced: it
+runs in a transaction that first checks this run still holds the lease (runtime.py), and
+raises LeaseLost, writing nothing, when another worker took the execution over.
+
 Progress events (events.py) follow the same rhythm: a pure node's events are published
 when its NodeRun is committed, while a node with outside effects announces its start
 before it runs. Publishing costs no database query: everything is known in memory.
@@ -27,7 +31,7 @@ from . import events
 from .completion import completion_publish
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
 from .payloads import payload_store
-from .runtime import Heartbeat, Lease
+from .runtime import Heartbeat, Lease, lease_fence
 
 _RESULT_STATUS = {
     "succeeded": ExecutionStatus.SUCCEEDED,
@@ -90,8 +94,8 @@ class ExecutionRecorder:
         if _is_pure(node_type):
             self._events.append(self._event(events.NODE_STARTED, **started))
             return
-        if self._pending:
-            self._flush()
+        # Even with nothing pending: a node with outside effects starts only under the lease.
+        self._flush()
         self._publish_now(events.NODE_STARTED, **started)
 
     def node_finished(
@@ -168,9 +172,10 @@ class ExecutionRecorder:
     def finish(self, result: RunResult) -> str:
         """Write what is pending and the new status in one transaction; return the status.
 
-        The status only changes while this worker still holds the lease: a run that lost
-        it (cancelled, or taken over after a stall) leaves the row to its new owner. A
-        "waiting" result parks the execution until ``result.resume_at``.
+        The status only changes while this worker still holds the lease: a run that was
+        cancelled keeps the lease and records what is pending; a run taken over by another
+        worker (after a stall) writes nothing and raises LeaseLost. A "waiting" result
+        parks the execution until ``result.resume_at``.
         """
         status = _RESULT_STATUS[result.status]
         waiting = status == ExecutionStatus.WAITING
@@ -178,7 +183,8 @@ class ExecutionRecorder:
         execution_id = str(self.execution.pk)
         error = redact_execution(execution_id, result.error)
         with transaction.atomic():
-            self._write_pending()
+            # The status UPDATE is the fence on the common path; only when it matches
+            # nothing is the lease looked at on its own (cancelled, or lost).
             updated = Execution.objects.filter(
                 pk=self.execution.pk,
                 lease_owner=self.lease.owner,
@@ -191,6 +197,9 @@ class ExecutionRecorder:
                 lease_owner="",
                 lease_expires_at=None,
             )
+            if not updated:
+                lease_fence(self.lease)
+            self._write_pending()
             if updated:
                 self._events.append(self._ended(status, result, error, finished_at))
             self._publish_on_commit()
@@ -204,6 +213,7 @@ class ExecutionRecorder:
 
     def _flush(self) -> None:
         with transaction.atomic():
+            lease_fence(self.lease)
             self._write_pending()
             self._publish_on_commit()
 

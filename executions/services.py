@@ -5,6 +5,7 @@ claim it with a conditional UPDATE before running it, so a duplicated queue mess
 two workers racing, can never run it twice.
 """
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +24,9 @@ from .history import completed_outcomes, failed_attempts, recorded_count
 from .host import run_context
 from .models import Execution, ExecutionMode
 from .recorder import ExecutionRecorder
-from .runtime import lease_claim
+from .runtime import LeaseLost, lease_claim
+
+logger = logging.getLogger(__name__)
 
 
 def execution_create(
@@ -105,6 +108,8 @@ def execution_run(*, execution_id: str) -> str | None:
 
     Returns None, doing nothing, when the execution is missing, already finished, or
     held by another live worker. Nodes already recorded as succeeded are not run again.
+    Also None when the lease is lost halfway (another worker took the execution over):
+    this run then stops at its next write or outside call, and writes nothing more.
     """
     claim = lease_claim(execution_id=execution_id)
     if claim is None:
@@ -126,11 +131,15 @@ def execution_run(*, execution_id: str) -> str | None:
     # Held until the end: its credential resolver tells the recorder which secrets to
     # redact, and it unregisters them when it is garbage-collected.
     context = run_context(execution)
-    with recorder:
-        result = run_graph(
-            graph, context=context, observer=recorder, completed=completed, attempts=attempts
-        )
-        return recorder.finish(result)
+    try:
+        with recorder:
+            result = run_graph(
+                graph, context=context, observer=recorder, completed=completed, attempts=attempts
+            )
+            return recorder.finish(result)
+    except LeaseLost:
+        logger.warning("execution %s: lease lost to another worker; this run stops", execution_id)
+        return None
 
 
 def _caller_waits(execution: Execution, graph: Graph) -> bool:

@@ -1,14 +1,18 @@
 """Celery tasks of the executions app: thin wrappers that take ids and call a service."""
 
 import logging
+import os
 from datetime import datetime
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import close_old_connections
 
 from .recovery import executions_requeue_stale, executions_resume_due
 from .schedules import schedule_fire_due
 from .services import execution_run
+from .worker import execution_fail_time_limit
 
 logger = logging.getLogger(__name__)
 
@@ -21,11 +25,22 @@ def _did(count: int, message: str) -> int:
     return count
 
 
-@shared_task(name="executions.run")
+# RunRequest: on the hard time limit the worker's main process fails the execution.
+@shared_task(name="executions.run", Request="executions.worker:RunRequest")
 def run_execution(execution_id: str) -> None:
-    """Run one execution. Safe to deliver twice: the claim lets only one delivery run it."""
+    """Run one execution. Safe to deliver twice: the claim lets only one delivery run it.
+
+    Past the soft time limit (prefork only) the execution fails as timed out, unless a
+    node caught the signal first (then the node failed with it)."""
     close_old_connections()  # a kept connection that broke (database restart) is replaced
-    execution_run(execution_id=execution_id)
+    try:
+        execution_run(execution_id=execution_id)
+    except SoftTimeLimitExceeded:
+        execution_fail_time_limit(
+            execution_id=execution_id,
+            pid=os.getpid(),
+            seconds=settings.LINKFLOW_WORKER_SOFT_TIME_LIMIT_SECONDS,
+        )
 
 
 @shared_task(name="executions.resume_due")

@@ -395,6 +395,33 @@ LINKFLOW_QUEUED_GRACE_SECONDS = env.float("LINKFLOW_QUEUED_GRACE_SECONDS", defau
 # How often the beat re-sends stale executions: lost messages and expired leases.
 LINKFLOW_REQUEUE_STALE_SECONDS = env.float("LINKFLOW_REQUEUE_STALE_SECONDS", default=30.0)
 LINKFLOW_EXECUTION_TIMEOUT_SECONDS = env.int("LINKFLOW_EXECUTION_TIMEOUT_SECONDS", default=3600)
+# The hard limit a prefork worker process cannot outlive (docs/security/worker-limits.md):
+# past it the worker's main process kills the child and fails its execution
+# (worker_time_limit). Nothing inside a process can stop C code holding the GIL; the
+# expression cost model is the first line, this is the backstop. One task runs one
+# stretch of an execution (a wait or a back-off ends it), so the default follows the
+# execution timeout: no stretch can legitimately run longer than that plus one node.
+LINKFLOW_WORKER_TIME_LIMIT_SECONDS = env.int(
+    "LINKFLOW_WORKER_TIME_LIMIT_SECONDS", default=LINKFLOW_EXECUTION_TIMEOUT_SECONDS + 120
+)
+# The soft limit raises inside the task first (Python code only), so a run can end cleanly.
+LINKFLOW_WORKER_SOFT_TIME_LIMIT_SECONDS = env.int(
+    "LINKFLOW_WORKER_SOFT_TIME_LIMIT_SECONDS",
+    default=max(LINKFLOW_WORKER_TIME_LIMIT_SECONDS - 30, 1),
+)
+if not 0 < LINKFLOW_WORKER_SOFT_TIME_LIMIT_SECONDS < LINKFLOW_WORKER_TIME_LIMIT_SECONDS:
+    raise environ.ImproperlyConfigured(
+        "LINKFLOW_WORKER_SOFT_TIME_LIMIT_SECONDS must be above 0 and below "
+        "LINKFLOW_WORKER_TIME_LIMIT_SECONDS."
+    )
+CELERY_TASK_TIME_LIMIT = LINKFLOW_WORKER_TIME_LIMIT_SECONDS
+CELERY_TASK_SOFT_TIME_LIMIT = LINKFLOW_WORKER_SOFT_TIME_LIMIT_SECONDS
+# A prefork child whose resident memory grew past this (KiB) is replaced after its task.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = (
+    env.int("LINKFLOW_WORKER_MAX_MEMORY_MB", default=1024) * 1024 or None
+)
+# Takeovers of an execution whose worker's lease ran out before it is failed (worker_lost).
+LINKFLOW_MAX_LOST_LEASES = env.int("LINKFLOW_MAX_LOST_LEASES", default=3)
 LINKFLOW_SUBWORKFLOW_MAX_DEPTH = env.int("LINKFLOW_SUBWORKFLOW_MAX_DEPTH", default=5)
 # Days of executions kept when the billing app does not decide (per plan) itself.
 LINKFLOW_RETENTION_DAYS = env.int("LINKFLOW_RETENTION_DAYS", default=30)

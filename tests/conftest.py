@@ -145,10 +145,16 @@ def database_url() -> str:
 
 
 def spawn_worker(
-    *, name: str, concurrency: int = 4, beat: bool = True, env: dict[str, str] | None = None
+    *,
+    name: str,
+    concurrency: int = 4,
+    beat: bool = True,
+    pool: str = "threads",
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Any]:
     """Start one real `celery worker` on Redis and the test database, on this run's queue;
-    returns the process and its open log file (var/<name>.log)."""
+    returns the process and its open log file (var/<name>.log). ``pool`` "prefork" gives
+    the production pool (child processes, time limits)."""
     environ = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "linkflow.settings",
@@ -168,7 +174,7 @@ def spawn_worker(
         "linkflow",
         "worker",
         "--pool",
-        "threads",
+        pool,
         "--concurrency",
         str(concurrency),
         "--loglevel",
@@ -203,14 +209,17 @@ def start_worker(transactional_db: None) -> Iterator[Callable[..., subprocess.Po
     queue; each is stopped (or found killed) at the end of the test.
 
     ``beat=True`` also runs the beat schedule inside the worker (-B), which wakes parked
-    executions; ``env`` adds settings such as a short LINKFLOW_LEASE_SECONDS.
+    executions; ``pool="prefork"`` runs child processes; ``env`` adds settings such as a
+    short LINKFLOW_LEASE_SECONDS.
     """
     require_services()
     started: list[tuple[subprocess.Popen[bytes], Any]] = []
 
-    def start(*, concurrency: int = 4, beat: bool = True, **env: str) -> subprocess.Popen[bytes]:
+    def start(
+        *, concurrency: int = 4, beat: bool = True, pool: str = "threads", **env: str
+    ) -> subprocess.Popen[bytes]:
         name = f"test-{os.getpid()}-{len(started)}"
-        proc, log = spawn_worker(name=name, concurrency=concurrency, beat=beat, env=env)
+        proc, log = spawn_worker(name=name, concurrency=concurrency, beat=beat, pool=pool, env=env)
         started.append((proc, log))
         return proc
 

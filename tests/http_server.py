@@ -15,7 +15,8 @@ class OrdersHandler(BaseHTTPRequestHandler):
 
     - GET /orders?user=N: the user's order total (user 1 big, others small);
     - GET /flaky/<key>?failures=N: 500 for the first N calls per key, then 200;
-    - GET /slow?seconds=S: answers after S seconds.
+    - GET /slow?seconds=S: answers after S seconds;
+    - GET /held: answers once the test sets ``server.release`` (at most 60 s).
     """
 
     def do_GET(self) -> None:
@@ -33,6 +34,9 @@ class OrdersHandler(BaseHTTPRequestHandler):
         elif url.path == "/slow":
             time.sleep(float(query.get("seconds", "1")))
             self._json(200, {"slept": float(query.get("seconds", "1"))})
+        elif url.path == "/held":
+            released = self.server.release.wait(60)  # type: ignore[attr-defined]
+            self._json(200, {"released": released})
         else:
             self._json(404, {"error": "no such path"})
 
@@ -53,6 +57,7 @@ def orders_server() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), OrdersHandler)
     server.hits = []  # type: ignore[attr-defined]
     server.calls = Counter()  # type: ignore[attr-defined]
+    server.release = threading.Event()  # type: ignore[attr-defined]
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

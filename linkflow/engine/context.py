@@ -121,6 +121,11 @@ class NodeContext:
         if timeout_seconds is not None:
             deadlines.append(now + timedelta(seconds=timeout_seconds))
         self._deadline = min(deadlines) if deadlines else None
+        # Which limit the deadline is, for the error of a node that ran past it.
+        by_node = timeout_seconds is not None and self._deadline != run.deadline
+        self._limit = (
+            f"its timeout of {timeout_seconds:g} s" if by_node else "the execution's time limit"
+        )
         self._items = items
         self._node_views = node_views
         self._names: dict[str, object] | None = None
@@ -146,6 +151,20 @@ class NodeContext:
             return default
         left = (self._deadline - self.run.clock()).total_seconds()
         return max(left, 0.05) if default is None else max(min(left, default), 0.05)
+
+    def past_deadline(self) -> bool:
+        """True once the node's timeout or the execution's deadline has passed."""
+        return self._deadline is not None and self.run.clock() >= self._deadline
+
+    def check_time(self, *, item_index: int | None = None) -> None:
+        """Raise NodeError once this node ran past its ``timeout_seconds`` (or the
+        execution's deadline). Pure nodes call it between items and inside loops: nothing
+        in-process can pre-empt C code, so this bounds Python work, and the worker's hard
+        time limit is the backstop for the rest (docs/security/worker-limits.md)."""
+        if not self.past_deadline():
+            return
+        where = "" if item_index is None else f" (at item {item_index})"
+        raise NodeError(f"The node ran past {self._limit}{where}.", node_id=self.node_id)
 
     def credential(self) -> dict[str, Any]:
         """The decrypted fields of this node's ``credential``; NodeError when the node has
@@ -179,6 +198,7 @@ class NodeContext:
         raw = self.params[name]
         if isinstance(raw, str) and "{{" not in raw:
             return raw  # the common case: a literal, nothing to evaluate
+        self.check_time(item_index=item_index)  # per-item nodes evaluate per item
         current = {} if item_index is None else self._items[item_index]
         try:
             return evaluate(raw, names=self._names_for(current), path=f"params.{name}")

@@ -247,6 +247,10 @@ class _Run:
             return _failed({"message": f"Unknown node type '{node.type}'.", "node_id": node.id})
         try:
             output = node_type().execute(ctx, items)
+            if node_type.pure and node.timeout_seconds is not None:
+                # A pure node that overran (in C, between its checks) fails as timed out:
+                # its result came too late, and redoing a pure node costs nothing.
+                ctx.check_time()
             return NodeOutcome(SUCCEEDED, _checked_output(output, node_type), _notes(node, ctx))
         except Suspend as suspend:
             return NodeOutcome(WAITING, resume_at=suspend.resume_at)

@@ -233,10 +233,13 @@ class Split(NodeType):
         include_index = bool(ctx.params.get("include_index", False))
         emitted: Items = []
         for item_index, item in enumerate(items):
+            ctx.check_time(item_index=item_index)
             elements = get_path(item, name)
             if not isinstance(elements, list):
                 raise NodeError(_not_a_list(name, item_index, elements), param="params.field")
             for position, element in enumerate(elements):
+                if position % 1024 == 1023:  # one item's list may be long too
+                    ctx.check_time(item_index=item_index)
                 if keep_parent:
                     result = dict(item)
                     set_path(result, name, element)

@@ -192,7 +192,7 @@ class Merge(NodeType):
         if mode == "by_index":
             return {"main": _by_index(first, second, ctx.params.get("keep_unpaired", False))}
         left = ctx.params.get("join", "inner") == "left"
-        return {"main": _by_key(first, second, ctx.param("key"), left=left)}
+        return {"main": _by_key(ctx, first, second, ctx.param("key"), left=left)}
 
 
 def _by_index(first: Items, second: Items, keep_unpaired: bool) -> Items:
@@ -203,14 +203,15 @@ def _by_index(first: Items, second: Items, keep_unpaired: bool) -> Items:
     return merged
 
 
-def _by_key(first: Items, second: Items, key: str, *, left: bool) -> Items:
+def _by_key(ctx: NodeContext, first: Items, second: Items, key: str, *, left: bool) -> Items:
     index: dict[object, Items] = {}
     for item in second:
         value = _hashable(get_path(item, key))
         if value is not None:
             index.setdefault(value, []).append(item)
     merged: Items = []
-    for item in first:
+    for position, item in enumerate(first):
+        ctx.check_time(item_index=position)  # matches multiply: the output can be n x m
         value = _hashable(get_path(item, key))
         matches = index.get(value, []) if value is not None else []
         merged += [{**item, **match} for match in matches]
