@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from credentials.handoff import secrets_seal
+from credentials.redaction import execution_secrets, redact
 from linkflow.engine import NodeError, Suspend
 from workflows.models import Workflow
 
@@ -21,7 +23,10 @@ _RECHECK = timedelta(seconds=2)
 class SubworkflowHost:
     """The engine's SubworkflowRunner for one parent execution.
 
-    The child gets ``{"items": [...]}`` as its trigger input. Waiting calls run the child
+    The child gets ``{"items": [...]}`` as its trigger input, with the secrets the
+    parent's nodes were given redacted (a stored input is readable by every member), and
+    those secrets, encrypted, so that it redacts them too from whatever it stores and
+    emits, whichever worker runs it (see credentials/handoff.py). Waiting calls run the child
     inline in the same worker (no second queue hop, no worker blocked on another); a
     repeated call with the same key finds the same child, so a resumed parent never
     starts a second one.
@@ -51,6 +56,7 @@ class SubworkflowHost:
         existing = Execution.objects.filter(workflow=workflow, dedupe_key=dedupe_key).first()
         if existing is not None:
             return existing
+        secrets = execution_secrets(self.parent.pk)
         try:
             with transaction.atomic():
                 child = Execution.objects.create(
@@ -58,7 +64,8 @@ class SubworkflowHost:
                     workflow=workflow,
                     version_id=workflow.current_version_id,
                     mode=ExecutionMode.SUBWORKFLOW,
-                    trigger_input={"items": items},
+                    trigger_input=redact({"items": items}, secrets),
+                    inherited_secrets=secrets_seal(secrets=secrets),
                     queued_at=timezone.now(),
                     parent=self.parent,
                     depth=depth,
