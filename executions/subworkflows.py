@@ -14,6 +14,7 @@ from linkflow.engine import NodeError, Suspend
 from workflows.models import Workflow
 
 from .models import Execution, ExecutionMode, ExecutionStatus, NodeRun, NodeRunStatus
+from .payloads import payload_load
 
 Items = list[dict[str, Any]]
 # How long a caller parks when its child is being run by another worker.
@@ -105,7 +106,8 @@ def _last_items(child: Execution) -> Items:
     runs = NodeRun.objects.filter(execution=child, status=NodeRunStatus.SUCCEEDED).order_by(
         "-sequence"
     )
-    for output in runs.values_list("output", flat=True):
+    for stored in runs.values_list("output", flat=True):
+        output = payload_load(stored)  # a large output sits in a payload file
         items = output.get("main") or next((v for v in output.values() if v), [])
         if items:
             return list(items)
