@@ -13,6 +13,8 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 
+from credentials.crypto import keys_changed
+from credentials.handoff import secrets_seal, secrets_unseal
 from credentials.redaction import (
     REDACTED,
     SecretFilter,
@@ -21,8 +23,6 @@ from credentials.redaction import (
     execution_secrets,
     redact,
 )
-from credentials.crypto import keys_changed
-from credentials.handoff import secrets_seal, secrets_unseal
 from credentials.services import credential_create, credential_resolver
 from executions.models import Execution, NodeRun
 from linkflow.accounts.services import workspace_ensure_personal
@@ -82,7 +82,10 @@ def test_derived_forms_are_precomputed_once_per_secret_set_and_skip_short_secret
 
 
 def test_data_without_any_form_is_returned_as_is_and_unrelated_base64_is_left_alone():
-    image = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    image = (  # a 1x1 PNG
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+        "AAAABJRU5ErkJggg=="
+    )
     data = {"image": image, "items": [{"n": 1, "text": "nothing secret"}]}
 
     assert redact(data, [SECRET]) is data

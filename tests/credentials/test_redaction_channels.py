@@ -30,9 +30,7 @@ def header_credential(owner):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_sync_webhook_answer_never_echoes_a_secret_in_any_form(
-    celery_worker, client, api, owner
-):
+def test_a_sync_webhook_answer_never_echoes_a_secret_in_any_form(celery_worker, client, api, owner):
     # The worker is up before the webhook waits (a cold start may outlast the wait).
     warm_up = execute(api, create_workflow(api, chain({"id": "n", "type": "flow.noop"})))
     assert wait_status(warm_up, timeout=60) == "succeeded"
