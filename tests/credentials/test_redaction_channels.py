@@ -14,7 +14,14 @@ from executions.models import DeadLetter, Execution
 from executions.tasks import run_execution
 from linkflow.accounts.services import workspace_ensure_personal
 
-from ..executing import chain, create_workflow, execute, wait_status
+from ..executing import (
+    chain,
+    create_workflow,
+    execute,
+    personal_workflow,
+    recorded_execution,
+    wait_status,
+)
 from ..http_server import headers_echo_server
 from ..leaks import COPY_FORMS_CODE, SECRET, forms_of, leaks
 from ..workflows.test_webhooks import call, webhook
@@ -98,6 +105,11 @@ def console_log():
         handler.setStream(previous)
 
 
+def queued(owner, graph) -> str:
+    """A queued execution of ``graph`` that no worker was sent (the test runs it)."""
+    return str(recorded_execution(personal_workflow(owner, "w", graph), status="queued").pk)
+
+
 def crash(execution_id: str) -> DeadLetter:
     run_execution.apply(args=[execution_id])  # Celery's own tracer, failure signal and log
     assert Execution.objects.get(pk=execution_id).error["code"] == "internal_error"
@@ -106,7 +118,7 @@ def crash(execution_id: str) -> DeadLetter:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_dead_letter_and_its_log_record_hold_no_secret_the_run_used(
-    api, owner, crashing_run, console_log
+    owner, crashing_run, console_log
 ):
     credential = header_credential(owner)
     with headers_echo_server() as url:
@@ -118,7 +130,7 @@ def test_a_dead_letter_and_its_log_record_hold_no_secret_the_run_used(
                 "credential": str(credential.pk),
             }
         )
-        dead_letter = crash(execute(api, create_workflow(api, graph)))
+        dead_letter = crash(queued(owner, graph))
 
     assert "Crash: could not store" in dead_letter.error
     assert "Crash" in dead_letter.traceback
@@ -130,11 +142,11 @@ def test_a_dead_letter_and_its_log_record_hold_no_secret_the_run_used(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_sub_workflow_crashing_elsewhere_keeps_its_inherited_secrets_out_of_dead_letters(
-    api, owner, crashing_run, console_log
+    owner, crashing_run, console_log
 ):
     # A child handed the secret by a parent that ran in another process: only the set it
     # inherited (encrypted on its row) knows the secret here.
-    execution_id = execute(api, create_workflow(api, chain({"id": "n", "type": "flow.noop"})))
+    execution_id = queued(owner, chain({"id": "n", "type": "flow.noop"}))
     Execution.objects.filter(pk=execution_id).update(
         mode="subworkflow", inherited_secrets=secrets_seal(secrets=[SECRET])
     )
