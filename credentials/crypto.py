@@ -11,6 +11,10 @@ from typing import Any
 from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
 
+# Other columns holding tokens of these keys, as ("app_label.Model", "field"): apps
+# register theirs from AppConfig.ready, and rotate_credential_keys re-encrypts them too.
+_COLUMNS: list[tuple[str, str]] = []
+
 
 @cache
 def _fernet() -> MultiFernet:
@@ -35,3 +39,15 @@ def rotate(token: str) -> str:
 def keys_changed() -> None:
     """Forget the cached keys, after LINKFLOW_CREDENTIAL_KEYS changed (tests, reloads)."""
     _fernet.cache_clear()
+
+
+def encrypted_column_register(*, model: str, field: str) -> None:
+    """Have ``rotate_credential_keys`` re-encrypt ``model``'s ``field`` ("app.Model")
+    along with the credentials; blank values are left alone. Idempotent."""
+    if (model, field) not in _COLUMNS:
+        _COLUMNS.append((model, field))
+
+
+def encrypted_columns() -> tuple[tuple[str, str], ...]:
+    """The columns registered with ``encrypted_column_register``."""
+    return tuple(_COLUMNS)

@@ -137,13 +137,24 @@ class CredentialResolver:
     remembers every secret value it handed out (``used_secrets``), so they are redacted
     from the execution's records and from logs while it lives. With ``execution_id`` the
     first use of each credential is recorded in the audit log, once per execution.
+    ``inherited`` are secrets handed down with the execution's input (a sub-workflow's
+    caller's, see handoff.py): they are redacted like the resolver's own from the start.
     """
 
-    def __init__(self, *, workspace_id: object, execution_id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workspace_id: object,
+        execution_id: str | None = None,
+        inherited: frozenset[str] = frozenset(),
+    ) -> None:
         self.workspace_id = workspace_id
         self.execution_id = execution_id
         self._resolved: dict[str, dict[str, Any]] = {}
-        self._secrets: set[str] = set()
+        self._secrets: set[str] = set(inherited)
+        self._snapshot = frozenset(self._secrets)
+        if inherited:
+            redaction.track(self, execution_id=self.execution_id)
 
     def __call__(self, credential_id: str) -> dict[str, Any]:
         """The credential's type and fields; KeyError when it is not in the workspace.
@@ -165,8 +176,8 @@ class CredentialResolver:
         return dict(resolved)
 
     def used_secrets(self) -> frozenset[str]:
-        """Every secret value this resolver handed out so far."""
-        return frozenset(self._secrets)
+        """Every secret value this resolver handed out so far, and the inherited ones."""
+        return self._snapshot
 
     def _load(self, credential_id: str) -> Credential:
         try:
@@ -182,6 +193,8 @@ class CredentialResolver:
             secrets.append(base64.b64encode(pair.encode()).decode("ascii"))
         if secrets and not self._secrets.issuperset(secrets):
             self._secrets.update(secrets)
+            # A new frozenset only when the set grows: redaction caches per set.
+            self._snapshot = frozenset(self._secrets)
             redaction.track(self, execution_id=self.execution_id)
 
     def _record_use(self, row: Credential) -> None:
@@ -204,8 +217,13 @@ class CredentialResolver:
 
 
 def credential_resolver(
-    *, workspace_id: object, execution_id: str | None = None
+    *,
+    workspace_id: object,
+    execution_id: str | None = None,
+    inherited: frozenset[str] = frozenset(),
 ) -> CredentialResolver:
     """A resolver for one execution (``execution_id``) or one webhook call; see
     CredentialResolver. Call it with a credential id."""
-    return CredentialResolver(workspace_id=workspace_id, execution_id=execution_id)
+    return CredentialResolver(
+        workspace_id=workspace_id, execution_id=execution_id, inherited=inherited
+    )

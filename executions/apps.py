@@ -7,6 +7,7 @@ class ExecutionsConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import task_failure, task_unknown, worker_init
 
+        from credentials.crypto import encrypted_column_register
         from linkflow.core.metrics import worker_metrics_serve
 
         from . import dead_letters
@@ -15,3 +16,5 @@ class ExecutionsConfig(AppConfig):
         task_failure.connect(dead_letters.on_task_failure, weak=False)
         task_unknown.connect(dead_letters.on_task_unknown, weak=False)
         worker_init.connect(worker_metrics_serve, weak=False)
+        # A sub-workflow's inherited secrets are encrypted with the credential keys.
+        encrypted_column_register(model="executions.Execution", field="inherited_secrets")

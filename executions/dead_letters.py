@@ -19,10 +19,13 @@ from typing import Any
 
 from celery import current_app
 from celery.exceptions import TimeLimitExceeded
+from cryptography.fernet import InvalidToken
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from credentials.handoff import secrets_unseal
+from credentials.redaction import active_secrets, redact
 from linkflow.accounts.models import Membership, Role, User
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 from linkflow.core.outages import is_outage
@@ -220,13 +223,14 @@ def _record_safely(
     # Runs inside the worker's failure path: an error here must never take the worker down.
     try:
         execution = _execution_of(task_name, args, kwargs)
+        secrets = _secrets_of(execution)
         dead_letter = dead_letter_record(
             task_name=task_name,
             task_id=task_id,
-            args=args,
-            kwargs=kwargs,
-            error=f"{type(exception).__name__}: {exception}",
-            traceback=traceback,
+            args=redact(args, secrets),
+            kwargs=redact(kwargs, secrets),
+            error=redact(f"{type(exception).__name__}: {exception}", secrets),
+            traceback=redact(traceback, secrets),
             attempts=attempts,
             workspace_id=execution["workspace_id"] if execution else None,
             execution_id=execution["pk"] if execution else None,
@@ -238,6 +242,19 @@ def _record_safely(
         logger.exception("could not record the failure of %s %s", task_name, task_id)
 
 
+def _secrets_of(execution: dict[str, Any]) -> frozenset[str]:
+    """The secrets a dead letter must not hold: those of every resolver alive in this
+    process (the failed run's among them: Celery reports the failure while the
+    exception's traceback still holds the run's frames) and those the execution
+    inherited from its caller, which outlive its run."""
+    secrets = active_secrets()
+    sealed = execution.get("inherited_secrets") or ""
+    try:
+        return secrets | secrets_unseal(sealed=sealed)
+    except InvalidToken:  # keys rotated away: the live secrets are all there is
+        return secrets
+
+
 def _execution_of(task_name: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     """The execution a task works on (pk and workspace), or {} when none or unknown."""
     if task_name not in _EXECUTION_TASKS:
@@ -247,7 +264,8 @@ def _execution_of(task_name: str, args: list[Any], kwargs: dict[str, Any]) -> di
         execution_id = uuid.UUID(str(raw))
     except ValueError:
         return {}
-    return Execution.objects.filter(pk=execution_id).values("pk", "workspace_id").first() or {}
+    fields = ("pk", "workspace_id", "inherited_secrets")
+    return Execution.objects.filter(pk=execution_id).values(*fields).first() or {}
 
 
 # --- reads (tenant-scoped) ---------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from credentials.handoff import secrets_unseal
 from credentials.services import credential_resolver
 from linkflow.engine import RunContext
 from linkflow.engine.net import AddressPolicy, allow_hosts_from, guarded_client
@@ -58,9 +59,12 @@ def run_context(execution: Execution) -> RunContext:
         http_client=http_client(),
         trigger_node_id=execution.trigger_node_id or None,
         deadline=started + timedelta(seconds=settings.LINKFLOW_EXECUTION_TIMEOUT_SECONDS),
-        # Per execution: it audits each credential's use and names the secrets to redact.
+        # Per execution: it audits each credential's use and names the secrets to redact,
+        # its caller's included (a sub-workflow's input may hold them).
         credentials=credential_resolver(
-            workspace_id=execution.workspace_id, execution_id=str(execution.pk)
+            workspace_id=execution.workspace_id,
+            execution_id=str(execution.pk),
+            inherited=secrets_unseal(sealed=execution.inherited_secrets),
         ),
         files=StorageFileStore(execution_id=str(execution.pk)),
         subworkflows=SubworkflowHost(parent=execution),

@@ -87,6 +87,9 @@ class Execution(BaseModel):
         db_constraint=False,
     )
     depth = models.PositiveSmallIntegerField(default=0)
+    # The secret values in the input a caller handed down (sub-workflows), encrypted like
+    # credentials: the child redacts them too, on whichever worker runs it. Never shown.
+    inherited_secrets = models.TextField(blank=True, default="")
     # Makes a repeated request (idempotency key, sub-workflow call, cron slot) one execution.
     # NULL, not "", when unused: the unique constraint must not see blanks as equal.
     # (On PostgreSQL the constraint is enforced through the executions_dedupe side table.)

@@ -94,6 +94,8 @@ def _repeat(execution: Execution, *, user: User, rerun_from_node: str) -> Execut
         version_id=execution.version_id,
         mode=execution.mode,
         trigger_input=execution.trigger_input,
+        # A repeated sub-workflow redacts what its caller handed down, like the first run.
+        inherited_secrets=execution.inherited_secrets,
         trigger_node_id=execution.trigger_node_id,
         queued_at=timezone.now(),
         source=execution,

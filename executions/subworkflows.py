@@ -8,10 +8,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from credentials.handoff import secrets_seal
+from credentials.redaction import execution_secrets, redact
 from linkflow.engine import NodeError, Suspend
 from workflows.models import Workflow
 
 from .models import Execution, ExecutionMode, ExecutionStatus, NodeRun, NodeRunStatus
+from .payloads import payload_load
 
 Items = list[dict[str, Any]]
 # How long a caller parks when its child is being run by another worker.
@@ -21,7 +24,10 @@ _RECHECK = timedelta(seconds=2)
 class SubworkflowHost:
     """The engine's SubworkflowRunner for one parent execution.
 
-    The child gets ``{"items": [...]}`` as its trigger input. Waiting calls run the child
+    The child gets ``{"items": [...]}`` as its trigger input, with the secrets the
+    parent's nodes were given redacted (a stored input is readable by every member), and
+    those secrets, encrypted, so that it redacts them too from whatever it stores and
+    emits, whichever worker runs it (see credentials/handoff.py). Waiting calls run the child
     inline in the same worker (no second queue hop, no worker blocked on another); a
     repeated call with the same key finds the same child, so a resumed parent never
     starts a second one.
@@ -51,6 +57,7 @@ class SubworkflowHost:
         existing = Execution.objects.filter(workflow=workflow, dedupe_key=dedupe_key).first()
         if existing is not None:
             return existing
+        secrets = execution_secrets(self.parent.pk)
         try:
             with transaction.atomic():
                 child = Execution.objects.create(
@@ -58,7 +65,8 @@ class SubworkflowHost:
                     workflow=workflow,
                     version_id=workflow.current_version_id,
                     mode=ExecutionMode.SUBWORKFLOW,
-                    trigger_input={"items": items},
+                    trigger_input=redact({"items": items}, secrets),
+                    inherited_secrets=secrets_seal(secrets=secrets),
                     queued_at=timezone.now(),
                     parent=self.parent,
                     depth=depth,
@@ -98,7 +106,8 @@ def _last_items(child: Execution) -> Items:
     runs = NodeRun.objects.filter(execution=child, status=NodeRunStatus.SUCCEEDED).order_by(
         "-sequence"
     )
-    for output in runs.values_list("output", flat=True):
+    for stored in runs.values_list("output", flat=True):
+        output = payload_load(stored)  # a large output sits in a payload file
         items = output.get("main") or next((v for v in output.values() if v), [])
         if items:
             return list(items)

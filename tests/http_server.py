@@ -66,3 +66,33 @@ def orders_server() -> Iterator[ThreadingHTTPServer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class HeadersEchoHandler(BaseHTTPRequestHandler):
+    """Answers any GET with ``{"headers": {<lower-case name>: value}}``: the request's
+    headers sent back, as a careless API or a debugging endpoint does."""
+
+    def do_GET(self) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        body = json.dumps({"headers": headers}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def headers_echo_server() -> Iterator[str]:
+    """A HeadersEchoHandler server; yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HeadersEchoHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/echo"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,6 +1,7 @@
 """Secret values a node used never reach stored NodeRuns or the logs."""
 
 import gc
+import io
 import json
 import logging
 import threading
@@ -9,13 +10,33 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
 
-from credentials.redaction import REDACTED, SecretFilter, active_secrets, redact
+from credentials.crypto import keys_changed
+from credentials.handoff import secrets_seal, secrets_unseal
+from credentials.redaction import (
+    REDACTED,
+    SecretFilter,
+    active_secrets,
+    derived_forms,
+    execution_secrets,
+    redact,
+)
 from credentials.services import credential_create, credential_resolver
 from executions.models import Execution, NodeRun
 from linkflow.accounts.services import workspace_ensure_personal
 
-from ..executing import chain, create_workflow, detail, execute, wait_status
+from ..executing import (
+    chain,
+    create_workflow,
+    detail,
+    execute,
+    personal_workflow,
+    recorded_execution,
+    wait_status,
+)
+from ..leaks import SECRET, forms_of, leaks
 
 TOKEN = "s3cr3t-bearer-token-42"
 
@@ -40,6 +61,70 @@ def test_redact_ignores_secrets_shorter_than_four_characters_and_prefers_the_lon
         f"abc {REDACTED} {REDACTED}"
     )
     assert redact({"n": 1}, []) == {"n": 1}
+
+
+@pytest.mark.parametrize("name", sorted(forms_of()))
+def test_each_derived_form_of_a_secret_is_redacted_in_values_keys_and_text(name):
+    form = forms_of()[name]
+    data = {"note": f"got {form} back", form: [form]}
+
+    redacted = redact(data, [SECRET])
+
+    assert leaks(redacted) == []
+    assert REDACTED in redacted["note"]
+    assert leaks(redact(f"Authorization: Basic {form}", [SECRET])) == []
+
+
+def test_derived_forms_are_precomputed_once_per_secret_set_and_skip_short_secrets():
+    assert derived_forms("abc") == frozenset()
+    assert {"pass", "cGFzcw==", "cGFzcw", "70617373", "70617373".upper()} <= derived_forms("pass")
+    assert redact("a bc abc", ["a", "bc", "abc"]) == "a bc abc"
+
+
+def test_data_without_any_form_is_returned_as_is_and_unrelated_base64_is_left_alone():
+    image = (  # a 1x1 PNG
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+        "AAAABJRU5ErkJggg=="
+    )
+    data = {"image": image, "items": [{"n": 1, "text": "nothing secret"}]}
+
+    assert redact(data, [SECRET]) is data
+
+
+@pytest.mark.django_db
+def test_a_resolver_redacts_the_secrets_it_inherited_before_it_resolves_any(owner):
+    workspace = workspace_ensure_personal(user=owner)
+
+    resolver = credential_resolver(
+        workspace_id=workspace.pk, execution_id="child-1", inherited=frozenset({SECRET})
+    )
+
+    assert execution_secrets("child-1") == frozenset({SECRET})
+    assert SECRET in active_secrets()
+    del resolver
+    gc.collect()
+    assert execution_secrets("child-1") == frozenset()
+
+
+@pytest.mark.django_db
+def test_rotating_keys_re_encrypts_the_secrets_a_sub_workflow_inherited(settings, owner):
+    execution = recorded_execution(personal_workflow(owner, "w"))
+    sealed = secrets_seal(secrets=[SECRET])
+    Execution.objects.filter(pk=execution.pk).update(inherited_secrets=sealed)
+    old_keys = list(settings.LINKFLOW_CREDENTIAL_KEYS)
+    new_key = Fernet.generate_key().decode()
+    try:
+        settings.LINKFLOW_CREDENTIAL_KEYS = [new_key, *old_keys]
+        keys_changed()
+        call_command("rotate_credential_keys", stdout=io.StringIO())
+        settings.LINKFLOW_CREDENTIAL_KEYS = [new_key]
+        keys_changed()
+        rotated = Execution.objects.get(pk=execution.pk).inherited_secrets
+        assert rotated != sealed
+        assert secrets_unseal(sealed=rotated) == frozenset({SECRET})
+    finally:
+        settings.LINKFLOW_CREDENTIAL_KEYS = old_keys
+        keys_changed()
 
 
 @pytest.mark.django_db
