@@ -25,7 +25,9 @@ _WRITES = frozenset({"POST", "PUT", "PATCH"})
 # DRF's CharField refuses NUL characters (PostgreSQL cannot store them) and, by default,
 # text that is only whitespace once trimmed: the schema says so, so that what it calls
 # valid is what the API accepts. Python's and ECMA's `\s` agree on every common space.
-_NO_NUL = "^[^\\u0000]*$"
+# Where blank is allowed drf-spectacular adds the empty string as a `oneOf` alternative,
+# so the pattern itself must not match it.
+_NO_NUL = "^[^\\u0000]+$"
 _NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 _PLAIN_TEXT_FIELDS = (serializers.CharField, StrictCharField)
 
