@@ -2,7 +2,7 @@
 
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from linkflow.accounts.selectors import workspace_target
-from linkflow.core.api import validated
-from linkflow.core.schema import error_response
+from linkflow.core.api import validated, validated_query
+from linkflow.core.schema import ErrorSerializer, error_response
 
 from . import selectors, services
 from .models import Credential
@@ -22,6 +22,7 @@ from .serializers import (
     CredentialOutSerializer,
     CredentialTypeOutSerializer,
     CredentialUpdateSerializer,
+    OAuth2CallbackQuerySerializer,
 )
 from .types import SCHEMAS
 
@@ -89,10 +90,13 @@ class CredentialViewSet(
         """Every credential type with its fields, which are secret and which required."""
         return Response([schema.describe() for schema in SCHEMAS.values()])
 
-    @extend_schema(responses={302: None})
+    @extend_schema(responses={302: None, 400: error_response(400)})
     @action(detail=True, methods=["get"], url_path="oauth2/connect")
     def oauth2_connect(self, request: Request, pk: str) -> HttpResponseRedirect:
-        """Send the browser to the provider to grant access (authorization code + PKCE)."""
+        """Send the browser to the provider to grant access (authorization code + PKCE).
+
+        400 ``oauth2_not_applicable`` for a credential of another type.
+        """
         redirect_uri = request.build_absolute_uri(reverse("credential-oauth2-callback"))
         url = oauth2_connect_url(
             user=request.user, credential=self.get_object(), redirect_uri=redirect_uri
@@ -107,11 +111,21 @@ class OAuth2CallbackView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
 
-    @extend_schema(responses={200: CredentialOutSerializer, 400: error_response(400)})
+    @extend_schema(
+        parameters=[OAuth2CallbackQuerySerializer],
+        responses={
+            200: CredentialOutSerializer,
+            400: error_response(400),
+            502: OpenApiResponse(
+                ErrorSerializer, description="The provider's token endpoint refused the code."
+            ),
+        },
+    )
     def get(self, request: Request) -> Response:
+        """400 ``oauth2_state_invalid`` for a state this server did not issue (or used or
+        expired), 400 ``oauth2_denied`` when the provider sends ``error``."""
+        query = validated_query(OAuth2CallbackQuerySerializer, request)
         credential = oauth2_callback(
-            state=request.query_params.get("state", ""),
-            code=request.query_params.get("code", ""),
-            error=request.query_params.get("error", ""),
+            state=query["state"], code=query.get("code", ""), error=query.get("error", "")
         )
         return Response(CredentialOutSerializer(credential).data)

@@ -2,24 +2,53 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from linkflow.core.fields import StrictCharField, StrictUUIDField
 
 from .crypto import decrypt
 from .models import Credential, CredentialType
 from .types import fields_set
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "The credential's fields, as `GET /api/v1/credentials/types/` lists "
+        "them for its type; checked against that list (400 naming `data`).",
+    }
+)
+class CredentialDataField(serializers.JSONField):
+    """The fields of a credential: a JSON object, never null, a list or a number."""
+
+    default_error_messages = {"invalid": "Must be a JSON object."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class CredentialCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = StrictCharField(max_length=200)
     type = serializers.ChoiceField(choices=CredentialType.choices)
     # Checked against the type's schema by the service.
-    data = serializers.JSONField()
-    workspace = serializers.UUIDField(required=False)
+    data = CredentialDataField()
+    workspace = StrictUUIDField(required=False)
 
 
 class CredentialUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    data = serializers.JSONField(required=False)
+    name = StrictCharField(max_length=200, required=False)
+    data = CredentialDataField(required=False)
+
+
+class OAuth2CallbackQuerySerializer(serializers.Serializer):
+    """What the provider appends to the redirect URI (RFC 6749 section 4.1.2)."""
+
+    state = StrictCharField(max_length=200, help_text="The one-time state of the connect link.")
+    code = StrictCharField(required=False, help_text="The authorization code.")
+    error = StrictCharField(required=False, help_text="Set when refused.")
 
 
 class CredentialOutSerializer(serializers.ModelSerializer):

@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from linkflow.core.api import CreatedCursorPagination
+from linkflow.core.api import CreatedCursorPagination, validated_query
 
 from .. import dead_letters
 from ..models import DeadLetter, DeadLetterStatus
@@ -51,11 +51,8 @@ class DeadLetterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     pagination_class = DeadLetterPagination
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        filters = DeadLetterFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return dead_letters.dead_letter_list(
-            user=self.request.user, status=filters.validated_data.get("status")
-        )
+        filters = validated_query(DeadLetterFilterSerializer, self.request)
+        return dead_letters.dead_letter_list(user=self.request.user, status=filters.get("status"))
 
     def get_object(self) -> DeadLetter:
         return dead_letters.dead_letter_get(user=self.request.user, id=self.kwargs["pk"])

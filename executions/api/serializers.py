@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from linkflow.core.fields import StrictCharField
 from linkflow.core.validators import storable_json
 
 from ..models import Execution, ExecutionMode, ExecutionStatus, NodeRun
@@ -11,7 +12,7 @@ class ExecuteInSerializer(serializers.Serializer):
 
 
 class RerunInSerializer(serializers.Serializer):
-    from_node = serializers.CharField(max_length=64)
+    from_node = StrictCharField(max_length=64)
 
 
 class ExecutionFilterSerializer(serializers.Serializer):

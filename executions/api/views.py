@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from linkflow.core.api import CreatedCursorPagination
+from linkflow.core.api import CreatedCursorPagination, validated_query
 from linkflow.core.schema import PLAN_LIMITED
 
 from .. import operations, selectors
@@ -30,9 +30,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return ExecutionOutSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        filters = ExecutionFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
+        data = validated_query(ExecutionFilterSerializer, self.request)
         return selectors.execution_list(
             user=self.request.user,
             workflow_id=data.get("workflow"),

@@ -1,6 +1,7 @@
 """DRF plumbing shared by every app: the exception handler and pagination."""
 
 import logging
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -32,6 +33,15 @@ def validated(serializer: Any) -> dict[str, Any]:
     """The serializer's validated data as a plain dict; raises ValidationError (400)."""
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def validated_query(serializer_class: type[Any], request: Any) -> dict[str, Any]:
+    """The request's query parameters checked by ``serializer_class``; raises 400.
+
+    Read as a plain dict: from a QueryDict DRF takes ``?workflow=`` for an absent filter
+    and an absent boolean for false, so a bad filter would be ignored instead of refused.
+    """
+    return validated(serializer_class(data=request.query_params.dict()))
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -85,9 +95,29 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 class CreatedCursorPagination(CursorPagination):
-    """Newest first; stable under inserts, unlike page numbers."""
+    """Newest first; stable under inserts, unlike page numbers.
+
+    A ``page_size`` that is not a whole number from 1 to ``max_page_size`` is a 400 naming
+    it (DRF would silently use the default), as the schema's minimum and maximum say.
+    """
 
     ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request: Any) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if re.fullmatch(r"[0-9]{1,4}", raw) is None or not 1 <= int(raw) <= self.max_page_size:
+            message = f"Use a whole number from 1 to {self.max_page_size}."
+            raise exceptions.ValidationError({self.page_size_query_param: [message]})
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters

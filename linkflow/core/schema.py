@@ -19,7 +19,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from .fields import StrictCharField
+
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
+# DRF's CharField refuses NUL characters (PostgreSQL cannot store them) and, by default,
+# text that is only whitespace once trimmed: the schema says so, so that what it calls
+# valid is what the API accepts. Python's and ECMA's `\s` agree on every common space.
+# Where blank is allowed drf-spectacular adds the empty string as a `oneOf` alternative,
+# so the pattern itself must not match it.
+_NO_NUL = "^[^\\u0000]+$"
+_NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+_PLAIN_TEXT_FIELDS = (serializers.CharField, StrictCharField)
 
 
 class ErrorBodySerializer(serializers.Serializer):
@@ -81,6 +91,15 @@ class AutoSchema(SpectacularAutoSchema):
         if "429" in responses:
             responses["429"].setdefault("headers", {}).update(_RETRY_AFTER)
         return responses
+
+    def _get_serializer_field_meta(self, field: Any, direction: str | None) -> dict[str, Any]:
+        meta: dict[str, Any] = super()._get_serializer_field_meta(field, direction)
+        # Inbound text only (query parameters come with direction None); subclasses with a
+        # format or pattern of their own (e-mail, URL, regex, slug) already exclude NUL.
+        if direction != "response" and type(field) in _PLAIN_TEXT_FIELDS:
+            blank_refused = not field.allow_blank and field.trim_whitespace
+            meta["pattern"] = _NOT_BLANK if blank_refused else _NO_NUL
+        return meta
 
     def _error_statuses(self) -> list[int]:
         statuses = [401, 429]

@@ -6,6 +6,12 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from linkflow.core.fields import (
+    QueryBooleanField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictUUIDField,
+)
 from linkflow.core.validators import storable_json
 
 from ..models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow
@@ -17,37 +23,55 @@ class WorkflowSettingsSerializer(serializers.Serializer):
     """What the workflow keeps of its finished executions (n8n's save policy). Each field is
     optional on input; what is left out stays as it was (everything kept, by default)."""
 
-    save_succeeded = serializers.BooleanField(
+    save_succeeded = StrictBooleanField(
         required=False, help_text="Keep executions that succeeded (manual ones: save_manual)."
     )
-    save_failed = serializers.BooleanField(
+    save_failed = StrictBooleanField(
         required=False, help_text="Keep executions that failed or were cancelled."
     )
-    save_manual = serializers.BooleanField(
+    save_manual = StrictBooleanField(
         required=False, help_text="Keep manual executions, whatever their outcome."
     )
-    save_node_data = serializers.BooleanField(
+    save_node_data = StrictBooleanField(
         required=False,
         help_text="Keep node inputs/outputs and the trigger input of kept executions.",
     )
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "The workflow's nodes and edges (see the design's graph format); the "
+        "engine checks it and answers 400 `workflow_graph_invalid` listing every problem.",
+    }
+)
+class GraphField(serializers.JSONField):
+    """A graph is a JSON object; null, a list or a number is refused here, not by the engine."""
+
+    default_error_messages = {"invalid": "Must be a JSON object."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class WorkflowInSerializer(serializers.Serializer):
     """What a client may send. `graph` is checked by the engine in the service."""
 
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    graph = serializers.JSONField(validators=[storable_json])
-    active = serializers.BooleanField(required=False)
-    workspace = serializers.UUIDField(required=False)
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(required=False, allow_blank=True, default="")
+    graph = GraphField(validators=[storable_json])
+    active = StrictBooleanField(required=False)
+    workspace = StrictUUIDField(required=False)
     settings = WorkflowSettingsSerializer(required=False)
 
 
 class WorkflowFilterSerializer(serializers.Serializer):
     """The list's query parameters; a bad one is a 400 naming it."""
 
-    active = serializers.BooleanField(required=False, help_text="`true` or `false`.")
-    search = serializers.CharField(
+    active = QueryBooleanField(required=False, help_text="`true` or `false`.")
+    search = StrictCharField(
         required=False, max_length=200, help_text="Part of the name, any case."
     )
 

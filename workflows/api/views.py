@@ -1,4 +1,5 @@
 import hashlib
+import re
 from datetime import timedelta
 
 from django.db import transaction
@@ -12,7 +13,7 @@ from executions.api.serializers import ExecuteInSerializer, ExecutionOutSerializ
 from executions.api.views import accepted
 from executions.services import execution_create
 from linkflow.accounts.selectors import workspace_target
-from linkflow.core.api import validated
+from linkflow.core.api import validated, validated_query
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.core.schema import PLAN_LIMITED
 
@@ -23,6 +24,9 @@ from .serializers import WorkflowFilterSerializer, WorkflowInSerializer, Workflo
 # A repeated Idempotency-Key within this window gets the first execution back.
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 IDEMPOTENCY_KEY_MAX = 200
+# Printable ASCII without spaces at either end: HTTP servers strip those, so "  " would
+# arrive empty and " a" as "a". The schema carries the same pattern.
+IDEMPOTENCY_KEY_PATTERN = f"^[!-~]([ -~]{{0,{IDEMPOTENCY_KEY_MAX - 2}}}[!-~])?$"
 
 
 @extend_schema_view(list=extend_schema(parameters=[WorkflowFilterSerializer]))
@@ -45,8 +49,7 @@ class WorkflowViewSet(
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if self.action != "list":
             return selectors.workflow_list(user=self.request.user)
-        # A plain dict: from a QueryDict an absent boolean would read as false.
-        filters = validated(WorkflowFilterSerializer(data=self.request.query_params.dict()))
+        filters = validated_query(WorkflowFilterSerializer, self.request)
         return selectors.workflow_list(user=self.request.user, **filters)
 
     def get_object(self) -> Workflow:
@@ -107,10 +110,16 @@ class WorkflowViewSet(
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IDEMPOTENCY_KEY_MAX,
+                    "pattern": IDEMPOTENCY_KEY_PATTERN,
+                },
                 OpenApiParameter.HEADER,
-                description="Up to 200 characters. Repeating a key for this workflow within "
-                "24 hours answers the first execution instead of starting another.",
+                description="1 to 200 printable ASCII characters, no space at either end. "
+                "Repeating a key for this workflow within 24 hours answers the first "
+                "execution instead of starting another.",
             )
         ],
     )
@@ -136,10 +145,11 @@ def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
+    if re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key) is None:
+        message = f"Use 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters."
         raise LinkflowError(
             ErrorCode.VALIDATION_ERROR,
             "Some fields are invalid.",
-            details={"Idempotency-Key": [f"Use 1 to {IDEMPOTENCY_KEY_MAX} characters."]},
+            details={"Idempotency-Key": [message]},
         )
     return "idem:" + hashlib.sha256(key.encode()).hexdigest()

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from linkflow.core.errors import NotFound
+from linkflow.core.fields import StrictCharField
 
 from ..api_keys import api_key_create, api_key_get, api_key_list, api_key_revoke
 from ..models import ApiKey, Workspace
@@ -19,9 +20,10 @@ from ..scoping import SCOPES, SignedInPersonOnly
 
 
 class ApiKeyInSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=150)
+    name = StrictCharField(max_length=150)
+    # min_length documents minItems: 1 in the schema (allow_empty alone does not).
     scopes = serializers.ListField(
-        child=serializers.ChoiceField(choices=sorted(SCOPES)), allow_empty=False
+        child=serializers.ChoiceField(choices=sorted(SCOPES)), allow_empty=False, min_length=1
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 

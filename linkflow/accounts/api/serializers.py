@@ -1,10 +1,12 @@
 from rest_framework import serializers
 
+from linkflow.core.fields import StrictCharField
+
 from ..models import Membership, Role, Workspace
 
 
 class WorkspaceInSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=150)
+    name = StrictCharField(max_length=150)
 
 
 class WorkspaceOutSerializer(serializers.ModelSerializer):

@@ -6,9 +6,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from linkflow.core.errors import NotFound
+from linkflow.core.schema import error_response
 
 from .. import selectors, services
-from ..models import Role, User, Workspace
+from ..models import Membership, Role, User, Workspace
 from .serializers import (
     MemberAddSerializer,
     MemberOutSerializer,
@@ -44,14 +45,18 @@ class WorkspaceViewSet(
 
     @extend_schema(request=WorkspaceInSerializer, responses=WorkspaceOutSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
+        """PATCH: the fields sent change; ``{}`` changes nothing and answers the workspace."""
         workspace = self.get_object()
-        data = _valid(WorkspaceInSerializer(data=request.data))
-        workspace = services.workspace_rename(
-            user=request.user, workspace=workspace, name=data["name"]
-        )
+        data = _valid(WorkspaceInSerializer(data=request.data, partial=True))
+        if "name" in data:
+            workspace = services.workspace_rename(
+                user=request.user, workspace=workspace, name=data["name"]
+            )
         return Response(WorkspaceOutSerializer(workspace).data)
 
+    @extend_schema(responses={204: None, 409: error_response(409)})
     def destroy(self, request: Request, pk: str) -> Response:
+        """409 ``personal_workspace`` for the caller's personal workspace."""
         services.workspace_delete(user=request.user, workspace=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -67,6 +72,9 @@ class MemberViewSet(viewsets.GenericViewSet):
         return selectors.workspace_get(user=self.request.user, id=self.kwargs["workspace_id"])
 
     def _member(self, workspace: Workspace) -> User:
+        return self._membership(workspace).user
+
+    def _membership(self, workspace: Workspace) -> Membership:
         membership = (
             selectors.member_list(user=self.request.user, workspace_id=workspace.pk)
             .filter(user_id=self.kwargs["user_id"])
@@ -74,7 +82,7 @@ class MemberViewSet(viewsets.GenericViewSet):
         )
         if membership is None:
             raise NotFound("Member not found.")
-        return membership.user
+        return membership
 
     def list(self, request: Request, workspace_id: str) -> Response:
         members = selectors.member_list(user=request.user, workspace_id=self._workspace().pk)
@@ -91,18 +99,23 @@ class MemberViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=MemberRoleSerializer, responses=MemberOutSerializer)
     def partial_update(self, request: Request, workspace_id: str, user_id: str) -> Response:
+        """PATCH: ``{}`` changes nothing and answers the membership as it is."""
         workspace = self._workspace()
-        data = _valid(MemberRoleSerializer(data=request.data))
+        current = self._membership(workspace)
+        data = _valid(MemberRoleSerializer(data=request.data, partial=True))
+        # Without a role the current one is "set" again: the same checks, no change.
         membership = services.member_set_role(
             user=request.user,
             workspace=workspace,
-            member=self._member(workspace),
-            role=Role(data["role"]),
+            member=current.user,
+            role=Role(data.get("role", current.role)),
         )
         return Response(MemberOutSerializer(membership).data)
 
+    @extend_schema(responses={204: None, 409: error_response(409)})
     def destroy(self, request: Request, workspace_id: str, user_id: str) -> Response:
         workspace = self._workspace()
+        """409 ``last_owner`` when the member is the workspace's only owner."""
         services.member_remove(
             user=request.user, workspace=workspace, member=self._member(workspace)
         )
