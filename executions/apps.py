@@ -5,13 +5,15 @@ class ExecutionsConfig(AppConfig):
     name = "executions"
 
     def ready(self) -> None:
-        from celery.signals import task_failure, task_unknown, worker_init
+        from celery.signals import task_failure, task_unknown, worker_init, worker_shutting_down
 
         from linkflow.core.metrics import worker_metrics_serve
 
-        from . import dead_letters
+        from . import dead_letters, shutdown
 
         # Jobs that fail for good become dead letters (weak=False: module-level handlers).
         task_failure.connect(dead_letters.on_task_failure, weak=False)
         task_unknown.connect(dead_letters.on_task_unknown, weak=False)
         worker_init.connect(worker_metrics_serve, weak=False)
+        # A stopping worker hands its executions back (executions/shutdown.py).
+        worker_shutting_down.connect(shutdown.on_worker_shutting_down, weak=False)

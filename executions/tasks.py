@@ -23,6 +23,14 @@ def resume_due() -> int:
     return executions_resume_due()
 
 
+@shared_task(name="executions.dispatch_sweep")
+def dispatch_sweep() -> int:
+    """Beat: dispatch pending executions into free slots nobody handed on (a crash)."""
+    from .dispatch import dispatch_sweep as sweep
+
+    return sweep()
+
+
 @shared_task(name="executions.requeue_stale")
 def requeue_stale() -> int:
     """Beat: resume executions whose worker died or whose message was lost."""

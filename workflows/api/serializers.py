@@ -6,6 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing.api import RefusalOutSerializer
 from linkflow.core.validators import storable_json
 
 from ..models import WebhookTrigger, Workflow
@@ -72,6 +73,11 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
     graph = serializers.JSONField(source="current_version.graph", default=None)
     workspace = serializers.UUIDField(source="workspace_id")
     webhooks = serializers.SerializerMethodField()
+    last_refusal = RefusalOutSerializer(
+        allow_null=True,
+        read_only=True,
+        help_text="The last cron fire the plan refused (monthly quota), or null.",
+    )
 
     class Meta:
         model = Workflow
@@ -85,6 +91,7 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
             "version",
             "graph",
             "webhooks",
+            "last_refusal",
             "created_at",
             "updated_at",
         )
