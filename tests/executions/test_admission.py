@@ -19,7 +19,7 @@ from executions.schedules import schedule_fire
 from workflows.models import Workflow
 
 from ..billing import on_plan
-from ..conftest import require_services, wait_for
+from ..conftest import require_services, signed_in_client, wait_for
 from ..executing import FINISHED, chain, create_workflow, execute
 from ..http_server import orders_server
 
@@ -202,7 +202,8 @@ def test_a_worker_stopped_mid_run_hands_its_executions_back_and_nothing_runs_twi
         "succeeded"
     }
     per_node = (
-        NodeRun.objects.filter(execution_id__in=ids).exclude(node_id="start")
+        NodeRun.objects.filter(execution_id__in=ids)
+        .exclude(node_id="start")
         .values("execution_id", "node_id")
         .annotate(n=Count("id"))
     )
@@ -211,3 +212,18 @@ def test_a_worker_stopped_mid_run_hands_its_executions_back_and_nothing_runs_twi
     # Every outside call was made exactly once: the handed-back runs resumed, not restarted.
     assert len(hits) == executions * nodes
     assert not Execution.objects.filter(status__in=DISPATCHED_STATUSES).exists()
+
+
+def test_the_list_and_run_pages_show_a_pending_execution_as_pending(api, owner):
+    on_plan(owner, concurrent_executions=1)
+    workflow_id = create_workflow(api, chain(NOOP))
+    execute(api, workflow_id)
+    pending = execute(api, workflow_id)
+    browser = signed_in_client(owner)
+
+    listed = browser.get("/executions/?status=pending").content.decode()
+    run = browser.get(f"/executions/{pending}/").content.decode()
+
+    assert f'data-execution="{pending}" data-status="pending"' in listed
+    assert '<span class="badge badge-pending" data-badge>Pending</span>' in listed
+    assert 'class="badge badge-pending" data-status="pending">pending</span>' in run
