@@ -18,7 +18,10 @@ class _LimitSerializer(serializers.Serializer):
 
 class _LimitsSerializer(serializers.Serializer):
     executions_per_month = _LimitSerializer()
-    concurrent_executions = _LimitSerializer(help_text="Queued plus running executions.")
+    concurrent_executions = _LimitSerializer(
+        help_text="Dispatched (queued) plus running executions; past the limit new ones wait"
+        " as pending, they are not refused."
+    )
     active_workflows = _LimitSerializer()
 
 
@@ -56,6 +59,20 @@ class _MonthSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
 
 
+class RefusalOutSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    node_id = serializers.CharField(help_text="The trigger node whose fire was refused.")
+    slot = serializers.DateTimeField(help_text="The cron slot that did not run.")
+    code = serializers.CharField(help_text="The error code, e.g. plan_limit_exceeded.")
+    message = serializers.CharField()
+    details = serializers.JSONField()
+
+
+class _RefusedFireSerializer(RefusalOutSerializer):
+    workflow = serializers.UUIDField()
+    name = serializers.CharField()
+
+
 class UsageOutSerializer(serializers.Serializer):
     workspace = serializers.UUIDField()
     billing = serializers.BooleanField(help_text="Whether plan limits apply (LINKFLOW_BILLING).")
@@ -68,6 +85,11 @@ class UsageOutSerializer(serializers.Serializer):
     retention_days = serializers.IntegerField()
     api_requests_per_minute = serializers.IntegerField(allow_null=True)
     daily = _DaySerializer(many=True, help_text="The last 30 days, oldest first.")
+    refused_fires = _RefusedFireSerializer(
+        many=True,
+        help_text="Workflows whose last cron fire this month was refused (monthly quota),"
+        " newest first.",
+    )
 
 
 class WorkspaceUsageView(APIView):

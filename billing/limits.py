@@ -1,4 +1,5 @@
-"""Plan limit checks: called before an execution is queued and before a workflow goes live.
+"""Plan limit checks and counts: the monthly quota (through billing/admission.py, before an
+execution is created) and active workflows (before a workflow goes live).
 
 A breach raises ``plan_limit_exceeded`` (402) with details ``{"limit", "allowed",
 "current"}``. The checks are soft at the edge: two requests racing for the last unit of
@@ -33,25 +34,6 @@ CONCURRENT_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 _COUNT_RESYNC_SECONDS = 60
 
 
-def check_execution_allowed(*, workspace_id: object) -> None:
-    """Admit one more execution in the workspace or raise ``plan_limit_exceeded`` (402) for
-    the monthly quota (``executions_per_month``) or concurrency (``concurrent_executions``).
-
-    An admitted execution is counted against the month at once (see the module docstring).
-    """
-    plan = plan_for(workspace_id)
-    month_key = _month_key(workspace_id)
-    if plan.executions_per_month is not None:
-        used = _month_count(workspace_id, key=month_key, allowed=plan.executions_per_month)
-        _refuse_at(limit="executions_per_month", allowed=plan.executions_per_month, current=used)
-    allowed = concurrency_allowed(workspace_id=workspace_id)
-    if allowed is not None:
-        running = concurrent_executions(workspace_id=workspace_id, cap=allowed)
-        _refuse_at(limit="concurrent_executions", allowed=allowed, current=running)
-    if plan.executions_per_month is not None:
-        _month_admit(month_key)
-
-
 def check_activation_allowed(*, workspace_id: object) -> None:
     """Allow one more active workflow or raise ``plan_limit_exceeded`` (402, limit
     ``active_workflows``). Call it inside the transaction that activates: the workspace row
@@ -64,12 +46,6 @@ def check_activation_allowed(*, workspace_id: object) -> None:
         Workspace.objects.select_for_update().filter(pk=workspace_id).first()
         active = active_workflows(workspace_id=workspace_id)
         _refuse_at(limit="active_workflows", allowed=plan.active_workflows, current=active)
-
-
-def concurrency_allowed(*, workspace_id: object) -> int | None:
-    """How many executions of the workspace may be queued or running at once (None: no
-    limit, as with billing off). The one question an admission gate asks billing."""
-    return plan_for(workspace_id).concurrent_executions
 
 
 def retention_days(workspace_id: object) -> int:

@@ -7,6 +7,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
 from executions.models import Execution, ExecutionStatus, NodeRun
+from workflows.refusals import workflow_refusals_since
 
 from .limits import active_workflows, concurrent_executions, executions_this_month, plan_limits
 from .models import UsageDaily
@@ -108,6 +109,7 @@ def usage_report(*, workspace_id: object) -> dict[str, Any]:
         "retention_days": plan.retention_days,
         "api_requests_per_minute": plan.api_requests_per_minute,
         "daily": _daily(workspace_id),
+        "refused_fires": workflow_refusals_since(workspace_id=workspace_id, since=start),
     }
 
 

@@ -5,12 +5,12 @@ class ExecutionsConfig(AppConfig):
     name = "executions"
 
     def ready(self) -> None:
-        from celery.signals import task_failure, task_unknown, worker_init
+        from celery.signals import task_failure, task_unknown, worker_init, worker_shutting_down
 
         from credentials.crypto import encrypted_column_register
         from linkflow.core.metrics import worker_metrics_serve
 
-        from . import dead_letters
+        from . import dead_letters, shutdown
 
         # Jobs that fail for good become dead letters (weak=False: module-level handlers).
         task_failure.connect(dead_letters.on_task_failure, weak=False)
@@ -18,3 +18,5 @@ class ExecutionsConfig(AppConfig):
         worker_init.connect(worker_metrics_serve, weak=False)
         # A sub-workflow's inherited secrets are encrypted with the credential keys.
         encrypted_column_register(model="executions.Execution", field="inherited_secrets")
+        # A stopping worker hands its executions back (executions/shutdown.py).
+        worker_shutting_down.connect(shutdown.on_worker_shutting_down, weak=False)

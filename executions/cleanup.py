@@ -33,7 +33,7 @@ from .models import FINISHED_STATUSES, Execution, ExecutionMode, ExecutionStatus
 from .partitions import DEDUPE, EXECUTIONS, NODE_RUNS, Month, partition_lock, partition_months
 from .payloads import payloads_delete
 
-_ACTIVE_STATUSES = ("queued", "running", "waiting")
+_ACTIVE_STATUSES = ("pending", "queued", "running", "waiting")
 
 
 def _plan_retention() -> Callable[[object], int | None] | None:

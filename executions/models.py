@@ -22,6 +22,9 @@ from workflows.models import Workflow, WorkflowVersion
 
 
 class ExecutionStatus(models.TextChoices):
+    # Admitted, waiting for one of its workspace's dispatch slots (executions/dispatch.py).
+    PENDING = "pending", "Pending"
+    # Dispatched: its message is in the broker, a worker will claim it.
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     WAITING = "waiting", "Waiting"
@@ -55,6 +58,8 @@ class Execution(BaseModel):
     trigger_input = models.JSONField(default=dict, blank=True)
     error = models.JSONField(null=True, blank=True)
     queued_at = models.DateTimeField()
+    # When it last left ``pending`` for the broker: recovery measures a lost message from here.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=200, blank=True)
@@ -109,6 +114,10 @@ class Execution(BaseModel):
             models.Index(fields=["workflow", "-created_at"], name="execution_wf_created"),
             models.Index(fields=["status", "lease_expires_at"], name="execution_status_lease"),
             models.Index(fields=["status", "resume_at"], name="execution_status_resume"),
+            # The dispatcher's "next pending of this workspace" and its slot count.
+            models.Index(
+                fields=["workspace", "status", "queued_at"], name="execution_ws_status_queued"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -1,29 +1,38 @@
 """What a user does to an execution after starting it: cancel, retry, re-run from a node."""
 
-from django.db import transaction
+from collections.abc import Callable
+
 from django.utils import timezone
 
-from billing.limits import check_execution_allowed
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import Graph
 
 from . import events
+from .creation import Admission, NewExecution, execution_admit
+from .dispatch import DISPATCHED_STATUSES, dispatch_promote
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, NodeRun, NodeRunStatus
 from .payloads import payload_load, payload_store
-from .services import enqueue_execution
 
-_ACTIVE = (ExecutionStatus.QUEUED, ExecutionStatus.WAITING, ExecutionStatus.RUNNING)
+_ACTIVE = (
+    ExecutionStatus.PENDING,
+    ExecutionStatus.QUEUED,
+    ExecutionStatus.WAITING,
+    ExecutionStatus.RUNNING,
+)
 
 
 def execution_cancel(*, user: User, execution: Execution) -> Execution:
-    """Cancel a queued, waiting or running execution.
+    """Cancel a pending, queued, waiting or running execution.
 
     A running one stops before its next node (its worker checks every second); a waiting
-    one never resumes. Raises ``execution_finished`` (409) when it already ended.
+    or pending one never runs again. A queued or running one frees its dispatch slot for
+    the workspace's next pending execution. Raises ``execution_finished`` (409) when it
+    already ended.
     """
     require_writer(user=user, workspace_id=execution.workspace_id)
+    was = Execution.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
     cancelled = Execution.objects.filter(pk=execution.pk, status__in=_ACTIVE).update(
         status=ExecutionStatus.CANCELLED,
         finished_at=timezone.now(),
@@ -35,6 +44,8 @@ def execution_cancel(*, user: User, execution: Execution) -> Execution:
     execution.refresh_from_db()
     # Only this call changed the status: the worker's own finish will find it taken.
     events.events_publish_on_commit([_cancelled_event(execution)])
+    if was in DISPATCHED_STATUSES:
+        dispatch_promote(workspace_id=execution.workspace_id)
     return execution
 
 
@@ -54,10 +65,7 @@ def execution_retry(*, user: User, execution: Execution) -> Execution:
     """A new execution of the same version with the same input, linked to this one."""
     require_writer(user=user, workspace_id=execution.workspace_id)
     _require_finished(execution)
-    with transaction.atomic():
-        repeat = _repeat(execution, user=user, rerun_from_node="")
-        enqueue_execution(repeat)
-    return repeat
+    return _repeat(execution, user=user, rerun_from_node="")
 
 
 def execution_rerun(*, user: User, execution: Execution, from_node: str) -> Execution:
@@ -78,17 +86,22 @@ def execution_rerun(*, user: User, execution: Execution, from_node: str) -> Exec
             },
         )
     again = graph.downstream(from_node)
-    with transaction.atomic():
-        repeat = _repeat(execution, user=user, rerun_from_node=from_node)
+
+    def reuse(repeat: Execution) -> None:
         _copy_reused_runs(execution, repeat, skip=again)
-        enqueue_execution(repeat)
-    return repeat
+
+    return _repeat(execution, user=user, rerun_from_node=from_node, prepare=reuse)
 
 
-def _repeat(execution: Execution, *, user: User, rerun_from_node: str) -> Execution:
-    # A repeat is a new execution: it counts against the plan like any other.
-    check_execution_allowed(workspace_id=execution.workspace_id)
-    return Execution.objects.create(
+def _repeat(
+    execution: Execution,
+    *,
+    user: User,
+    rerun_from_node: str,
+    prepare: Callable[[Execution], None] | None = None,
+) -> Execution:
+    # A repeat is new work asked for from outside: quota and dispatch slots like any other.
+    new = NewExecution(
         workspace_id=execution.workspace_id,
         workflow_id=execution.workflow_id,
         version_id=execution.version_id,
@@ -97,11 +110,11 @@ def _repeat(execution: Execution, *, user: User, rerun_from_node: str) -> Execut
         # A repeated sub-workflow redacts what its caller handed down, like the first run.
         inherited_secrets=execution.inherited_secrets,
         trigger_node_id=execution.trigger_node_id,
-        queued_at=timezone.now(),
         source=execution,
         rerun_from_node=rerun_from_node,
         created_by=user,
     )
+    return execution_admit(new=new, admission=Admission.EXTERNAL, prepare=prepare)
 
 
 def _copy_reused_runs(execution: Execution, repeat: Execution, *, skip: set[str]) -> None:

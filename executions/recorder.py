@@ -29,9 +29,11 @@ from linkflow.engine import NodeOutcome, RunResult, get_node_type
 
 from . import events
 from .completion import completion_publish
+from .dispatch import enqueue_execution
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
 from .payloads import payload_store
 from .runtime import Heartbeat, Lease, lease_fence
+from .shutdown import shutdown_requested
 
 _RESULT_STATUS = {
     "succeeded": ExecutionStatus.SUCCEEDED,
@@ -157,8 +159,9 @@ class ExecutionRecorder:
             self._flush()
 
     def should_stop(self) -> bool:
-        """True once the lease is lost or the execution was cancelled (checked each second)."""
-        if self._heartbeat.lost or self._cancelled:
+        """True once the lease is lost, the execution was cancelled (checked each second), or
+        this worker is stopping (see shutdown.py)."""
+        if self._heartbeat.lost or self._cancelled or shutdown_requested():
             return True
         now = time.monotonic()
         if now >= self._next_cancel_check:
@@ -210,6 +213,27 @@ class ExecutionRecorder:
                     lambda: completion_publish(execution_id=execution_id, outcome=outcome)
                 )
         return status
+
+    def hand_back(self) -> bool:
+        """Write what is pending and give the execution back to the broker with its lease
+        released, for another worker to resume at once (this one is stopping). It keeps
+        its dispatch slot. False when the lease was already lost (cancelled, taken over):
+        the row is left to whoever has it."""
+        with transaction.atomic():
+            lease_fence(self.lease)
+            self._write_pending()
+            released = Execution.objects.filter(
+                pk=self.execution.pk, lease_owner=self.lease.owner, status=ExecutionStatus.RUNNING
+            ).update(
+                status=ExecutionStatus.QUEUED,
+                lease_owner="",
+                lease_expires_at=None,
+                dispatched_at=timezone.now(),
+            )
+            self._publish_on_commit()
+            if released:
+                enqueue_execution(execution_id=str(self.execution.pk))
+        return bool(released)
 
     def _flush(self) -> None:
         with transaction.atomic():

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from linkflow.core.transactions import enqueue_on_commit
-
+from .dispatch import dispatch_promote
 from .models import Execution, ExecutionStatus
 
 BATCH = 500
@@ -24,39 +24,43 @@ def queued_grace() -> timedelta:
 
 
 def executions_resume_due() -> int:
-    """Queue the parked executions whose resume time has come; return how many.
+    """Wake the parked executions whose resume time has come; return how many.
 
-    The conditional UPDATE makes concurrent callers harmless: a row leaves ``waiting``
-    once, and a duplicate message for it finds nothing to claim twice.
+    A parked execution holds no dispatch slot, so it wakes ``pending`` and goes to the
+    broker when its workspace has one free (dispatch.py); it keeps its ``queued_at``, so
+    it goes before the workspace's executions queued after it. The conditional UPDATE
+    makes concurrent callers harmless: a row leaves ``waiting`` once.
     """
-    from .tasks import run_execution
-
     now = timezone.now()
     due = Execution.objects.filter(status=ExecutionStatus.WAITING, resume_at__lte=now)
-    ids = list(due.values_list("pk", flat=True)[:BATCH])
-    if not ids:
+    rows = list(due.values_list("pk", "workspace_id")[:BATCH])
+    if not rows:
         return 0
-    Execution.objects.filter(pk__in=ids, status=ExecutionStatus.WAITING).update(
-        status=ExecutionStatus.QUEUED, resume_at=None
+    Execution.objects.filter(pk__in=[pk for pk, _ in rows], status=ExecutionStatus.WAITING).update(
+        status=ExecutionStatus.PENDING, resume_at=None
     )
-    for execution_id in ids:
-        enqueue_on_commit(run_execution, str(execution_id))
-    return len(ids)
+    for workspace_id in {workspace_id for _, workspace_id in rows}:
+        dispatch_promote(workspace_id=workspace_id)
+    return len(rows)
 
 
 def executions_requeue_stale() -> int:
     """Re-send executions whose lease expired or whose queue message seems lost.
 
+    Only dispatched ones: a ``pending`` execution has no message to lose (dispatch.py
+    sends it when a slot frees), and a queued one's grace counts from its dispatch.
     Sending twice is harmless (a worker must claim before running). Returns how many
     were sent; at most BATCH per call so one run stays short.
     """
     from .tasks import run_execution
 
     now = timezone.now()
+    sent = Coalesce("dispatched_at", "queued_at")
     stale = Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now) | Q(
-        status=ExecutionStatus.QUEUED, queued_at__lt=now - queued_grace()
+        status=ExecutionStatus.QUEUED, sent_at__lt=now - queued_grace()
     )
-    ids = list(Execution.objects.filter(stale).values_list("pk", flat=True)[:BATCH])
+    rows = Execution.objects.alias(sent_at=sent).filter(stale)
+    ids = list(rows.values_list("pk", flat=True)[:BATCH])
     for execution_id in ids:
         run_execution.delay(str(execution_id))
     return len(ids)

@@ -16,15 +16,14 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.limits import check_execution_allowed
 from linkflow.core.errors import LinkflowError
 from workflows.models import Workflow
+from workflows.refusals import workflow_refusal_record
 
+from .creation import Admission, Dedupe, NewExecution, execution_admit
 from .models import Execution, ExecutionMode
-from .services import enqueue_execution
 
 logger = logging.getLogger(__name__)
 
@@ -100,35 +99,25 @@ def _execution_for_slot(
 ) -> Execution | None:
     zone = _zone(params)
     # The key uses UTC so one instant is one key whatever offset the caller wrote it in.
-    dedupe_key = f"cron:{node_id}:{slot.astimezone(UTC).isoformat()}"
-    existing = Execution.objects.filter(workflow=workflow, dedupe_key=dedupe_key).first()
-    if existing is not None:
-        return existing
+    dedupe = Dedupe(key=f"cron:{node_id}:{slot.astimezone(UTC).isoformat()}")
+    new = NewExecution(
+        workspace_id=workflow.workspace_id,
+        workflow_id=workflow.pk,
+        version_id=workflow.current_version_id,
+        mode=ExecutionMode.SCHEDULE,
+        trigger_input={
+            "scheduled_at": slot.astimezone(ZoneInfo(zone)).isoformat(),
+            "timezone": zone,
+        },
+        trigger_node_id=node_id,
+    )
     try:
-        check_execution_allowed(workspace_id=workflow.workspace_id)
+        return execution_admit(new=new, admission=Admission.EXTERNAL, dedupe=dedupe)
     except LinkflowError as refused:
-        # Nobody is there to answer a 402: the fire is skipped and says why in the log.
+        # Nobody is there to answer a 402: the fire is skipped, and the workflow keeps why.
         logger.warning("cron fire of %s/%s skipped: %s", workflow.pk, node_id, refused.details)
+        workflow_refusal_record(workflow=workflow, node_id=node_id, slot=slot, refused=refused)
         return None
-    try:
-        with transaction.atomic():
-            execution = Execution.objects.create(
-                workspace_id=workflow.workspace_id,
-                workflow=workflow,
-                version_id=workflow.current_version_id,
-                mode=ExecutionMode.SCHEDULE,
-                trigger_input={
-                    "scheduled_at": slot.astimezone(ZoneInfo(zone)).isoformat(),
-                    "timezone": zone,
-                },
-                trigger_node_id=node_id,
-                queued_at=timezone.now(),
-                dedupe_key=dedupe_key,
-            )
-            enqueue_execution(execution)
-    except IntegrityError:  # another beat's fire of this slot created it first
-        return Execution.objects.get(workflow=workflow, dedupe_key=dedupe_key)
-    return execution
 
 
 def _zone(params: dict[str, Any]) -> str:

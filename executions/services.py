@@ -1,30 +1,29 @@
-"""Creating executions and running them: the engine's host.
+"""Starting executions and running them: the engine's host.
 
-An execution is created ``queued`` and its id is enqueued after commit. A worker must
-claim it with a conditional UPDATE before running it, so a duplicated queue message, or
-two workers racing, can never run it twice.
+An execution is created through creation.py (``pending`` or ``queued``, its id sent to the
+broker after commit once dispatched). A worker must claim it with a conditional UPDATE
+before running it, so a duplicated queue message, or two workers racing, can never run it
+twice. When a run ends or parks, its slot goes to the workspace's next pending execution.
 """
 
 import logging
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-
-from billing.limits import check_execution_allowed
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
-from linkflow.core.transactions import enqueue_on_commit
 from linkflow.engine import Graph, run_graph
 from workflows.models import Workflow
 
+from .creation import Admission, Dedupe, NewExecution, execution_admit
+from .dispatch import dispatch_promote, enqueue_execution
 from .history import completed_outcomes, failed_attempts, recorded_count
 from .host import run_context
-from .models import Execution, ExecutionMode
+from .models import Execution, ExecutionMode, ExecutionStatus
 from .recorder import ExecutionRecorder
 from .runtime import LeaseLost, lease_claim
+from .shutdown import shutdown_requested
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,9 @@ def execution_create(
     dedupe_key: str | None = None,
     dedupe_window: timedelta | None = None,
 ) -> Execution:
-    """Queue an execution of the workflow's current version; the worker is told on commit.
+    """Start the workflow's current version from outside (API, webhook, editor): an
+    execution admitted as EXTERNAL (see creation.py), queued at once when its workspace
+    has a free dispatch slot and pending until one frees otherwise.
 
     With ``dedupe_key``, a request repeating the key of an execution of this workflow gets
     that execution back (no plan check, nothing queued), also when two race; past
@@ -47,11 +48,8 @@ def execution_create(
 
     Raises NotFound/PermissionDenied for a caller who may not run it,
     ``workflow_has_no_version`` (409) for a workflow without a graph, and
-    ``plan_limit_exceeded`` (402) past the plan's monthly or concurrent executions.
-    Only new runs asked for from outside (API, webhook) are checked here. Sub-workflow
-    children are not: they belong to a run already admitted, and refusing one would fail
-    it halfway. Cron fires, retries and re-runs are created elsewhere; all of them still
-    count towards the month.
+    ``plan_limit_exceeded`` (402) past the plan's monthly executions. The plan's
+    concurrent executions never refuse: past them the execution waits its turn.
     """
     if user is not None:
         require_writer(user=user, workspace_id=workflow.workspace_id)
@@ -59,48 +57,17 @@ def execution_create(
         raise LinkflowError(
             ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
         )
-    if dedupe_key is not None:
-        earlier = _deduplicated(workflow=workflow, key=dedupe_key, window=dedupe_window)
-        if earlier is not None:
-            return earlier
-    check_execution_allowed(workspace_id=workflow.workspace_id)
-    try:
-        with transaction.atomic():
-            execution = Execution.objects.create(
-                workspace_id=workflow.workspace_id,
-                workflow=workflow,
-                version=workflow.current_version,
-                mode=ExecutionMode(mode),
-                trigger_input=trigger_input,
-                trigger_node_id=trigger_node_id,
-                queued_at=timezone.now(),
-                created_by=user,
-                dedupe_key=dedupe_key,
-            )
-            enqueue_execution(execution)
-    except IntegrityError:
-        if dedupe_key is None:
-            raise
-        # A concurrent request with the same key created it first: answer with that one.
-        return Execution.objects.get(workflow=workflow, dedupe_key=dedupe_key)
-    return execution
-
-
-def _deduplicated(*, workflow: Workflow, key: str, window: timedelta | None) -> Execution | None:
-    """The execution already holding ``key``, or None; one older than ``window`` gives the
-    key up (a conditional update, so concurrent callers agree) and None is returned."""
-    earlier = Execution.objects.filter(workflow=workflow, dedupe_key=key).first()
-    if earlier is None or window is None or earlier.created_at > timezone.now() - window:
-        return earlier
-    Execution.objects.filter(pk=earlier.pk, dedupe_key=key).update(dedupe_key=None)
-    return None
-
-
-def enqueue_execution(execution: Execution) -> None:
-    """Send the execution to the workers once the current transaction commits."""
-    from .tasks import run_execution  # tasks import this module
-
-    enqueue_on_commit(run_execution, str(execution.pk))
+    new = NewExecution(
+        workspace_id=workflow.workspace_id,
+        workflow_id=workflow.pk,
+        version_id=workflow.current_version_id,
+        mode=ExecutionMode(mode),
+        trigger_input=trigger_input,
+        trigger_node_id=trigger_node_id,
+        created_by=user,
+    )
+    dedupe = Dedupe(key=dedupe_key, window=dedupe_window) if dedupe_key is not None else None
+    return execution_admit(new=new, admission=Admission.EXTERNAL, dedupe=dedupe)
 
 
 def execution_run(*, execution_id: str) -> str | None:
@@ -110,7 +77,13 @@ def execution_run(*, execution_id: str) -> str | None:
     held by another live worker. Nodes already recorded as succeeded are not run again.
     Also None when the lease is lost halfway (another worker took the execution over):
     this run then stops at its next write or outside call, and writes nothing more.
+    In a stopping worker the run ends before its next node and the execution goes back
+    to the broker (``queued``), or the message goes back unclaimed (shutdown.py).
     """
+    if shutdown_requested():
+        # This worker is stopping: the message goes back, unclaimed, for another one.
+        enqueue_execution(execution_id=execution_id)
+        return None
     claim = lease_claim(execution_id=execution_id)
     if claim is None:
         return None
@@ -136,10 +109,16 @@ def execution_run(*, execution_id: str) -> str | None:
             result = run_graph(
                 graph, context=context, observer=recorder, completed=completed, attempts=attempts
             )
-            return recorder.finish(result)
+            if result.status == ExecutionStatus.CANCELLED and shutdown_requested():
+                status = ExecutionStatus.QUEUED if recorder.hand_back() else result.status
+            else:
+                status = recorder.finish(result)
     except LeaseLost:
         logger.warning("execution %s: lease lost to another worker; this run stops", execution_id)
         return None
+    # Finished or parked, its slot is free: the workspace's next pending one may go.
+    dispatch_promote(workspace_id=execution.workspace_id)
+    return status
 
 
 def _caller_waits(execution: Execution, graph: Graph) -> bool:

@@ -5,7 +5,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from credentials.handoff import secrets_seal
@@ -13,6 +12,7 @@ from credentials.redaction import execution_secrets, redact
 from linkflow.engine import NodeError, Suspend
 from workflows.models import Workflow
 
+from .creation import Admission, Dedupe, NewExecution, execution_admit
 from .models import Execution, ExecutionMode, ExecutionStatus, NodeRun, NodeRunStatus
 from .payloads import payload_load
 
@@ -53,32 +53,21 @@ class SubworkflowHost:
             limit = settings.LINKFLOW_SUBWORKFLOW_MAX_DEPTH
             raise NodeError(f"Sub-workflows nest at most {limit} deep.", param="params.workflow")
         workflow = self._workflow(workflow_id)
-        dedupe_key = f"sub:{key}"
-        existing = Execution.objects.filter(workflow=workflow, dedupe_key=dedupe_key).first()
-        if existing is not None:
-            return existing
         secrets = execution_secrets(self.parent.pk)
-        try:
-            with transaction.atomic():
-                child = Execution.objects.create(
-                    workspace_id=workflow.workspace_id,
-                    workflow=workflow,
-                    version_id=workflow.current_version_id,
-                    mode=ExecutionMode.SUBWORKFLOW,
-                    trigger_input=redact({"items": items}, secrets),
-                    inherited_secrets=secrets_seal(secrets=secrets),
-                    queued_at=timezone.now(),
-                    parent=self.parent,
-                    depth=depth,
-                    dedupe_key=dedupe_key,
-                )
-                if not wait:
-                    from .services import enqueue_execution  # services import this module
-
-                    enqueue_execution(child)
-        except IntegrityError:  # another delivery of this call created it first
-            return Execution.objects.get(workflow=workflow, dedupe_key=dedupe_key)
-        return child
+        new = NewExecution(
+            workspace_id=workflow.workspace_id,
+            workflow_id=workflow.pk,
+            version_id=workflow.current_version_id,
+            mode=ExecutionMode.SUBWORKFLOW,
+            trigger_input=redact({"items": items}, secrets),
+            inherited_secrets=secrets_seal(secrets=secrets),
+            parent=self.parent,
+            depth=depth,
+        )
+        # A waiting child is run inline below; a fire-and-forget one goes to the broker.
+        # Either way it is its parent's work, already admitted (see creation.py).
+        admission = Admission.CHILD_INLINE if wait else Admission.CHILD
+        return execution_admit(new=new, admission=admission, dedupe=Dedupe(key=f"sub:{key}"))
 
     def _workflow(self, workflow_id: str) -> Workflow:
         pk = _uuid_or_none(workflow_id)

@@ -49,6 +49,14 @@ def resume_due() -> int:
     return _did(executions_resume_due(), "resumed %d parked executions whose time came")
 
 
+@shared_task(name="executions.dispatch_sweep")
+def dispatch_sweep() -> int:
+    """Beat: dispatch pending executions into free slots nobody handed on (a crash)."""
+    from .dispatch import dispatch_sweep as sweep
+
+    return sweep()
+
+
 @shared_task(name="executions.requeue_stale")
 def requeue_stale() -> int:
     """Beat: resume executions whose worker died or whose message was lost."""

@@ -394,6 +394,10 @@ LINKFLOW_LEASE_SECONDS = env.int("LINKFLOW_LEASE_SECONDS", default=60)
 LINKFLOW_QUEUED_GRACE_SECONDS = env.float("LINKFLOW_QUEUED_GRACE_SECONDS", default=300.0)
 # How often the beat re-sends stale executions: lost messages and expired leases.
 LINKFLOW_REQUEUE_STALE_SECONDS = env.float("LINKFLOW_REQUEUE_STALE_SECONDS", default=30.0)
+# At most this many executions of one workspace are dispatched (in the broker or running)
+# at once, fewer if its plan's concurrent_executions says so; the rest wait "pending" in
+# the database. Bounds how long one workspace's flood delays another's (docs/admission.md).
+LINKFLOW_DISPATCH_WINDOW = env.int("LINKFLOW_DISPATCH_WINDOW", default=4)
 LINKFLOW_EXECUTION_TIMEOUT_SECONDS = env.int("LINKFLOW_EXECUTION_TIMEOUT_SECONDS", default=3600)
 # The hard limit a prefork worker process cannot outlive (docs/security/worker-limits.md):
 # past it the worker's main process kills the child and fails its execution
@@ -577,6 +581,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Waits and retry back-offs are parked in the database; this wakes the due ones.
     "resume-due-executions": {"task": "executions.resume_due", "schedule": 1.0},
+    # Dispatches pending executions into free slots a crashed process did not hand on.
+    "dispatch-pending-executions": {"task": "executions.dispatch_sweep", "schedule": 10.0},
     # Rebuilds today's and yesterday's UsageDaily rows (idempotent).
     "aggregate-usage": {"task": "billing.aggregate_usage", "schedule": 600.0},
     # Deletes finished executions past their workspace's retention (executions/cleanup.py).

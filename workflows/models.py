@@ -47,6 +47,9 @@ class Workflow(BaseModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # The last time a trigger nobody answers (a cron fire) was refused by the plan, and
+    # why: {"at", "node_id", "slot", "code", "message", "details"} (workflows/refusals.py).
+    last_refusal = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at",)

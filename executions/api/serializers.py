@@ -88,6 +88,14 @@ class ExecutionOutSerializer(serializers.ModelSerializer):
             "parent",
         )
         read_only_fields = fields
+        extra_kwargs = {
+            "status": {
+                "help_text": "pending: admitted, waiting for a dispatch slot of its workspace"
+                " (its plan's concurrent executions, or LINKFLOW_DISPATCH_WINDOW); queued:"
+                " dispatched, a worker will take it; running; waiting: parked until resume_at"
+                " (a wait or a retry back-off); then succeeded, failed or cancelled."
+            }
+        }
 
 
 class ExecutionDetailOutSerializer(ExecutionOutSerializer):

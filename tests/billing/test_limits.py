@@ -9,6 +9,7 @@ from django.utils import timezone
 from billing.limits import retention_days
 from billing.models import Subscription, SubscriptionStatus
 from billing.selectors import month_bounds, plan_cache_clear, plan_effective
+from executions.dispatch import dispatch_promote
 from executions.models import Execution
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.models import WebhookTrigger, Workflow
@@ -66,21 +67,25 @@ def test_executions_of_earlier_months_do_not_count_against_this_one(owner, api):
     assert post_execute(api, str(workflow.pk)).status_code == 402
 
 
-def test_executing_past_the_concurrent_executions_answers_402_until_one_finishes(owner, api):
+def test_executing_past_the_concurrent_executions_waits_pending_until_one_finishes(owner, api):
     on_plan(owner, concurrent_executions=1)
     workflow_id = create_workflow(api, chain(NOOP))
     first = post_execute(api, workflow_id)
     assert first.status_code == 202
+    assert first.json()["status"] == "queued"
 
-    refused = post_execute(api, workflow_id)
+    second = post_execute(api, workflow_id)
 
-    assert refused.status_code == 402
-    assert refused.json() == refusal(
-        "concurrent_executions", 1, 1, "The workspace's plan allows 1 concurrent executions."
-    )
-    assert Execution.objects.filter(workflow_id=workflow_id).count() == 1
+    assert second.status_code == 202
+    assert second.json()["status"] == "pending"
+    assert Execution.objects.get(pk=second.json()["id"]).dispatched_at is None
+    # The slot frees when the first one ends; whoever ended it hands the slot on.
     Execution.objects.filter(pk=first.json()["id"]).update(status="succeeded")
-    assert post_execute(api, workflow_id).status_code == 202
+    assert (
+        dispatch_promote(workspace_id=Execution.objects.get(pk=first.json()["id"]).workspace_id)
+        == 1
+    )
+    assert Execution.objects.get(pk=second.json()["id"]).status == "queued"
 
 
 def test_waiting_executions_do_not_count_as_concurrent(owner, api):

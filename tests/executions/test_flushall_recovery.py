@@ -118,16 +118,21 @@ def test_executions_queued_before_a_flushall_all_finish_once_after_recovery(
     queue = redis.Redis.from_url(private_redis)
     queue_name = settings.CELERY_TASK_DEFAULT_QUEUE
 
-    # No worker yet: the executions are queued and their messages sit in the private Redis.
+    # No worker yet: one dispatch window of the workspace is queued, its messages in the
+    # private Redis; the rest wait pending in the database (no message to lose).
     execution_ids = _queue_executions(private_redis, owner, workflow_ids)
     assert len(set(execution_ids)) == WORKFLOWS * RUNS_EACH
-    assert queue.llen(queue_name) == len(execution_ids)
+    window = settings.LINKFLOW_DISPATCH_WINDOW
+    assert len(execution_ids) > window
+    assert Execution.objects.filter(status="queued").count() == window
+    assert queue.llen(queue_name) == window
 
     queue.flushall()
     assert queue.llen(queue_name) == 0
-    assert set(Execution.objects.values_list("status", flat=True)) == {"queued"}
+    assert set(Execution.objects.values_list("status", flat=True)) == {"queued", "pending"}
 
-    # Only the beat's re-send can bring them back: nothing else knows about them.
+    # Only the beat's re-send can bring the queued ones back: nothing else knows about them;
+    # the pending ones follow as those finish and free their slots.
     start_worker(
         REDIS_URL=private_redis,
         LINKFLOW_QUEUED_GRACE_SECONDS="1",

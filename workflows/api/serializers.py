@@ -6,6 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing.api import RefusalOutSerializer
 from linkflow.core.fields import (
     QueryBooleanField,
     StrictBooleanField,
@@ -121,6 +122,11 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
     workspace = serializers.UUIDField(source="workspace_id")
     webhooks = serializers.SerializerMethodField()
     settings = serializers.SerializerMethodField()
+    last_refusal = RefusalOutSerializer(
+        allow_null=True,
+        read_only=True,
+        help_text="The last cron fire the plan refused (monthly quota), or null.",
+    )
 
     class Meta:
         model = Workflow
@@ -135,6 +141,7 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
             "graph",
             "webhooks",
             "settings",
+            "last_refusal",
             "created_at",
             "updated_at",
         )

@@ -6,7 +6,7 @@
 
   var root = document.getElementById("run");
   if (!root) return;
-  var ACTIVE = ["queued", "running", "waiting"];
+  var ACTIVE = ["pending", "queued", "running", "waiting"];
   var executionId = root.dataset.execution;
   var graph = JSON.parse(document.getElementById("run-graph").textContent);
   var statuses = JSON.parse(document.getElementById("run-statuses").textContent);

@@ -1,0 +1,147 @@
+"""The one way an execution comes to exist: row, dedupe, admission, dispatch on commit.
+
+Every creation path (API and webhooks, retry and re-run, cron, sub-workflow calls) calls
+``execution_admit``. What differs between them is the admission policy the caller passes:
+
+- ``Admission.EXTERNAL``: new work asked for from outside (API, webhook, cron, retry,
+  re-run). The monthly quota is checked (``plan_limit_exceeded``, 402) and the execution
+  waits ``pending`` for a dispatch slot of its workspace (executions/dispatch.py).
+- ``Admission.CHILD``: a sub-workflow call of a run already admitted and running. It is
+  neither refused (that would fail the parent halfway) nor gated (a ``wait`` child must
+  not wait for the slot its own parent holds): it is dispatched at once.
+- ``Admission.CHILD_INLINE``: as CHILD, for a child its parent's worker runs itself
+  (``wait``): created ``queued`` and not sent to the broker.
+"""
+
+import dataclasses
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.admission import check_monthly_quota
+from linkflow.accounts.models import User
+
+from .dispatch import dispatch_promote, enqueue_execution
+from .models import Execution, ExecutionStatus
+
+
+class Admission(enum.Enum):
+    EXTERNAL = "external"
+    CHILD = "child"
+    CHILD_INLINE = "child_inline"
+
+    @property
+    def gated(self) -> bool:
+        """True when the execution waits for a dispatch slot and counts against the month."""
+        return self is Admission.EXTERNAL
+
+
+@dataclass(frozen=True)
+class Dedupe:
+    """A repeated ``key`` of the workflow gets the earlier execution back; past ``window``
+    (if given) the earlier one gives the key up and a new execution is made."""
+
+    key: str
+    window: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class NewExecution:
+    """What a new execution is: its workflow version, how it was started, with what."""
+
+    workspace_id: Any
+    workflow_id: Any
+    version_id: Any
+    mode: str
+    trigger_input: dict[str, Any]
+    trigger_node_id: str = ""
+    created_by: User | None = None
+    # A retry or re-run: the execution it repeats, and the node a re-run starts from.
+    source: Execution | None = None
+    rerun_from_node: str = ""
+    # A sub-workflow call: its caller and the depth of the chain.
+    parent: Execution | None = None
+    depth: int = 0
+    # The caller's secret set, sealed (credentials/handoff.py): the child redacts it too.
+    inherited_secrets: str = ""
+
+
+def execution_admit(
+    *,
+    new: NewExecution,
+    admission: Admission,
+    dedupe: Dedupe | None = None,
+    prepare: Callable[[Execution], None] | None = None,
+) -> Execution:
+    """Create the execution ``new`` describes under ``admission``, and dispatch it on
+    commit if its workspace has a free slot (EXTERNAL) or at once (CHILD); otherwise it
+    stays pending until a slot frees. A CHILD_INLINE one is created queued, unsent.
+
+    With ``dedupe``, an execution of the workflow already holding the key is returned
+    instead (no quota check, nothing created), also when two callers race. ``prepare``
+    runs in the creating transaction after the insert (a re-run copies its reused
+    NodeRuns there), so the row is never dispatched without it.
+
+    Raises ``plan_limit_exceeded`` (402) past the monthly quota (EXTERNAL only); nothing
+    is created then.
+    """
+    workflow_id = new.workflow_id
+    if dedupe is not None:
+        earlier = _deduplicated(workflow_id=workflow_id, dedupe=dedupe)
+        if earlier is not None:
+            return earlier
+    if admission.gated:
+        check_monthly_quota(workspace_id=new.workspace_id)
+    try:
+        with transaction.atomic():
+            execution = _insert(new, admission=admission, dedupe=dedupe)
+            if prepare is not None:
+                prepare(execution)
+            _dispatch(execution, admission=admission)
+    except IntegrityError:
+        if dedupe is None:
+            raise
+        # A concurrent request with the same key created it first: answer with that one.
+        return Execution.objects.get(workflow_id=workflow_id, dedupe_key=dedupe.key)
+    return execution
+
+
+def _insert(new: NewExecution, *, admission: Admission, dedupe: Dedupe | None) -> Execution:
+    now = timezone.now()
+    child = not admission.gated
+    return Execution.objects.create(
+        # Not dataclasses.asdict: it deep-copies, and the related rows must stay themselves.
+        **{field.name: getattr(new, field.name) for field in dataclasses.fields(new)},
+        status=ExecutionStatus.QUEUED if child else ExecutionStatus.PENDING,
+        queued_at=now,
+        dispatched_at=now if child else None,
+        dedupe_key=dedupe.key if dedupe is not None else None,
+    )
+
+
+def _dispatch(execution: Execution, *, admission: Admission) -> None:
+    if admission is Admission.CHILD:
+        enqueue_execution(execution_id=str(execution.pk))
+    if not admission.gated:
+        return
+    # Usually the slot is free and the caller sees it queued at once; if older pending
+    # executions of the workspace are first, they go first.
+    if dispatch_promote(workspace_id=execution.workspace_id):
+        execution.refresh_from_db(fields=["status", "dispatched_at"])
+
+
+def _deduplicated(*, workflow_id: object, dedupe: Dedupe) -> Execution | None:
+    """The execution already holding the key, or None; one older than the window gives
+    the key up (a conditional update, so concurrent callers agree) and None is returned."""
+    earlier = Execution.objects.filter(workflow_id=workflow_id, dedupe_key=dedupe.key).first()
+    if earlier is None or dedupe.window is None:
+        return earlier
+    if earlier.created_at > timezone.now() - dedupe.window:
+        return earlier
+    Execution.objects.filter(pk=earlier.pk, dedupe_key=dedupe.key).update(dedupe_key=None)
+    return None
