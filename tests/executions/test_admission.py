@@ -25,6 +25,10 @@ from ..http_server import orders_server
 
 NOOP = {"id": "n1", "type": "data.set", "params": {"fields": {"a": 1}}}
 
+# Plan limits are what admission reads: these tests run with billing on (the shipped
+# default is off), and so does the worker they start.
+pytestmark = pytest.mark.usefixtures("billing_on")
+
 
 def _started_between(workspace_id: object, after: object, before: object) -> int:
     rows = Execution.objects.filter(workspace_id=workspace_id, started_at__gt=after)
@@ -71,7 +75,7 @@ def test_ten_executes_past_the_plans_concurrency_all_answer_202_and_all_succeed(
 
     assert [answer.status_code for answer in answers] == [202] * 10
     assert [answer.json()["status"] for answer in answers] == ["queued"] * 2 + ["pending"] * 8
-    start_worker(concurrency=4)
+    start_worker(concurrency=4, LINKFLOW_BILLING="on")
     ids = [answer.json()["id"] for answer in answers]
     wait_for(
         lambda: Execution.objects.filter(pk__in=ids, status="succeeded").count() == 10,
