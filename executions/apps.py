@@ -5,7 +5,13 @@ class ExecutionsConfig(AppConfig):
     name = "executions"
 
     def ready(self) -> None:
-        from celery.signals import task_failure, task_unknown, worker_init, worker_shutting_down
+        from celery.signals import (
+            task_failure,
+            task_unknown,
+            worker_init,
+            worker_process_init,
+            worker_shutting_down,
+        )
 
         from credentials.crypto import encrypted_column_register
         from linkflow.core.metrics import worker_metrics_serve
@@ -20,3 +26,4 @@ class ExecutionsConfig(AppConfig):
         encrypted_column_register(model="executions.Execution", field="inherited_secrets")
         # A stopping worker hands its executions back (executions/shutdown.py).
         worker_shutting_down.connect(shutdown.on_worker_shutting_down, weak=False)
+        worker_process_init.connect(shutdown.on_worker_process_init, weak=False)

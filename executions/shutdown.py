@@ -9,13 +9,20 @@ receives from then on is sent back unclaimed. Another worker takes them at once 
 for any resumed execution, does not repeat a node already recorded as succeeded.
 
 The flag is per process: it reaches the executions of the thread pool (and the embedded
-worker). A prefork child does not get the signal and finishes its current execution.
+worker) at once. A prefork child runs in a process of its own, so the main process passes
+the word on with SIGUSR2 to every child running an execution (Celery itself leaves that
+signal alone); each child installs the handler when it starts.
 """
 
+import logging
+import os
+import signal
 import threading
 from typing import Any
 
+logger = logging.getLogger(__name__)
 _stopping = threading.Event()
+HAND_BACK_SIGNAL = signal.SIGUSR2
 
 
 def shutdown_requested() -> bool:
@@ -24,8 +31,25 @@ def shutdown_requested() -> bool:
 
 
 def on_worker_shutting_down(**kwargs: Any) -> None:
-    """Celery ``worker_shutting_down`` handler: from now on, hand executions back."""
+    """Celery ``worker_shutting_down`` handler: from now on, hand executions back, here and
+    in every prefork child running one."""
+    from .worker import running_children  # worker.py imports Celery's worker machinery
+
     _stopping.set()
+    for _execution_id, pid in running_children():
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, HAND_BACK_SIGNAL)
+        except ProcessLookupError:  # the child ended meanwhile: nothing to hand back
+            continue
+        logger.info("asked worker child %s to hand its execution back", pid)
+
+
+def on_worker_process_init(**kwargs: Any) -> None:
+    """Celery ``worker_process_init`` handler (prefork children): the main process's word
+    to stop arrives as HAND_BACK_SIGNAL."""
+    signal.signal(HAND_BACK_SIGNAL, lambda signum, frame: _stopping.set())
 
 
 def shutdown_reset() -> None:

@@ -105,13 +105,13 @@ class LeaseKeeper(bootsteps.StartStopStep):
         interval = max(settings.LINKFLOW_LEASE_SECONDS / 3, 0.5)
         while not self._stop.wait(interval):
             try:
-                leases_keep(held=_running_children())
+                leases_keep(held=running_children())
             except Exception:  # an outage: the children's own heartbeats still try
                 logger.exception("could not renew the children's leases")
                 connection.close()
 
 
-def _running_children() -> list[tuple[str, int]]:
+def running_children() -> list[tuple[str, int]]:
     """(execution id, child pid) of every executions.run message a child has accepted."""
     try:
         requests = list(state.active_requests)

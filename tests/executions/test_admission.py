@@ -175,15 +175,18 @@ def _stop_like_a_process_manager(proc: subprocess.Popen[bytes], *, grace: float)
         proc.wait()
 
 
-@pytest.mark.parametrize("nodes", [6])
+# prefork is the Procfile's pool (its children hear of the stop by signal); threads is
+# the embedded worker's.
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
 def test_a_worker_stopped_mid_run_hands_its_executions_back_and_nothing_runs_twice(
-    start_worker, api, nodes
+    start_worker, api, pool
 ):
+    nodes = 6
     executions = 4
     with orders_server() as server:
         base = f"http://127.0.0.1:{server.server_port}"
         workflow_id = create_workflow(api, _slow_chain(base, nodes))
-        first = start_worker(concurrency=2, beat=False)
+        first = start_worker(concurrency=2, beat=False, pool=pool)
         ids = [execute(api, workflow_id) for _ in range(executions)]
         wait_for(lambda: len(server.hits) >= 3, what="two executions mid-run")
 
