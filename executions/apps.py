@@ -7,10 +7,19 @@ class ExecutionsConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import task_failure, task_unknown, worker_init
 
+        from billing.meters import execution_meters_register
         from credentials.crypto import encrypted_column_register
-        from linkflow.core.metrics import worker_metrics_serve
+        from linkflow.core.admin_site import admin_panel_register
+        from linkflow.core.metrics import fleet_gauges_register, worker_metrics_serve
 
         from . import dead_letters
+        from .console import console_figures
+        from .metering import (
+            executions_created_count,
+            executions_finished_totals,
+            executions_live_count,
+        )
+        from .metrics import execution_gauges
 
         # Jobs that fail for good become dead letters (weak=False: module-level handlers).
         task_failure.connect(dead_letters.on_task_failure, weak=False)
@@ -18,3 +27,12 @@ class ExecutionsConfig(AppConfig):
         worker_init.connect(worker_metrics_serve, weak=False)
         # A sub-workflow's inherited secrets are encrypted with the credential keys.
         encrypted_column_register(model="executions.Execution", field="inherited_secrets")
+        # What core shows of this app: the console's fleet panel and the /metrics gauges.
+        admin_panel_register(name="console", figures=console_figures)
+        fleet_gauges_register(name="executions", read=execution_gauges)
+        # What billing counts against plan limits and in the daily usage rows.
+        execution_meters_register(
+            created=executions_created_count,
+            live=executions_live_count,
+            finished=executions_finished_totals,
+        )

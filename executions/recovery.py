@@ -1,6 +1,6 @@
 """Sending executions back to the workers: due waits and back-offs, and stale ones."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -21,6 +21,14 @@ def queued_grace() -> timedelta:
     needlessly (a duplicate is harmless, only wasted work). LINKFLOW_QUEUED_GRACE_SECONDS.
     """
     return timedelta(seconds=settings.LINKFLOW_QUEUED_GRACE_SECONDS)
+
+
+def stale_condition(*, now: datetime) -> Q:
+    """The executions recovery re-sends (and ``linkflow_executions_stale`` counts): running
+    ones whose lease expired, queued ones whose message seems lost."""
+    return Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now) | Q(
+        status=ExecutionStatus.QUEUED, queued_at__lt=now - queued_grace()
+    )
 
 
 def executions_resume_due() -> int:
@@ -52,11 +60,11 @@ def executions_requeue_stale() -> int:
     """
     from .tasks import run_execution
 
-    now = timezone.now()
-    stale = Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now) | Q(
-        status=ExecutionStatus.QUEUED, queued_at__lt=now - queued_grace()
+    ids = list(
+        Execution.objects.filter(stale_condition(now=timezone.now())).values_list("pk", flat=True)[
+            :BATCH
+        ]
     )
-    ids = list(Execution.objects.filter(stale).values_list("pk", flat=True)[:BATCH])
     for execution_id in ids:
         run_execution.delay(str(execution_id))
     return len(ids)

@@ -6,6 +6,11 @@ class WorkflowsConfig(AppConfig):
 
     def ready(self) -> None:
         # Node types from installed plugin packages become known to validation and workers.
+        from billing.meters import workflow_meters_register
         from linkflow.engine.registry import load_plugins
 
+        from .selectors import workflows_active_count
+
         load_plugins()
+        # What billing counts against the plan's active-workflow limit.
+        workflow_meters_register(active=workflows_active_count)

@@ -60,3 +60,8 @@ class PermissionDenied(LinkflowError):
 
     def __init__(self, message: str = "You may not do this in this workspace.") -> None:
         super().__init__(ErrorCode.PERMISSION_DENIED, message)
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one error shape, used by the API and by the plain-Django error views."""
+    return {"error": {"code": code, "message": message, "details": details}}
