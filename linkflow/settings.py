@@ -549,7 +549,7 @@ REST_FRAMEWORK = {
     ],
 }
 if DEBUG:
-    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(  # type: ignore[union-attr]
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
 

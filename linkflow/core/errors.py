@@ -23,7 +23,6 @@ class ErrorCode(StrEnum):
     WORKFLOW_GRAPH_INVALID = "workflow_graph_invalid"
     WORKFLOW_HAS_NO_VERSION = "workflow_has_no_version"
     EXECUTION_FINISHED = "execution_finished"
-    SUBWORKFLOW_DEPTH_EXCEEDED = "subworkflow_depth_exceeded"
     API_KEY_CONFINED = "api_key_confined"
 
 
