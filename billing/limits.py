@@ -11,6 +11,8 @@ incremented on every admitted execution, so the hot path costs one cache read an
 increment, not a scan of up to a month of rows. A cached count can run ahead of the truth
 (an admitted execution that then failed to insert) by a few units for at most a minute;
 never behind, except for executions created without this check (retries, sub-workflows).
+
+The counting itself is done by the apps that own the rows, through ``billing.meters``.
 """
 
 import contextlib
@@ -19,18 +21,14 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 
-from executions.models import Execution, ExecutionStatus
 from linkflow.accounts.models import Workspace
 from linkflow.core.errors import LinkflowError
-from workflows.models import Workflow
 
+from . import meters
 from .errors import BillingErrorCode
 from .models import Plan
 from .selectors import month_bounds, plan_for
 
-# Queued executions are waiting for a worker and running ones hold one; waiting (parked)
-# ones hold nothing, so they do not count as concurrent.
-CONCURRENT_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 _COUNT_RESYNC_SECONDS = 60
 
 
@@ -57,19 +55,17 @@ def retention_days(workspace_id: object) -> int:
 def executions_this_month(*, workspace_id: object, cap: int | None = None) -> int:
     """Executions created in the workspace this calendar month (UTC), counting at most ``cap``."""
     start, _ = month_bounds()
-    rows = Execution.objects.filter(workspace_id=workspace_id, created_at__gte=start)
-    return _count(rows, cap)
+    return meters.executions_created()(workspace_id=workspace_id, since=start, cap=cap)
 
 
 def concurrent_executions(*, workspace_id: object, cap: int | None = None) -> int:
     """The workspace's queued plus running executions, counting at most ``cap``."""
-    rows = Execution.objects.filter(workspace_id=workspace_id, status__in=CONCURRENT_STATUSES)
-    return _count(rows, cap)
+    return meters.executions_live()(workspace_id=workspace_id, cap=cap)
 
 
 def active_workflows(*, workspace_id: object) -> int:
     """The workspace's active workflows."""
-    return Workflow.objects.filter(workspace_id=workspace_id, active=True).count()
+    return meters.workflows_active()(workspace_id=workspace_id)
 
 
 def plan_limits(plan: Plan) -> dict[str, Any]:
@@ -81,13 +77,6 @@ def plan_limits(plan: Plan) -> dict[str, Any]:
         "retention_days": plan.retention_days,
         "api_requests_per_minute": plan.api_requests_per_minute,
     }
-
-
-def _count(rows: Any, cap: int | None) -> int:
-    # COUNT over a LIMITed subquery: the cost stops at the allowance, however busy it gets.
-    if cap is None:
-        return int(rows.count())
-    return int(rows.values("pk")[:cap].count())
 
 
 def _refuse_at(*, limit: str, allowed: int, current: int) -> None:

@@ -3,12 +3,9 @@
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
-from executions.models import Execution, ExecutionStatus, NodeRun
-from workflows.refusals import workflow_refusals_since
-
+from . import meters
 from .limits import active_workflows, concurrent_executions, executions_this_month, plan_limits
 from .models import UsageDaily
 from .selectors import month_bounds, plan_effective
@@ -26,35 +23,18 @@ def usage_aggregate(*, day: date) -> int:
     still unfinished are counted on the day they finish.
     """
     start = datetime.combine(day, time.min, tzinfo=UTC)
-    finished = {"finished_at__gte": start, "finished_at__lt": start + timedelta(days=1)}
-    run_time = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
-    per_workspace = (
-        Execution.objects.filter(**finished)
-        .values("workspace_id")
-        .annotate(
-            succeeded=Count("pk", filter=Q(status=ExecutionStatus.SUCCEEDED)),
-            failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
-            cancelled=Count("pk", filter=Q(status=ExecutionStatus.CANCELLED)),
-            run_time=Sum(run_time),
-        )
-    )
-    node_runs = dict(
-        NodeRun.objects.filter(**{f"execution__{name}": v for name, v in finished.items()})
-        .values("execution__workspace_id")
-        .annotate(n=Count("pk"))
-        .values_list("execution__workspace_id", "n")
-    )
+    totals = meters.executions_finished()(start=start, end=start + timedelta(days=1))
     rows = [
         UsageDaily(
-            workspace_id=totals["workspace_id"],
+            workspace_id=workspace.workspace_id,
             day=day,
-            succeeded=totals["succeeded"],
-            failed=totals["failed"],
-            cancelled=totals["cancelled"],
-            node_runs=node_runs.get(totals["workspace_id"], 0),
-            execution_seconds=(totals["run_time"] or timedelta()).total_seconds(),
+            succeeded=workspace.succeeded,
+            failed=workspace.failed,
+            cancelled=workspace.cancelled,
+            node_runs=workspace.node_runs,
+            execution_seconds=workspace.execution_seconds,
         )
-        for totals in per_workspace
+        for workspace in totals
     ]
     UsageDaily.objects.bulk_create(
         rows,
@@ -109,7 +89,7 @@ def usage_report(*, workspace_id: object) -> dict[str, Any]:
         "retention_days": plan.retention_days,
         "api_requests_per_minute": plan.api_requests_per_minute,
         "daily": _daily(workspace_id),
-        "refused_fires": workflow_refusals_since(workspace_id=workspace_id, since=start),
+        "refused_fires": meters.workflows_refused()(workspace_id=workspace_id, since=start),
     }
 
 

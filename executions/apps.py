@@ -13,10 +13,19 @@ class ExecutionsConfig(AppConfig):
             worker_shutting_down,
         )
 
+        from billing.meters import execution_meters_register
         from credentials.crypto import encrypted_column_register
-        from linkflow.core.metrics import worker_metrics_serve
+        from linkflow.core.admin_site import admin_panel_register
+        from linkflow.core.metrics import fleet_gauges_register, worker_metrics_serve
 
         from . import dead_letters, shutdown
+        from .console import console_figures
+        from .metering import (
+            executions_created_count,
+            executions_finished_totals,
+            executions_live_count,
+        )
+        from .metrics import execution_gauges
 
         # Jobs that fail for good become dead letters (weak=False: module-level handlers).
         task_failure.connect(dead_letters.on_task_failure, weak=False)
@@ -27,3 +36,12 @@ class ExecutionsConfig(AppConfig):
         # A stopping worker hands its executions back (executions/shutdown.py).
         worker_shutting_down.connect(shutdown.on_worker_shutting_down, weak=False)
         worker_process_init.connect(shutdown.on_worker_process_init, weak=False)
+        # What core shows of this app: the console's fleet panel and the /metrics gauges.
+        admin_panel_register(name="console", figures=console_figures)
+        fleet_gauges_register(name="executions", read=execution_gauges)
+        # What billing counts against plan limits and in the daily usage rows.
+        execution_meters_register(
+            created=executions_created_count,
+            live=executions_live_count,
+            finished=executions_finished_totals,
+        )

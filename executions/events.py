@@ -38,7 +38,6 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from . import fanout
 
@@ -77,10 +76,6 @@ def event_build(
         "workflow": str(workflow_id),
         **data,
     }
-
-
-def now_iso() -> str:
-    return timezone.now().isoformat()
 
 
 def events_publish_on_commit(events: Iterable[dict[str, Any]]) -> None:

@@ -137,7 +137,7 @@ class NodeRunStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
-class ExecutionCreatedAtField(models.DateTimeField):
+class ExecutionCreatedAtField(models.DateTimeField):  # type: ignore[type-arg]
     """A NodeRun's copy of its execution's ``created_at``, filled on insert when unset.
 
     It is the NodeRun partition key, so an execution's NodeRuns share its month and go

@@ -1,10 +1,9 @@
 """Sending executions back to the workers: due waits and back-offs, and stale ones."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .dispatch import dispatch_promote
@@ -21,6 +20,16 @@ def queued_grace() -> timedelta:
     needlessly (a duplicate is harmless, only wasted work). LINKFLOW_QUEUED_GRACE_SECONDS.
     """
     return timedelta(seconds=settings.LINKFLOW_QUEUED_GRACE_SECONDS)
+
+
+def stale_condition(*, now: datetime) -> Q:
+    """The executions recovery re-sends (and ``linkflow_executions_stale`` counts): running
+    ones whose lease expired, queued ones whose message seems lost (measured from when it
+    was dispatched; pending ones hold no message and are never re-sent)."""
+    cut = now - queued_grace()
+    queued = Q(status=ExecutionStatus.QUEUED)
+    lost = Q(dispatched_at__lt=cut) | Q(dispatched_at__isnull=True, queued_at__lt=cut)
+    return Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now) | (queued & lost)
 
 
 def executions_resume_due() -> int:
@@ -54,13 +63,11 @@ def executions_requeue_stale() -> int:
     """
     from .tasks import run_execution
 
-    now = timezone.now()
-    sent = Coalesce("dispatched_at", "queued_at")
-    stale = Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now) | Q(
-        status=ExecutionStatus.QUEUED, sent_at__lt=now - queued_grace()
+    ids = list(
+        Execution.objects.filter(stale_condition(now=timezone.now())).values_list("pk", flat=True)[
+            :BATCH
+        ]
     )
-    rows = Execution.objects.alias(sent_at=sent).filter(stale)
-    ids = list(rows.values_list("pk", flat=True)[:BATCH])
     for execution_id in ids:
         run_execution.delay(str(execution_id))
     return len(ids)

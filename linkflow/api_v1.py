@@ -13,8 +13,8 @@ from credentials.api import CredentialViewSet, OAuth2CallbackView
 from executions.api.dead_letters import DeadLetterViewSet
 from executions.api.views import ExecutionViewSet
 from linkflow.accounts.api.api_keys import ApiKeyDetailView, ApiKeyListView
+from linkflow.accounts.api.audit import AuditedTokenObtainPairView, AuditEventViewSet
 from linkflow.accounts.api.views import MemberViewSet, WorkspaceViewSet
-from linkflow.audit.api import AuditedTokenObtainPairView, AuditEventViewSet
 from workflows.api.node_types import NodeTypeListView
 from workflows.api.views import WorkflowViewSet
 

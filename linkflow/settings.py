@@ -8,6 +8,7 @@ Every variable read here is listed in README.md.
 
 import base64
 import os
+import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -22,6 +23,69 @@ from linkflow.core.client_ip import trusted_proxies_from
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
+
+# --- Reading the environment strictly ----------------------------------------------------
+# A typo must stop start-up naming the variable, never pick a side: LINKFLOW_HTTPS=treu read
+# as false would turn HSTS and secure cookies off without a word. Unset or empty: default.
+_SPELLINGS = {
+    **dict.fromkeys(("1", "true", "yes", "on"), True),
+    **dict.fromkeys(("0", "false", "no", "off"), False),
+}
+
+
+def _env_raw(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def _env_bool(name: str, *, default: bool) -> bool:
+    """A switch: 1/0, true/false, yes/no or on/off (any case)."""
+    raw = _env_raw(name).lower()
+    if not raw:
+        return default
+    if raw not in _SPELLINGS:
+        raise environ.ImproperlyConfigured(
+            f"{name} must be one of on/off, true/false, yes/no, 1/0, not {raw!r}."
+        )
+    return _SPELLINGS[raw]
+
+
+def _env_int(name: str, *, default: int) -> int:
+    """A whole number (no sign but a leading minus, no fraction, no unit)."""
+    raw = _env_raw(name)
+    if not raw:
+        return default
+    if not re.fullmatch(r"-?[0-9]+", raw):
+        raise environ.ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.")
+    return int(raw)
+
+
+def _env_float(name: str, *, default: float) -> float:
+    """A number of seconds or similar: digits with an optional fraction."""
+    raw = _env_raw(name)
+    if not raw:
+        return default
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?|-?\.[0-9]+", raw):
+        raise environ.ImproperlyConfigured(f"{name} must be a number, not {raw!r}.")
+    return float(raw)
+
+
+def _env_url(name: str, *, default: str, schemes: tuple[str, ...]) -> str:
+    """A URL with one of ``schemes`` and a host (or, for file-like schemes, a path)."""
+    raw = _env_raw(name)
+    if not raw:
+        return default
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in schemes or not (parts.hostname or parts.path):
+        raise environ.ImproperlyConfigured(
+            f"{name} must be a URL starting {' or '.join(f'{s}://' for s in schemes)}, not {raw!r}."
+        )
+    return raw
+
+
 VAR_DIR = Path(env.str("LINKFLOW_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -35,15 +99,17 @@ def _embedded_key(name: str, make: Callable[[], str]) -> str:
     return path.read_text().strip()
 
 
-DEBUG = env.bool("DEBUG", default=False)
+DEBUG = _env_bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_key(
     "secret_key", lambda: secrets.token_urlsafe(50)
 )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-REDIS_URL = env.str("REDIS_URL", default="")
-DATABASE_URL = env.str("DATABASE_URL", default="")
+REDIS_URL = _env_url("REDIS_URL", default="", schemes=("redis", "rediss", "unix"))
+DATABASE_URL = _env_url(
+    "DATABASE_URL", default="", schemes=("postgres", "postgresql", "pgsql", "sqlite")
+)
 EMBEDDED = not REDIS_URL
 
 # --- Hardening --------------------------------------------------------------------------
@@ -86,14 +152,14 @@ LINKFLOW_CREDENTIAL_KEYS = LINKFLOW_CREDENTIAL_KEYS or [
 ]
 LINKFLOW_ALLOWED_HOSTS_SET = bool(env.str("ALLOWED_HOSTS", default=""))
 # Served over HTTPS (directly or behind a TLS-terminating proxy): HSTS and secure cookies.
-LINKFLOW_HTTPS = env.bool("LINKFLOW_HTTPS", default=False)
+LINKFLOW_HTTPS = _env_bool("LINKFLOW_HTTPS", default=False)
 if LINKFLOW_HTTPS:
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 # Opt-in: only behind a proxy that sets X-Forwarded-Proto itself and drops the client's.
-if env.bool("LINKFLOW_TRUST_X_FORWARDED_PROTO", default=False):
+if _env_bool("LINKFLOW_TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Webhook replies are attacker-controlled content (workflows/origin.py). A separate origin
@@ -145,15 +211,15 @@ try:
 except ValueError as error:
     raise environ.ImproperlyConfigured(str(error)) from None
 # Failed sign-ins per address and e-mail before 429 (linkflow/accounts/login_throttle.py).
-LINKFLOW_LOGIN_MAX_FAILURES = env.int("LINKFLOW_LOGIN_MAX_FAILURES", default=5)
-LINKFLOW_LOGIN_LOCKOUT_SECONDS = env.int("LINKFLOW_LOGIN_LOCKOUT_SECONDS", default=900)
+LINKFLOW_LOGIN_MAX_FAILURES = _env_int("LINKFLOW_LOGIN_MAX_FAILURES", default=5)
+LINKFLOW_LOGIN_LOCKOUT_SECONDS = _env_int("LINKFLOW_LOGIN_LOCKOUT_SECONDS", default=900)
 # Failed sign-ins per address whatever the e-mail (one address trying many accounts).
-LINKFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int(
+LINKFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int(
     "LINKFLOW_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20
 )
 # Password-reset mails to one address per window (linkflow/accounts/login_throttle.py).
-LINKFLOW_PASSWORD_RESET_MAX = env.int("LINKFLOW_PASSWORD_RESET_MAX", default=3)
-LINKFLOW_PASSWORD_RESET_WINDOW_SECONDS = env.int(
+LINKFLOW_PASSWORD_RESET_MAX = _env_int("LINKFLOW_PASSWORD_RESET_MAX", default=3)
+LINKFLOW_PASSWORD_RESET_WINDOW_SECONDS = _env_int(
     "LINKFLOW_PASSWORD_RESET_WINDOW_SECONDS", default=3600
 )
 
@@ -245,11 +311,11 @@ else:
 
 _POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 # Under ASGI, persistent connections leak (one per thread); a real pool does not.
-if _POSTGRES and env.bool("LINKFLOW_DB_POOL", default=True):
+if _POSTGRES and _env_bool("LINKFLOW_DB_POOL", default=True):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env.int("LINKFLOW_DB_POOL_MIN", default=1),
-        "max_size": env.int("LINKFLOW_DB_POOL_MAX", default=20),
+        "min_size": _env_int("LINKFLOW_DB_POOL_MIN", default=1),
+        "max_size": _env_int("LINKFLOW_DB_POOL_MAX", default=20),
         "timeout": 10,
     }
 
@@ -264,10 +330,10 @@ LOGOUT_REDIRECT_URL = "login"
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_PORT = _env_int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LinkFlow <noreply@linkflow.local>")
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -297,7 +363,8 @@ if LINKFLOW_STORAGE == "s3":
         "OPTIONS": {
             "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
             # Unset endpoint/keys fall through to AWS itself and boto3's credential chain.
-            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "endpoint_url": _env_url("AWS_S3_ENDPOINT_URL", default="", schemes=("http", "https"))
+            or None,
             "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
             "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
             "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
@@ -319,7 +386,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 # NodeRun input/output larger than this (as compact JSON) is offloaded to the storage above.
-LINKFLOW_PAYLOAD_INLINE_MAX_BYTES = env.int("LINKFLOW_PAYLOAD_INLINE_MAX_BYTES", default=262144)
+LINKFLOW_PAYLOAD_INLINE_MAX_BYTES = _env_int("LINKFLOW_PAYLOAD_INLINE_MAX_BYTES", default=262144)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -343,15 +410,15 @@ else:
 
 # --- Live feeds (executions/events.py, executions/fanout.py) -----------------------------
 # Events kept per execution for `?after=` replay, and for how long after the last one.
-LINKFLOW_WS_EVENT_LOG_MAX = env.int("LINKFLOW_WS_EVENT_LOG_MAX", default=1000)
-LINKFLOW_WS_EVENT_LOG_TTL_SECONDS = env.int("LINKFLOW_WS_EVENT_LOG_TTL_SECONDS", default=3600)
-LINKFLOW_WS_EVENT_LOG_FINISHED_TTL_SECONDS = env.int(
+LINKFLOW_WS_EVENT_LOG_MAX = _env_int("LINKFLOW_WS_EVENT_LOG_MAX", default=1000)
+LINKFLOW_WS_EVENT_LOG_TTL_SECONDS = _env_int("LINKFLOW_WS_EVENT_LOG_TTL_SECONDS", default=3600)
+LINKFLOW_WS_EVENT_LOG_FINISHED_TTL_SECONDS = _env_int(
     "LINKFLOW_WS_EVENT_LOG_FINISHED_TTL_SECONDS", default=300
 )
 # A subscriber this many events behind is closed (4429) and resumes with `after`.
-LINKFLOW_WS_SEND_BUFFER = env.int("LINKFLOW_WS_SEND_BUFFER", default=2000)
+LINKFLOW_WS_SEND_BUFFER = _env_int("LINKFLOW_WS_SEND_BUFFER", default=2000)
 # Wait this long to put more events in one frame (0: send what has piled up at once).
-LINKFLOW_WS_COALESCE_SECONDS = env.float("LINKFLOW_WS_COALESCE_SECONDS", default=0.0)
+LINKFLOW_WS_COALESCE_SECONDS = _env_float("LINKFLOW_WS_COALESCE_SECONDS", default=0.0)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # The in-process transport polls; a short interval keeps the embedded mode snappy.
@@ -366,7 +433,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # Celery's Django fixup otherwise closes the database connection after every task, which
 # cost a new PostgreSQL connection per execution; see also linkflow/celery.py.
 CELERY_DB_REUSE_MAX = 1000
-CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("LINKFLOW_WORKER_PREFETCH", default=4)
+CELERY_WORKER_PREFETCH_MULTIPLIER = _env_int("LINKFLOW_WORKER_PREFETCH", default=4)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -378,38 +445,38 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULER = "linkflow.scheduler:LeaderScheduler"
 # Empty: "linkflow:beat:leader:<queue>", so beats serving the same queue elect one leader.
 LINKFLOW_BEAT_LOCK_KEY = env.str("LINKFLOW_BEAT_LOCK_KEY", default="")
-LINKFLOW_BEAT_LOCK_TTL_SECONDS = env.float("LINKFLOW_BEAT_LOCK_TTL_SECONDS", default=15.0)
-LINKFLOW_BEAT_RENEW_SECONDS = env.float("LINKFLOW_BEAT_RENEW_SECONDS", default=5.0)
-LINKFLOW_BEAT_STANDBY_SECONDS = env.float("LINKFLOW_BEAT_STANDBY_SECONDS", default=2.0)
+LINKFLOW_BEAT_LOCK_TTL_SECONDS = _env_float("LINKFLOW_BEAT_LOCK_TTL_SECONDS", default=15.0)
+LINKFLOW_BEAT_RENEW_SECONDS = _env_float("LINKFLOW_BEAT_RENEW_SECONDS", default=5.0)
+LINKFLOW_BEAT_STANDBY_SECONDS = _env_float("LINKFLOW_BEAT_STANDBY_SECONDS", default=2.0)
 # A cron fire sent later than this after its slot (beat down, slow failover) is skipped.
-LINKFLOW_SCHEDULE_GRACE_SECONDS = env.float("LINKFLOW_SCHEDULE_GRACE_SECONDS", default=120.0)
+LINKFLOW_SCHEDULE_GRACE_SECONDS = _env_float("LINKFLOW_SCHEDULE_GRACE_SECONDS", default=120.0)
 CELERY_TIMEZONE = "UTC"
 
 # --- LinkFlow ---------------------------------------------------------------------------
 # Threads per web process serving HTTP; sync webhooks hold one while they wait.
-LINKFLOW_WEB_THREADS = env.int("LINKFLOW_WEB_THREADS", default=32)
-LINKFLOW_LEASE_SECONDS = env.int("LINKFLOW_LEASE_SECONDS", default=60)
+LINKFLOW_WEB_THREADS = _env_int("LINKFLOW_WEB_THREADS", default=32)
+LINKFLOW_LEASE_SECONDS = _env_int("LINKFLOW_LEASE_SECONDS", default=60)
 # A queued execution older than this is presumed to have lost its message (Redis flushed or
 # restarted without persistence) and is sent again (executions/recovery.py).
-LINKFLOW_QUEUED_GRACE_SECONDS = env.float("LINKFLOW_QUEUED_GRACE_SECONDS", default=300.0)
+LINKFLOW_QUEUED_GRACE_SECONDS = _env_float("LINKFLOW_QUEUED_GRACE_SECONDS", default=300.0)
 # How often the beat re-sends stale executions: lost messages and expired leases.
-LINKFLOW_REQUEUE_STALE_SECONDS = env.float("LINKFLOW_REQUEUE_STALE_SECONDS", default=30.0)
+LINKFLOW_REQUEUE_STALE_SECONDS = _env_float("LINKFLOW_REQUEUE_STALE_SECONDS", default=30.0)
 # At most this many executions of one workspace are dispatched (in the broker or running)
 # at once, fewer if its plan's concurrent_executions says so; the rest wait "pending" in
 # the database. Bounds how long one workspace's flood delays another's (docs/admission.md).
-LINKFLOW_DISPATCH_WINDOW = env.int("LINKFLOW_DISPATCH_WINDOW", default=4)
-LINKFLOW_EXECUTION_TIMEOUT_SECONDS = env.int("LINKFLOW_EXECUTION_TIMEOUT_SECONDS", default=3600)
+LINKFLOW_DISPATCH_WINDOW = _env_int("LINKFLOW_DISPATCH_WINDOW", default=4)
+LINKFLOW_EXECUTION_TIMEOUT_SECONDS = _env_int("LINKFLOW_EXECUTION_TIMEOUT_SECONDS", default=3600)
 # The hard limit a prefork worker process cannot outlive (docs/security/worker-limits.md):
 # past it the worker's main process kills the child and fails its execution
 # (worker_time_limit). Nothing inside a process can stop C code holding the GIL; the
 # expression cost model is the first line, this is the backstop. One task runs one
 # stretch of an execution (a wait or a back-off ends it), so the default follows the
 # execution timeout: no stretch can legitimately run longer than that plus one node.
-LINKFLOW_WORKER_TIME_LIMIT_SECONDS = env.int(
+LINKFLOW_WORKER_TIME_LIMIT_SECONDS = _env_int(
     "LINKFLOW_WORKER_TIME_LIMIT_SECONDS", default=LINKFLOW_EXECUTION_TIMEOUT_SECONDS + 120
 )
 # The soft limit raises inside the task first (Python code only), so a run can end cleanly.
-LINKFLOW_WORKER_SOFT_TIME_LIMIT_SECONDS = env.int(
+LINKFLOW_WORKER_SOFT_TIME_LIMIT_SECONDS = _env_int(
     "LINKFLOW_WORKER_SOFT_TIME_LIMIT_SECONDS",
     default=max(LINKFLOW_WORKER_TIME_LIMIT_SECONDS - 30, 1),
 )
@@ -422,43 +489,33 @@ CELERY_TASK_TIME_LIMIT = LINKFLOW_WORKER_TIME_LIMIT_SECONDS
 CELERY_TASK_SOFT_TIME_LIMIT = LINKFLOW_WORKER_SOFT_TIME_LIMIT_SECONDS
 # A prefork child whose resident memory grew past this (KiB) is replaced after its task.
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = (
-    env.int("LINKFLOW_WORKER_MAX_MEMORY_MB", default=1024) * 1024 or None
+    _env_int("LINKFLOW_WORKER_MAX_MEMORY_MB", default=1024) * 1024 or None
 )
 # Takeovers of an execution whose worker's lease ran out before it is failed (worker_lost).
-LINKFLOW_MAX_LOST_LEASES = env.int("LINKFLOW_MAX_LOST_LEASES", default=3)
-LINKFLOW_SUBWORKFLOW_MAX_DEPTH = env.int("LINKFLOW_SUBWORKFLOW_MAX_DEPTH", default=5)
+LINKFLOW_MAX_LOST_LEASES = _env_int("LINKFLOW_MAX_LOST_LEASES", default=3)
+LINKFLOW_SUBWORKFLOW_MAX_DEPTH = _env_int("LINKFLOW_SUBWORKFLOW_MAX_DEPTH", default=5)
 # Days of executions kept when the billing app does not decide (per plan) itself.
-LINKFLOW_RETENTION_DAYS = env.int("LINKFLOW_RETENTION_DAYS", default=30)
+LINKFLOW_RETENTION_DAYS = _env_int("LINKFLOW_RETENTION_DAYS", default=30)
 # When set, GET /metrics needs "Authorization: Bearer <token>".
 LINKFLOW_METRICS_TOKEN = env.str("LINKFLOW_METRICS_TOKEN", default="")
 # A worker serves its own process metrics (node durations) on this port; 0 turns it off.
-LINKFLOW_WORKER_METRICS_PORT = env.int("LINKFLOW_WORKER_METRICS_PORT", default=0)
+LINKFLOW_WORKER_METRICS_PORT = _env_int("LINKFLOW_WORKER_METRICS_PORT", default=0)
 # The HTTP node refuses private, loopback, link-local and metadata addresses unless opened.
-LINKFLOW_HTTP_ALLOW_PRIVATE = env.bool("LINKFLOW_HTTP_ALLOW_PRIVATE", default=False)
+LINKFLOW_HTTP_ALLOW_PRIVATE = _env_bool("LINKFLOW_HTTP_ALLOW_PRIVATE", default=False)
 LINKFLOW_HTTP_ALLOW_HOSTS = env.list("LINKFLOW_HTTP_ALLOW_HOSTS", default=[])
-LINKFLOW_WEBHOOK_MAX_BYTES = env.int("LINKFLOW_WEBHOOK_MAX_BYTES", default=10 * 1024 * 1024)
-LINKFLOW_PUBLIC_URL = env.str("LINKFLOW_PUBLIC_URL", default="http://127.0.0.1:8000")
-LINKFLOW_EMBEDDED_WORKER_CONCURRENCY = env.int("LINKFLOW_WORKER_CONCURRENCY", default=4)
+LINKFLOW_WEBHOOK_MAX_BYTES = _env_int("LINKFLOW_WEBHOOK_MAX_BYTES", default=10 * 1024 * 1024)
+LINKFLOW_PUBLIC_URL = _env_url(
+    "LINKFLOW_PUBLIC_URL", default="http://127.0.0.1:8000", schemes=("http", "https")
+)
+LINKFLOW_EMBEDDED_WORKER_CONCURRENCY = _env_int("LINKFLOW_WORKER_CONCURRENCY", default=4)
 LINKFLOW_ADMIN_EMAIL = env.str("LINKFLOW_ADMIN_EMAIL", default="admin@linkflow.local")
 LINKFLOW_ADMIN_PASSWORD = env.str("LINKFLOW_ADMIN_PASSWORD", default="")
-
-
-def _env_switch(name: str, *, default: bool) -> bool:
-    """An on/off variable; anything but a known spelling stops start-up (a typo in a switch
-    must not silently pick a side)."""
-    raw = env.str(name, default="").strip().lower()
-    if not raw:
-        return default
-    spellings = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
-    if raw not in spellings:
-        raise environ.ImproperlyConfigured(f"{name} must be 'on' or 'off', not {raw!r}.")
-    return spellings[raw]
 
 
 # Billing off (the default: a self-hosted install) applies no plan limit at all and keeps
 # executions LINKFLOW_RETENTION_DAYS; on, every workspace gets its subscription's plan or
 # LINKFLOW_DEFAULT_PLAN (billing/selectors.py).
-LINKFLOW_BILLING = _env_switch("LINKFLOW_BILLING", default=False)
+LINKFLOW_BILLING = _env_bool("LINKFLOW_BILLING", default=False)
 # With billing on, the plan of a workspace without an active subscription: free, pro,
 # unlimited or any plan slug made in admin. Read at every start, never copied into a row.
 LINKFLOW_DEFAULT_PLAN = env.str("LINKFLOW_DEFAULT_PLAN", default="free")
@@ -496,13 +553,13 @@ REST_FRAMEWORK = {
     ],
 }
 if DEBUG:
-    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(  # type: ignore[union-attr]
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("LINKFLOW_JWT_ACCESS_MINUTES", default=15)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("LINKFLOW_JWT_REFRESH_DAYS", default=7)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=_env_int("LINKFLOW_JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=_env_int("LINKFLOW_JWT_REFRESH_DAYS", default=7)),
     "ROTATE_REFRESH_TOKENS": True,
     # A refresh token works once: the rotated-out one is refused (token_blacklist app).
     "BLACKLIST_AFTER_ROTATION": True,
@@ -516,8 +573,8 @@ SIMPLE_JWT = {
 OAUTH2_PROVIDER = {
     "SCOPES_BACKEND_CLASS": "linkflow.accounts.scoping.ScopesBackend",
     "PKCE_REQUIRED": True,
-    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("LINKFLOW_OAUTH_ACCESS_SECONDS", default=3600),
-    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("LINKFLOW_OAUTH_REFRESH_DAYS", default=30) * 86400,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": _env_int("LINKFLOW_OAUTH_ACCESS_SECONDS", default=3600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": _env_int("LINKFLOW_OAUTH_REFRESH_DAYS", default=30) * 86400,
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,

@@ -37,3 +37,8 @@ def workflow_get(*, user: User, id: object) -> Workflow:
         raise NotFound("Workflow not found.") from None
     remember_role(user=user, workspace_id=workflow.workspace_id, role=workflow.caller_role)
     return workflow
+
+
+def workflows_active_count(*, workspace_id: object) -> int:
+    """The workspace's active workflows (billing's meter: no caller, the whole workspace)."""
+    return Workflow.objects.filter(workspace_id=workspace_id, active=True).count()

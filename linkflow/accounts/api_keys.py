@@ -20,6 +20,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from linkflow.audit.services import audit_record
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 
 from .models import ApiKey, Membership, Role, User, Workspace
@@ -105,9 +106,6 @@ def api_key_revoke(*, user: User, key: ApiKey) -> ApiKey:
 
 
 def _audit(action: str, *, user: User, key: ApiKey, data: dict[str, object]) -> None:
-    # Imported late: the audit app's models import this app's models.
-    from linkflow.audit.services import audit_record
-
     audit_record(action=action, workspace_id=key.workspace_id, actor=user, target=key, data=data)
 
 

@@ -1,6 +1,7 @@
 """Users sign in by email; every object belongs to a workspace; members have a role."""
 
 import uuid
+from typing import ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -17,9 +18,6 @@ class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **extra: object) -> "User":
-        # Imported late: the services import this module.
-        from .services import workspace_ensure_personal
-
         with transaction.atomic(using=self._db):
             user = self.model(email=self.normalize_email(email).lower(), **extra)
             user.set_password(password)
@@ -44,7 +42,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         ordering = ("email",)
@@ -117,3 +115,21 @@ class ApiKey(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+@transaction.atomic
+def workspace_ensure_personal(*, user: User) -> Workspace:
+    """Return the user's personal workspace, creating it (with the user as owner) if absent.
+
+    Here, beside the manager, so that models and services import each other in one
+    direction only (``linkflow.accounts.services`` re-exports it). The one place a personal
+    workspace is made: user creation (the manager, the admin's add
+    form) calls it, and so does ``workspace_default_for`` for a user left with none (made
+    by a raw ``User.objects.create``, or whose workspaces were all left or deleted).
+    """
+    workspace = Workspace.objects.filter(personal_owner=user).first()
+    if workspace is None:
+        label = user.name or user.email.split("@")[0]
+        workspace = Workspace.objects.create(name=f"{label}'s workspace", personal_owner=user)
+        Membership.objects.create(user=user, workspace=workspace, role=Role.OWNER)
+    return workspace

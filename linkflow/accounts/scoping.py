@@ -11,14 +11,12 @@ delegated credentials instead of silently letting them through.
 
 from typing import Any
 
-from django.db.models import QuerySet
 from oauth2_provider.models import AbstractAccessToken
 from oauth2_provider.scopes import BaseScopes
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from .models import ApiKey, Membership
-from .selectors import workspace_ids_for
+from .models import ApiKey
 
 # Every scope an API key or an OAuth2 token may carry. A write scope does not include the
 # matching read scope: a caller asks for exactly what it needs.
@@ -34,15 +32,6 @@ SCOPES: dict[str, str] = {
 }
 # What an OAuth2 client gets when it asks for no scope: reading only.
 DEFAULT_OAUTH_SCOPES = [name for name in SCOPES if name.endswith(":read")]
-
-
-def caller_workspace_ids(request: Request) -> QuerySet[Membership]:
-    """The ids of the workspaces this request may see, as a subquery.
-
-    For an API key that is its own workspace (while its creator still belongs to it); for
-    everybody else, every workspace the user belongs to.
-    """
-    return workspace_ids_for(user=request.user)
 
 
 def granted_scopes(request: Request) -> frozenset[str] | None:

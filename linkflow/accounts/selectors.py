@@ -3,9 +3,10 @@
 from django.core.exceptions import ValidationError
 from django.db.models import F, OuterRef, QuerySet, Subquery
 
+from linkflow.audit.models import AuditEvent
 from linkflow.core.errors import NotFound, PermissionDenied
 
-from .models import WRITER_ROLES, Membership, Role, User, Workspace
+from .models import WRITER_ROLES, Membership, Role, User, Workspace, workspace_ensure_personal
 
 
 def workspace_ids_for(*, user: User) -> QuerySet[Membership]:
@@ -97,8 +98,6 @@ def workspace_default_for(*, user: User) -> Workspace:
         return personal
     workspace = user.workspaces.order_by("created_at").first()
     if workspace is None:
-        from .services import workspace_ensure_personal  # the services import this module
-
         workspace = workspace_ensure_personal(user=user)
         remember_role(user=user, workspace_id=workspace.pk, role=Role.OWNER)
     return workspace
@@ -165,3 +164,13 @@ def workspace_target(*, user: User, workspace_id: object = None) -> Workspace:
     if workspace is None:
         raise NotFound("Workspace not found.")
     return workspace
+
+
+def audit_list(*, user: User, workspace_id: object, action: str = "") -> QuerySet[AuditEvent]:
+    """The workspace's audit events, newest first; only for its admins and owners.
+
+    NotFound for an outsider, PermissionDenied for an editor or a viewer.
+    """
+    require_role(user=user, workspace_id=workspace_id, at_least=Role.ADMIN)
+    events = AuditEvent.objects.filter(workspace_id=workspace_id).select_related("actor")
+    return events.filter(action=action) if action else events

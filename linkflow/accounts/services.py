@@ -6,9 +6,11 @@ from typing import Any, Literal
 
 from django.db import transaction
 
+from linkflow.audit.services import audit_record
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 
 from .models import Membership, Role, User, Workspace
+from .models import workspace_ensure_personal as workspace_ensure_personal  # re-exported
 from .selectors import confined_workspace, remember_role, require_role
 
 
@@ -59,22 +61,6 @@ def admin_ensure(*, email: str, password: str) -> AdminEnsured:
 
 
 @transaction.atomic
-def workspace_ensure_personal(*, user: User) -> Workspace:
-    """Return the user's personal workspace, creating it (with the user as owner) if absent.
-
-    The one place a personal workspace is made: user creation (the manager, the admin's add
-    form) calls it, and so does ``workspace_default_for`` for a user left with none (made
-    by a raw ``User.objects.create``, or whose workspaces were all left or deleted).
-    """
-    workspace = Workspace.objects.filter(personal_owner=user).first()
-    if workspace is None:
-        label = user.name or user.email.split("@")[0]
-        workspace = Workspace.objects.create(name=f"{label}'s workspace", personal_owner=user)
-        Membership.objects.create(user=user, workspace=workspace, role=Role.OWNER)
-    return workspace
-
-
-@transaction.atomic
 def membership_add(*, workspace: Workspace, user: User, role: Role = Role.EDITOR) -> Membership:
     """Give ``user`` ``role`` in ``workspace``; an existing membership gets the new role."""
     membership, _ = Membership.objects.update_or_create(
@@ -90,9 +76,6 @@ LAST_OWNER = "last_owner"
 
 
 def _audit(**kwargs: Any) -> None:
-    # Imported late: the audit app's models import this app's models.
-    from linkflow.audit.services import audit_record
-
     audit_record(**kwargs)
 
 

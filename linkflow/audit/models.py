@@ -3,14 +3,18 @@
 from django.conf import settings
 from django.db import models
 
-from linkflow.accounts.models import Workspace
 from linkflow.core.models import BaseModel
 
 
 class AuditEvent(BaseModel):
     # Null for events outside any workspace (signing in).
     workspace = models.ForeignKey(
-        Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events"
+        # By name: the audit log is a floor below accounts, which writes to it.
+        "accounts.Workspace",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="audit_events",
     )
     # Null for the system (a worker using a credential) or a deleted user.
     actor = models.ForeignKey(

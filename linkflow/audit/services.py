@@ -1,20 +1,21 @@
 """Writing the audit log. Other apps call ``audit_record`` from their services."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 
-from linkflow.accounts.models import User
-
 from .context import current_ip
 from .models import AuditEvent
+
+if TYPE_CHECKING:  # the audit log sits below accounts, which writes to it
+    from linkflow.accounts.models import User
 
 
 def audit_record(
     *,
     action: str,
     workspace_id: object = None,
-    actor: User | None = None,
+    actor: "User | None" = None,
     target: Model | None = None,
     target_type: str = "",
     target_id: object = "",

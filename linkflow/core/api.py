@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from .errors import ErrorCode, LinkflowError
+from .errors import error_body as error_body  # re-exported: its historical home
 from .outages import RETRY_AFTER_SECONDS, is_outage, outage_body
 
 logger = logging.getLogger(__name__)
@@ -42,11 +43,6 @@ def validated_query(serializer_class: type[Any], request: Any) -> dict[str, Any]
     and an absent boolean for false, so a bad filter would be ignored instead of refused.
     """
     return validated(serializer_class(data=request.query_params.dict()))
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    """The one error shape, used by the API and by the plain-Django error views."""
-    return {"error": {"code": code, "message": message, "details": details}}
 
 
 def _drf_code(exc: exceptions.APIException) -> str:

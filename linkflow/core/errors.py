@@ -23,7 +23,6 @@ class ErrorCode(StrEnum):
     WORKFLOW_GRAPH_INVALID = "workflow_graph_invalid"
     WORKFLOW_HAS_NO_VERSION = "workflow_has_no_version"
     EXECUTION_FINISHED = "execution_finished"
-    SUBWORKFLOW_DEPTH_EXCEEDED = "subworkflow_depth_exceeded"
     API_KEY_CONFINED = "api_key_confined"
 
 
@@ -60,3 +59,8 @@ class PermissionDenied(LinkflowError):
 
     def __init__(self, message: str = "You may not do this in this workspace.") -> None:
         super().__init__(ErrorCode.PERMISSION_DENIED, message)
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one error shape, used by the API and by the plain-Django error views."""
+    return {"error": {"code": code, "message": message, "details": details}}

@@ -7,15 +7,15 @@ Two kinds, because LinkFlow runs as many processes on many machines:
   connections (web). A worker exposes its own on ``LINKFLOW_WORKER_METRICS_PORT``; with
   prefork children set ``PROMETHEUS_MULTIPROC_DIR`` so the children's values add up.
 - Fleet metrics, computed from PostgreSQL and Redis at scrape time, so every web process
-  reports the same truth: executions by status, stale executions, overdue waits, queue
-  depth, pending dead letters and the beat leader. A backing service that cannot be read
+  reports the same truth: what the apps register (``fleet_gauges_register``: executions by
+  status, stale executions, overdue waits, pending dead letters), queue depth and the beat
+  leader. A backing service that cannot be read
   shows as ``linkflow_up{service=...} 0`` instead of failing the scrape.
 """
 
 import logging
 import os
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge, Histogram, generate_latest
@@ -33,10 +33,10 @@ NODE_DURATION = Histogram(
 WEBSOCKET_CONNECTIONS = Gauge(
     "linkflow_websocket_connections", "Open WebSocket connections in this process."
 )
+# What the apps read from PostgreSQL at scrape time, by name (fleet_gauges_register).
+_DATABASE_GAUGES: dict[str, Callable[[], Iterable[Metric]]] = {}
 # A kombu Redis queue keeps messages of priority 3, 6 and 9 in lists of their own.
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
-# Waits this much past their resume time mean the resume beat is not keeping up.
-_OVERDUE = timedelta(seconds=60)
 
 
 def node_observed(*, node_type: str, seconds: float) -> None:
@@ -77,48 +77,15 @@ class FleetCollector(Collector):
         yield up
 
 
+def fleet_gauges_register(*, name: str, read: Callable[[], Iterable[Metric]]) -> None:
+    """Add the gauges an app reads from PostgreSQL at scrape time (call from its
+    ``AppConfig.ready``; registering a name again replaces it). Core knows no app: each
+    app registers what it shows, as healthchecks' transports do."""
+    _DATABASE_GAUGES[name] = read
+
+
 def _database_metrics() -> list[Metric]:
-    from django.db.models import Count, Q
-    from django.utils import timezone
-
-    from executions.dead_letters import dead_letters_pending_count
-    from executions.models import Execution, ExecutionStatus
-    from executions.recovery import queued_grace
-
-    now = timezone.now()
-    by_status = dict(
-        Execution.objects.order_by()
-        .values_list("status")
-        .annotate(n=Count("pk"))
-        .values_list("status", "n")
-    )
-    executions = GaugeMetricFamily(
-        "linkflow_executions", "Executions stored, by status.", labels=["status"]
-    )
-    for status in ExecutionStatus.values:
-        executions.add_metric([status], by_status.get(status, 0))
-    stale = Q(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now) | Q(
-        status=ExecutionStatus.QUEUED, queued_at__lt=now - queued_grace()
-    )
-    overdue = Q(status=ExecutionStatus.WAITING, resume_at__lt=now - _OVERDUE)
-    return [
-        executions,
-        GaugeMetricFamily(
-            "linkflow_executions_stale",
-            "Running executions whose lease expired, and queued ones whose message seems lost.",
-            value=Execution.objects.filter(stale).count(),
-        ),
-        GaugeMetricFamily(
-            "linkflow_executions_waiting_overdue",
-            "Waiting executions more than a minute past their resume time.",
-            value=Execution.objects.filter(overdue).count(),
-        ),
-        GaugeMetricFamily(
-            "linkflow_dead_letters_pending",
-            "Failed jobs waiting for an operator to replay or discard them.",
-            value=dead_letters_pending_count(),
-        ),
-    ]
+    return [metric for read in _DATABASE_GAUGES.values() for metric in read()]
 
 
 def _redis_metrics() -> tuple[bool, list[Metric]] | None:

@@ -15,6 +15,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from psycopg_pool import PoolTimeout, TooManyRequests
 
+from .errors import error_body
+
 logger = logging.getLogger(__name__)
 
 SERVICE_UNAVAILABLE = "service_unavailable"
@@ -38,8 +40,6 @@ def is_outage(exc: BaseException) -> bool:
 
 def outage_body() -> dict[str, object]:
     """The error body of a 503 caused by an outage (no internals: hosts, ports, SQL)."""
-    from .api import error_body  # api.py imports this module
-
     return error_body(
         SERVICE_UNAVAILABLE,
         "A service LinkFlow depends on is unavailable; try again shortly.",

@@ -29,7 +29,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from .client_ip import client_address
-from .errors import ErrorCode
+from .errors import ErrorCode, error_body
 
 _UNITS = {1: ("s", "sec", "second"), 60: ("m", "min", "minute"), 3600: ("h", "hour")}
 _UNITS[86400] = ("d", "day")
@@ -161,8 +161,6 @@ def webhook_throttled(request: HttpRequest) -> HttpResponse | None:
     """For the plain-Django webhook views: count the call against the ``execute`` budget of
     its URL (its token, or workspace and path) and answer 429 in the error shape when over."""
     # DRF imports this module while it defines APIView, which linkflow.core.api needs.
-    from .api import error_body
-
     wait = rate_limit_wait(scope="execute", ident=f"webhook:{request.path.rstrip('/')}")
     if wait is None:
         return None

@@ -151,7 +151,8 @@ def test_a_malformed_linkflow_billing_stops_start_up_naming_the_variable(value):
     )
 
     assert result.returncode != 0
-    assert f"LINKFLOW_BILLING must be 'on' or 'off', not '{value}'" in result.stderr
+    message = f"LINKFLOW_BILLING must be one of on/off, true/false, yes/no, 1/0, not '{value}'"
+    assert message in result.stderr
 
 
 def test_the_migration_removes_only_subscriptions_linkflow_made_on_first_use():

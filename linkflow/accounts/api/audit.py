@@ -1,4 +1,8 @@
-"""The audit log over the API, and the audited JWT sign-in."""
+"""The audit log over the API, and the audited JWT sign-in.
+
+Here, not in the audit app: reading the log needs accounts' roles, and the audit app is a
+floor below accounts (every app writes to it).
+"""
 
 from typing import Any
 
@@ -6,13 +10,13 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from linkflow.accounts.auth_views import ThrottledTokenObtainPairView
+from linkflow.audit.context import request_ip
+from linkflow.audit.models import AuditEvent
+from linkflow.audit.services import audit_record
 from linkflow.core.api import CreatedCursorPagination
 
-from .context import request_ip
-from .models import AuditEvent
-from .selectors import audit_list
-from .services import audit_record
+from ..auth_views import ThrottledTokenObtainPairView
+from ..selectors import audit_list
 
 
 class AuditEventOutSerializer(serializers.ModelSerializer):

@@ -1,0 +1,71 @@
+"""The counts billing meters (registered with ``billing.meters`` by ``ExecutionsConfig.ready``).
+
+System-wide reads for plan limits and usage rows, not tenant-scoped selectors: billing
+asks for one workspace it already knows the caller may act in.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+
+from billing.meters import WorkspaceTotals
+
+from .models import Execution, ExecutionStatus, NodeRun
+
+# Queued executions are waiting for a worker and running ones hold one; waiting (parked)
+# ones hold nothing, so they do not count as concurrent.
+CONCURRENT_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+
+
+def executions_created_count(*, workspace_id: object, since: datetime, cap: int | None) -> int:
+    """Executions created in the workspace since ``since``, counting at most ``cap``."""
+    rows = Execution.objects.filter(workspace_id=workspace_id, created_at__gte=since)
+    return _count(rows, cap)
+
+
+def executions_live_count(*, workspace_id: object, cap: int | None) -> int:
+    """The workspace's queued plus running executions, counting at most ``cap``."""
+    rows = Execution.objects.filter(workspace_id=workspace_id, status__in=CONCURRENT_STATUSES)
+    return _count(rows, cap)
+
+
+def executions_finished_totals(*, start: datetime, end: datetime) -> list[WorkspaceTotals]:
+    """Per workspace, the executions that finished in [start, end): by final status, their
+    node runs, and their run time in seconds."""
+    finished = {"finished_at__gte": start, "finished_at__lt": end}
+    run_time = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+    per_workspace = (
+        Execution.objects.filter(**finished)
+        .values("workspace_id")
+        .annotate(
+            succeeded=Count("pk", filter=Q(status=ExecutionStatus.SUCCEEDED)),
+            failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
+            cancelled=Count("pk", filter=Q(status=ExecutionStatus.CANCELLED)),
+            run_time=Sum(run_time),
+        )
+    )
+    node_runs = dict(
+        NodeRun.objects.filter(**{f"execution__{name}": v for name, v in finished.items()})
+        .values("execution__workspace_id")
+        .annotate(n=Count("pk"))
+        .values_list("execution__workspace_id", "n")
+    )
+    return [
+        WorkspaceTotals(
+            workspace_id=totals["workspace_id"],
+            succeeded=totals["succeeded"],
+            failed=totals["failed"],
+            cancelled=totals["cancelled"],
+            node_runs=node_runs.get(totals["workspace_id"], 0),
+            execution_seconds=(totals["run_time"] or timedelta()).total_seconds(),
+        )
+        for totals in per_workspace
+    ]
+
+
+def _count(rows: Any, cap: int | None) -> int:
+    # COUNT over a LIMITed subquery: the cost stops at the allowance, however busy it gets.
+    if cap is None:
+        return int(rows.count())
+    return int(rows.values("pk")[:cap].count())
