@@ -11,6 +11,7 @@ import httpx
 
 from linkflow.engine.errors import ExpressionError, NodeError
 from linkflow.engine.expressions import evaluate
+from linkflow.engine.net import AddressPolicy
 
 
 def utc_now() -> datetime:
@@ -41,6 +42,9 @@ class RunContext:
     files: FileStore | None = None
     subworkflows: SubworkflowRunner | None = None
     mailer: Mailer | None = None
+    # Where nodes that open their own sockets (databases, brokers) may connect; None is
+    # the default-deny policy. HTTP nodes get the same policy through ``http_client``.
+    address_policy: AddressPolicy | None = None
     # Filled by webhook.respond: {"status", "headers", "body"} for a waiting webhook caller.
     response: dict[str, Any] | None = field(default=None)
 
