@@ -80,6 +80,16 @@ _BUILTIN_PATHS: dict[str, str] = {
     "code.python": "linkflow.engine.nodes.code:PythonCode",
     "notify.email": "linkflow.engine.nodes.notify:Email",
     "notify.slack": "linkflow.engine.nodes.notify:Slack",
+    "data.sort": "linkflow.engine.nodes.data_utils:Sort",
+    "data.limit": "linkflow.engine.nodes.data_utils:Limit",
+    "data.dedupe": "linkflow.engine.nodes.data_utils:Dedupe",
+    "data.rename": "linkflow.engine.nodes.data_utils:Rename",
+    "data.summarize": "linkflow.engine.nodes.data_utils:Summarize",
+    "data.compare": "linkflow.engine.nodes.data_utils:Compare",
+    "data.datetime": "linkflow.engine.nodes.data_datetime:DateTime",
+    "data.crypto": "linkflow.engine.nodes.data_crypto:Crypto",
+    "data.html": "linkflow.engine.nodes.data_html:ExtractHtml",
+    "data.xml": "linkflow.engine.nodes.data_xml:Xml",
 }
 
 _targets: dict[str, str | type[NodeType]] = dict(_BUILTIN_PATHS)
