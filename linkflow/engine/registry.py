@@ -90,6 +90,8 @@ _BUILTIN_PATHS: dict[str, str] = {
     "data.crypto": "linkflow.engine.nodes.data_crypto:Crypto",
     "data.html": "linkflow.engine.nodes.data_html:ExtractHtml",
     "data.xml": "linkflow.engine.nodes.data_xml:Xml",
+    "db.postgres": "linkflow.engine.nodes.db_postgres:Postgres",
+    "db.mysql": "linkflow.engine.nodes.db_mysql:MySql",
 }
 
 _targets: dict[str, str | type[NodeType]] = dict(_BUILTIN_PATHS)
