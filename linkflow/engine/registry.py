@@ -92,6 +92,7 @@ _BUILTIN_PATHS: dict[str, str] = {
     "data.xml": "linkflow.engine.nodes.data_xml:Xml",
     "db.postgres": "linkflow.engine.nodes.db_postgres:Postgres",
     "db.mysql": "linkflow.engine.nodes.db_mysql:MySql",
+    "redis.command": "linkflow.engine.nodes.redis_command:RedisCommand",
 }
 
 _targets: dict[str, str | type[NodeType]] = dict(_BUILTIN_PATHS)
