@@ -93,6 +93,9 @@ _BUILTIN_PATHS: dict[str, str] = {
     "db.postgres": "linkflow.engine.nodes.db_postgres:Postgres",
     "db.mysql": "linkflow.engine.nodes.db_mysql:MySql",
     "redis.command": "linkflow.engine.nodes.redis_command:RedisCommand",
+    "amqp.publish": "linkflow.engine.nodes.amqp_publish:AmqpPublish",
+    "mqtt.publish": "linkflow.engine.nodes.mqtt_publish:MqttPublish",
+    "nats.publish": "linkflow.engine.nodes.nats_publish:NatsPublish",
 }
 
 _targets: dict[str, str | type[NodeType]] = dict(_BUILTIN_PATHS)
