@@ -57,6 +57,12 @@ class FileStore(Protocol):
         ``{"$file": key, "name", "size", "content_type"}``."""
         ...
 
+    def read(self, *, ref: dict[str, Any], limit: int) -> bytes:
+        """The bytes of a file this execution stored (``ref`` from save); raise KeyError
+        for a reference that is not one of this execution's files, ValueError past
+        ``limit`` bytes."""
+        ...
+
 
 class Mailer(Protocol):
     """The host's mail machinery, for notify.email."""

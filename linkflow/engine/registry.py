@@ -96,6 +96,7 @@ _BUILTIN_PATHS: dict[str, str] = {
     "amqp.publish": "linkflow.engine.nodes.amqp_publish:AmqpPublish",
     "mqtt.publish": "linkflow.engine.nodes.mqtt_publish:MqttPublish",
     "nats.publish": "linkflow.engine.nodes.nats_publish:NatsPublish",
+    "s3.object": "linkflow.engine.nodes.s3:S3Object",
 }
 
 _targets: dict[str, str | type[NodeType]] = dict(_BUILTIN_PATHS)

@@ -40,6 +40,7 @@ def node_run(
     policy: AddressPolicy = OPEN_POLICY,
     timeout_seconds: float | None = 20,
     attempt: int = 1,
+    files: Any = None,
 ) -> dict[str, Items]:
     """Run the node ``type_name`` once on ``items`` with ``credential`` and ``policy``."""
     node_type = get_node_type(type_name)
@@ -51,6 +52,7 @@ def node_run(
             http_client=client,
             credentials=lambda _id: dict(credential or {}),
             address_policy=policy,
+            files=files,
         )
         ctx = NodeContext(
             node_id="node",
