@@ -97,6 +97,7 @@ _BUILTIN_PATHS: dict[str, str] = {
     "mqtt.publish": "linkflow.engine.nodes.mqtt_publish:MqttPublish",
     "nats.publish": "linkflow.engine.nodes.nats_publish:NatsPublish",
     "s3.object": "linkflow.engine.nodes.s3:S3Object",
+    "notify.webhook": "linkflow.engine.nodes.notify_webhook:WebhookNotify",
 }
 
 _targets: dict[str, str | type[NodeType]] = dict(_BUILTIN_PATHS)
