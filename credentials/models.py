@@ -15,6 +15,14 @@ class CredentialType(models.TextChoices):
     SMTP = "smtp", "SMTP server"
     SLACK = "slack", "Slack"
     WEBHOOK_AUTH = "webhook_auth", "Webhook auth (header token or HMAC secret)"
+    POSTGRES = "postgres", "PostgreSQL database"
+    MYSQL = "mysql", "MySQL or MariaDB database"
+    REDIS = "redis", "Redis server"
+    AMQP = "amqp", "AMQP broker (RabbitMQ)"
+    MQTT = "mqtt", "MQTT broker"
+    NATS = "nats", "NATS server"
+    S3 = "s3", "S3-compatible storage"
+    HMAC_KEY = "hmac_key", "HMAC signing key"
 
 
 class Credential(BaseModel):

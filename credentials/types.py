@@ -57,6 +57,22 @@ class Schema:
         }
 
 
+PG_SSL_MODES = ("disable", "prefer", "require", "verify-ca", "verify-full")
+TLS_CHOICES = ("none", "tls")
+
+
+def _server_fields(*, choices: tuple[str, ...], database: bool = False) -> tuple[Field, ...]:
+    """The fields of a database or broker credential: where, who, and how it is secured."""
+    return (
+        Field("host", required=True),
+        Field("port", kind="port"),
+        *((Field("database", required=True),) if database else ()),
+        Field("username"),
+        Field("password", secret=True),
+        Field("security", kind="choice", choices=choices),
+    )
+
+
 # Kept by LinkFlow in an oauth2_client credential after the connect flow; never accepted
 # from a client, never shown, and redacted like any secret.
 OAUTH2_TOKEN_FIELDS = (
@@ -107,6 +123,26 @@ SCHEMAS: dict[str, Schema] = {
             (Field("webhook_url", secret=True, kind="url"), Field("token", secret=True)),
             one_of=("webhook_url", "token"),
         ),
+        Schema(CredentialType.POSTGRES, _server_fields(choices=PG_SSL_MODES, database=True)),
+        Schema(CredentialType.MYSQL, _server_fields(choices=TLS_CHOICES, database=True)),
+        Schema(CredentialType.REDIS, (*_server_fields(choices=TLS_CHOICES), Field("database"))),
+        Schema(CredentialType.AMQP, (*_server_fields(choices=TLS_CHOICES), Field("virtual_host"))),
+        Schema(CredentialType.MQTT, (*_server_fields(choices=TLS_CHOICES), Field("client_id"))),
+        Schema(
+            CredentialType.NATS,
+            (*_server_fields(choices=TLS_CHOICES), Field("token", secret=True)),
+        ),
+        Schema(
+            CredentialType.S3,
+            (
+                Field("endpoint_url", kind="url"),
+                Field("region"),
+                Field("access_key_id", required=True),
+                Field("secret_access_key", secret=True, required=True),
+                Field("bucket"),
+            ),
+        ),
+        Schema(CredentialType.HMAC_KEY, (Field("key", secret=True, required=True),)),
         Schema(
             CredentialType.WEBHOOK_AUTH,
             (Field("header_name"), Field("token", secret=True), Field("secret", secret=True)),

@@ -56,6 +56,18 @@ class StorageFileStore:
         stored = default_storage.save(key, _TypedContent(content, content_type=content_type))
         return {"$file": stored, "name": name, "size": len(content), "content_type": content_type}
 
+    def read(self, *, ref: dict[str, Any], limit: int) -> bytes:
+        """The bytes of one of this execution's files. Raises KeyError when ``ref`` is not
+        a file of this execution (or is gone), ValueError when it is over ``limit``."""
+        try:
+            with file_open(ref, execution_id=self.execution_id) as handle:
+                content = handle.read(limit + 1)
+        except (FileMissing, ValueError):
+            raise KeyError("not a file of this execution") from None
+        if len(content) > limit:
+            raise ValueError(f"the file is larger than {limit} bytes")
+        return bytes(content)
+
 
 def file_open(ref: dict[str, Any], *, execution_id: str | None = None) -> File:
     """Open the file a ``$file`` reference names, for reading bytes; the caller closes it.

@@ -69,6 +69,22 @@ def require_services() -> None:
         pytest.skip(f"needs the real services: {message}")
 
 
+# The local servers the database and queue nodes are tested against (not LinkFlow's own).
+SERVERS = {"mariadb": 3306, "rabbitmq": 5672, "mosquitto": 1883, "nats": 4222}
+
+
+def require_server(name: str) -> int:
+    """The port of the local ``name`` server (see SERVERS); fail (in CI) or skip (elsewhere)
+    when nothing answers there. .ci/run starts them."""
+    port = SERVERS[name]
+    if not _reachable(f"tcp://127.0.0.1:{port}", port):
+        message = f"needs the local {name} server on 127.0.0.1:{port}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return port
+
+
 @pytest.fixture
 def owner(db: None) -> User:
     return UserFactory.create()

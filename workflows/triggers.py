@@ -6,7 +6,6 @@ checked (``webhook_call_check``), authenticated, turned into the trigger item an
 (``webhook_call_handle``); in sync mode the caller waits for the outcome the worker announces.
 """
 
-import hashlib
 import hmac
 import json
 import logging
@@ -27,6 +26,7 @@ from credentials.services import credential_resolver
 from executions.completion import completion_wait
 from executions.services import execution_create
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
+from linkflow.engine.signing import signature
 
 from .models import WebhookAuth, WebhookMode, WebhookTrigger, Workflow, webhook_token_new
 
@@ -370,8 +370,7 @@ def _signature_check(
     timestamp, signatures = _signature_parse(call.headers.get(SIGNATURE_HEADER, ""))
     if abs(now - timestamp) > SIGNATURE_TOLERANCE_SECONDS:
         raise _auth_failed("The signature's timestamp is too old or in the future.")
-    signed = f"{timestamp}.".encode() + call.body
-    expected = hmac.new(_utf8(secret), signed, hashlib.sha256).hexdigest().encode()
+    expected = signature(secret=str(secret), timestamp=timestamp, body=call.body).encode()
     if not any(hmac.compare_digest(_utf8(given), expected) for given in signatures):
         raise _auth_failed("The signature does not match.")
     # cache.add is atomic: of two copies of one request racing in, only one gets through.

@@ -11,6 +11,7 @@ import httpx
 
 from linkflow.engine.errors import ExpressionError, NodeError
 from linkflow.engine.expressions import evaluate
+from linkflow.engine.net import AddressPolicy
 
 
 def utc_now() -> datetime:
@@ -41,6 +42,9 @@ class RunContext:
     files: FileStore | None = None
     subworkflows: SubworkflowRunner | None = None
     mailer: Mailer | None = None
+    # Where nodes that open their own sockets (databases, brokers) may connect; None is
+    # the default-deny policy. HTTP nodes get the same policy through ``http_client``.
+    address_policy: AddressPolicy | None = None
     # Filled by webhook.respond: {"status", "headers", "body"} for a waiting webhook caller.
     response: dict[str, Any] | None = field(default=None)
 
@@ -51,6 +55,12 @@ class FileStore(Protocol):
     def save(self, *, name: str, content: bytes, content_type: str) -> dict[str, Any]:
         """Store ``content``; return a JSON reference
         ``{"$file": key, "name", "size", "content_type"}``."""
+        ...
+
+    def read(self, *, ref: dict[str, Any], limit: int) -> bytes:
+        """The bytes of a file this execution stored (``ref`` from save); raise KeyError
+        for a reference that is not one of this execution's files, ValueError past
+        ``limit`` bytes."""
         ...
 
 

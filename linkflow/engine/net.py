@@ -31,6 +31,7 @@ import httpcore
 import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # (host, port) -> the addresses to try, in order; the default asks the system resolver.
 Resolver = Callable[[str, int], Sequence[str]]
 
@@ -160,6 +161,16 @@ class AddressPolicy:
     allow_private: bool = False
     # (host, port) pairs, port None for any port; see allow_hosts_from().
     allow_hosts: frozenset[tuple[str, int | None]] = frozenset()
+    # LinkFlow's own database, Redis and brokers as (network, port): refused to every node
+    # whatever else is allowed, since they hold every workspace's data. See own_endpoints().
+    own_endpoints: frozenset[tuple[IPNetwork, int]] = frozenset()
+
+    def check_own(self, host: str, address: str, port: int) -> None:
+        """Raise BlockedAddress when ``address``:``port`` is one of LinkFlow's own services."""
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip = _embedded_ipv4(ip) or ip
+        if any(ip in network and port == own for network, own in self.own_endpoints):
+            raise BlockedAddress(host=host, address=address, reason="LinkFlow's own service")
 
     def host_allowed(self, host: str, port: int) -> bool:
         """True when an operator listed this host, or this host and port, explicitly."""
@@ -221,10 +232,52 @@ def checked_addresses(
         raise UnresolvedHost(f"Could not resolve host {host!r}: {error}") from error
     if not addresses:
         raise UnresolvedHost(f"Could not resolve host {host!r}: no addresses")
-    if not policy.host_allowed(host, port):
-        for address in addresses:
+    allowed = policy.host_allowed(host, port)
+    for address in addresses:
+        policy.check_own(host, address, port)  # even for a host the operator listed
+        if not allowed:
             policy.check(host, address)
     return addresses
+
+
+_LOOPBACK_AND_ANY = tuple(
+    ipaddress.ip_network(text) for text in ("127.0.0.0/8", "::1/128", "0.0.0.0/32", "::/128")
+)
+
+
+def own_endpoints(
+    endpoints: Iterable[tuple[str, int]], *, resolver: Resolver = system_resolver
+) -> frozenset[tuple[IPNetwork, int]]:
+    """The (network, port) pairs that reach the given (host, port) services of LinkFlow.
+
+    A name is resolved now (a name that does not resolve is skipped: nothing can reach
+    it either). A service on a loopback or wildcard address is reachable through every
+    loopback and wildcard address and through the machine's own addresses, so all of
+    those are listed for its port.
+    """
+    found: set[tuple[IPNetwork, int]] = set()
+    for host, port in endpoints:
+        try:
+            addresses = resolver(host, port)
+        except (OSError, UnicodeError):
+            continue
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+            found.add((ipaddress.ip_network(ip), port))
+            if ip.is_loopback or ip.is_unspecified:
+                found.update((network, port) for network in _LOOPBACK_AND_ANY)
+                found.update(
+                    (ipaddress.ip_network(own.split("%", 1)[0]), port)
+                    for own in _machine_addresses()
+                )
+    return frozenset(found)
+
+
+def _machine_addresses() -> list[str]:
+    try:
+        return [str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None)]
+    except OSError:
+        return []
 
 
 def open_guarded_socket(
@@ -367,6 +420,7 @@ def guarded_client(
     allow_hosts: Sequence[str] = (),
     timeout: float = 30.0,
     resolver: Resolver = system_resolver,
+    policy: AddressPolicy | None = None,
 ) -> httpx.Client:
     """A pooled, thread-safe ``httpx.Client`` that refuses internal destinations.
 
@@ -377,9 +431,13 @@ def guarded_client(
     an ``allow_hosts`` entry ("host" or "host:port") opens that host completely. The client
     follows no redirects by itself (callers bound them per request; each hop to a new
     origin is checked), ignores proxy variables and keeps no cookies. ``resolver`` is for
-    tests and custom DNS. Close the client when done: it owns a connection pool.
+    tests and custom DNS. A ``policy`` given replaces ``allow_private`` and ``allow_hosts``.
+    Close the client when done: it owns a connection pool.
     """
-    policy = AddressPolicy(allow_private=allow_private, allow_hosts=allow_hosts_from(allow_hosts))
+    if policy is None:
+        policy = AddressPolicy(
+            allow_private=allow_private, allow_hosts=allow_hosts_from(allow_hosts)
+        )
     return httpx.Client(
         transport=GuardedTransport(policy=policy, resolver=resolver),
         # The client is shared by every workspace's runs: a cookie one run receives must

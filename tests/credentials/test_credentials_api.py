@@ -225,6 +225,14 @@ def test_the_types_endpoint_marks_secret_fields(api):
         "smtp",
         "slack",
         "webhook_auth",
+        "postgres",
+        "mysql",
+        "redis",
+        "amqp",
+        "mqtt",
+        "nats",
+        "s3",
+        "hmac_key",
     }
     basic = {f["name"]: f["secret"] for f in types["http_basic"]["fields"]}
     assert basic == {"username": False, "password": True}
