@@ -102,15 +102,16 @@ def test_undefined_name_raises_with_param_and_position() -> None:
     error = error_of("Hi {{ nobody }}")
 
     assert error.as_dict() == {
-        "message": "'nobody' is undefined",
+        "message": "Parameter 'params.x': 'nobody' is undefined (in {{ nobody }} at character 3)",
         "node_id": None,
         "param": "params.x",
         "position": 3,
+        "expression": "nobody",
     }
 
 
-def test_undefined_attribute_raises() -> None:
-    assert error_of("{{ json.missing }}").message == "'dict object' has no attribute 'missing'"
+def test_a_missing_field_reads_as_empty_rather_than_failing() -> None:
+    assert evaluate("{{ json.missing }}", names=names()) is None
 
 
 def test_error_inside_nested_value_names_the_nested_param() -> None:
