@@ -71,6 +71,9 @@ class NodeType:
     # list per incoming edge. Like every node, they run when any input has items.
     separate_inputs: ClassVar[bool] = False
     item_mode: ClassVar[str] = BATCH
+    # For an editor, when the ports depend on the params (see ``ports``): how to compute
+    # them, as the node-types API documents. None when ``outputs`` are the ports.
+    outputs_from: ClassVar[dict[str, Any] | None] = None
     # The type's current version: what a node saved from now on records (n8n's
     # typeVersion). A change of what the type does bumps it, and the old behaviour stays
     # for nodes that recorded the old number. A stored node without a version is version 1

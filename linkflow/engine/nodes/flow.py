@@ -144,6 +144,13 @@ class Switch(NodeType):
     }
     # Version 1's ports; version 2's come from the rules (``ports``).
     outputs = (*RULE_PORTS, FALLBACK_PORT)
+    outputs_from: ClassVar[dict[str, Any] | None] = {
+        "list": "rules",
+        "label": "output",
+        "extra": {"param": "fallback", "equals": FALLBACK_PORT, "port": FALLBACK_PORT},
+        "since_version": 2,
+        "before": list(outputs),
+    }
     item_mode = PER_ITEM
 
     @classmethod
