@@ -3,25 +3,26 @@
 from django.db.models import Max
 
 from linkflow.engine import NodeOutcome
+from linkflow.engine.items import from_meta
 
 from .models import Execution, NodeRunStatus
 from .payloads import payload_load
 
-_REUSABLE = (NodeRunStatus.SUCCEEDED, NodeRunStatus.SKIPPED, NodeRunStatus.WAITING)
-
 
 def completed_outcomes(execution: Execution) -> dict[str, NodeOutcome]:
-    """Per node, the latest decided outcome: succeeded and skipped nodes are not run again;
-    a waiting one runs again knowing when it meant to resume."""
-    rows = (
-        execution.node_runs.filter(status__in=_REUSABLE)
-        .order_by("node_id", "attempt")
-        .values_list("node_id", "status", "output", "resume_at")
+    """Per node, its latest recorded attempt: succeeded and skipped nodes are not run
+    again; a waiting one runs again knowing when it meant to resume; a failed attempt, or
+    one checkpointed ("running") before a crash, runs again for the items it did not do."""
+    rows = execution.node_runs.order_by("node_id", "attempt").values_list(
+        "node_id", "status", "output", "resume_at", "item_meta"
     )
-    return {
-        node_id: NodeOutcome(status=status, output=payload_load(output), resume_at=resume_at)
-        for node_id, status, output, resume_at in rows
-    }
+    outcomes = {}
+    for node_id, status, output, resume_at, item_meta in rows:
+        loaded = payload_load(output)
+        outcomes[node_id] = NodeOutcome(
+            status=status, output=loaded, resume_at=resume_at, items=from_meta(item_meta, loaded)
+        )
+    return outcomes
 
 
 def failed_attempts(execution: Execution) -> dict[str, int]:

@@ -174,6 +174,10 @@ class NodeRun(BaseModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     # A waiting node (flow.wait) resumes at this time.
     resume_at = models.DateTimeField(null=True, blank=True)
+    # How the input items fared (engine items.ItemRecord.as_meta): counts, the lineage of
+    # the output items, the input indexes done so far (a retry or a resumed run goes on
+    # from them), and why the node was skipped ("disabled").
+    item_meta = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ("execution", "sequence")

@@ -42,7 +42,10 @@ _RESULT_STATUS = {
     "waiting": ExecutionStatus.WAITING,
 }
 # What a re-recorded attempt may change: a waiting node that later finishes keeps its row.
-_UPSERT_FIELDS = ["status", "input", "output", "error", "finished_at", "resume_at", "updated_at"]
+_UPSERT_FIELDS = [
+    *("status", "input", "output", "error", "finished_at", "resume_at", "item_meta"),
+    "updated_at",
+]
 # How often a running execution looks whether somebody cancelled it.
 _CANCEL_CHECK_SECONDS = 1.0
 
@@ -141,6 +144,7 @@ class ExecutionRecorder:
                 started_at=started_at,
                 finished_at=finished_at,
                 resume_at=outcome.resume_at,
+                item_meta=outcome.items.as_meta() if outcome.items else {},
             )
         )
         self._events.append(
@@ -157,6 +161,39 @@ class ExecutionRecorder:
         )
         if outcome.status != NodeRunStatus.SKIPPED and not _is_pure(node_type):
             self._flush()
+
+    def node_progress(
+        self,
+        *,
+        node_id: str,
+        node_type: str,
+        attempt: int,
+        input: list[dict[str, Any]],
+        outcome: NodeOutcome,
+        started_at: datetime,
+    ) -> None:
+        """A checkpoint of a node with outside effects amid its items: the attempt is
+        committed as "running" with the items done so far, so a worker taking over after a
+        crash sends none of them again. node_finished later overwrites the row."""
+        execution_id = str(self.execution.pk)
+        output = redact_execution(execution_id, outcome.output)
+        self._pending.append(
+            NodeRun(
+                execution_id=self.execution.pk,
+                execution_created_at=self.execution.created_at,
+                node_id=node_id,
+                node_type=node_type,
+                status=NodeRunStatus.RUNNING,
+                attempt=attempt,
+                sequence=self._sequence + 1,  # the number node_finished will give it
+                output=payload_store(
+                    execution_id=execution_id, name=f"{node_id}-{attempt}-output", data=output
+                ),
+                started_at=started_at,
+                item_meta=outcome.items.as_meta() if outcome.items else {},
+            )
+        )
+        self._flush()
 
     def should_stop(self) -> bool:
         """True once the lease is lost, the execution was cancelled (checked each second), or

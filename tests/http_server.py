@@ -17,13 +17,19 @@ class OrdersHandler(BaseHTTPRequestHandler):
     - GET /flaky/<key>?failures=N: 500 for the first N calls per key, then 200;
     - GET /slow?seconds=S: answers after S seconds;
     - GET /held: answers once the test sets ``server.release`` (at most 60 s).
+    - POST /users/<n>: 201 with the user created (any method: the same).
+
+    Every method is routed alike; ``hits`` lists the paths in arrival order.
     """
 
     def do_GET(self) -> None:
         url = urlparse(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.hits.append(self.path)  # type: ignore[attr-defined]
-        if url.path == "/orders":
+        if url.path.startswith("/users/"):
+            self._json(201, {"user": url.path.rsplit("/", 1)[1], "method": self.command})
+        elif url.path == "/orders":
             user = query.get("user", "")
             self._json(200, {"user": user, "total": 250 if user == "1" else 20})
         elif url.path.startswith("/flaky/"):
@@ -39,6 +45,8 @@ class OrdersHandler(BaseHTTPRequestHandler):
             self._json(200, {"released": released})
         else:
             self._json(404, {"error": "no such path"})
+
+    do_POST = do_PUT = do_GET
 
     def _json(self, status: int, payload: object) -> None:
         body = json.dumps(payload).encode()

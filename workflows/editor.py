@@ -201,6 +201,8 @@ def node_catalog() -> list[dict[str, Any]]:
     the API's node-type list, plus the credential types it can use."""
     from linkflow.engine import node_types
 
+    from .api.node_types import node_type_ports
+
     return [
         {
             "type": cls.type,
@@ -209,7 +211,7 @@ def node_catalog() -> list[dict[str, Any]]:
             "description": cls.description,
             "is_trigger": cls.is_trigger,
             "params_schema": cls.params_schema,
-            "outputs": list(cls.outputs),
+            **node_type_ports(cls),
             "credential_types": list(CREDENTIAL_TYPES.get(cls.type, ())),
         }
         for cls in node_types()

@@ -12,6 +12,7 @@ from linkflow.accounts.selectors import require_writer
 from linkflow.audit.services import audit_record
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import validate_graph
+from linkflow.engine.versions import versions_pinned, versions_stamped
 
 from .models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
@@ -44,9 +45,11 @@ def workflow_create(
 
     Raises NotFound/PermissionDenied unless the user may write there, and
     ``workflow_graph_invalid`` for a bad graph and ``webhook_path_taken`` (409) for a
-    webhook path used elsewhere in the workspace (nothing is stored then).
+    webhook path used elsewhere in the workspace (nothing is stored then). Nodes without a
+    ``version`` get their type's current one (engine/versions.py).
     """
     require_writer(user=user, workspace_id=workspace.id)
+    graph = versions_stamped(graph)
     graph_check(graph)
     policy = {key: value for key, value in (settings or {}).items() if key in SAVE_POLICY_FIELDS}
     workflow = Workflow.objects.create(
@@ -76,10 +79,12 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
     for field in fields:
         setattr(workflow, field, values[field])
     if "graph" in changes:
-        graph_check(changes["graph"])
         current = workflow.current_version
-        if current is None or current.graph != changes["graph"]:
-            _version_add(workflow=workflow, graph=changes["graph"], user=user)
+        # A node already stored keeps its version; a new one gets the current version.
+        graph = versions_stamped(changes["graph"], previous=current.graph if current else None)
+        graph_check(graph)
+        if current is None or current.graph != graph:
+            _version_add(workflow=workflow, graph=graph, user=user)
             webhook_triggers_sync(workflow=workflow)
     if fields:
         workflow.save(update_fields=[*fields, "updated_at"])
@@ -177,7 +182,7 @@ def workflow_duplicate(*, user: User, workflow: Workflow, name: str | None = Non
         workspace=workflow.workspace,
         name=name or _copy_name(workflow.name),
         description=workflow.description,
-        graph=_without_webhook_paths(graph),
+        graph=_without_webhook_paths(versions_pinned(graph)),
     )
 
 
@@ -194,7 +199,7 @@ def workflow_export(*, workflow: Workflow) -> dict[str, Any]:
         "name": workflow.name,
         "description": workflow.description,
         "version": version.number if version else None,
-        "graph": version.graph if version else starter_graph(),
+        "graph": versions_pinned(version.graph) if version else starter_graph(),
     }
 
 

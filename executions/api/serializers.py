@@ -43,6 +43,15 @@ class StoredPayloadField(serializers.JSONField):
 class NodeRunOutSerializer(serializers.ModelSerializer):
     input = StoredPayloadField()
     output = StoredPayloadField()
+    items = serializers.JSONField(
+        source="item_meta",
+        help_text=(
+            "How the input items fared: `mode` (`per_item` or `batch`), `counts` "
+            "(`succeeded`, `failed`, `not_run`), `lineage` (per port, the input index each "
+            "output item came from), `done`/`failed` (input indexes, per-item nodes) and "
+            "`skipped` (`disabled` for a disabled node). Empty for older records."
+        ),
+    )
 
     class Meta:
         model = NodeRun
@@ -54,6 +63,7 @@ class NodeRunOutSerializer(serializers.ModelSerializer):
             "input",
             "output",
             "error",
+            "items",
             "started_at",
             "finished_at",
         )

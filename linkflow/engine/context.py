@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -90,6 +90,44 @@ class SubworkflowRunner(Protocol):
         ...
 
 
+class NodeViews(Mapping[str, Mapping[str, Any]]):
+    """What expressions see as ``nodes``: node id -> ``{"items", "json"}`` of each node that
+    ran so far. Naming a node that did not run (skipped, later in the order, or not in the
+    workflow) fails the expression with that reason, rather than reading as empty: a
+    misspelt or unreached node is a mistake to show, not a missing field."""
+
+    def __init__(self, node_ids: Iterable[str] = ()) -> None:
+        self._known = frozenset(node_ids)
+        self._views: dict[str, Mapping[str, Any]] = {}
+
+    def set(self, node_id: str, view: Mapping[str, Any] | None) -> None:
+        """Record what ``node_id`` emitted, or (None) that it did not run."""
+        if view is None:
+            self._views.pop(node_id, None)
+        else:
+            self._views[node_id] = view
+
+    def __getitem__(self, node_id: object) -> Mapping[str, Any]:
+        view = self._views.get(node_id) if isinstance(node_id, str) else None
+        if view is not None:
+            return view
+        if node_id in self._known:
+            raise ExpressionError(f"node '{node_id}' did not run")
+        raise ExpressionError(f"there is no node {node_id!r} in this workflow")
+
+    def get(self, node_id: object, default: Any = None) -> Any:
+        return self._views.get(node_id, default) if isinstance(node_id, str) else default
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._views
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+
 class _Missing:
     def __repr__(self) -> str:
         return "<missing>"
@@ -116,8 +154,11 @@ class NodeContext:
         credential_id: str | None = None,
         timeout_seconds: float | None = None,
         suspended_until: datetime | None = None,
+        version: int = 1,
     ) -> None:
         self.node_id = node_id
+        # The version of the node's type this node was saved with (registry.NodeType).
+        self.version = version
         self.params = params
         self.run = run
         self.attempt = attempt
@@ -152,6 +193,11 @@ class NodeContext:
     def idempotency_key(self) -> str:
         """Stable across re-deliveries of the same attempt: ``<execution id>:<node>:<attempt>``."""
         return f"{self.run.execution.get('id')}:{self.node_id}:{self.attempt}"
+
+    def item_key(self, index: int) -> str:
+        """Stable across attempts for input item ``index``: ``<execution>:<node>:item-<i>``.
+        A retried item sends the same key, so a server that saw the first try can tell."""
+        return f"{self.run.execution.get('id')}:{self.node_id}:item-{index}"
 
     def time_left(self, *, default: float | None = None) -> float | None:
         """Seconds this node may still take (node timeout or execution deadline, whichever

@@ -64,30 +64,52 @@ class ExpressionError(NodeError):
     is not JSON data or is too large.
 
     A subclass of NodeError because, to the run, a broken expression is just a failing node.
-    ``position`` is the offset of the failing ``{{`` in the parameter string.
+    ``position`` is the offset of the failing ``{{`` in the parameter string; ``expression``
+    the text between the braces, when the failure happened while evaluating it.
     """
 
-
-class ExpressionBoundError(ExpressionError):
-    """An expression would exceed a size or work bound (see linkflow/engine/budget.py).
-
-    Its stored message names where it happened (node, parameter, item), because this is
-    the one expression error a user meets without a typo to look for: the data or the
-    expression has to change.
-    """
+    def __init__(self, message: str, *, expression: str | None = None, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.expression = expression
 
     def as_dict(self) -> dict[str, Any]:
-        """As NodeError.as_dict, the message prefixed with the node, parameter and item."""
+        """As NodeError.as_dict, the message prefixed with the node, parameter and item it
+        happened at and, for an evaluation error, followed by the expression and the
+        character its ``{{`` starts at; ``expression`` is added too."""
         error = super().as_dict()
         where = [f"node '{self.node_id}'"] if self.node_id is not None else []
         if self.param is not None:
             where.append(f"parameter '{self.param}'")
         if self.item is not None:
             where.append(f"item {self.item}")
+        message = self.message
+        if self.expression is not None:
+            shown = _shortened(self.expression)
+            at = f" at character {self.position}" if self.position is not None else ""
+            message = f"{message} (in {{{{ {shown} }}}}{at})"
+            error["expression"] = shown
         if where:
             text = ", ".join(where)
-            error["message"] = f"{text[0].upper()}{text[1:]}: {self.message}"
+            message = f"{text[0].upper()}{text[1:]}: {message}"
+        error["message"] = message
         return error
+
+
+_SHOWN_EXPRESSION_CHARS = 200
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= _SHOWN_EXPRESSION_CHARS:
+        return text
+    return text[: _SHOWN_EXPRESSION_CHARS - 1] + "…"
+
+
+class ExpressionBoundError(ExpressionError):
+    """An expression would exceed a size or work bound (see linkflow/engine/budget.py).
+
+    Its stored message names where it happened (node, parameter, item), as every
+    expression error's does: the data or the expression has to change.
+    """
 
 
 class Suspend(Exception):

@@ -5,7 +5,8 @@ expression's native value: ``"{{ json.total > 100 }}"`` gives ``True``. A string
 and expressions yields a string; non-string values are written as JSON (``true``, ``null``,
 ``{"a": 1}``) because parameters end up in URLs and JSON bodies, not Python programs.
 Values produced are JSON data: tuples and iterators become lists, dates become ISO strings,
-anything else (functions, undefined values) is an error.
+anything else (functions, undefined names) is an error. A missing field reads as empty
+(sandbox.Empty): null as a value, nothing inside a text.
 
 Every text is split into literal text and expressions once and cached, so evaluating the
 same parameter for many items only runs the compiled code. Each evaluation of a text gets
@@ -28,7 +29,7 @@ from jinja2.runtime import Undefined
 from linkflow.engine import budget as cost
 from linkflow.engine.budget import MAX_INT_BITS, MAX_STRING_CHARS, refuse
 from linkflow.engine.errors import ExpressionBoundError, ExpressionError
-from linkflow.engine.sandbox import BoundedSandbox
+from linkflow.engine.sandbox import BoundedSandbox, Empty
 
 MAX_EXPRESSION_CHARS = 10_000
 MAX_RESULT_CHARS = MAX_STRING_CHARS
@@ -45,6 +46,7 @@ _ENV = BoundedSandbox()
 class _Expression:
     offset: int  # of the opening "{{" in the parameter string
     compiled: TemplateExpression
+    source: str = ""  # the text between "{{" and "}}", for error messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,8 @@ def _parse_text(text: str) -> _Template:
         if start > cursor:
             parts.append(text[cursor:start])
         end, compiled = _compile_from(text, start)
-        parts.append(_Expression(offset=start, compiled=compiled))
+        source = text[start + 2 : end].strip()
+        parts.append(_Expression(offset=start, compiled=compiled, source=source))
         cursor = end + 2
     if cursor < len(text):
         parts.append(text[cursor:])
@@ -178,21 +181,33 @@ def _compile(source: str) -> TemplateExpression:
         raise ExpressionError(f"Expression cannot be compiled: {_describe(error)}") from error
 
 
-def _run(expression: _Expression, names: Mapping[str, object]) -> object:
+def _run(expression: _Expression, names: Mapping[str, object], *, in_text: bool = False) -> object:
+    """The expression's value as JSON data (inside a text: its text, "" when empty)."""
     try:
-        return _to_json(expression.compiled(names), budget=_Budget(), depth=0)
+        value = expression.compiled(names)
+        if in_text and isinstance(value, Empty):
+            return ""
+        result = _to_json(value, budget=_Budget(), depth=0)
+        return _as_text(result) if in_text else result
+    except ExpressionBoundError as error:
+        error.position = expression.offset
+        raise
     except ExpressionError as error:
         error.position = expression.offset
+        error.expression = error.expression or expression.source
         raise
     # User-written code can raise anything (TypeError, ZeroDivisionError ...); all of it
     # is the expression's fault, not the engine's.
     except Exception as error:
-        raise ExpressionError(_describe(error), position=expression.offset) from error
+        raise ExpressionError(
+            _describe(error), position=expression.offset, expression=expression.source
+        ) from error
 
 
 def _render(template: _Template, names: Mapping[str, object]) -> str:
     pieces = [
-        part if isinstance(part, str) else _as_text(_run(part, names)) for part in template.parts
+        part if isinstance(part, str) else str(_run(part, names, in_text=True))
+        for part in template.parts
     ]
     text = "".join(pieces)
     if len(text) > MAX_RESULT_CHARS:
@@ -225,6 +240,9 @@ class _Budget:
 
 
 def _to_json(value: Any, *, budget: _Budget, depth: int) -> object:
+    if isinstance(value, Empty):
+        budget.spend(1)
+        return None
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()  # raises the undefined/sandbox error it carries
     if value is None or isinstance(value, bool | float):

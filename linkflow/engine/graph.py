@@ -10,6 +10,8 @@ from typing import Any
 DEFAULT_PORT = "main"
 # The extra port of a node whose on_error is "error_output": failed items leave by it.
 ERROR_PORT = "error"
+# The version of a stored node that records none (docs/nodes.md, "Versions").
+UNVERSIONED = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,9 @@ class Node:
     retry: Mapping[str, Any] | None = None
     timeout_seconds: float | None = None
     on_error: str = "fail"
+    # The node type's version the node was saved with; 1 when the stored node has none
+    # (every node saved before versions existed behaves as version 1).
+    version: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,7 @@ def _node_from_dict(raw: Mapping[str, Any], index: int) -> Node:
         retry=raw.get("retry"),
         timeout_seconds=raw.get("timeout_seconds"),
         on_error=raw.get("on_error", "fail"),
+        version=int(raw.get("version", UNVERSIONED)),
     )
 
 

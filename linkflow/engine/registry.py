@@ -9,12 +9,20 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from linkflow.engine.context import NodeContext
 
 Items = list[dict[str, Any]]
+# What ``execute_item`` returns for one input item: its output items on "main", or a dict
+# of port -> output items for a node that routes (flow.if, flow.switch).
+ItemOutput = Items | dict[str, Items]
+
+# How a node type handles its input items (served by the node-types API as ``item_mode``).
+PER_ITEM = "per_item"  # one by one through ``execute_item``: errors and retries are per item
+BATCH = "batch"  # all at once through ``execute``: it succeeds or fails as a whole
 
 OBJECT_SCHEMA_WITHOUT_PARAMS: dict[str, Any] = {
     "type": "object",
@@ -33,10 +41,21 @@ def or_expression(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 class NodeType:
-    """Base class of every node type: its name, UI texts, parameter schema, ports and
-    ``execute``.
+    """Base class of every node type: its name, UI texts, parameter schema, ports, version
+    and how it handles items.
 
-    Subclasses are stateless; the runner creates an instance per execution.
+    A node type handles its items one of two ways (``item_mode``):
+
+    - ``"per_item"``: it implements ``execute_item(ctx, item, index)`` (and may implement
+      ``setup(ctx)``, run once before the items). The runner calls it per input item, so a
+      failing item fails alone: ``on_error`` then applies per item, a retry runs only the
+      items that failed, and every output item keeps the index of the input item it came
+      from (its lineage). Write this whenever items are independent.
+    - ``"batch"``: it implements ``execute(ctx, items)`` and succeeds or fails as a whole
+      (code.python, flow.merge, data.aggregate: the items are not independent there).
+
+    Subclasses are stateless between runs; the runner creates an instance per node run, so
+    ``setup`` may keep what it prepared on ``self`` for ``execute_item``.
     """
 
     type: ClassVar[str]
@@ -51,14 +70,75 @@ class NodeType:
     # True for nodes that combine their inputs (flow.merge) and read ``ctx.inputs``, one
     # list per incoming edge. Like every node, they run when any input has items.
     separate_inputs: ClassVar[bool] = False
+    item_mode: ClassVar[str] = BATCH
+    # For an editor, when the ports depend on the params (see ``ports``): how to compute
+    # them, as the node-types API documents. None when ``outputs`` are the ports.
+    outputs_from: ClassVar[dict[str, Any] | None] = None
+    # The type's current version: what a node saved from now on records (n8n's
+    # typeVersion). A change of what the type does bumps it, and the old behaviour stays
+    # for nodes that recorded the old number. A stored node without a version is version 1
+    # (docs/nodes.md, "Versions"). Version 2 is the first with per-item ``on_error``, for
+    # every type, plugins included: they were all written against the whole-node rule.
+    version: ClassVar[int] = 2
+    # From which version ``on_error`` acts per item (before it: on the whole node). A type
+    # written after per-item errors may set it, and ``version``, to 1.
+    item_errors_since: ClassVar[int] = 2
+
+    @classmethod
+    def ports(cls, params: Mapping[str, Any], version: int) -> tuple[str, ...]:
+        """The output ports of a node of this type with these (already valid) ``params`` at
+        ``version``: ``outputs`` unless the ports depend on the params (flow.switch)."""
+        return cls.outputs
+
+    @classmethod
+    def handles_items(cls, params: Mapping[str, Any], version: int) -> bool:
+        """True when a node with these params goes through ``execute_item`` item by item
+        (a type may choose per node: workflow.execute's ``mode``)."""
+        return cls.item_mode == PER_ITEM
+
+    @classmethod
+    def check_node(cls, params: dict[str, Any], version: int) -> list[tuple[str, str]]:
+        """What a schema cannot say about schema-valid ``params``, as (field, message)
+        pairs: by default the type's ``check_params(params)`` when it has one."""
+        check = getattr(cls, "check_params", None)
+        return list(check(params)) if check is not None else []
+
+    def setup(self, ctx: NodeContext) -> None:
+        """Prepare what every item needs (resolve the credential...), once per node run of a
+        per-item type. Raising here fails every item with that error."""
+
+    def execute_item(self, ctx: NodeContext, item: dict[str, Any], index: int) -> ItemOutput:
+        """Handle input item number ``index`` (``item`` is ``ctx``'s item at that index, so
+        ``ctx.param(name, item_index=index)`` evaluates against it) and return what it
+        emits. Raise NodeError (or let ExpressionError through) to fail this item only;
+        Suspend parks the whole node, the items done so far stay done."""
+        raise NotImplementedError
 
     def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
         """Process the input items and return the items emitted per output port.
 
         Raise NodeError (or let ExpressionError through) to fail with a useful message;
         any other exception also fails the node, with its type and text as the message.
+        For a per-item type this runs ``setup`` and every item in order, failing at the
+        first failing item (the runner does not call it: it drives the items itself).
         """
-        raise NotImplementedError
+        if not self.handles_items(ctx.params, ctx.version):
+            raise NotImplementedError
+        self.setup(ctx)
+        emitted: dict[str, Items] = {port: [] for port in self.ports(ctx.params, ctx.version)}
+        for index, item in enumerate(items):
+            for port, produced in item_ports(self.execute_item(ctx, item, index)).items():
+                emitted.setdefault(port, []).extend(produced)
+        return emitted
+
+
+def item_ports(output: ItemOutput) -> dict[str, Items]:
+    """``execute_item``'s result as port -> items (a plain list is the "main" port)."""
+    if isinstance(output, list):
+        return {"main": output}
+    if isinstance(output, dict):
+        return output
+    raise TypeError(f"execute_item returned {type(output).__name__}, not a list or dict")
 
 
 _BUILTIN_PATHS: dict[str, str] = {

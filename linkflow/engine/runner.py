@@ -8,22 +8,31 @@ gathers inputs from precomputed edges, calls the node and reports.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from linkflow.engine.context import NodeContext, RunContext
+from linkflow.engine.context import NodeContext, NodeViews, RunContext
 from linkflow.engine.errors import NodeError, Suspend
 from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT, Graph, Node
+from linkflow.engine.items import ItemRecord, whole_node_lineage
 from linkflow.engine.observer import Observer
-from linkflow.engine.registry import Items, NodeType, get_node_type
+from linkflow.engine.registry import Items, NodeType, get_node_type, item_ports
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 SKIPPED = "skipped"
 CANCELLED = "cancelled"
 WAITING = "waiting"
+# A checkpoint of a node still working through its items (Observer.node_progress).
+RUNNING = "running"
+# A node with outside effects that handles items one by one is checkpointed after an item
+# once this many items or seconds went by since the last checkpoint: after a crash, at
+# most that much finished work is done again (docs/nodes.md, "Retries").
+CHECKPOINT_ITEMS = 10
+CHECKPOINT_SECONDS = 1.0
 # Back-off grows as backoff_seconds * 2^(attempt-1), randomised by +-20% so that many
 # executions failing together do not retry together, and never beyond an hour.
 MAX_BACKOFF_SECONDS = 3600.0
@@ -32,16 +41,22 @@ JITTER = 0.2
 
 @dataclass
 class NodeOutcome:
-    """What one node did: ``status`` is "succeeded", "failed", "skipped" or "waiting";
-    ``output`` maps port -> items; ``error`` is set on failure, and also on success when
-    ``on_error`` turned the failure into items: ``{"message", "node_id", "param"?, ...}``,
-    or when the node left notes (``NodeContext.note``): ``{..., "warning": true}``.
-    ``resume_at`` is set when the node suspended (status "waiting")."""
+    """What one node did: ``status`` is "succeeded", "failed", "skipped" or "waiting"
+    ("running" for a checkpoint); ``output`` maps port -> items (for a failed node that
+    handles items one by one: what its succeeded items emitted); ``error`` is set on
+    failure, and also on success when ``on_error`` turned failures into items:
+    ``{"message", "node_id", "param"?, "item"?, ...}`` (the first failed item's).
+    ``resume_at`` is set when the node suspended (status "waiting").
+
+    ``items`` tells how the input items fared and where each output item came from (see
+    items.ItemRecord); the host stores it with the outcome and hands it back on resume.
+    """
 
     status: str
     output: dict[str, Items] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     resume_at: datetime | None = None
+    items: ItemRecord | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -52,8 +67,9 @@ class RunResult:
     ``outcomes`` has every node decided in this run or reused from ``completed``, in run
     order. ``error`` is the failing node's error, or ``{"message": "cancelled"}``.
     ``last_items`` are the items of the last node, in run order, that succeeded and emitted
-    any (its "main" port first, else its first non-empty port). ``response`` is what a
-    webhook.respond node set, if any.
+    any (its "main" port first, else its first non-empty port); trigger nodes do not count,
+    so a run whose branch did nothing has none (a sync webhook never echoes its request).
+    ``response`` is what a webhook.respond node set, if any.
     """
 
     status: str
@@ -77,13 +93,16 @@ def run_graph(
 
     Nodes run in ``graph.topological_order()``. A node in ``completed`` (outcomes recorded
     by an earlier run of this execution) is not run again and not reported; its output
-    feeds its successors. Failed outcomes there are ignored, so those nodes run again; a
-    "waiting" one runs again with ``suspended_until`` set. ``attempts`` gives the number
-    of failed attempts a node already had (retries continue the count).
-    A node whose incoming edges bring no items is skipped (only ``node_finished`` is
-    called). A failing node with ``retry`` attempts left parks the run ("waiting"); one
-    whose ``on_error`` is "continue" or "error_output" emits its error as items; otherwise
-    the run fails. Only exceptions raised by the observer itself propagate.
+    feeds its successors. Failed, "running" (a checkpoint) and "waiting" outcomes there
+    run again: a waiting one with ``suspended_until`` set, and a node that handles items
+    one by one only for the items its ``items`` record does not show as done.
+    ``attempts`` gives the number of failed attempts a node already had (retries continue
+    the count). A node whose incoming edges bring no items is skipped (only
+    ``node_finished`` is called); so is a disabled node, which passes its items on
+    unchanged. A failing node with ``retry`` attempts left parks the run ("waiting");
+    one whose ``on_error`` is "continue" or "error_output" emits its failures as items
+    (per item from its type's ``item_errors_since`` version on); otherwise the run fails.
+    Only exceptions raised by the observer itself propagate.
     """
     try:
         order = graph.topological_order()
@@ -116,7 +135,7 @@ class _Run:
         self.attempts = attempts
         self.outcomes: dict[str, NodeOutcome] = {}
         # what expressions see as `nodes`: node id -> {"items": [...], "json": {...}}
-        self.views: dict[str, dict[str, Any]] = {}
+        self.views = NodeViews(node.id for node in graph.nodes)
 
     def execute(self, order: tuple[Node, ...]) -> RunResult:
         for node in order:
@@ -162,13 +181,15 @@ class _Run:
         inputs = self._inputs(node)
         items = [item for per_edge in inputs for item in per_edge]
         if self._skips(node, node_type, items):
-            return self._skip(node, items)
+            return self._skip(node, items, NodeOutcome(SKIPPED))
+        if node.disabled:
+            return self._skip(node, items, _passed_on(node, node_type, items))
         suspended_until = earlier.resume_at if earlier and earlier.status == WAITING else None
-        return self._execute(node, node_type, items, inputs, suspended_until)
+        done = earlier.items if earlier is not None else None
+        return self._execute(node, node_type, items, inputs, suspended_until, done)
 
-    def _skip(self, node: Node, items: Items) -> NodeOutcome:
+    def _skip(self, node: Node, items: Items, outcome: NodeOutcome) -> NodeOutcome:
         now = self.context.clock()
-        outcome = NodeOutcome(SKIPPED)
         self.observer.node_finished(
             node_id=node.id,
             node_type=node.type,
@@ -187,6 +208,7 @@ class _Run:
         items: Items,
         inputs: list[Items],
         suspended_until: datetime | None,
+        earlier: ItemRecord | None,
     ) -> NodeOutcome:
         attempt = self._attempt(node)
         self.observer.node_started(
@@ -204,10 +226,15 @@ class _Run:
             credential_id=node.credential,
             timeout_seconds=node.timeout_seconds,
             suspended_until=suspended_until,
+            version=node.version,
         )
-        outcome = self._call(node, node_type, ctx, items)
-        if outcome.status == FAILED and node.on_error != "fail" and not self._retries_left(node):
-            outcome = _error_as_items(node, outcome, items)
+        if node_type is None:
+            error = {"message": f"Unknown node type '{node.type}'.", "node_id": node.id}
+            outcome = _failed(error)
+        elif node_type.handles_items(node.params, node.version):
+            outcome = self._per_item(node, node_type, ctx, items, earlier, started_at)
+        else:
+            outcome = self._batch(node, node_type, ctx, items)
         self.observer.node_finished(
             node_id=node.id,
             node_type=node.type,
@@ -237,34 +264,132 @@ class _Run:
             return chosen is not None and chosen != node.id
         return not items  # no items came in, or nothing leads here at all
 
-    def _call(
-        self, node: Node, node_type: type[NodeType] | None, ctx: NodeContext, items: Items
+    def _batch(
+        self, node: Node, node_type: type[NodeType], ctx: NodeContext, items: Items
     ) -> NodeOutcome:
-        if node.disabled:
-            port = node_type.outputs[0] if node_type else DEFAULT_PORT
-            return NodeOutcome(SUCCEEDED, {port: items})
-        if node_type is None:
-            return _failed({"message": f"Unknown node type '{node.type}'.", "node_id": node.id})
+        """A node that takes its items at once: it succeeds or fails as a whole."""
+        record = ItemRecord(inputs=len(items), per_item=False)
         try:
             output = node_type().execute(ctx, items)
+            output = _checked_output(output, node_type, node_type.ports(node.params, node.version))
             if node_type.pure and node.timeout_seconds is not None:
                 # A pure node that overran (in C, between its checks) fails as timed out:
                 # its result came too late, and redoing a pure node costs nothing.
                 ctx.check_time()
-            return NodeOutcome(SUCCEEDED, _checked_output(output, node_type), _notes(node, ctx))
         except Suspend as suspend:
-            return NodeOutcome(WAITING, resume_at=suspend.resume_at)
-        except NodeError as error:
-            return _failed(error.locate(node_id=node.id).as_dict())
-        # A node is user-facing code calling the outside world: whatever it raises fails
-        # the node, never the worker.
-        except Exception as error:
-            return _failed({"message": f"{type(error).__name__}: {error}", "node_id": node.id})
+            return NodeOutcome(WAITING, resume_at=suspend.resume_at, items=record)
+        except Exception as error:  # see _error_of
+            failure = _error_of(node, error)
+            record.failed = dict.fromkeys(range(len(items)), failure)
+            return self._failures(node, node_type, items, record, {}, failure)
+        record.done = {index: {} for index in range(len(items))}
+        return NodeOutcome(SUCCEEDED, output, _notes(node, ctx), items=record)
+
+    def _per_item(
+        self,
+        node: Node,
+        node_type: type[NodeType],
+        ctx: NodeContext,
+        items: Items,
+        earlier: ItemRecord | None,
+        started_at: datetime,
+    ) -> NodeOutcome:
+        """Run ``execute_item`` for each input item not done in an earlier attempt, in
+        order. With ``on_error`` "fail" (or at a type version before per-item errors) the
+        first failing item ends the loop: the node fails anyway, so no further outside
+        effects are caused; otherwise every item is tried."""
+        record = ItemRecord(inputs=len(items), per_item=True)
+        if earlier is not None and earlier.per_item and earlier.inputs == len(items):
+            record.done = dict(earlier.done)  # what succeeded before is never sent again
+        ports = node_type.ports(node.params, node.version)
+        stop_at_failure = node.on_error == "fail" or node.version < node_type.item_errors_since
+        pending = [index for index in range(len(items)) if index not in record.done]
+        instance = node_type()
+        checkpoint = _Checkpoint(enabled=not node_type.pure)
+        try:
+            if pending:
+                instance.setup(ctx)
+        except Suspend as suspend:
+            return NodeOutcome(WAITING, resume_at=suspend.resume_at, items=record)
+        except Exception as error:  # see _error_of
+            failure = _error_of(node, error)
+            record.failed = dict.fromkeys(pending[:1] if stop_at_failure else pending, failure)
+            pending = []
+        for position, index in enumerate(pending):
+            try:
+                produced = item_ports(instance.execute_item(ctx, items[index], index))
+                record.done[index] = _checked_item(produced, node_type, ports)
+            except Suspend as suspend:
+                return NodeOutcome(WAITING, resume_at=suspend.resume_at, items=record)
+            except Exception as error:  # see _error_of
+                record.failed[index] = _error_of(node, error, item=index)
+                if stop_at_failure:
+                    break
+            if position + 1 < len(pending) and checkpoint.due():
+                self._checkpoint(node, ctx, items, record, ports, started_at)
+        if not record.failed:
+            output = record.merged(items, ports, on_error="fail")
+            return NodeOutcome(SUCCEEDED, output, _notes(node, ctx), items=record)
+        first = record.failed[min(record.failed)]
+        return self._failures(node, node_type, items, record, ports, first)
+
+    def _failures(
+        self,
+        node: Node,
+        node_type: type[NodeType],
+        items: Items,
+        record: ItemRecord,
+        ports: tuple[str, ...] | dict[str, Items],
+        first: dict[str, Any],
+    ) -> NodeOutcome:
+        """The outcome of a node some of whose items failed (``first`` is the first error).
+
+        Retries left, or ``on_error`` "fail": the node fails, keeping what the succeeded
+        items emitted. Otherwise ``on_error`` turns the failures into items: per item from
+        the type's ``item_errors_since`` version on, for the whole node before it."""
+        port_names = tuple(ports)
+        if node.on_error == "fail" or self._retries_left(node):
+            # Only what the succeeded items emitted: the next attempt starts from it.
+            output = record.merged(items, (), on_error="fail")
+            return NodeOutcome(FAILED, output, first, items=record)
+        if node.version < node_type.item_errors_since:
+            outcome = _error_as_items(node, NodeOutcome(FAILED, {}, first), items)
+            record.lineage = whole_node_lineage(outcome.output, len(items))
+            outcome.items = record
+            return outcome
+        output = record.merged(items, port_names, on_error=node.on_error)
+        return NodeOutcome(SUCCEEDED, output, first, items=record)
+
+    def _checkpoint(
+        self,
+        node: Node,
+        ctx: NodeContext,
+        items: Items,
+        record: ItemRecord,
+        ports: tuple[str, ...],
+        started_at: datetime,
+    ) -> None:
+        """Let the host store the items done so far, so a crash does not repeat them."""
+        report = getattr(self.observer, "node_progress", None)
+        if report is None:
+            return
+        output = record.merged(items, ports, on_error="fail")
+        report(
+            node_id=node.id,
+            node_type=node.type,
+            attempt=ctx.attempt,
+            input=items,
+            outcome=NodeOutcome(RUNNING, output, items=record),
+            started_at=started_at,
+        )
 
     def _record(self, node: Node, outcome: NodeOutcome) -> None:
         self.outcomes[node.id] = outcome
+        if outcome.status == SKIPPED and not outcome.output:
+            self.views.set(node.id, None)  # expressions naming it learn it did not run
+            return
         items = _first_items(outcome.output)
-        self.views[node.id] = {"items": items, "json": items[0] if items else {}}
+        self.views.set(node.id, {"items": items, "json": items[0] if items else {}})
 
     def _result(
         self,
@@ -277,7 +402,7 @@ class _Run:
         last_items: Items = []
         for node in reversed(order):
             outcome = self.outcomes.get(node.id)
-            if outcome is not None and outcome.status == SUCCEEDED:
+            if outcome is not None and outcome.status == SUCCEEDED and not _is_trigger(node):
                 last_items = _first_items(outcome.output)
                 if last_items:
                     break
@@ -298,8 +423,55 @@ def _notes(node: Node, ctx: NodeContext) -> dict[str, Any] | None:
     return {"message": " ".join(ctx.notes), "node_id": node.id, "warning": True}
 
 
+def _is_trigger(node: Node) -> bool:
+    node_type = _resolve(node.type)
+    return node_type.is_trigger if node_type else node.type.startswith("trigger.")
+
+
 def _failed(error: dict[str, Any]) -> NodeOutcome:
     return NodeOutcome(FAILED, {}, error)
+
+
+def _error_of(node: Node, error: Exception, *, item: int | None = None) -> dict[str, Any]:
+    """A node's failure as stored. A node is user-facing code calling the outside world:
+    whatever it raises fails the node (or the item), never the worker."""
+    if isinstance(error, NodeError):
+        return error.locate(node_id=node.id, item=item).as_dict()
+    failure = {"message": f"{type(error).__name__}: {error}", "node_id": node.id}
+    return failure if item is None else {**failure, "item": item}
+
+
+def _passed_on(node: Node, node_type: type[NodeType] | None, items: Items) -> NodeOutcome:
+    """A disabled node: its items, unchanged, on its first port, recorded as skipped."""
+    ports = node_type.ports(node.params, node.version) if node_type else (DEFAULT_PORT,)
+    record = ItemRecord(inputs=len(items), per_item=False, skipped="disabled")
+    record.done = {index: {ports[0]: [item]} for index, item in enumerate(items)}
+    return NodeOutcome(SKIPPED, record.merged(items, ports[:1], on_error="fail"), items=record)
+
+
+class _Checkpoint:
+    """Says when a node with outside effects should be checkpointed again."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.items = 0
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        if not self.enabled:
+            return False
+        self.items += 1
+        now = time.monotonic()
+        if self.items < CHECKPOINT_ITEMS and now - self.last < CHECKPOINT_SECONDS:
+            return False
+        self.items, self.last = 0, now
+        return True
+
+
+def _checked_item(
+    produced: dict[str, Items], node_type: type[NodeType], ports: tuple[str, ...]
+) -> dict[str, Items]:
+    return _checked_output(produced, node_type, ports)
 
 
 def _error_as_items(node: Node, failed: NodeOutcome, items: Items) -> NodeOutcome:
@@ -320,12 +492,14 @@ def _first_items(output: Mapping[str, Items]) -> Items:
     return next((items for items in output.values() if items), [])
 
 
-def _checked_output(output: object, node_type: type[NodeType]) -> dict[str, Items]:
+def _checked_output(
+    output: object, node_type: type[NodeType], ports: tuple[str, ...]
+) -> dict[str, Items]:
     """Reject output a host could not store or route: unknown ports, non-object items."""
     if not isinstance(output, dict):
         raise TypeError(f"{node_type.type} returned {type(output).__name__}, not a dict")
     for port, items in output.items():
-        if port not in node_type.outputs:
+        if port not in ports:
             raise TypeError(f"{node_type.type} emitted on unknown port {port!r}")
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise TypeError(f"{node_type.type} emitted non-object items on port {port!r}")

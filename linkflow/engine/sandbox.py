@@ -10,6 +10,11 @@ every filter (bounded_filters.py). Expressions cannot contain statements (they a
 compiled with ``compile_expression``), so there are no loops: the filters that iterate are
 the only repetition, and they charge per entry.
 
+A missing key or index reads as ``Empty`` (below) rather than failing: ``json.priority``
+on an item without "priority" is falsy and equal to ``none``, and so is a chain through
+missing parts (``json.a.b.c``), unlike n8n's JavaScript where that chain throws. Using an
+empty value for arithmetic, ordering or a call still fails, with a message naming it.
+
 No regular expression written by a user ever runs: the language has no regex filter or
 method, and the patterns the filters use on user text are linear (see
 docs/security/expression-bounds.md). Adding a regex filter needs a matcher with a timeout.
@@ -22,7 +27,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.runtime import Context
+from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from linkflow.engine import budget as cost
@@ -30,7 +35,7 @@ from linkflow.engine.bounded_filters import bounded, charge_replace, check_text,
 from linkflow.engine.budget import MAX_STRING_CHARS, Budget, check_int_bits
 from linkflow.engine.formatting import charge_brace_format, charge_percent_format
 
-__all__ = ["MAX_STRING_CHARS", "BoundedSandbox"]
+__all__ = ["MAX_STRING_CHARS", "BoundedSandbox", "Empty"]
 
 _TEXT = (str, bytes, bytearray)
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
@@ -50,6 +55,56 @@ class _CodeGenerator(CodeGenerator):
         self.write("))")
 
 
+class Empty(Undefined):
+    """What a missing key or index reads as: falsy, equal to None (and to another Empty),
+    empty as text or as a list, ``none`` for the ``is none`` test, replaced by the
+    ``default`` filter, and JSON null as a result. Reading through it gives Empty again.
+
+    Everything else fails like a strict undefined (arithmetic, ordering, calls), with a
+    message that names the missing field.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return other is None or isinstance(other, Empty)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(None)
+
+    __lt__ = __le__ = __gt__ = __ge__ = Undefined._fail_with_undefined_error
+
+    def __repr__(self) -> str:
+        return "empty"
+
+    @property
+    def _undefined_message(self) -> str:
+        name = self._undefined_name
+        what = f"'{name}'" if name is not None else "The value"
+        return f"{what} is missing (empty), so it cannot be used this way"
+
+
+def _missing_entry(obj: Any, argument: Any) -> bool:
+    """True when ``obj[argument]`` failing means "not there" rather than a type error."""
+    if isinstance(argument, bool):
+        return False
+    if isinstance(obj, Mapping):
+        return isinstance(argument, str | int)
+    return isinstance(obj, list | tuple) and isinstance(argument, int)
+
+
+def _plainly_undefined(value: Any) -> bool:
+    # Jinja's "no such attribute", not its refusal of an unsafe one (that carries a hint).
+    return isinstance(value, Undefined) and value._undefined_hint is None
+
+
+def _none_test(value: Any) -> bool:
+    return value is None or isinstance(value, Empty)
+
+
 class BoundedSandbox(ImmutableSandboxedEnvironment):
     """Sandboxed environment with StrictUndefined, dict keys winning over dict methods
     (``json.items`` is the item's "items" key, not ``dict.items``) and the cost model:
@@ -66,21 +121,33 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             self.filters.pop(name, None)
         self.filters = {name: bounded(name, original) for name, original in self.filters.items()}
         self.tests["in"] = _bounded_in
+        self.tests["none"] = _none_test
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        """Item data is plain dicts: look keys up before attributes."""
+        """Item data is plain dicts: look keys up before attributes. A key missing from a
+        dict, or anything read from an empty value or null, is Empty."""
+        if (obj is None or isinstance(obj, Empty)) and not attribute.startswith("_"):
+            return Empty(name=attribute)
         if isinstance(obj, Mapping):
             try:
                 return obj[attribute]
             except (KeyError, TypeError):
                 pass
+            found = super().getattr(obj, attribute)
+            return Empty(obj=obj, name=attribute) if _plainly_undefined(found) else found
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        """Subscript, charging a slice's copy first."""
+        """Subscript, charging a slice's copy first. A missing key or list index, or any
+        subscript of an empty value or null, is Empty."""
         if isinstance(argument, slice) and isinstance(obj, Sized):
             cost.current().charge(len(range(len(obj))[argument]))
-        return super().getitem(obj, argument)
+        if obj is None or isinstance(obj, Empty):
+            return Empty(name=str(argument))
+        found = super().getitem(obj, argument)
+        if _plainly_undefined(found) and _missing_entry(obj, argument):
+            return Empty(obj=obj, name=str(argument))
+        return found
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Run an intercepted operator after charging its result."""

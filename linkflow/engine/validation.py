@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from linkflow.engine.expressions import syntax_errors
-from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT, find_cycles
+from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT, UNVERSIONED, find_cycles
 from linkflow.engine.registry import EXPRESSION_SCHEMA, NodeType, get_node_type
 
 MAX_NODES = 500
@@ -54,6 +54,8 @@ NODE_SETTINGS_SCHEMA: dict[str, Any] = {
         "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
         "on_error": {"enum": ["fail", "continue", "error_output"]},
         "disabled": {"type": "boolean"},
+        # The node type's version the node was saved with (registry.NodeType.version).
+        "version": {"type": "integer", "minimum": 1},
     },
     "additionalProperties": False,
 }
@@ -94,6 +96,10 @@ class _NodeInfo:
     type_name: str | None
     # on_error "error_output" gives the node an extra "error" port
     extra_ports: tuple[str, ...] = ()
+    version: int = UNVERSIONED
+    # The type's ports for this node's params and version; None when they are unknown
+    # (unknown type, or params too broken to tell), so edges from it are not checked.
+    ports: tuple[str, ...] | None = None
 
 
 class _GraphChecker:
@@ -155,8 +161,24 @@ class _GraphChecker:
         if info.id is not None:
             self.nodes.setdefault(info.id, info)  # edges refer to the first node of an id
         self._check_settings(info, node)
+        info.version = self._check_version(info, node.get("version", UNVERSIONED))
         self._check_params(info, node.get("params", {}))
         return info
+
+    def _check_version(self, info: _NodeInfo, version: object) -> int:
+        """The node's version when it is one its type has, else 1 (after reporting it)."""
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            return UNVERSIONED  # the settings schema reported it
+        if info.type is not None and version > info.type.version:
+            self.report(
+                "node_version_unknown",
+                f"Node type '{info.type_name}' has versions 1 to {info.type.version}, "
+                f"not {version}.",
+                node_id=info.id,
+                field=self._node_field(info, "version"),
+            )
+            return UNVERSIONED
+        return version
 
     def _check_node_id(self, index: int, node_id: object) -> str | None:
         field = f"nodes[{index}].id"
@@ -237,6 +259,7 @@ class _GraphChecker:
                 )
         if not schema_errors:
             self._check_params_custom(info, params)
+            info.ports = info.type.ports(params, info.version)
         for expression_error in syntax_errors(params, path="params"):
             relative = expression_error.param or "params"
             self.report(
@@ -247,13 +270,12 @@ class _GraphChecker:
             )
 
     def _check_params_custom(self, info: _NodeInfo, params: dict[str, Any]) -> None:
-        """Run the node type's own ``check_params(params) -> [(field, message)]``, for what
-        a schema cannot say (a cron expression, a time zone). Only called on params the
-        schema accepted, so the check may rely on their shape."""
-        check = getattr(info.type, "check_params", None)
-        if check is None:
-            return
-        for relative, message in check(params):
+        """Run the node type's own ``check_node(params, version) -> [(field, message)]``
+        (by default its ``check_params(params)``), for what a schema cannot say (a cron
+        expression, a time zone, distinct port names). Only called on params the schema
+        accepted, so the check may rely on their shape."""
+        assert info.type is not None
+        for relative, message in info.type.check_node(params, info.version):
             self.report(
                 "node_params_invalid",
                 message,
@@ -315,8 +337,8 @@ class _GraphChecker:
                 node_id=source.id,
                 field=field,
             )
-        elif source.type is not None and port not in (*source.type.outputs, *source.extra_ports):
-            ports = ", ".join((*source.type.outputs, *source.extra_ports))
+        elif source.ports is not None and port not in (*source.ports, *source.extra_ports):
+            ports = ", ".join((*source.ports, *source.extra_ports))
             self.report(
                 "edge_port_unknown",
                 f"Node '{source.id}' has no output '{port}' (it has: {ports}).",

@@ -93,3 +93,43 @@ def test_a_user_who_left_every_workspace_gets_a_personal_one_on_first_use():
     created = _creates_a_workflow_over_the_api(user)
 
     assert created["workspace"] == str(_owned_personal_workspace(user).pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_newcomers_first_hour_createsuperuser_then_fifty_executions_back_to_back_all_succeed(
+    monkeypatch, start_worker
+):
+    # The shipped defaults (billing off): no plan limit may refuse or stall any of them.
+    from executions.models import Execution
+
+    from ..conftest import wait_for
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+    call_command("createsuperuser", interactive=False, email="first@example.com", verbosity=0)
+    user = User.objects.get(email="first@example.com")
+    workflow = _creates_a_workflow_over_the_api(user)
+    client = Client()
+    access = client.post(
+        "/api/v1/auth/token/",
+        {"email": user.email, "password": PASSWORD},
+        content_type="application/json",
+    ).json()["access"]
+
+    answers = [
+        client.post(
+            f"/api/v1/workflows/{workflow['id']}/execute",
+            {"input": {"n": n}},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {access}",
+        )
+        for n in range(50)
+    ]
+
+    assert [answer.status_code for answer in answers] == [202] * 50
+    ids = [answer.json()["id"] for answer in answers]
+    start_worker()
+    wait_for(
+        lambda: Execution.objects.filter(pk__in=ids, status="succeeded").count() == 50,
+        timeout=120,
+        what="all fifty executions to succeed",
+    )

@@ -118,9 +118,15 @@ def test_filter_with_unknown_keep_is_rejected() -> None:
     ]
 
 
-def test_filter_condition_on_a_missing_field_fails_naming_the_param() -> None:
+def test_filter_condition_on_a_missing_field_is_falsy() -> None:
+    output = run_node(Filter, {"condition": "{{ json.a.b }}"}, [{}])
+
+    assert output == {"main": [], "discarded": [{}]}
+
+
+def test_filter_condition_that_calls_a_missing_field_fails_naming_the_param() -> None:
     with pytest.raises(NodeError) as raised:
-        run_node(Filter, {"condition": "{{ json.a.b }}"}, [{}])
+        run_node(Filter, {"condition": "{{ json.a.b() }}"}, [{}])
 
     assert (raised.value.node_id, raised.value.param) == ("node", "params.condition")
 

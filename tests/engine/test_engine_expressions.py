@@ -102,15 +102,16 @@ def test_undefined_name_raises_with_param_and_position() -> None:
     error = error_of("Hi {{ nobody }}")
 
     assert error.as_dict() == {
-        "message": "'nobody' is undefined",
+        "message": "Parameter 'params.x': 'nobody' is undefined (in {{ nobody }} at character 3)",
         "node_id": None,
         "param": "params.x",
         "position": 3,
+        "expression": "nobody",
     }
 
 
-def test_undefined_attribute_raises() -> None:
-    assert error_of("{{ json.missing }}").message == "'dict object' has no attribute 'missing'"
+def test_a_missing_field_reads_as_empty_rather_than_failing() -> None:
+    assert evaluate("{{ json.missing }}", names=names()) is None
 
 
 def test_error_inside_nested_value_names_the_nested_param() -> None:
@@ -214,3 +215,65 @@ def test_statements_are_plain_text_not_code() -> None:
     text = "{% for i in range(3) %}x{% endfor %}{{ json.n }}"
 
     assert evaluate(text, names=names()) == "{% for i in range(3) %}x{% endfor %}21"
+
+
+# A missing field reads as empty (issue #12, point 3)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ json.priority == 'high' }}", False),
+        ("{{ json.priority }}", None),
+        ("{{ json.a.b.c }}", None),  # through missing parts: empty too (n8n's JS throws)
+        ("{{ json['a']['b'] }}", None),
+        ("{{ json.tags[5] }}", None),
+        ("{{ items[9].id }}", None),
+        ("{{ json.priority is none }}", True),
+        ("{{ json.priority == none }}", True),
+        ("{{ not json.priority }}", True),
+        ("{{ json.priority | default('normal') }}", "normal"),
+        ("{{ json.priority or 'normal' }}", "normal"),
+        ("{{ json.missing | length }}", 0),
+        ("{{ 'x' in json.missing }}", False),
+        ("{{ [json.a, 1] }}", [None, 1]),
+        ("{{ json.keys() | list | length }}", 5),  # dict methods still work
+    ],
+)
+def test_a_missing_key_or_index_reads_as_empty(source: str, expected: object) -> None:
+    assert evaluate(source, names=names()) == expected
+
+
+def test_an_empty_value_inside_a_text_writes_nothing() -> None:
+    assert evaluate("Hi {{ json.nickname }}!", names=names()) == "Hi !"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ json.name() }}", "'str' object is not callable"),
+        ("{{ json.missing() }}", "'missing' is missing (empty), so it cannot be used this way"),
+        ("{{ json.missing + 1 }}", "'missing' is missing (empty), so it cannot be used this way"),
+        ("{{ json.missing > 1 }}", "'missing' is missing (empty), so it cannot be used this way"),
+        ("{{ json.total.upper() }}", "'int object' has no attribute 'upper'"),
+        ("{{ json.name - 1 }}", "TypeError: unsupported operand type(s) for -: 'str' and 'int'"),
+    ],
+)
+def test_a_real_error_still_fails_naming_the_expression_and_its_position(
+    source: str, message: str
+) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        evaluate(f"v: {source}", names=names(), path="params.x")
+
+    error = caught.value.locate(node_id="n", item=2).as_dict()
+    assert message in error["message"]
+    expression = source[3:-3]
+    assert error["message"].startswith("Node 'n', parameter 'params.x', item 2: ")
+    assert error["message"].endswith(f"(in {{{{ {expression} }}}} at character 3)")
+    assert (error["position"], error["expression"]) == (3, expression)
+
+
+@pytest.mark.parametrize("source", ["{{ json.__class__ }}", "{{ json.missing.__class__ }}"])
+def test_an_unsafe_attribute_is_still_refused_not_read_as_empty(source: str) -> None:
+    with pytest.raises(ExpressionError):
+        evaluate(source, names=names())

@@ -309,6 +309,7 @@ def test_raw_body_that_is_not_a_string_fails_without_sending(
         "message": "Parameter 'body' must be a string when body_type is 'raw'.",
         "node_id": "node",
         "param": "params.body",
+        "item": 0,
     }
     assert server.requests == []
 
@@ -426,6 +427,7 @@ def test_file_response_without_a_file_store_fails_before_sending(
         "message": "No file storage is available here.",
         "node_id": "node",
         "param": "params.response_format",
+        "item": 0,
     }
     assert server.requests == []
 
@@ -448,7 +450,7 @@ def test_error_status_fails_the_node(client: httpx.Client, server: RecordingServ
 
     result = run_http(client, url=url)
 
-    assert result.error == {"message": f"HTTP 404 from GET {url}", "node_id": "node"}
+    assert result.error == {"message": f"HTTP 404 from GET {url}", "node_id": "node", "item": 0}
 
 
 def test_error_status_passes_through_when_fail_on_status_is_false(
@@ -469,6 +471,7 @@ def test_error_message_hides_a_password_in_the_url(
     assert result.error == {
         "message": f"HTTP 500 from GET {server.url}/status/500",
         "node_id": "node",
+        "item": 0,
     }
 
 
@@ -518,6 +521,7 @@ def test_more_redirects_than_max_redirects_fail_the_node(
     assert result.error == {
         "message": f"Too many redirects (more than 2): GET {url}",
         "node_id": "node",
+        "item": 0,
     }
     assert len(server.requests) == 3
 
@@ -665,7 +669,11 @@ def test_timeout_fails_with_the_timeout_in_the_message(
 
     result = run_http(client, url=url, timeout_seconds=0.5)
 
-    assert result.error == {"message": f"Timed out after 0.5 s: GET {url}", "node_id": "node"}
+    assert result.error == {
+        "message": f"Timed out after 0.5 s: GET {url}",
+        "node_id": "node",
+        "item": 0,
+    }
 
 
 def test_execution_deadline_shortens_the_timeout(
@@ -675,7 +683,11 @@ def test_execution_deadline_shortens_the_timeout(
 
     result = run_http(client, url=url, timeout_seconds=30, deadline_seconds=0.3)
 
-    assert result.error == {"message": f"Timed out after 0.3 s: GET {url}", "node_id": "node"}
+    assert result.error == {
+        "message": f"Timed out after 0.3 s: GET {url}",
+        "node_id": "node",
+        "item": 0,
+    }
 
 
 def test_timeout_above_300_seconds_is_refused(
@@ -698,6 +710,7 @@ def test_response_over_10_mb_is_refused(
     assert result.error == {
         "message": f"Response is larger than {MAX_RESPONSE_BYTES} bytes: GET {url}",
         "node_id": "node",
+        "item": 0,
     }
 
 

@@ -197,4 +197,5 @@ def test_http_invalid_method_from_expression_fails_on_the_param(http_server: str
         "message": "Unsupported HTTP method 'BREW'.",
         "node_id": "node",
         "param": "params.method",
+        "item": 0,
     }

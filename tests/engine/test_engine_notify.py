@@ -149,6 +149,7 @@ def test_email_defaults_security_to_starttls_and_needs_a_sender() -> None:
         "message": "Give one sender in 'from' or in the SMTP credential's 'from'.",
         "node_id": "node",
         "param": "params.from",
+        "item": 0,
     }
     assert mailer.sent == []
 
@@ -172,6 +173,7 @@ def test_email_refuses_a_subject_with_a_line_break() -> None:
         "message": "Parameter 'subject' must not contain line breaks.",
         "node_id": "node",
         "param": "params.subject",
+        "item": 0,
     }
     assert mailer.sent == []
 
@@ -190,6 +192,7 @@ def test_email_refuses_an_invalid_address() -> None:
         "message": "Parameter 'to' holds an invalid address.",
         "node_id": "node",
         "param": "params.to",
+        "item": 0,
     }
 
 
@@ -229,6 +232,7 @@ def test_email_failure_names_the_server_and_hides_the_password() -> None:
     assert result.error == {
         "message": "Could not send email through mail.example.com:587: login as robot/*** refused",
         "node_id": "node",
+        "item": 0,
     }
 
 
@@ -328,6 +332,7 @@ def test_slack_webhook_error_fails_without_showing_the_url(
     assert result.error == {
         "message": "Slack webhook answered HTTP 400: invalid_payload",
         "node_id": "node",
+        "item": 0,
     }
 
 
@@ -357,7 +362,11 @@ def test_slack_api_ok_false_fails_with_slacks_error(slack: Any, client: httpx.Cl
         http_client=client,
     )
 
-    assert result.error == {"message": "Slack API error: channel_not_found", "node_id": "node"}
+    assert result.error == {
+        "message": "Slack API error: channel_not_found",
+        "node_id": "node",
+        "item": 0,
+    }
 
 
 def test_slack_api_rate_limit_names_the_retry_delay(slack: Any, client: httpx.Client) -> None:
@@ -370,6 +379,7 @@ def test_slack_api_rate_limit_names_the_retry_delay(slack: Any, client: httpx.Cl
     assert result.error == {
         "message": "Slack API answered HTTP 429 (retry after 3 s).",
         "node_id": "node",
+        "item": 0,
     }
 
 
@@ -384,6 +394,7 @@ def test_slack_token_without_a_channel_fails_before_sending(
         "message": "Parameter 'channel' is needed to post with a bot token.",
         "node_id": "node",
         "param": "params.channel",
+        "item": 0,
     }
     assert slack.received == []
 

@@ -148,16 +148,18 @@ def test_failing_node_stops_the_run_with_its_located_error(
     items_trigger: str, observer: Any
 ) -> None:
     raw = routing_raw(items_trigger, [BIG])
-    raw["nodes"][1]["params"]["fields"] = {"oops": "total: {{ json.missing }}"}
+    raw["nodes"][1]["params"]["fields"] = {"oops": "total: {{ json.total.upper() }}"}
 
     result = run_graph(Graph.from_dict(raw), context=context(), observer=observer)
 
     error = {
-        "message": "'dict object' has no attribute 'missing'",
+        "message": "Node 'mark', parameter 'params.fields.oops', item 0: 'int object' has no "
+        "attribute 'upper' (in {{ json.total.upper() }} at character 7)",
         "node_id": "mark",
         "param": "params.fields.oops",
         "position": 7,
         "item": 0,
+        "expression": "json.total.upper()",
     }
     assert result.status == "failed"
     assert result.error == error
@@ -165,7 +167,7 @@ def test_failing_node_stops_the_run_with_its_located_error(
         "start": NodeOutcome(status="succeeded", output={"main": [BIG]}),
         "mark": NodeOutcome(status="failed", output={}, error=error),
     }
-    assert result.last_items == [BIG]
+    assert result.last_items == []  # a trigger's items are not a result
     assert [event[:3] for event in observer.events] == [
         ("started", "start", items_trigger),
         ("finished", "start", "succeeded"),
@@ -253,9 +255,11 @@ def test_disabled_node_passes_its_input_through(items_trigger: str, observer: An
 
     result = run_graph(Graph.from_dict(raw), context=context(), observer=observer)
 
-    assert result.outcomes["mark"] == NodeOutcome(status="succeeded", output={"main": [BIG]})
+    assert result.outcomes["mark"] == NodeOutcome(status="skipped", output={"main": [BIG]})
+    assert result.outcomes["mark"].items.as_meta()["skipped"] == "disabled"
     assert result.outcomes["gold"].output == {"main": [BIG | {"tier": "gold"}]}
-    assert ("started", "mark", "data.set", 1, [BIG]) in observer.events
+    assert ("finished", "mark", "skipped") in observer.events
+    assert not [event for event in observer.events if event[:2] == ("started", "mark")]
 
 
 def test_disabled_branching_node_sends_everything_to_its_first_port(

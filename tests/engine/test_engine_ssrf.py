@@ -216,6 +216,7 @@ def test_http_node_without_a_host_client_uses_the_default_deny_guard(
     assert result.error == {
         "message": f"{refusal('127.0.0.1', '127.0.0.1', 'loopback')} (GET {url})",
         "node_id": "node",
+        "item": 0,
     }
     assert server.connections == 0
 

@@ -96,6 +96,7 @@ def test_execution_detail_lists_node_runs_in_run_order(api, workflow_id):
         "input",
         "output",
         "error",
+        "items",
         "started_at",
         "finished_at",
     }

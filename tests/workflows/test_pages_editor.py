@@ -10,6 +10,7 @@ from executions.models import Execution, NodeRun
 from executions.services import execution_create
 from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal
+from linkflow.engine.versions import versions_stamped
 from workflows.models import Workflow
 from workflows.services import workflow_create, workflow_update
 
@@ -76,7 +77,7 @@ def test_save_makes_a_new_version(owner):
     status, body = _save(signed_in_client(owner), workflow, graph)
     assert (status, body) == (200, {"version": 2, "created": True})
     workflow.refresh_from_db()
-    assert workflow.current_version.graph == graph
+    assert workflow.current_version.graph == versions_stamped(graph)
     assert workflow.current_version.created_by == owner
 
 
@@ -178,7 +179,7 @@ def test_restore_makes_a_new_version_equal_to_the_old_one(owner, teammate):
     assert response.status_code == 302
     workflow.refresh_from_db()
     assert workflow.current_version.number == 3
-    assert workflow.current_version.graph == GRAPH
+    assert workflow.current_version.graph == versions_stamped(GRAPH)
     assert workflow.current_version.created_by == teammate
 
 

@@ -11,6 +11,7 @@ from django.test import Client
 from credentials.services import credential_create
 from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal
+from linkflow.engine.versions import versions_stamped
 from workflows.models import WebhookTrigger, Workflow
 from workflows.services import (
     workflow_create,
@@ -204,7 +205,7 @@ def test_export_downloads_the_document_import_reads(owner):
         "name": "Orders in",
         "description": "",
         "version": 1,
-        "graph": WEBHOOK_GRAPH,
+        "graph": versions_stamped(WEBHOOK_GRAPH),
     }
 
 

@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from linkflow.accounts.models import User
+from linkflow.engine.versions import versions_stamped
 from workflows.models import Workflow, WorkflowVersion
 
 from ..graphs import pure_graph
@@ -22,7 +23,7 @@ def test_creating_a_workflow_stores_version_one_in_the_personal_workspace(api, o
     body = create(api)
 
     assert body["version"] == 1
-    assert body["graph"] == pure_graph()
+    assert body["graph"] == versions_stamped(pure_graph())
     assert body["name"] == "Orders"
     assert body["active"] is False
     workflow = Workflow.objects.get(pk=body["id"])
@@ -43,7 +44,7 @@ def test_changing_the_graph_makes_a_new_version_and_keeps_the_old_one(api):
     assert response.json()["version"] == 2
     versions = WorkflowVersion.objects.filter(workflow_id=body["id"]).order_by("number")
     assert [v.number for v in versions] == [1, 2]
-    assert versions[0].graph == pure_graph()
+    assert versions[0].graph == versions_stamped(pure_graph())
 
 
 def test_patching_only_the_name_keeps_the_version(api):
@@ -91,7 +92,7 @@ def test_an_invalid_graph_on_update_keeps_the_stored_version(api):
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "workflow_graph_invalid"
     workflow = Workflow.objects.get(pk=body["id"])
-    assert workflow.current_version.graph == pure_graph()
+    assert workflow.current_version.graph == versions_stamped(pure_graph())
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,27 @@ class NodeTypeOutSerializer(serializers.Serializer):
     description = serializers.CharField()
     is_trigger = serializers.BooleanField()
     params_schema = serializers.JSONField(help_text="JSON Schema of the node's `params`.")
-    outputs = serializers.ListField(child=serializers.CharField(), help_text="Output ports.")
+    outputs = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Output ports (of a node at the current version with default params).",
+    )
+    outputs_from = serializers.JSONField(
+        allow_null=True,
+        help_text=(
+            "When the ports depend on the params (flow.switch): `{list, label, extra: "
+            "{param, equals, port}, since_version, before}`: from `since_version` on, one "
+            "port per entry of `params[list]`, named by its `label` key or else its index, "
+            "plus `extra.port` when `params[extra.param] == extra.equals`; before it, the "
+            "ports `before`. Null when `outputs` are the ports."
+        ),
+    )
+    version = serializers.IntegerField(
+        help_text="The type's current version; new nodes record it as their `version`."
+    )
+    item_mode = serializers.ChoiceField(
+        choices=["per_item", "batch"],
+        help_text="`per_item`: errors, retries and lineage per item; `batch`: all at once.",
+    )
 
 
 class NodeTypeListView(APIView):
@@ -34,5 +54,16 @@ def _describe(cls) -> dict:  # type: ignore[no-untyped-def]
         "description": cls.description,
         "is_trigger": cls.is_trigger,
         "params_schema": cls.params_schema,
-        "outputs": list(cls.outputs),
+        **node_type_ports(cls),
+    }
+
+
+def node_type_ports(cls) -> dict:  # type: ignore[no-untyped-def]
+    """The port fields of a node type's description: ``outputs`` at the current version
+    with default params, ``outputs_from``, ``version`` and ``item_mode``."""
+    return {
+        "outputs": list(cls.ports({}, cls.version)),
+        "outputs_from": getattr(cls, "outputs_from", None),
+        "version": cls.version,
+        "item_mode": cls.item_mode,
     }

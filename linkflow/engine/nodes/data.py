@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from linkflow.engine.errors import NodeError
-from linkflow.engine.registry import Items, NodeType, or_expression
+from linkflow.engine.registry import PER_ITEM, Items, NodeType, or_expression
 
 if TYPE_CHECKING:
     from linkflow.engine.context import NodeContext
@@ -132,7 +132,9 @@ class SetFields(NodeType):
         "additionalProperties": False,
     }
 
-    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
+    item_mode = PER_ITEM
+
+    def execute_item(self, ctx: NodeContext, item: dict[str, Any], index: int) -> Items:
         """One output item per input item: a copy of it (or ``{}`` with keep_only) with the
         evaluated ``fields`` set, then ``rename`` applied (a missing old field is skipped,
         an existing new field is overwritten), then ``remove`` (missing fields ignored).
@@ -140,17 +142,14 @@ class SetFields(NodeType):
         expression, NodeError if ``fields`` does not evaluate to an object."""
         rename: dict[str, str] = ctx.params.get("rename") or {}
         remove: list[str] = ctx.params.get("remove") or []
-        emitted = []
-        for index, item in enumerate(items):
-            result = self._set_fields(ctx, index, item)
-            for old, new in rename.items():
-                value = pop_path(result, old)
-                if value is not ABSENT:
-                    set_path(result, new, value)
-            for name in remove:
-                pop_path(result, name)
-            emitted.append(result)
-        return {"main": emitted}
+        result = self._set_fields(ctx, index, item)
+        for old, new in rename.items():
+            value = pop_path(result, old)
+            if value is not ABSENT:
+                set_path(result, new, value)
+        for name in remove:
+            pop_path(result, name)
+        return [result]
 
     def _set_fields(self, ctx: NodeContext, index: int, item: dict[str, Any]) -> dict[str, Any]:
         fields = ctx.param("fields", item_index=index, default={})
@@ -184,17 +183,16 @@ class Filter(NodeType):
     }
     outputs = ("main", "discarded")
 
-    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
-        """Evaluate ``condition`` per item (truthy in the Python sense); with ``keep``
-        "matching" the truthy items go on "main", else the falsy ones do; the rest go on
+    item_mode = PER_ITEM
+
+    def execute_item(self, ctx: NodeContext, item: dict[str, Any], index: int) -> dict[str, Items]:
+        """Evaluate ``condition`` for the item (truthy in the Python sense); with ``keep``
+        "matching" a truthy item goes on "main", else a falsy one does; the rest go on
         "discarded". Both ports are always present, order is kept. Raises ExpressionError
         if the condition cannot be evaluated."""
         keep_matching = ctx.params.get("keep", "matching") == "matching"
-        routed: dict[str, Items] = {"main": [], "discarded": []}
-        for index, item in enumerate(items):
-            matches = bool(ctx.param("condition", item_index=index))
-            routed["main" if matches == keep_matching else "discarded"].append(item)
-        return routed
+        matches = bool(ctx.param("condition", item_index=index))
+        return {"main" if matches == keep_matching else "discarded": [item]}
 
 
 class Split(NodeType):
@@ -223,32 +221,32 @@ class Split(NodeType):
         "additionalProperties": False,
     }
 
-    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
-        """One item per element of ``field`` in each item, in order (an empty list emits
+    item_mode = PER_ITEM
+
+    def execute_item(self, ctx: NodeContext, item: dict[str, Any], index: int) -> Items:
+        """One item per element of ``field`` in the item, in order (an empty list emits
         nothing). Without ``keep_parent`` an object element becomes the item and any other
         element becomes ``{"value": element}``. Raises NodeError naming the field and the
-        item index when an item has no such field or it is not a list."""
+        item index when the item has no such field or it is not a list."""
         name: str = ctx.param("field")
         keep_parent = bool(ctx.params.get("keep_parent", False))
         include_index = bool(ctx.params.get("include_index", False))
+        elements = get_path(item, name)
+        if not isinstance(elements, list):
+            raise NodeError(_not_a_list(name, index, elements), param="params.field")
         emitted: Items = []
-        for item_index, item in enumerate(items):
-            ctx.check_time(item_index=item_index)
-            elements = get_path(item, name)
-            if not isinstance(elements, list):
-                raise NodeError(_not_a_list(name, item_index, elements), param="params.field")
-            for position, element in enumerate(elements):
-                if position % 1024 == 1023:  # one item's list may be long too
-                    ctx.check_time(item_index=item_index)
-                if keep_parent:
-                    result = dict(item)
-                    set_path(result, name, element)
-                else:
-                    result = dict(element) if isinstance(element, dict) else {"value": element}
-                if include_index:
-                    result["index"] = position
-                emitted.append(result)
-        return {"main": emitted}
+        for position, element in enumerate(elements):
+            if position % 1024 == 1023:  # one item's list may be long: its timeout holds
+                ctx.check_time(item_index=index)
+            if keep_parent:
+                result = dict(item)
+                set_path(result, name, element)
+            else:
+                result = dict(element) if isinstance(element, dict) else {"value": element}
+            if include_index:
+                result["index"] = position
+            emitted.append(result)
+        return emitted
 
 
 def _not_a_list(name: str, item_index: int, value: Any) -> str:

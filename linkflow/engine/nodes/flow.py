@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from linkflow.engine.errors import NodeError, Suspend
+from linkflow.engine.graph import ERROR_PORT
 from linkflow.engine.nodes.data import (
     ABSENT,
     CONDITION_SCHEMA,
@@ -14,7 +16,13 @@ from linkflow.engine.nodes.data import (
     get_path,
     json_type,
 )
-from linkflow.engine.registry import OBJECT_SCHEMA_WITHOUT_PARAMS, Items, NodeType, or_expression
+from linkflow.engine.registry import (
+    OBJECT_SCHEMA_WITHOUT_PARAMS,
+    PER_ITEM,
+    Items,
+    NodeType,
+    or_expression,
+)
 
 if TYPE_CHECKING:
     from linkflow.engine.context import NodeContext
@@ -35,15 +43,14 @@ class If(NodeType):
     }
     outputs = ("true", "false")
 
-    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
-        """Evaluate ``condition`` per item; truthy (in the Python sense: not false, 0, "",
-        null, [] or {}) goes to "true". Both ports are always present. Raises
-        ExpressionError if the condition cannot be evaluated."""
-        routed: dict[str, Items] = {"true": [], "false": []}
-        for index, item in enumerate(items):
-            port = "true" if ctx.param("condition", item_index=index) else "false"
-            routed[port].append(item)
-        return routed
+    item_mode = PER_ITEM
+
+    def execute_item(self, ctx: NodeContext, item: dict[str, Any], index: int) -> dict[str, Items]:
+        """Evaluate ``condition`` for the item; truthy (in the Python sense: not false, 0,
+        "", null, [] or {}) goes to "true", else to "false" (a missing field is empty, so
+        falsy). Both ports are always present. Raises ExpressionError if the condition
+        cannot be evaluated."""
+        return {"true" if ctx.param("condition", item_index=index) else "false": [item]}
 
 
 class NoOp(NodeType):
@@ -55,16 +62,30 @@ class NoOp(NodeType):
     description = "Passes its items through unchanged."
     params_schema: ClassVar[dict[str, Any]] = OBJECT_SCHEMA_WITHOUT_PARAMS
 
-    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
-        """Emit the input items on "main". Never fails."""
-        return {"main": list(items)}
+    item_mode = PER_ITEM
+
+    def execute_item(self, ctx: NodeContext, item: dict[str, Any], index: int) -> Items:
+        """Emit the item on "main". Never fails."""
+        return [item]
 
 
 MAX_SWITCH_RULES = 10
-# Ports are a class attribute while the rules vary per node, so every switch has them all:
-# rule i routes to port "i"; a rule's "output" is only its label in the editor.
+# Version 1: every switch has the ports "0" to "9" and "fallback", whatever its rules; a
+# rule's "output" is only its label in the editor.
 RULE_PORTS = tuple(str(index) for index in range(MAX_SWITCH_RULES))
 FALLBACK_PORT = "fallback"
+# Version 2 names ports after the rules, so these names cannot be a rule's label.
+_RESERVED_PORTS = (FALLBACK_PORT, ERROR_PORT)
+
+
+def rule_ports(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """Version 2: the port of each rule, in rule order: its ``output`` label, else its
+    index ("0", "1", ...)."""
+    rules = params.get("rules") or []
+    return tuple(
+        str(rule.get("output") or index) if isinstance(rule, dict) else str(index)
+        for index, rule in enumerate(rules)
+    )
 
 
 class Switch(NodeType):
@@ -73,7 +94,10 @@ class Switch(NodeType):
     type = "flow.switch"
     pure = True
     label = "Switch"
-    description = "Routes each item by a list of rules; rule i sends to output 'i'."
+    description = (
+        "Routes each item by a list of rules; each rule has its own output, named by the "
+        "rule's output label (or its position, from 0)."
+    )
     params_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -86,9 +110,14 @@ class Switch(NodeType):
                     "properties": {
                         "condition": CONDITION_SCHEMA,
                         "output": {
-                            "description": "A label for the rule's port in the editor.",
+                            "description": (
+                                "The name of the rule's output port (version 2; version 1 "
+                                "shows it as a label of port 'i')."
+                            ),
                             "type": "string",
+                            "minLength": 1,
                             "maxLength": 100,
+                            "pattern": r"^(?!.*\{\{)",
                         },
                     },
                     "required": ["condition"],
@@ -96,8 +125,12 @@ class Switch(NodeType):
                 },
             },
             "fallback": {
-                "description": "The port for items no rule matches; null drops them.",
-                "enum": [*RULE_PORTS, FALLBACK_PORT, None],
+                "description": (
+                    "Where items no rule matches go: 'fallback' (a port of its own), a "
+                    "rule's port, or null to drop them."
+                ),
+                "type": ["string", "null"],
+                "maxLength": 100,
                 "default": None,
             },
             "mode": {
@@ -109,32 +142,64 @@ class Switch(NodeType):
         "required": ["rules"],
         "additionalProperties": False,
     }
+    # Version 1's ports; version 2's come from the rules (``ports``).
     outputs = (*RULE_PORTS, FALLBACK_PORT)
+    outputs_from: ClassVar[dict[str, Any] | None] = {
+        "list": "rules",
+        "label": "output",
+        "extra": {"param": "fallback", "equals": FALLBACK_PORT, "port": FALLBACK_PORT},
+        "since_version": 2,
+        "before": list(outputs),
+    }
+    item_mode = PER_ITEM
 
     @classmethod
-    def check_params(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
-        """A fallback to a rule port must name one of the node's rules."""
-        fallback, rules = params.get("fallback"), params["rules"]
-        if fallback in RULE_PORTS and int(fallback) >= len(rules):
-            return [("params.fallback", f"There is no rule {fallback} to fall back to.")]
-        return []
+    def ports(cls, params: Mapping[str, Any], version: int) -> tuple[str, ...]:
+        """Version 2: one port per rule (``rule_ports``), then "fallback" when items that
+        match no rule go there. Version 1: "0" to "9" and "fallback", always."""
+        if version < 2:
+            return cls.outputs
+        extra = (FALLBACK_PORT,) if params.get("fallback") == FALLBACK_PORT else ()
+        return (*rule_ports(params), *extra)
 
-    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
-        """Every port is present in the result, empty where nothing goes. Every rule's
-        condition is evaluated for every item (so a failing one fails the node even when an
-        earlier rule matched); items matching none go to ``fallback``, or are dropped when
-        it is null. Raises ExpressionError if a condition cannot be evaluated."""
+    @classmethod
+    def check_node(cls, params: dict[str, Any], version: int) -> list[tuple[str, str]]:
+        """The fallback must name a port the node has; version 2's rule ports must be
+        distinct and not "fallback" or "error"."""
+        fallback, rules = params.get("fallback"), params["rules"]
+        if version < 2:
+            if fallback in RULE_PORTS and int(fallback) >= len(rules):
+                return [("params.fallback", f"There is no rule {fallback} to fall back to.")]
+            if fallback not in (*RULE_PORTS, FALLBACK_PORT, None):
+                return [("params.fallback", f"Version 1 has no port {fallback!r}.")]
+            return []
+        problems: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for index, port in enumerate(rule_ports(params)):
+            field = f"params.rules[{index}].output"
+            if port in _RESERVED_PORTS:
+                problems.append((field, f"'{port}' is reserved; name the rule's output otherwise."))
+            elif port in seen:
+                problems.append((field, f"Another rule already has the output '{port}'."))
+            seen.add(port)
+        if fallback not in (None, FALLBACK_PORT) and fallback not in seen:
+            problems.append(("params.fallback", f"There is no rule output {fallback!r}."))
+        return problems
+
+    def execute_item(self, ctx: NodeContext, item: dict[str, Any], index: int) -> dict[str, Items]:
+        """Send the item to the port of the first matching rule (every matching one with
+        ``mode`` "all"); every rule's condition is evaluated (so a failing one fails the
+        item even when an earlier rule matched). An item matching none goes to
+        ``fallback``, or is dropped when it is null. Raises ExpressionError if a condition
+        cannot be evaluated."""
         first_only = ctx.params.get("mode", "first") == "first"
         fallback = ctx.params.get("fallback")
-        routed: dict[str, Items] = {port: [] for port in self.outputs}
-        for index, item in enumerate(items):
-            rules = ctx.param("rules", item_index=index)
-            ports = [RULE_PORTS[i] for i, rule in enumerate(rules) if rule["condition"]]
-            if first_only:
-                ports = ports[:1]
-            for port in ports or ([fallback] if fallback else []):
-                routed[port].append(item)
-        return routed
+        names = rule_ports(ctx.params) if ctx.version >= 2 else RULE_PORTS
+        rules = ctx.param("rules", item_index=index)
+        ports = [names[i] for i, rule in enumerate(rules) if rule["condition"]]
+        if first_only:
+            ports = ports[:1]
+        return {port: [item] for port in ports or ([fallback] if fallback else [])}
 
 
 class Merge(NodeType):

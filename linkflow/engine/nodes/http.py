@@ -21,7 +21,7 @@ import httpx
 
 from linkflow.engine.errors import NodeError
 from linkflow.engine.net import BlockedAddress, ResponseTooLarge, default_client, read_capped
-from linkflow.engine.registry import Items, NodeType, or_expression
+from linkflow.engine.registry import PER_ITEM, Items, NodeType, or_expression
 
 if TYPE_CHECKING:
     from linkflow.engine.context import NodeContext
@@ -112,32 +112,35 @@ class HttpRequest(NodeType):
         "additionalProperties": False,
     }
 
-    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
-        """Send one request per item with that item's evaluated params, in item order.
+    item_mode = PER_ITEM
+
+    def setup(self, ctx: NodeContext) -> None:
+        """Resolve the credential once for all items; NodeError for an unusable one."""
+        with redacted(()):
+            self._auth = _auth(ctx) if ctx.credential_id else NO_AUTH
+        self._client = ctx.run.http_client or default_client()
+
+    def execute_item(self, ctx: NodeContext, item: dict[str, Any], index: int) -> Items:
+        """Send the item's request with its evaluated params and emit the response.
 
         Uses the host's ``http_client`` when given, else the process-wide default-deny
-        client (net.default_client). Raises NodeError for a bad parameter or credential,
-        a refused (internal) address, a connection error or timeout, too many redirects,
-        a response over 10 MB, a body that is not the requested format, a file response
-        without a file store, or a non-2xx status while ``fail_on_status`` is true. No
-        message ever contains a credential's secret.
+        client (net.default_client). Raises NodeError for a bad parameter, a refused
+        (internal) address, a connection error or timeout, too many redirects, a response
+        over 10 MB, a body that is not the requested format, a file response without a
+        file store, or a non-2xx status while ``fail_on_status`` is true. No message ever
+        contains a credential's secret. With ``send_idempotency_key`` the key is the
+        item's (version 2: the same on every attempt; version 1: the attempt's).
         """
-        auth = _auth(ctx) if ctx.credential_id else NO_AUTH
-        client = ctx.run.http_client or default_client()
-        with redacted(auth.secrets):
-            return {"main": _run_all(ctx, client, auth, len(items))}
-
-
-def _run_all(ctx: NodeContext, client: httpx.Client, auth: _Auth, count: int) -> Items:
-    emitted = []
-    for index in range(count):
-        request = _build(ctx, index, auth)
-        if request.response_format == "file" and ctx.run.files is None:
-            # Checked before sending: the request may have effects we cannot undo.
-            raise NodeError("No file storage is available here.", param="params.response_format")
-        response, raw = _exchange(client, request, credential_headers=tuple(auth.headers))
-        emitted.append(_item(ctx, request, response, raw))
-    return emitted
+        with redacted(self._auth.secrets):
+            request = _build(ctx, index, self._auth)
+            if request.response_format == "file" and ctx.run.files is None:
+                # Checked before sending: the request may have effects we cannot undo.
+                raise NodeError(
+                    "No file storage is available here.", param="params.response_format"
+                )
+            credential_headers = tuple(self._auth.headers)
+            response, raw = _exchange(self._client, request, credential_headers=credential_headers)
+            return [_item(ctx, request, response, raw)]
 
 
 # Credentials
@@ -229,7 +232,9 @@ def _build(ctx: NodeContext, index: int, auth: _Auth) -> _Request:
         if body_type in ("raw", "text") and content:
             headers.setdefault("Content-Type", _text(param("content_type", "text/plain")))
     if _flag(param("send_idempotency_key", False), "send_idempotency_key"):
-        headers["Idempotency-Key"] = ctx.idempotency_key
+        headers["Idempotency-Key"] = (
+            ctx.item_key(index) if ctx.version >= 2 else ctx.idempotency_key
+        )
     headers.update(auth.headers)  # last: a credential wins over a same-named header
     return _Request(
         method=method,

@@ -1,7 +1,8 @@
 """Notification nodes: email through the host's mailer, Slack through its web API.
 
 Both send one message per input item, with that item's evaluated params, and neither is
-pure: a message sent cannot be unsent, so a retried node may send it again.
+pure: a message sent cannot be unsent. A retry sends only the items that failed; after a
+crash, the items since the last checkpoint may be sent again (docs/nodes.md, "Retries").
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import httpx
 from linkflow.engine.errors import NodeError
 from linkflow.engine.net import BlockedAddress, ResponseTooLarge, default_client, read_capped
 from linkflow.engine.nodes.http import redacted
-from linkflow.engine.registry import Items, NodeType, or_expression
+from linkflow.engine.registry import PER_ITEM, Items, NodeType, or_expression
 
 if TYPE_CHECKING:
     from linkflow.engine.context import Mailer, NodeContext
@@ -57,21 +58,26 @@ class Email(NodeType):
         "additionalProperties": False,
     }
 
-    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
-        """Send one mail per item and emit ``{"sent": true, "to": [...]}`` for each.
+    item_mode = PER_ITEM
 
-        Each mail must go out within the node's time left (``timeout_seconds``, else the
-        execution's, else 30 s). Raises NodeError when the host has no mailer, the
-        credential is not a usable "smtp" one, a parameter is invalid (an address without
-        "@", a line break in the subject…), there is no sender, the host's address policy
-        refuses the server, the server does not answer in time, or the mailer fails; the
-        SMTP password never appears in a message.
-        """
+    def setup(self, ctx: NodeContext) -> None:
+        """Check the mailer and the credential once; NodeError when either is unusable."""
         if ctx.run.mailer is None:
             raise NodeError("Sending email is not available here.")
-        smtp = _smtp(ctx.credential())
-        with redacted((str(smtp.get("password") or ""),)):
-            return {"main": [_send_mail(ctx, ctx.run.mailer, smtp, i) for i in range(len(items))]}
+        self._mailer: Mailer = ctx.run.mailer
+        self._smtp = _smtp(ctx.credential())
+
+    def execute_item(self, ctx: NodeContext, item: dict[str, Any], index: int) -> Items:
+        """Send the item's mail and emit ``{"sent": true, "to": [...]}``.
+
+        The mail must go out within the node's time left (``timeout_seconds``, else the
+        execution's, else 30 s). Raises NodeError when a parameter is invalid (an address
+        without "@", a line break in the subject…), there is no sender, the host's address
+        policy refuses the server, the server does not answer in time, or the mailer fails;
+        the SMTP password never appears in a message.
+        """
+        with redacted((str(self._smtp.get("password") or ""),)):
+            return [_send_mail(ctx, self._mailer, self._smtp, index)]
 
 
 def _smtp(fields: dict[str, Any]) -> dict[str, Any]:
@@ -212,8 +218,15 @@ class Slack(NodeType):
         "additionalProperties": False,
     }
 
-    def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
-        """Post one message per item; emit ``{"ok": true}`` plus, through the web API,
+    item_mode = PER_ITEM
+
+    def setup(self, ctx: NodeContext) -> None:
+        """Read the credential once; NodeError when it is not a usable Slack one."""
+        self._target = _slack_target(ctx.credential())
+        self._client = ctx.run.http_client or default_client()
+
+    def execute_item(self, ctx: NodeContext, item: dict[str, Any], index: int) -> Items:
+        """Post the item's message; emit ``{"ok": true}`` plus, through the web API,
         the ``channel`` and ``ts`` Slack answered.
 
         Uses the host's ``http_client``, else net.default_client() (default deny). Raises
@@ -222,10 +235,8 @@ class Slack(NodeType):
         timeout, an HTTP error, or an API answer with ``"ok": false`` (its ``error`` is
         the message). Neither the token nor the webhook URL appears in a message.
         """
-        target = _slack_target(ctx.credential())
-        client = ctx.run.http_client or default_client()
-        with redacted((target.secret,)):
-            return {"main": _post_all(ctx, client, target, len(items))}
+        with redacted((self._target.secret,)):
+            return [_post(ctx, self._client, self._target, _payload(ctx, index, self._target))]
 
 
 def _slack_target(fields: dict[str, Any]) -> _SlackTarget:
@@ -242,10 +253,6 @@ def _slack_target(fields: dict[str, Any]) -> _SlackTarget:
         "The Slack credential needs a webhook_url (http or https) or a bot token.",
         param="credential",
     )
-
-
-def _post_all(ctx: NodeContext, client: httpx.Client, target: _SlackTarget, count: int) -> Items:
-    return [_post(ctx, client, target, _payload(ctx, i, target)) for i in range(count)]
 
 
 def _payload(ctx: NodeContext, index: int, target: _SlackTarget) -> dict[str, Any]:

@@ -373,7 +373,7 @@
     var base = typeName.split(".")[1].replace(/[^A-Za-z0-9_-]/g, "");
     var n = 1;
     while (nodeById(base + "_" + n)) n++;
-    var node = { id: base + "_" + n, type: typeName, name: type.label, params: {}, position: freeSpot() };
+    var node = { id: base + "_" + n, type: typeName, version: type.version, name: type.label, params: {}, position: freeSpot() };
     graph.nodes.push(node);
     state.selected = node.id;
     state.selectedEdge = null;

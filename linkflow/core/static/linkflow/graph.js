@@ -30,9 +30,25 @@
     var marks = {};
     var drag = null;
 
+    // Ports can depend on the params (flow.switch: one per rule) and on the node's version;
+    // a stored node without a version is version 1.
+    function typePorts(type, node) {
+      var rule = type.outputs_from;
+      if (!rule) return type.outputs.slice();
+      if ((node.version || 1) < rule.since_version) return rule.before.slice();
+      var params = node.params || {};
+      var entries = Array.isArray(params[rule.list]) ? params[rule.list] : [];
+      var ports = entries.map(function (entry, i) {
+        var label = entry && typeof entry === "object" ? entry[rule.label] : null;
+        return typeof label === "string" && label ? label : String(i);
+      });
+      if (rule.extra && params[rule.extra.param] === rule.extra.equals) ports.push(rule.extra.port);
+      return ports;
+    }
+
     function outputsOf(node) {
       var type = catalog[node.type];
-      var ports = type ? type.outputs.slice() : ["main"];
+      var ports = type ? typePorts(type, node) : ["main"];
       if (node.on_error === "error_output" && ports.indexOf("error") < 0) ports.push("error");
       return ports;
     }
