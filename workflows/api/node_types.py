@@ -4,7 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from linkflow.engine import node_types
+from linkflow.engine import node_settings_schema, node_types
 
 
 class NodeTypeOutSerializer(serializers.Serializer):
@@ -14,6 +14,10 @@ class NodeTypeOutSerializer(serializers.Serializer):
     is_trigger = serializers.BooleanField()
     params_schema = serializers.JSONField(help_text="JSON Schema of the node's `params`.")
     outputs = serializers.ListField(child=serializers.CharField(), help_text="Output ports.")
+    settings_schema = serializers.JSONField(
+        help_text="JSON Schema of the node's own settings beside `params` (retry,"
+        " timeout_seconds, on_error, disabled, notes); the same for every type."
+    )
 
 
 class NodeTypeListView(APIView):
@@ -35,4 +39,5 @@ def _describe(cls) -> dict:  # type: ignore[no-untyped-def]
         "is_trigger": cls.is_trigger,
         "params_schema": cls.params_schema,
         "outputs": list(cls.outputs),
+        "settings_schema": node_settings_schema(),
     }
