@@ -16,6 +16,8 @@
   if (!root) return;
   var editable = root.dataset.editable === "true";
   var graph = readJson("editor-graph");
+  graph.nodes = graph.nodes || [];
+  graph.edges = graph.edges || []; // optional in a stored graph
   var notes = readJson("editor-notes");
   var noteColors = readJson("editor-note-colors");
   var catalog = readJson("editor-catalog");
