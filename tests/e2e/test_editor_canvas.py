@@ -229,7 +229,8 @@ def test_a_node_copied_in_one_workflow_is_pasted_into_another(new_page, owner):
     page.goto(f"/workflows/{source.pk}/edit/")
     # what the page put on the clipboard, read in the copy event after the editor's handler
     page.evaluate(
-        "window.addEventListener('copy', e => { window.copied = e.clipboardData.getData('text/plain'); })"
+        "window.addEventListener('copy', e => {"
+        " window.copied = e.clipboardData.getData('text/plain'); })"
     )
     page.locator('[data-node-id="fetch"]').click()
     page.get_by_label("Notes").fill("copied along")
@@ -301,9 +302,7 @@ def test_shift_click_and_box_selection_are_deleted_together(new_page, owner):
     assert [n["id"] for n in _api_graph(owner, workflow)["nodes"]] == ["start"]
 
 
-def test_fit_to_view_brings_far_nodes_into_the_canvas_and_zoom_changes_the_scale(
-    new_page, owner
-):
+def test_fit_to_view_brings_far_nodes_into_the_canvas_and_zoom_changes_the_scale(new_page, owner):
     graph = {
         "nodes": [
             {"id": "start", "type": "trigger.manual", "position": {"x": 40, "y": 40}},
