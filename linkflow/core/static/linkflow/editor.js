@@ -456,9 +456,13 @@
     return fieldWrap(id, opts.label, input, help, errors);
   }
 
+  // Raw JSON; with `opts.expression`, text holding {{ … }} that is not JSON is kept as
+  // the expression string it is (shown without JSON quotes).
   function jsonWidget(opts, help) {
     var id = opts.id;
-    var input = h("textarea", { id: id, rows: 4, spellcheck: false, value: opts.value === undefined ? "" : JSON.stringify(opts.value, null, 2) });
+    var asExpression = function (v) { return opts.expression && typeof v === "string" && v.indexOf("{{") >= 0; };
+    var shown = opts.value === undefined ? "" : asExpression(opts.value) ? opts.value : JSON.stringify(opts.value, null, 2);
+    var input = h("textarea", { id: id, rows: 4, spellcheck: false, value: shown });
     input.addEventListener("input", function () {
       var text = input.value.trim();
       if (!text) {
@@ -466,11 +470,17 @@
         return mutate(null, function () { opts.set(undefined); }, opts.key);
       }
       try {
+        if (asExpression(text) && !/^[[{"]/.test(text)) throw { expression: true };
         var parsed = JSON.parse(text);
         delete state.invalidFields[id];
         setErrors(id, []);
         mutate(null, function () { opts.set(parsed); }, opts.key);
       } catch (e) {
+        if (e && e.expression || asExpression(text) && !/^[[{]/.test(text)) {
+          delete state.invalidFields[id];
+          setErrors(id, []);
+          return mutate(null, function () { opts.set(text); }, opts.key);
+        }
         state.invalidFields[id] = true;
         setErrors(id, ["Not valid JSON yet: " + e.message]);
       }
@@ -531,9 +541,9 @@
       body.textContent = "";
       if (rawMode) {
         body.appendChild(jsonWidget({
-          id: id + "-json", label: opts.label + " as JSON", value: opts.value, key: opts.key, errors: [],
+          id: id + "-json", label: opts.label + " as JSON", value: opts.value, key: opts.key, errors: [], expression: kind.expr,
           set: function (next) { opts.value = next; opts.set(next); },
-        }, kind.expr ? "An object, or an expression that gives one." : "An object."));
+        }, kind.expr ? "An object, or an expression such as {{ json.headers }} that gives one." : "An object."));
       } else {
         if (!rows.length) body.appendChild(h("p", { className: "muted small kv-empty", text: "None yet." }));
         rows.forEach(function (row, index) {
