@@ -203,6 +203,25 @@ def test_undo_takes_back_an_add_a_move_a_delete_a_connect_and_a_parameter_edit_a
     assert _node(saved, "fetch")["params"]["url"] == "https://example.com/changed"
 
 
+def test_undo_goes_back_at_least_fifty_steps(new_page, owner):
+    workflow = _workflow(owner, CHAIN)
+    page = new_page(owner)
+    page.goto(f"/workflows/{workflow.pk}/edit/")
+    noop = page.get_by_role("complementary", name="Add a node").get_by_role(
+        "button", name=re.compile("No operation")
+    )
+    for _ in range(55):
+        noop.click()
+    nodes = page.locator(".graph-canvas .node")
+    expect(nodes).to_have_count(57)
+    _background(page)
+    for _ in range(55):
+        page.keyboard.press("Control+z")
+    expect(nodes).to_have_count(2)
+    expect(page.locator("#undo-button")).to_be_disabled()
+    expect(page.locator("#editor-status")).to_have_text("Undone")
+
+
 def test_a_node_added_after_the_selected_one_is_connected_to_it(new_page, owner):
     workflow = _workflow(owner, CHAIN)
     page = new_page(owner)
