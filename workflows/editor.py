@@ -26,7 +26,16 @@ CREDENTIAL_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 # Node keys compared one by one in a diff; "params" is compared per parameter.
-_SETTINGS = ("type", "name", "credential", "retry", "timeout_seconds", "on_error", "disabled")
+_SETTINGS = (
+    "type",
+    "name",
+    "credential",
+    "retry",
+    "timeout_seconds",
+    "on_error",
+    "disabled",
+    "notes",
+)
 
 
 def _nodes(graph: Any) -> list[dict[str, Any]]:
@@ -126,6 +135,7 @@ def graph_with_layout(graph: Any, layout: dict[str, Any] | None = None) -> Any:
     the automatic one (see ``graph_layout``)."""
     if not isinstance(graph, dict):
         return graph
+    # The layout also keeps the sticky notes under a key no node id can equal.
     positions = {**graph_layout(graph), **(layout or {})}
     nodes = [
         {**n, "position": positions[n["id"]]}
@@ -199,10 +209,11 @@ def version_diff(old: Any, new: Any) -> dict[str, Any]:
 def node_catalog() -> list[dict[str, Any]]:
     """Every node type as the editor's palette and side panel need it: the same fields as
     the API's node-type list, plus the credential types it can use."""
-    from linkflow.engine import node_types
+    from linkflow.engine import node_settings_schema, node_types
 
     from .api.node_types import node_type_ports
 
+    settings = node_settings_schema()
     return [
         {
             "type": cls.type,
@@ -213,6 +224,7 @@ def node_catalog() -> list[dict[str, Any]]:
             "params_schema": cls.params_schema,
             **node_type_ports(cls),
             "credential_types": list(CREDENTIAL_TYPES.get(cls.type, ())),
+            "settings_schema": settings,
         }
         for cls in node_types()
     ]

@@ -26,6 +26,7 @@ from linkflow.core.validators import storable_json
 
 from . import editor, selectors, services
 from .models import Workflow, WorkflowVersion
+from .notes import NOTE_COLORS, layout_notes
 
 
 class ExecuteForm(forms.Form):
@@ -84,6 +85,8 @@ def edit(request: HttpRequest, pk: object) -> HttpResponse:
         "version": version,
         "editable": _can_edit(workflow),
         "graph": editor.graph_with_layout(graph, workflow.layout),
+        "notes": layout_notes(workflow.layout),
+        "note_colors": NOTE_COLORS,
         "catalog": editor.node_catalog(),
         "credentials": [{"id": str(c.pk), "name": c.name, "type": c.type} for c in credentials],
         "execute_form": ExecuteForm(),
@@ -124,8 +127,9 @@ def save(request: HttpRequest, pk: object) -> HttpResponse:
 @require_POST
 @page(at_least=Role.EDITOR)
 def layout(request: HttpRequest, pk: object) -> HttpResponse:
-    """Store the posted ``{"positions": {node_id: {x, y}}}`` as the nodes' places on the
-    canvas (no new version). Answers ``{"saved": n}`` or the API's error shape."""
+    """Store the posted ``{"positions": {node_id: {x, y}}, "notes"?: [note]}`` as the
+    nodes' places and the sticky notes on the canvas (no new version). Answers
+    ``{"saved": n, "notes": n}`` or the API's error shape."""
     workflow = _editable(request, pk)
     try:
         body = json.loads(request.body or b"null")
@@ -134,6 +138,7 @@ def layout(request: HttpRequest, pk: object) -> HttpResponse:
             user=request.user,  # type: ignore[arg-type]
             workflow=workflow,
             positions=positions,
+            notes=body.get("notes") if isinstance(body, dict) else None,
         )
     except ValueError:
         return _error_json(
@@ -145,7 +150,8 @@ def layout(request: HttpRequest, pk: object) -> HttpResponse:
         )
     except LinkflowError as error:
         return _error_json(error)
-    return JsonResponse({"saved": len(workflow.layout)})
+    notes = layout_notes(workflow.layout)
+    return JsonResponse({"saved": len(workflow.layout) - (1 if notes else 0), "notes": len(notes)})
 
 
 def _posted_graph(request: HttpRequest) -> Any:

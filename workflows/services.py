@@ -15,6 +15,7 @@ from linkflow.engine import validate_graph
 from linkflow.engine.versions import versions_pinned, versions_stamped
 
 from .models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
+from .notes import NOTES_KEY, layout_notes, notes_checked
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
 from .triggers import WEBHOOK_NODE_TYPE, path_normalized, webhook_triggers_sync
 
@@ -106,18 +107,25 @@ _LAYOUT_MAX_NODES = 1000
 _LAYOUT_MAX_COORDINATE = 1_000_000
 
 
-def workflow_layout_save(*, user: User, workflow: Workflow, positions: Any) -> Workflow:
-    """Store where the editor draws the nodes: ``{node_id: {"x": number, "y": number}}``.
+def workflow_layout_save(
+    *, user: User, workflow: Workflow, positions: Any, notes: Any = None
+) -> Workflow:
+    """Store where the editor draws the nodes: ``{node_id: {"x": number, "y": number}}``,
+    and, when ``notes`` is given, the canvas's sticky notes (see ``editor.NOTE_SCHEMA``).
 
-    Replaces the whole layout; ids not in the current graph are dropped. Needs the editor
-    role (403). A malformed map raises ``validation_error`` (400) naming ``positions``,
-    and the stored layout stays as it was. Makes no version.
+    Replaces the whole layout; ids not in the current graph are dropped; ``notes=None``
+    keeps the stored notes. Needs the editor role (403). A malformed map or note raises
+    ``validation_error`` (400) naming ``positions`` or ``notes``, and the stored layout
+    stays as it was. Makes no version: notes and places are not part of the graph.
     """
     require_writer(user=user, workspace_id=workflow.workspace_id)
-    layout = _layout_checked(positions)
+    layout: dict[str, Any] = dict(_layout_checked(positions))
     graph = workflow.current_version.graph if workflow.current_version else {}
     known = {n.get("id") for n in graph.get("nodes") or [] if isinstance(n, dict)}
     layout = {node_id: spot for node_id, spot in layout.items() if node_id in known}
+    kept = layout_notes(workflow.layout) if notes is None else notes_checked(notes)
+    if kept:
+        layout[NOTES_KEY] = kept
     Workflow.objects.filter(pk=workflow.pk).update(layout=layout)
     workflow.layout = layout
     return workflow

@@ -16,7 +16,7 @@ from linkflow.engine.graph import Edge, Graph, Node
 from linkflow.engine.observer import NullObserver, Observer
 from linkflow.engine.registry import NodeType, get_node_type, node_types, register
 from linkflow.engine.runner import NodeOutcome, RunResult, run_graph
-from linkflow.engine.validation import Problem, validate_graph
+from linkflow.engine.validation import Problem, node_settings_schema, validate_graph
 
 __all__ = [
     "Edge",
@@ -38,6 +38,7 @@ __all__ = [
     "SubworkflowRunner",
     "Suspend",
     "get_node_type",
+    "node_settings_schema",
     "node_types",
     "register",
     "run_graph",

@@ -44,22 +44,75 @@ NODE_SETTINGS_SCHEMA: dict[str, Any] = {
         },
         "credential": {"type": ["string", "null"], "maxLength": 200},
         "retry": {
+            "title": "Retry",
+            "description": "Run the node again when it fails, waiting backoff_seconds, then"
+            " twice as long each time.",
             "type": "object",
             "properties": {
-                "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10},
-                "backoff_seconds": {"type": "number", "minimum": 0, "maximum": 3600},
+                "max_attempts": {
+                    "title": "Attempts",
+                    "description": "Runs in all, the first included.",
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 10,
+                },
+                "backoff_seconds": {
+                    "title": "Back-off (s)",
+                    "description": "The wait before the second attempt; it doubles after.",
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 3600,
+                },
             },
             "additionalProperties": False,
         },
-        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
-        "on_error": {"enum": ["fail", "continue", "error_output"]},
-        "disabled": {"type": "boolean"},
+        "timeout_seconds": {
+            "title": "Timeout (s)",
+            "description": "The node fails when one run of it takes longer.",
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 3600,
+        },
+        "on_error": {
+            "title": "On error",
+            "description": "fail: the execution fails; continue: the error goes on as an"
+            " item; error_output: failed items leave by an extra 'error' port.",
+            "enum": ["fail", "continue", "error_output"],
+            "default": "fail",
+        },
+        "disabled": {
+            "title": "Disabled",
+            "description": "A disabled node passes its input through unchanged.",
+            "type": "boolean",
+            "default": False,
+        },
+        # Free text for the people editing the workflow; the runner never reads it.
+        "notes": {
+            "title": "Notes",
+            "description": "For the people editing this workflow; never used in a run.",
+            "type": "string",
+            "maxLength": 10_000,
+        },
         # The node type's version the node was saved with (registry.NodeType.version).
         "version": {"type": "integer", "minimum": 1},
     },
     "additionalProperties": False,
 }
 _SETTINGS_VALIDATOR = Draft202012Validator(NODE_SETTINGS_SCHEMA)
+# The settings every node takes beside its parameters, as the editor's panel shows them
+# (name, credential and position have their own widgets there).
+EDITABLE_SETTINGS = ("retry", "timeout_seconds", "on_error", "disabled", "notes")
+
+
+def node_settings_schema() -> dict[str, Any]:
+    """The JSON Schema of a node's own settings (``EDITABLE_SETTINGS``): the same for every
+    node type, the part of ``NODE_SETTINGS_SCHEMA`` a person sets in the editor."""
+    properties = NODE_SETTINGS_SCHEMA["properties"]
+    return {
+        "type": "object",
+        "properties": {name: properties[name] for name in EDITABLE_SETTINGS},
+        "additionalProperties": False,
+    }
 
 
 @dataclass(frozen=True)

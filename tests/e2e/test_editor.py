@@ -39,7 +39,9 @@ def test_build_a_workflow_on_the_canvas_save_run_it_and_open_a_node_output(
     palette = page.get_by_role("complementary", name="Add a node")
     palette.get_by_role("button", name=re.compile("Manual trigger")).click()
     palette.get_by_role("button", name=re.compile("Set fields")).click()
-    page.get_by_label("fields", exact=True).fill('{"greeting": "hello {{ json.name }}"}')
+    page.get_by_role("button", name="Add fields row").click()
+    page.get_by_label("fields name 1").fill("greeting")
+    page.get_by_label("fields value 1").fill("hello {{ json.name }}")
     palette.get_by_role("button", name=re.compile("No operation")).click()
 
     # one connection with the keyboard-friendly select, one by dragging from a port

@@ -308,3 +308,25 @@ def test_every_problem_in_one_graph_is_reported() -> None:
         ("graph_cycle", "enrich", "edges"),
         ("trigger_missing", None, "nodes"),
     ]
+
+
+def test_node_notes_are_a_setting_the_runner_ignores_and_must_be_text() -> None:
+    graph = order_graph()
+    graph["nodes"][1]["notes"] = "Calls the shop's user API; ask Ada before changing."
+    assert validate_graph(graph) == []
+
+    graph["nodes"][1]["notes"] = {"text": "not a string"}
+    graph["nodes"][2]["notes"] = "x" * 10_001
+    assert codes(validate_graph(graph)) == [
+        ("graph_malformed", "enrich", "notes"),
+        ("graph_malformed", "big", "notes"),
+    ]
+
+
+def test_the_settings_schema_lists_every_setting_the_runner_reads() -> None:
+    from linkflow.engine import Node, node_settings_schema
+
+    settings = set(node_settings_schema()["properties"])
+    runner_reads = set(Node.__dataclass_fields__) - {"id", "type", "index", "name", "params"}
+    assert runner_reads - {"credential"} <= settings
+    assert settings == {"retry", "timeout_seconds", "on_error", "disabled", "notes"}

@@ -38,5 +38,24 @@ def test_every_node_type_is_listed_with_its_schema_and_ports(api):
     assert all(entry["label"] and entry["description"] for entry in catalog.values())
 
 
+def test_every_node_type_carries_the_settings_schema_the_editor_builds_its_panel_from(api):
+    catalog = api.get("/api/v1/node-types/").json()
+
+    settings = catalog[0]["settings_schema"]
+    assert set(settings["properties"]) == {
+        "retry",
+        "timeout_seconds",
+        "on_error",
+        "disabled",
+        "notes",
+    }
+    assert set(settings["properties"]["retry"]["properties"]) == {
+        "max_attempts",
+        "backoff_seconds",
+    }
+    assert settings["properties"]["on_error"]["enum"] == ["fail", "continue", "error_output"]
+    assert all(entry["settings_schema"] == settings for entry in catalog)
+
+
 def test_the_catalog_needs_authentication(client):
     assert client.get("/api/v1/node-types/").status_code == 401

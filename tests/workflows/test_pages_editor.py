@@ -276,7 +276,7 @@ def test_dragged_positions_are_kept_beside_the_versions_and_drawn_next_time(owne
         client, workflow, {"positions": {"tag": {"x": 500, "y": 80}, "gone": {"x": 1, "y": 1}}}
     )
 
-    assert (status, body) == (200, {"saved": 1})
+    assert (status, body) == (200, {"saved": 1, "notes": 0})
     workflow.refresh_from_db()
     assert workflow.layout == {"tag": {"x": 500, "y": 80}}
     assert workflow.versions.count() == 1

@@ -4,7 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from linkflow.engine import node_types
+from linkflow.engine import node_settings_schema, node_types
 
 
 class NodeTypeOutSerializer(serializers.Serializer):
@@ -34,6 +34,10 @@ class NodeTypeOutSerializer(serializers.Serializer):
         choices=["per_item", "batch"],
         help_text="`per_item`: errors, retries and lineage per item; `batch`: all at once.",
     )
+    settings_schema = serializers.JSONField(
+        help_text="JSON Schema of the node's own settings beside `params` (retry,"
+        " timeout_seconds, on_error, disabled, notes); the same for every type."
+    )
 
 
 class NodeTypeListView(APIView):
@@ -54,6 +58,7 @@ def _describe(cls) -> dict:  # type: ignore[no-untyped-def]
         "description": cls.description,
         "is_trigger": cls.is_trigger,
         "params_schema": cls.params_schema,
+        "settings_schema": node_settings_schema(),
         **node_type_ports(cls),
     }
 
