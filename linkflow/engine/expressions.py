@@ -24,6 +24,7 @@ from jinja2.environment import TemplateExpression
 from jinja2.exceptions import TemplateError
 from jinja2.runtime import Undefined
 
+from linkflow.engine import js_compat
 from linkflow.engine.errors import ExpressionError
 from linkflow.engine.sandbox import MAX_STRING_CHARS, BoundedSandbox
 
@@ -36,6 +37,8 @@ _CACHED_TEXT_CHARS = 10_000
 _MAX_CLOSING_TRIES = 20
 
 _ENV = BoundedSandbox()
+# The js_* functions expressions imported from n8n call to keep JavaScript's meaning.
+js_compat.install(_ENV)
 
 
 @dataclass(frozen=True, slots=True)
