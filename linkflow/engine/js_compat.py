@@ -1117,6 +1117,12 @@ _DATE_METHODS: dict[str, Callable[..., Any]] = {
 }
 
 
+def untranslated(original: str) -> Any:
+    """Stands where an n8n expression could not be translated: fails the node with the
+    original text, so the run never goes on with a wrong value."""
+    raise JsError(f"This n8n expression was not translated; rewrite it by hand: {original}")
+
+
 # --- installation ----------------------------------------------------------------------------
 
 GLOBALS: dict[str, Any] = {
@@ -1148,6 +1154,7 @@ GLOBALS: dict[str, Any] = {
     "js_paired": paired,
     "js_now": now,
     "js_today": today,
+    "js_untranslated": untranslated,
 }
 
 
