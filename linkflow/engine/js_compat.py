@@ -1117,6 +1117,85 @@ _DATE_METHODS: dict[str, Callable[..., Any]] = {
 }
 
 
+def typed(value: Any, kind: str, version: float = 3.4, ignore_errors: bool = False) -> Any:
+    """n8n's Set node (v3) field types: the value checked and converted to ``kind``
+    ("string", "number", "boolean", "array", "object"); null when it is null or
+    undefined (v3.2 and later). A value that does not convert raises JsError, unless
+    ``ignore_errors``, which keeps it as it is."""
+    value = unbox(value)
+    if version >= 3.2 and is_nullish(value):
+        return None
+    if kind == "string":
+        if is_nullish(value):
+            if ignore_errors:
+                return None
+            raise JsError(f"expects a string but we got '{to_string(value)}'")
+        if isinstance(value, dict | list):
+            return json.dumps(out(value), ensure_ascii=False, separators=(",", ":"))
+        return to_string(value)
+    if is_nullish(value):
+        return None
+    try:
+        return _converted(value, kind)
+    except JsError:
+        if ignore_errors:
+            return value
+        raise
+
+
+def _converted(value: Any, kind: str) -> Any:
+    wrong = JsError(f"expects a {kind} but we got {_value_description(value)}")
+    if kind == "number":
+        number = to_number(_primitive(value)) if not isinstance(value, dict) else math.nan
+        if isinstance(number, float) and math.isnan(number):
+            raise wrong
+        return number
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not (isinstance(value, str) and not value.strip()):
+            number = to_number(_primitive(value))
+            if number in (0, 1):
+                return number == 1
+        raise wrong
+    if kind in ("array", "object"):
+        wanted = list if kind == "array" else dict
+        if isinstance(value, wanted):
+            return value
+        try:
+            parsed = json.loads(to_string(value))
+        except ValueError:
+            try:
+                parsed = json.loads(to_string(value).replace("'", '"'))
+            except ValueError:
+                raise wrong from None
+        if not isinstance(parsed, wanted):
+            raise wrong
+        return parsed
+    return value
+
+
+def _value_description(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return f"'{to_string(value)}'"
+
+
+def http_items(response: Any) -> list[Any]:
+    """The items n8n's HTTP Request node emits for a response: the JSON body itself (one
+    item per element of a JSON array), or ``{"data": text}`` for any other body."""
+    body = response.get("body") if isinstance(response, dict) else None
+    if isinstance(body, list):
+        return [x if isinstance(x, dict) else {"data": x} for x in body]
+    if isinstance(body, dict):
+        return [body]
+    return [{"data": "" if body is None else body}]
+
+
 def untranslated(original: str) -> Any:
     """Stands where an n8n expression could not be translated: fails the node with the
     original text, so the run never goes on with a wrong value."""
@@ -1155,6 +1234,8 @@ GLOBALS: dict[str, Any] = {
     "js_now": now,
     "js_today": today,
     "js_untranslated": untranslated,
+    "js_typed": typed,
+    "js_http_items": http_items,
 }
 
 

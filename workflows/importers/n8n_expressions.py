@@ -746,6 +746,43 @@ def translate_text(text: str, scope: Scope) -> Translation:
     return result
 
 
+def translate_operand(value: Any, scope: Scope) -> Translation:
+    """Any parameter value as ONE Jinja expression (no ``{{ }}``), for the importer to
+    build larger expressions from (conditions, typed fields): an n8n expression becomes
+    its translation, text around expressions a concatenation, a literal its literal."""
+    if not isinstance(value, str) or not value.startswith("="):
+        if isinstance(value, str):
+            return Translation(literal(value))
+        return Translation(literal(value))
+    body = value[1:]
+    segments = _split_segments(body)
+    expressions = [s for s in segments if isinstance(s, tuple)]
+    result = Translation(body, expressions=[f"{{{{{s[0]}}}}}" for s in expressions])
+    scope.warnings = []
+    try:
+        translated = [
+            literal(s) if isinstance(s, str) else translate_expression(s[0], scope)
+            for s in segments
+        ]
+    except Untranslatable as reason:
+        result.kept = [(value, str(reason))]
+        result.value = "js_untranslated(" + literal(value) + ")"
+        return result
+    result.warnings = list(scope.warnings)
+    if len(expressions) == 1 and all(isinstance(s, tuple) or not s.strip() for s in segments):
+        result.value = translated[[isinstance(s, tuple) for s in segments].index(True)]
+        return result
+    if not segments:
+        result.value = "''"
+        return result
+    pieces = [
+        piece if isinstance(original, str) else f"js_text({piece})"
+        for original, piece in zip(segments, translated, strict=True)
+    ]
+    result.value = "(" + " ~ ".join(pieces) + ")"
+    return result
+
+
 def _split_segments(body: str) -> list[Any]:
     """Texts and (expression source,) tuples; '}}' inside a JavaScript string does not
     end an expression."""
