@@ -1196,6 +1196,15 @@ def http_items(response: Any) -> list[Any]:
     return [{"data": "" if body is None else body}]
 
 
+def merged(*objects: Any) -> dict[str, Any]:
+    """``{...a, ...b}``: the members of each object in turn, later ones winning."""
+    result: dict[str, Any] = {}
+    for value in objects:
+        if isinstance(value, dict):
+            result.update(value)
+    return result
+
+
 def untranslated(original: str) -> Any:
     """Stands where an n8n expression could not be translated: fails the node with the
     original text, so the run never goes on with a wrong value."""
@@ -1235,6 +1244,7 @@ GLOBALS: dict[str, Any] = {
     "js_today": today,
     "js_untranslated": untranslated,
     "js_typed": typed,
+    "js_merge": merged,
     "js_http_items": http_items,
 }
 

@@ -121,6 +121,9 @@ def placeholder(source: Source, node_id: str, reason: str) -> Mapped:
     import json
 
     kept = json.dumps(source.parameters, indent=2, ensure_ascii=False)[:50_000]
+    # "{{" would read as a LinkFlow expression in the saved graph: the copy is for reading
+    kept = kept.replace("{{", "{ {").replace("}}", "} }")
+    reason = reason.replace("{{", "{ {").replace("}}", "} }")
     code = (
         f"# Imported from n8n: {source.full_type} v{source.version} was not mapped.\n"
         f"# Reason: {reason}\n"

@@ -24,7 +24,8 @@ def set_node(source: Source, ctx: Context) -> Mapped:
     ignore = bool(options.get("ignoreConversionErrors", False))
     if options.get("dotNotation") is False:
         ctx.warn("dot notation off: field names with '.' would still nest in LinkFlow")
-    if source.param("mode", "manual") == "raw":
+    raw_mode = source.param("mode", "manual") == "raw"
+    if raw_mode:
         fields = _raw_fields(source, ctx)
     elif source.version >= 3.3:
         fields = {}
@@ -43,6 +44,8 @@ def set_node(source: Source, ctx: Context) -> Mapped:
         include = source.param("include", "all") if source.param("includeOtherFields", False) else "none"
     else:
         include = source.param("include", "all")
+    if isinstance(fields, str):  # JSON mode with an expression: the object is built per item
+        return _raw_expression(ctx, fields, include)
     params: dict[str, Any] = {"fields": fields}
     nodes = [{"id": ctx.node_id, "type": "data.set", "params": params}]
     if include == "none":
@@ -54,16 +57,30 @@ def set_node(source: Source, ctx: Context) -> Mapped:
                          "params": {"fields": {}, "remove": names}})
     elif include == "selected":
         names = [n.strip() for n in str(source.param("includeFields", "")).split(",") if n.strip()]
-        selected = "{" + ", ".join(
-            f"{literal(n.split('.')[-1])}: js_get(json, {', '.join(literal(p) for p in n.split('.'))})"
+        selected = {
+            n.split(".")[-1]: "{{ js_out(js_get(json, " + ", ".join(literal(p) for p in n.split(".")) + ")) }}"
             for n in names
-        ) + "}"
+        }
         nodes.insert(0, {"id": f"{ctx.node_id}__selected", "type": "data.set",
-                         "params": {"keep_only": True, "fields": f"{{{{ js_out({selected}) }}}}"}})
+                         "params": {"keep_only": True, "fields": selected}})
     elif include != "all":
         raise NotMapped(f"include '{include}'")
     edges = [{"source": a["id"], "target": b["id"]} for a, b in zip(nodes, nodes[1:], strict=False)]
     return Mapped(nodes, edges=edges)
+
+
+def _raw_expression(ctx: Context, fields: str, include: str) -> Mapped:
+    """The object computed per item goes through a list field and a split, since
+    data.set's fields are named: the split's item is the object (merged into the input
+    item when other fields are included)."""
+    if include not in ("none", "all"):
+        raise NotMapped(f"JSON mode with include '{include}'")
+    inner = fields[3:-3]  # "{{ X }}" -> X
+    base = "json" if include == "all" else "{}"
+    build = {"id": f"{ctx.node_id}__json", "type": "data.set",
+             "params": {"keep_only": True, "fields": {"__items": f"{{{{ [js_merge({base}, {inner})] }}}}"}}}
+    split = {"id": ctx.node_id, "type": "data.split", "params": {"field": "__items"}}
+    return Mapped([build, split], edges=[{"source": build["id"], "target": split["id"]}])
 
 
 def _typed(ctx: Context, value: Any, kind: str, where: str, version: float, ignore: bool) -> Any:
