@@ -29,9 +29,9 @@ from linkflow.core.errors import LinkflowError
 
 from . import selectors, services
 from .api.serializers import WebhookOutSerializer
+from .forms import WorkflowCreateForm, WorkflowImportForm, WorkflowSearchForm
 from .importers.n8n import looks_like_n8n
 from .importers.service import workflows_import_n8n
-from .forms import WorkflowCreateForm, WorkflowImportForm, WorkflowSearchForm
 from .models import WebhookAuth, Workflow
 from .triggers import DEFAULT_TOKEN_HEADER
 
@@ -215,9 +215,7 @@ def _n8n_import(request: HttpRequest, document: Any) -> HttpResponse:
         documents=document if isinstance(document, list) else [document],
     )
     messages.success(request, f"Imported {len(imported)} workflow(s) from n8n.")
-    return render(
-        request, "workflows/import_report.html", {"imported": imported}, status=201
-    )
+    return render(request, "workflows/import_report.html", {"imported": imported}, status=201)
 
 
 def _status(request: HttpRequest, form: Any) -> int:

@@ -37,7 +37,7 @@ EXPRESSIONS = [
     f"{V} || 'd'",
     f"{V} && 'and'",
     f"{V}?.length",
-    f"$json.body?.v?.x",
+    "$json.body?.v?.x",
     f"typeof {V}",
     f"String({V})",
     f"Number({V})",
@@ -48,14 +48,14 @@ EXPRESSIONS = [
     f"JSON.stringify({V})",
     f"Array.isArray({V})",
     f"`<${{{V}}}>`",
-    f'$json["body"]["v"]',
-    f"$input.item.json.body.v",
-    f"$input.first().json.body.v",
-    f"$input.all().length",
-    f"$('Webhook').item.json.body.v",
-    f"$('Webhook').first().json.body.v",
-    f"$node['Webhook'].json.body.v",
-    f"$items().length",
+    '$json["body"]["v"]',
+    "$input.item.json.body.v",
+    "$input.first().json.body.v",
+    "$input.all().length",
+    "$('Webhook').item.json.body.v",
+    "$('Webhook').first().json.body.v",
+    "$node['Webhook'].json.body.v",
+    "$items().length",
     f"String({V}).toUpperCase()",
     f"String({V}).toLowerCase()",
     f"String({V}).trim()",
@@ -71,10 +71,10 @@ EXPRESSIONS = [
     f"(Number({V}) || 0).toFixed(2)",
     f"[{V}, 1].join('-')",
     f"[1, 2, 3].includes({V})",
-    f"Object.keys($json.body)",
+    "Object.keys($json.body)",
     f"{{a: {V}, b: [1, {V}]}}",
     f"DateTime.fromISO(String({V})).toMillis()",
-    f"$workflow.name",
+    "$workflow.name",
     "$now.toFormat('yyyy') > '2000'",
     "$today.toFormat('HH:mm')",
     f"{V} > 1 ? 'big' : {V} === 1 ? 'one' : 'small'",
@@ -99,13 +99,25 @@ INPUTS = {
 
 
 def node(name, kind, version, parameters, position=(0, 0), **extra):
-    return {"id": f"{name}-id", "name": name, "type": f"n8n-nodes-base.{kind}", "typeVersion": version,
-            "position": list(position), "parameters": parameters, **extra}
+    return {
+        "id": f"{name}-id",
+        "name": name,
+        "type": f"n8n-nodes-base.{kind}",
+        "typeVersion": version,
+        "position": list(position),
+        "parameters": parameters,
+        **extra,
+    }
 
 
 def webhook(path):
-    return node("Webhook", "webhook", 2, {"httpMethod": "POST", "path": path, "responseMode": "responseNode",
-                                          "options": {}}, webhookId=f"wh-{path}")
+    return node(
+        "Webhook",
+        "webhook",
+        2,
+        {"httpMethod": "POST", "path": path, "responseMode": "responseNode", "options": {}},
+        webhookId=f"wh-{path}",
+    )
 
 
 def respond_all(name="Respond"):
@@ -115,7 +127,7 @@ def respond_all(name="Respond"):
 def links(*pairs):
     connections = {}
     for source, target, *rest in pairs:
-        output, index = (rest + [0, 0])[:2]
+        output, index = [*rest, 0, 0][:2]
         outputs = connections.setdefault(source, {"main": []})["main"]
         while len(outputs) <= output:
             outputs.append([])
@@ -124,17 +136,36 @@ def links(*pairs):
 
 
 def wf(wid, name, nodes, connections):
-    return {"id": wid, "name": name, "active": False, "nodes": nodes, "connections": connections,
-            "settings": {"executionOrder": "v1"}, "pinData": {}}
+    return {
+        "id": wid,
+        "name": name,
+        "active": False,
+        "nodes": nodes,
+        "connections": connections,
+        "settings": {"executionOrder": "v1"},
+        "pinData": {},
+    }
 
 
 def condition(kind, operation, left, right=""):
-    return {"leftValue": left, "rightValue": right, "operator": {"type": kind, "operation": operation}}
+    return {
+        "leftValue": left,
+        "rightValue": right,
+        "operator": {"type": kind, "operation": operation},
+    }
 
 
 def conditions(*entries, combinator="and"):
-    return {"options": {"caseSensitive": True, "leftValue": "", "typeValidation": "strict", "version": 2},
-            "conditions": list(entries), "combinator": combinator}
+    return {
+        "options": {
+            "caseSensitive": True,
+            "leftValue": "",
+            "typeValidation": "strict",
+            "version": 2,
+        },
+        "conditions": list(entries),
+        "combinator": combinator,
+    }
 
 
 def assignment(name, value, kind="string"):
@@ -148,73 +179,208 @@ def expressions_workflow(group):
     chosen = "null"
     for index in reversed(range(group * GROUP, min((group + 1) * GROUP, len(EXPRESSIONS)))):
         chosen = f"($json.query.f === '{index}' ? ({EXPRESSIONS[index]}) : {chosen})"
-    respond = node("Respond", "respondToWebhook", 1.1, {
-        "respondWith": "json", "responseBody": f"={{{{ {{ \"r\": {chosen} }} }}}}", "options": {}})
-    return wf(f"DiffExpressions{group:02d}", f"diff expressions {group}",
-              [webhook(f"diff-expr-{group}"), respond], links(("Webhook", "Respond")))
+    respond = node(
+        "Respond",
+        "respondToWebhook",
+        1.1,
+        {"respondWith": "json", "responseBody": f'={{{{ {{ "r": {chosen} }} }}}}', "options": {}},
+    )
+    return wf(
+        f"DiffExpressions{group:02d}",
+        f"diff expressions {group}",
+        [webhook(f"diff-expr-{group}"), respond],
+        links(("Webhook", "Respond")),
+    )
 
 
 def set_if_workflow():
-    typed = node("Typed", "set", 3.4, {"assignments": {"assignments": [
-        assignment("total", "={{ $json.body.amount * $json.body.qty }}", "number"),
-        assignment("name", "={{ $json.body.name }}", "string"),
-        assignment("vip", "={{ $json.body.tags.includes('vip') }}", "boolean"),
-        assignment("tags", "={{ $json.body.tags }}", "array"),
-        assignment("meta.source", "n8n", "string"),
-        assignment("count", "7", "number"),
-    ]}, "includeOtherFields": False, "options": {}})
-    big = node("IsBig", "if", 2.2, {"conditions": conditions(
-        condition("number", "gt", "={{ $json.total }}", 100),
-        condition("string", "startsWith", "={{ $json.name }}", "Z"),
-        condition("array", "contains", "={{ $json.tags }}", "vip"),
-        combinator="or"), "options": {}})
-    high = node("High", "set", 3.4, {"assignments": {"assignments": [assignment("tier", "high")]},
-                                      "includeOtherFields": True, "options": {}})
-    low = node("Low", "set", 3.4, {"assignments": {"assignments": [assignment("tier", "low")]},
-                                    "includeOtherFields": True, "options": {}})
+    typed = node(
+        "Typed",
+        "set",
+        3.4,
+        {
+            "assignments": {
+                "assignments": [
+                    assignment("total", "={{ $json.body.amount * $json.body.qty }}", "number"),
+                    assignment("name", "={{ $json.body.name }}", "string"),
+                    assignment("vip", "={{ $json.body.tags.includes('vip') }}", "boolean"),
+                    assignment("tags", "={{ $json.body.tags }}", "array"),
+                    assignment("meta.source", "n8n", "string"),
+                    assignment("count", "7", "number"),
+                ]
+            },
+            "includeOtherFields": False,
+            "options": {},
+        },
+    )
+    big = node(
+        "IsBig",
+        "if",
+        2.2,
+        {
+            "conditions": conditions(
+                condition("number", "gt", "={{ $json.total }}", 100),
+                condition("string", "startsWith", "={{ $json.name }}", "Z"),
+                condition("array", "contains", "={{ $json.tags }}", "vip"),
+                combinator="or",
+            ),
+            "options": {},
+        },
+    )
+    high = node(
+        "High",
+        "set",
+        3.4,
+        {
+            "assignments": {"assignments": [assignment("tier", "high")]},
+            "includeOtherFields": True,
+            "options": {},
+        },
+    )
+    low = node(
+        "Low",
+        "set",
+        3.4,
+        {
+            "assignments": {"assignments": [assignment("tier", "low")]},
+            "includeOtherFields": True,
+            "options": {},
+        },
+    )
     both = node("Both", "noOp", 1, {})
-    return wf("DiffSetIf00001", "diff set and if",
-              [webhook("diff-set-if"), typed, big, high, low, both, respond_all()],
-              links(("Webhook", "Typed"), ("Typed", "IsBig"), ("IsBig", "High", 0), ("IsBig", "Low", 1),
-                    ("High", "Both"), ("Low", "Both"), ("Both", "Respond")))
+    return wf(
+        "DiffSetIf00001",
+        "diff set and if",
+        [webhook("diff-set-if"), typed, big, high, low, both, respond_all()],
+        links(
+            ("Webhook", "Typed"),
+            ("Typed", "IsBig"),
+            ("IsBig", "High", 0),
+            ("IsBig", "Low", 1),
+            ("High", "Both"),
+            ("Low", "Both"),
+            ("Both", "Respond"),
+        ),
+    )
 
 
 def rows_workflow():
     split = node("Split", "splitOut", 1, {"fieldToSplitOut": "body.rows", "options": {}})
-    keep = node("Keep", "filter", 2, {"conditions": conditions(
-        condition("number", "gte", "={{ $json.n }}", 2),
-        condition("string", "notEquals", "={{ $json.k }}", "skip")), "options": {}})
-    sort = node("Sort", "sort", 1, {"sortFieldsUi": {"sortField": [{"fieldName": "n", "order": "descending"}]},
-                                    "options": {}})
+    keep = node(
+        "Keep",
+        "filter",
+        2,
+        {
+            "conditions": conditions(
+                condition("number", "gte", "={{ $json.n }}", 2),
+                condition("string", "notEquals", "={{ $json.k }}", "skip"),
+            ),
+            "options": {},
+        },
+    )
+    sort = node(
+        "Sort",
+        "sort",
+        1,
+        {"sortFieldsUi": {"sortField": [{"fieldName": "n", "order": "descending"}]}, "options": {}},
+    )
     limit = node("Limit", "limit", 1, {"maxItems": 4})
-    rename = node("Rename", "renameKeys", 1, {"keys": {"key": [{"currentKey": "k", "newKey": "key"}]},
-                                               "additionalOptions": {}})
+    rename = node(
+        "Rename",
+        "renameKeys",
+        1,
+        {"keys": {"key": [{"currentKey": "k", "newKey": "key"}]}, "additionalOptions": {}},
+    )
     dedupe = node("Dedupe", "removeDuplicates", 1.1, {"compare": "allFields", "options": {}})
-    agg = node("Agg", "aggregate", 1, {"aggregate": "aggregateIndividualFields", "fieldsToAggregate": {
-        "fieldToAggregate": [{"fieldToAggregate": "n"}, {"fieldToAggregate": "key"}]}, "options": {}})
-    return wf("DiffRows000001", "diff rows",
-              [webhook("diff-rows"), split, keep, sort, limit, rename, dedupe, agg, respond_all()],
-              links(("Webhook", "Split"), ("Split", "Keep"), ("Keep", "Sort"), ("Sort", "Limit"),
-                    ("Limit", "Rename"), ("Rename", "Dedupe"), ("Dedupe", "Agg"), ("Agg", "Respond")))
+    agg = node(
+        "Agg",
+        "aggregate",
+        1,
+        {
+            "aggregate": "aggregateIndividualFields",
+            "fieldsToAggregate": {
+                "fieldToAggregate": [{"fieldToAggregate": "n"}, {"fieldToAggregate": "key"}]
+            },
+            "options": {},
+        },
+    )
+    return wf(
+        "DiffRows000001",
+        "diff rows",
+        [webhook("diff-rows"), split, keep, sort, limit, rename, dedupe, agg, respond_all()],
+        links(
+            ("Webhook", "Split"),
+            ("Split", "Keep"),
+            ("Keep", "Sort"),
+            ("Sort", "Limit"),
+            ("Limit", "Rename"),
+            ("Rename", "Dedupe"),
+            ("Dedupe", "Agg"),
+            ("Agg", "Respond"),
+        ),
+    )
 
 
 def switch_workflow():
     split = node("Split", "splitOut", 1, {"fieldToSplitOut": "body.rows", "options": {}})
-    rule = lambda value, key: {"conditions": conditions(condition("string", "equals", "={{ $json.k }}", value)),
-                               "renameOutput": True, "outputKey": key}
-    switch = node("Route", "switch", 3.2, {"rules": {"values": [rule("a", "A"), rule("b", "B")]},
-                                            "options": {"fallbackOutput": "extra"}})
-    tag = lambda name: node(name, "set", 3.4, {"assignments": {"assignments": [assignment("via", name)]},
-                                                "includeOtherFields": True, "options": {}})
+    rule = lambda value, key: {  # noqa: E731 (a one-line builder)
+        "conditions": conditions(condition("string", "equals", "={{ $json.k }}", value)),
+        "renameOutput": True,
+        "outputKey": key,
+    }
+    switch = node(
+        "Route",
+        "switch",
+        3.2,
+        {
+            "rules": {"values": [rule("a", "A"), rule("b", "B")]},
+            "options": {"fallbackOutput": "extra"},
+        },
+    )
+    tag = lambda name: node(  # noqa: E731 (a one-line builder)
+        name,
+        "set",
+        3.4,
+        {
+            "assignments": {"assignments": [assignment("via", name)]},
+            "includeOtherFields": True,
+            "options": {},
+        },
+    )
     merge = node("Merge", "merge", 3, {"numberInputs": 3})
-    all_rows = node("All", "aggregate", 1, {"aggregate": "aggregateAllItemData", "destinationFieldName": "rows",
-                                            "options": {}})
-    return wf("DiffSwitch0001", "diff switch",
-              [webhook("diff-switch"), split, switch, tag("TagA"), tag("TagB"), tag("TagOther"), merge, all_rows,
-               respond_all()],
-              links(("Webhook", "Split"), ("Split", "Route"), ("Route", "TagA", 0), ("Route", "TagB", 1),
-                    ("Route", "TagOther", 2), ("TagA", "Merge", 0, 0), ("TagB", "Merge", 0, 1),
-                    ("TagOther", "Merge", 0, 2), ("Merge", "All"), ("All", "Respond")))
+    all_rows = node(
+        "All",
+        "aggregate",
+        1,
+        {"aggregate": "aggregateAllItemData", "destinationFieldName": "rows", "options": {}},
+    )
+    return wf(
+        "DiffSwitch0001",
+        "diff switch",
+        [
+            webhook("diff-switch"),
+            split,
+            switch,
+            tag("TagA"),
+            tag("TagB"),
+            tag("TagOther"),
+            merge,
+            all_rows,
+            respond_all(),
+        ],
+        links(
+            ("Webhook", "Split"),
+            ("Split", "Route"),
+            ("Route", "TagA", 0),
+            ("Route", "TagB", 1),
+            ("Route", "TagOther", 2),
+            ("TagA", "Merge", 0, 0),
+            ("TagB", "Merge", 0, 1),
+            ("TagOther", "Merge", 0, 2),
+            ("Merge", "All"),
+            ("All", "Respond"),
+        ),
+    )
 
 
 def merge_workflow(mode):
@@ -230,54 +396,134 @@ def merge_workflow(mode):
         params = {"mode": "chooseBranch", "useDataOfInput": 2}
         version = 3
     merge = node("Merge", "merge", version, params)
-    respond = node("Respond", "respondToWebhook", 1.1, {"respondWith": "allIncomingItems",
-                                                         "options": {"responseCode": 201}})
-    return wf(f"DiffMerge{mode[:5]:0<5}", f"diff merge {mode}",
-              [webhook(f"diff-merge-{mode}"), left, right, merge, respond],
-              links(("Webhook", "Left"), ("Webhook", "Right"), ("Left", "Merge", 0, 0),
-                    ("Right", "Merge", 0, 1), ("Merge", "Respond")))
+    respond = node(
+        "Respond",
+        "respondToWebhook",
+        1.1,
+        {"respondWith": "allIncomingItems", "options": {"responseCode": 201}},
+    )
+    return wf(
+        f"DiffMerge{mode[:5]:0<5}",
+        f"diff merge {mode}",
+        [webhook(f"diff-merge-{mode}"), left, right, merge, respond],
+        links(
+            ("Webhook", "Left"),
+            ("Webhook", "Right"),
+            ("Left", "Merge", 0, 0),
+            ("Right", "Merge", 0, 1),
+            ("Merge", "Respond"),
+        ),
+    )
 
 
 def raw_set_workflow():
-    raw = node("Json", "set", 3.4, {"mode": "raw", "jsonOutput": '={\n  "id": {{ $json.body.id }},\n  "label": "{{ $json.body.name }}!",\n  "n": {{ $json.body.n * 3 }}\n}',
-                                     "includeOtherFields": False, "options": {}})
-    first = node("First", "respondToWebhook", 1.1, {"respondWith": "firstIncomingItem", "options": {}})
-    return wf("DiffRawSet0001", "diff raw set", [webhook("diff-raw"), raw, first], links(("Webhook", "Json"), ("Json", "First")))
+    raw = node(
+        "Json",
+        "set",
+        3.4,
+        {
+            "mode": "raw",
+            "jsonOutput": '={\n  "id": {{ $json.body.id }},\n  "label": "{{ $json.body.name }}!",'
+            '\n  "n": {{ $json.body.n * 3 }}\n}',
+            "includeOtherFields": False,
+            "options": {},
+        },
+    )
+    first = node(
+        "First", "respondToWebhook", 1.1, {"respondWith": "firstIncomingItem", "options": {}}
+    )
+    return wf(
+        "DiffRawSet0001",
+        "diff raw set",
+        [webhook("diff-raw"), raw, first],
+        links(("Webhook", "Json"), ("Json", "First")),
+    )
 
 
 def http_workflow(port_placeholder="__HTTP_PORT__"):
-    http = node("Fetch", "httpRequest", 4.2, {
-        "method": "POST", "url": f"=http://127.0.0.1:{port_placeholder}/echo/{{{{ $json.body.id }}}}",
-        "sendQuery": True, "queryParameters": {"parameters": [{"name": "q", "value": "={{ $json.body.q }}"}]},
-        "sendHeaders": True, "headerParameters": {"parameters": [{"name": "X-Tag", "value": "diff"}]},
-        "sendBody": True, "contentType": "json", "specifyBody": "keypair",
-        "bodyParameters": {"parameters": [{"name": "n", "value": "={{ $json.body.n }}"}]}, "options": {}})
-    pick = node("Pick", "set", 3.4, {"assignments": {"assignments": [
-        assignment("path", "={{ $json.path }}"), assignment("q", "={{ $json.query.q }}"),
-        assignment("tag", "={{ $json.headers['x-tag'] }}"), assignment("n", "={{ $json.body.n }}")]},
-        "options": {}})
-    return wf("DiffHttp000001", "diff http", [webhook("diff-http"), http, pick, respond_all()],
-              links(("Webhook", "Fetch"), ("Fetch", "Pick"), ("Pick", "Respond")))
+    http = node(
+        "Fetch",
+        "httpRequest",
+        4.2,
+        {
+            "method": "POST",
+            "url": f"=http://127.0.0.1:{port_placeholder}/echo/{{{{ $json.body.id }}}}",
+            "sendQuery": True,
+            "queryParameters": {"parameters": [{"name": "q", "value": "={{ $json.body.q }}"}]},
+            "sendHeaders": True,
+            "headerParameters": {"parameters": [{"name": "X-Tag", "value": "diff"}]},
+            "sendBody": True,
+            "contentType": "json",
+            "specifyBody": "keypair",
+            "bodyParameters": {"parameters": [{"name": "n", "value": "={{ $json.body.n }}"}]},
+            "options": {},
+        },
+    )
+    pick = node(
+        "Pick",
+        "set",
+        3.4,
+        {
+            "assignments": {
+                "assignments": [
+                    assignment("path", "={{ $json.path }}"),
+                    assignment("q", "={{ $json.query.q }}"),
+                    assignment("tag", "={{ $json.headers['x-tag'] }}"),
+                    assignment("n", "={{ $json.body.n }}"),
+                ]
+            },
+            "options": {},
+        },
+    )
+    return wf(
+        "DiffHttp000001",
+        "diff http",
+        [webhook("diff-http"), http, pick, respond_all()],
+        links(("Webhook", "Fetch"), ("Fetch", "Pick"), ("Pick", "Respond")),
+    )
 
 
 # workflow file -> list of (label, query, body)
 def cases():
-    rows = [{"n": 3, "k": "a"}, {"n": 1, "k": "b"}, {"n": 5, "k": "skip"}, {"n": 2, "k": "c"},
-            {"n": 4, "k": "a"}, {"n": 4, "k": "a"}, {"n": 9, "k": "b"}]
+    rows = [
+        {"n": 3, "k": "a"},
+        {"n": 1, "k": "b"},
+        {"n": 5, "k": "skip"},
+        {"n": 2, "k": "c"},
+        {"n": 4, "k": "a"},
+        {"n": 4, "k": "a"},
+        {"n": 9, "k": "b"},
+    ]
     return {
-        **{f"expressions_{g}": [(f"{i}:{label}", {"f": str(i)}, body)
-                                for i in range(g * GROUP, min((g + 1) * GROUP, len(EXPRESSIONS)))
-                                for label, body in INPUTS.items()]
-           for g in range(GROUPS)},
-        "set_if": [("big", {}, {"amount": 60, "qty": 2, "name": "Ann", "tags": ["x"]}),
-                   ("small", {}, {"amount": 5, "qty": 2, "name": "Bob", "tags": []}),
-                   ("z-name", {}, {"amount": 1, "qty": 1, "name": "Zoë", "tags": ["vip"]}),
-                   ("text amount", {}, {"amount": "30", "qty": "4", "name": "Cy", "tags": ["a"]})],
+        **{
+            f"expressions_{g}": [
+                (f"{i}:{label}", {"f": str(i)}, body)
+                for i in range(g * GROUP, min((g + 1) * GROUP, len(EXPRESSIONS)))
+                for label, body in INPUTS.items()
+            ]
+            for g in range(GROUPS)
+        },
+        "set_if": [
+            ("big", {}, {"amount": 60, "qty": 2, "name": "Ann", "tags": ["x"]}),
+            ("small", {}, {"amount": 5, "qty": 2, "name": "Bob", "tags": []}),
+            ("z-name", {}, {"amount": 1, "qty": 1, "name": "Zoë", "tags": ["vip"]}),
+            ("text amount", {}, {"amount": "30", "qty": "4", "name": "Cy", "tags": ["a"]}),
+        ],
         "rows": [("rows", {}, {"rows": rows}), ("few", {}, {"rows": rows[:2]})],
         "switch": [("rows", {}, {"rows": rows})],
-        "merge_fields": [("ids", {}, {"left": [{"id": 1, "a": "x"}, {"id": 2, "a": "y"}, {"id": 3, "a": "z"}],
-                                      "right": [{"id": 2, "b": "Y"}, {"id": 1, "b": "X"}]})],
-        "merge_position": [("pairs", {}, {"left": [{"a": 1}, {"a": 2}, {"a": 3}], "right": [{"b": 1}, {"b": 2}]})],
+        "merge_fields": [
+            (
+                "ids",
+                {},
+                {
+                    "left": [{"id": 1, "a": "x"}, {"id": 2, "a": "y"}, {"id": 3, "a": "z"}],
+                    "right": [{"id": 2, "b": "Y"}, {"id": 1, "b": "X"}],
+                },
+            )
+        ],
+        "merge_position": [
+            ("pairs", {}, {"left": [{"a": 1}, {"a": 2}, {"a": 3}], "right": [{"b": 1}, {"b": 2}]})
+        ],
         "merge_choose": [("choose", {}, {"left": [{"a": 1}], "right": [{"b": 1}, {"b": 2}]})],
         "raw_set": [("raw", {}, {"id": 7, "name": "Ann", "n": 1.5})],
         "http": [("echo", {}, {"id": "abc", "q": "zoë", "n": 4})],
@@ -302,7 +548,9 @@ def write() -> None:
     target = HERE / "corpus"
     target.mkdir(exist_ok=True)
     for name, build in WORKFLOWS.items():
-        (target / f"{name}.json").write_text(json.dumps(build(), indent=2, ensure_ascii=False) + "\n")
+        (target / f"{name}.json").write_text(
+            json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+        )
 
 
 if __name__ == "__main__":

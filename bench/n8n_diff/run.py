@@ -55,7 +55,7 @@ def free_port() -> int:
 class Echo(BaseHTTPRequestHandler):
     """What the HTTP Request workflows call: answers what it received, as JSON."""
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode() if length else ""
         path, _, query = self.path.partition("?")
@@ -82,13 +82,24 @@ def n8n_env(folder: Path, port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         PATH=f"{N8N_DIR}/nodebin/node_modules/.bin:{env['PATH']}",
-        N8N_USER_FOLDER=str(folder), N8N_HOST="127.0.0.1", N8N_LISTEN_ADDRESS="127.0.0.1",
-        N8N_PORT=str(port), N8N_PROTOCOL="http", N8N_WEBHOOK_URL=f"http://127.0.0.1:{port}/",
-        DB_TYPE="sqlite", N8N_DIAGNOSTICS_ENABLED="false", N8N_PERSONALIZATION_ENABLED="false",
-        N8N_VERSION_NOTIFICATIONS_ENABLED="false", N8N_TEMPLATES_ENABLED="false",
-        N8N_COMMUNITY_PACKAGES_ENABLED="false", N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS="true",
-        N8N_DISABLED_MODULES="mcp-registry", GENERIC_TIMEZONE="UTC", TZ="UTC",
-        N8N_RUNNERS_ENABLED="false", N8N_BLOCK_ENV_ACCESS_IN_NODE="true",
+        N8N_USER_FOLDER=str(folder),
+        N8N_HOST="127.0.0.1",
+        N8N_LISTEN_ADDRESS="127.0.0.1",
+        N8N_PORT=str(port),
+        N8N_PROTOCOL="http",
+        N8N_WEBHOOK_URL=f"http://127.0.0.1:{port}/",
+        DB_TYPE="sqlite",
+        N8N_DIAGNOSTICS_ENABLED="false",
+        N8N_PERSONALIZATION_ENABLED="false",
+        N8N_VERSION_NOTIFICATIONS_ENABLED="false",
+        N8N_TEMPLATES_ENABLED="false",
+        N8N_COMMUNITY_PACKAGES_ENABLED="false",
+        N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS="true",
+        N8N_DISABLED_MODULES="mcp-registry",
+        GENERIC_TIMEZONE="UTC",
+        TZ="UTC",
+        N8N_RUNNERS_ENABLED="false",
+        N8N_BLOCK_ENV_ACCESS_IN_NODE="true",
     )
     return env
 
@@ -96,20 +107,33 @@ def n8n_env(folder: Path, port: int) -> dict[str, str]:
 def lf_env(var: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CI")}
     env.update(
-        PORT=str(port), LINKFLOW_VAR_DIR=str(var), LINKFLOW_ADMIN_EMAIL=ADMIN[0],
-        LINKFLOW_ADMIN_PASSWORD=ADMIN[1], LINKFLOW_RATE_DEFAULT="1000000/min",
-        LINKFLOW_RATE_EXECUTE="1000000/min", LINKFLOW_RATE_AUTH="1000/min",
-        LINKFLOW_HTTP_ALLOW_PRIVATE="true", LINKFLOW_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        PORT=str(port),
+        LINKFLOW_VAR_DIR=str(var),
+        LINKFLOW_ADMIN_EMAIL=ADMIN[0],
+        LINKFLOW_ADMIN_PASSWORD=ADMIN[1],
+        LINKFLOW_RATE_DEFAULT="1000000/min",
+        LINKFLOW_RATE_EXECUTE="1000000/min",
+        LINKFLOW_RATE_AUTH="1000/min",
+        LINKFLOW_HTTP_ALLOW_PRIVATE="true",
+        LINKFLOW_PUBLIC_URL=f"http://127.0.0.1:{port}",
         SECRET_KEY="n8n-diff-secret-key-not-for-production-0123456789",
         LINKFLOW_CREDENTIAL_KEYS="mUw0Ff7cT2d5vQ0n9o6bqkqXnJ3m2m0i3u8uQ2lYw1c=",
-        ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="WARNING", TZ="UTC",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+        TZ="UTC",
     )
     return env
 
 
 def start(cmd: list[str], env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        env=env,
+        cwd=cwd,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -164,20 +188,34 @@ def n8n_side(docs: dict[str, dict[str, Any]], work: Path) -> tuple[subprocess.Po
     source.mkdir()
     for name, doc in docs.items():
         (source / f"{name}.json").write_text(json.dumps(doc))
-    subprocess.run([str(N8N_BIN), "import:workflow", "--separate", f"--input={source}"], env=env,
-                   check=True, capture_output=True, cwd=work)
+    subprocess.run(
+        [str(N8N_BIN), "import:workflow", "--separate", f"--input={source}"],
+        env=env,
+        check=True,
+        capture_output=True,
+        cwd=work,
+    )
     for doc in docs.values():
-        subprocess.run([str(N8N_BIN), "publish:workflow", f"--id={doc['id']}"], env=env, check=True,
-                       capture_output=True, cwd=work)
+        subprocess.run(
+            [str(N8N_BIN), "publish:workflow", f"--id={doc['id']}"],
+            env=env,
+            check=True,
+            capture_output=True,
+            cwd=work,
+        )
     proc = start([str(N8N_BIN), "start"], env, work / "n8n.log", work)
     wait_port(port, 180)
     return proc, port
 
 
-def lf_side(docs: dict[str, dict[str, Any]], work: Path) -> tuple[subprocess.Popen[bytes], int, dict[str, str], dict[str, Any]]:
+def lf_side(
+    docs: dict[str, dict[str, Any]], work: Path
+) -> tuple[subprocess.Popen[bytes], int, dict[str, str], dict[str, Any]]:
     port = free_port()
     env = lf_env(work / "lf-var", port)
-    proc = start([str(ROOT / ".venv/bin/python"), "manage.py", "serve"], env, work / "linkflow.log", ROOT)
+    proc = start(
+        [str(ROOT / ".venv/bin/python"), "manage.py", "serve"], env, work / "linkflow.log", ROOT
+    )
     wait_port(port, 180)
     base = f"http://127.0.0.1:{port}"
     status, tokens = call(f"{base}/api/v1/auth/token/", {"email": ADMIN[0], "password": ADMIN[1]})
@@ -185,11 +223,15 @@ def lf_side(docs: dict[str, dict[str, Any]], work: Path) -> tuple[subprocess.Pop
     token = tokens["access"]
     urls, reports = {}, {}
     for name, doc in docs.items():
-        status, body = call(f"{base}/api/v1/workflows/import", {"format": "n8n", "document": doc}, token)
+        status, body = call(
+            f"{base}/api/v1/workflows/import", {"format": "n8n", "document": doc}, token
+        )
         assert status == 201, (name, body)
         reports[name] = body["report"]
         workflow_id = body["workflow"]["id"]
-        status, body = call(f"{base}/api/v1/workflows/{workflow_id}/", {"active": True}, token, "PATCH")
+        status, body = call(
+            f"{base}/api/v1/workflows/{workflow_id}/", {"active": True}, token, "PATCH"
+        )
         assert status == 200, (name, body)
         hooks = body["webhooks"]
         url = hooks[0].get("path_url") or hooks[0]["url"]
@@ -204,16 +246,22 @@ def normalised(status: int, body: Any) -> Any:
     return body
 
 
-def compare(docs: dict[str, dict[str, Any]], n8n_port: int, lf_urls: dict[str, str]) -> dict[str, Any]:
+def compare(
+    docs: dict[str, dict[str, Any]], n8n_port: int, lf_urls: dict[str, str]
+) -> dict[str, Any]:
     from urllib.parse import urlencode
 
     results: dict[str, Any] = {}
     for name, cases in corpus.cases().items():
-        path = next(n for n in docs[name]["nodes"] if n["type"].endswith(".webhook"))["parameters"]["path"]
+        path = next(n for n in docs[name]["nodes"] if n["type"].endswith(".webhook"))["parameters"][
+            "path"
+        ]
         outcome = results.setdefault(name, {"cases": 0, "agree": 0, "differences": []})
         for label, query, body in cases:
             suffix = f"?{urlencode(query)}" if query else ""
-            n8n = normalised(*call(f"http://127.0.0.1:{n8n_port}/webhook/{path}{suffix}", body or {}))
+            n8n = normalised(
+                *call(f"http://127.0.0.1:{n8n_port}/webhook/{path}{suffix}", body or {})
+            )
             lf = normalised(*call(f"{lf_urls[name]}{suffix}", body or {}))
             outcome["cases"] += 1
             if n8n == lf:
@@ -229,8 +277,15 @@ def public_corpus(directory: Path) -> dict[str, Any]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkflow.settings")
     from workflows.importers.n8n import DocumentError, convert, looks_like_n8n
 
-    counts = {"files": 0, "workflows": 0, "imported": 0, "fully_mapped": 0, "nodes": 0,
-              "nodes_mapped": 0, "not_mapped_types": {}}
+    counts = {
+        "files": 0,
+        "workflows": 0,
+        "imported": 0,
+        "fully_mapped": 0,
+        "nodes": 0,
+        "nodes_mapped": 0,
+        "not_mapped_types": {},
+    }
     for path in sorted(directory.rglob("*.json")):
         counts["files"] += 1
         try:
@@ -291,13 +346,17 @@ def main() -> None:
     }
     if args.public:
         summary["public"] = public_corpus(args.public)
-    (HERE / "last_run.json").write_text(json.dumps({"summary": summary, "results": results}, indent=2,
-                                                   ensure_ascii=False))
+    (HERE / "last_run.json").write_text(
+        json.dumps({"summary": summary, "results": results}, indent=2, ensure_ascii=False)
+    )
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     for name, result in results.items():
         for difference in result["differences"]:
-            print(f"DIFF {name} {difference['case']}: n8n={json.dumps(difference['n8n'], ensure_ascii=False)[:200]}"
-                  f" linkflow={json.dumps(difference['linkflow'], ensure_ascii=False)[:200]}")
+            print(
+                f"DIFF {name} {difference['case']}: "
+                f"n8n={json.dumps(difference['n8n'], ensure_ascii=False)[:200]}"
+                f" linkflow={json.dumps(difference['linkflow'], ensure_ascii=False)[:200]}"
+            )
     print(f"logs: {work}")
 
 

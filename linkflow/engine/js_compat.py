@@ -123,7 +123,7 @@ def _string_to_number(text: str) -> float | int:
                 return int(text[2:], base)
             except ValueError:
                 return math.nan
-    if not _NUMBER_TEXT.fullmatch(text) or "infinity" in lowered and "Infinity" not in text:
+    if not _NUMBER_TEXT.fullmatch(text) or ("infinity" in lowered and "Infinity" not in text):
         return math.nan
     number = float(text.replace("Infinity", "inf"))
     return _tidy(number)
@@ -643,7 +643,9 @@ def _index_of(container: Any, needle: Any) -> int:
 
 
 def _match(text: str, pattern: Any) -> Any:
-    compiled = pattern if isinstance(pattern, JsRegex) else JsRegex(re.escape(to_string(pattern)), "")
+    compiled = (
+        pattern if isinstance(pattern, JsRegex) else JsRegex(re.escape(to_string(pattern)), "")
+    )
     if compiled.is_global:
         found = [m.group(0) for m in compiled.compiled.finditer(text)]
         return found or None
@@ -755,7 +757,9 @@ _STRING_METHODS: dict[str, Callable[..., Any]] = {
     "isEmpty": _is_empty,
     "isNotEmpty": lambda s: not _is_empty(s),
     "toNumber": lambda s: to_number(s),
-    "toInt": lambda s: _tidy(math.trunc(to_number(s))) if not math.isnan(to_number(s)) else math.nan,
+    "toInt": lambda s: (
+        _tidy(math.trunc(to_number(s))) if not math.isnan(to_number(s)) else math.nan
+    ),
     "toFloat": lambda s: to_number(s),
     "toBoolean": lambda s: s.strip().lower() not in ("", "0", "false", "no", "f", "n", "off"),
     "toDateTime": lambda s: parse_date(s),
@@ -795,9 +799,11 @@ _ARRAY_METHODS: dict[str, Callable[..., Any]] = {
 
 _NUMBER_METHODS: dict[str, Callable[..., Any]] = {
     "toFixed": _to_fixed,
-    "toString": lambda n, base=UNDEFINED: number_to_string(n)
-    if isinstance(base, _Undefined) or base == 10
-    else _in_base(n, _int_arg((base,), 0, 10)),
+    "toString": lambda n, base=UNDEFINED: (
+        number_to_string(n)
+        if isinstance(base, _Undefined) or base == 10
+        else _in_base(n, _int_arg((base,), 0, 10))
+    ),
     "valueOf": lambda n: n,
     # n8n's extensions
     "round": _round,
@@ -864,7 +870,9 @@ def _parse_int(text: Any, base: Any = UNDEFINED) -> float | int:
 
 
 def _parse_float(text: Any) -> float | int:
-    match = re.match(r"[+-]?(Infinity|\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?)", to_string(text).strip())
+    match = re.match(
+        r"[+-]?(Infinity|\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?)", to_string(text).strip()
+    )
     if not match:
         return math.nan
     return _tidy(float(match.group(0).replace("Infinity", "inf")))
@@ -935,9 +943,9 @@ def function(name: str, *args: Any) -> Any:
         "JSON.stringify": _json_stringify,
         "Object.keys": lambda *a: list(first) if isinstance(first, dict) else [],
         "Object.values": lambda *a: list(first.values()) if isinstance(first, dict) else [],
-        "Object.entries": lambda *a: [[k, v] for k, v in first.items()]
-        if isinstance(first, dict)
-        else [],
+        "Object.entries": lambda *a: (
+            [[k, v] for k, v in first.items()] if isinstance(first, dict) else []
+        ),
         "Array.isArray": lambda *a: isinstance(first, list),
         "DateTime.fromISO": lambda *a: parse_date(first),
         "encodeURIComponent": lambda *a: _encode_uri_component(to_string(first)),
@@ -998,15 +1006,29 @@ def luxon_iso(moment: datetime) -> str:
     return text
 
 
-_LUXON_TOKENS = re.compile(r"'[^']*'|yyyy|yy|MMMM|MMM|MM|M|dd|d|HH|H|hh|h|mm|m|ss|s|SSS|a|ZZ|EEEE|EEE|ccc|cccc|o|.", re.S)
+_LUXON_TOKENS = re.compile(
+    r"'[^']*'|yyyy|yy|MMMM|MMM|MM|M|dd|d|HH|H|hh|h|mm|m|ss|s|SSS|a|ZZ|EEEE|EEE|ccc|cccc|o|.", re.S
+)
 
 
 def luxon_format(moment: datetime, pattern: str) -> str:
     """Luxon's toFormat() for its common tokens (years, months, days, hours, minutes,
     seconds, milliseconds, weekday names, am/pm, offset); other letters are copied."""
-    names = ("January February March April May June July August September October "
-             "November December").split()
-    days = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+    names = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+    days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
     values: dict[str, Callable[[], str]] = {
         "yyyy": lambda: f"{moment.year:04d}",
         "yy": lambda: f"{moment.year % 100:02d}",
@@ -1043,15 +1065,20 @@ def luxon_format(moment: datetime, pattern: str) -> str:
     return "".join(pieces)
 
 
-_UNITS = {"year": "years", "month": "months", "week": "weeks", "day": "days", "hour": "hours",
-          "minute": "minutes", "second": "seconds", "millisecond": "milliseconds"}
+_UNITS = {
+    "year": "years",
+    "month": "months",
+    "week": "weeks",
+    "day": "days",
+    "hour": "hours",
+    "minute": "minutes",
+    "second": "seconds",
+    "millisecond": "milliseconds",
+}
 
 
 def _shift(moment: datetime, amount: Any, unit: Any = UNDEFINED, *, sign: int) -> datetime:
-    if isinstance(amount, dict):
-        changes = amount
-    else:
-        changes = {to_string(unit): amount}
+    changes = amount if isinstance(amount, dict) else {to_string(unit): amount}
     result = moment
     for name, value in changes.items():
         unit_name = _UNITS.get(name, name)
@@ -1105,10 +1132,10 @@ _DATE_METHODS: dict[str, Callable[..., Any]] = {
     "toString": luxon_iso,
     "toJSON": luxon_iso,
     "toFormat": lambda d, p="": luxon_format(d, to_string(p)),
-    "toMillis": lambda d: int(round(d.timestamp() * 1000)),
+    "toMillis": lambda d: round(d.timestamp() * 1000),
     "toSeconds": lambda d: _tidy(d.timestamp()),
     "toUnixInteger": lambda d: int(d.timestamp()),
-    "valueOf": lambda d: int(round(d.timestamp() * 1000)),
+    "valueOf": lambda d: round(d.timestamp() * 1000),
     "toUTC": lambda d: d.astimezone(UTC),
     "setZone": lambda d, z="UTC": d.astimezone(_zone(to_string(z))),
     "plus": lambda d, a, u=UNDEFINED: _shift(d, a, u, sign=1),

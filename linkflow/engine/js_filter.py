@@ -97,7 +97,10 @@ def _evaluate(
         a = "" if js.is_nullish(left) else left
         b = "" if js.is_nullish(right) else right
         if ignore_case and operation not in ("regex", "notRegex"):
-            a, b = (a.lower() if isinstance(a, str) else a), (b.lower() if isinstance(b, str) else b)
+            a, b = (
+                (a.lower() if isinstance(a, str) else a),
+                (b.lower() if isinstance(b, str) else b),
+            )
         elif ignore_case and isinstance(a, str):
             a = a.lower()
         if operation == "empty":
@@ -209,7 +212,9 @@ def _describe(value: Any) -> str:
 
 
 def _validate(value: Any, kind: str, strict: bool) -> Any:
-    wrong = _Invalid(f"Wrong type: {_describe(value)} is a {js.type_of(value)} but was expecting a {kind}")
+    wrong = _Invalid(
+        f"Wrong type: {_describe(value)} is a {js.type_of(value)} but was expecting a {kind}"
+    )
     if kind == "string":
         if strict and not isinstance(value, str):
             raise wrong

@@ -1,10 +1,12 @@
 """Small n8n exports shared by the import tests (written here, in n8n's export shape)."""
 
+import itertools
 from typing import Any
 
 
-def node(name: str, kind: str, version: float, parameters: dict[str, Any] | None = None,
-         **extra: Any) -> dict[str, Any]:
+def node(
+    name: str, kind: str, version: float, parameters: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     return {
         "id": f"id-{name}",
         "name": name,
@@ -19,12 +21,13 @@ def node(name: str, kind: str, version: float, parameters: dict[str, Any] | None
 def chain(*names: str) -> dict[str, Any]:
     return {
         a: {"main": [[{"node": b, "type": "main", "index": 0}]]}
-        for a, b in zip(names, names[1:], strict=False)
+        for a, b in itertools.pairwise(names)
     }
 
 
-def workflow(nodes: list[dict[str, Any]], connections: dict[str, Any] | None = None,
-             **extra: Any) -> dict[str, Any]:
+def workflow(
+    nodes: list[dict[str, Any]], connections: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     return {"name": "From n8n", "nodes": nodes, "connections": connections or {}, **extra}
 
 

@@ -9,12 +9,23 @@ import pytest
 
 from linkflow.engine.errors import ExpressionError
 from linkflow.engine.expressions import evaluate, syntax_errors
-from workflows.importers.n8n_expressions import Scope, parse, translate_text, Untranslatable
+from workflows.importers.n8n_expressions import Scope, Untranslatable, parse, translate_text
 
 MISSING = object()
-INPUTS = {"missing": MISSING, "null": None, "[]": [], "{}": {}, "'0'": "0", "''": "", "'12'": "12",
-          "unicode": "zoë 😀", "zoned": "2024-03-10T01:30:00-05:00"}
-SCOPE = Scope(node_ids={"Web hook": "web_hook", "Set": "set"}, workflow_name="Orders", timezone="UTC")
+INPUTS = {
+    "missing": MISSING,
+    "null": None,
+    "[]": [],
+    "{}": {},
+    "'0'": "0",
+    "''": "",
+    "'12'": "12",
+    "unicode": "zoë 😀",
+    "zoned": "2024-03-10T01:30:00-05:00",
+}
+SCOPE = Scope(
+    node_ids={"Web hook": "web_hook", "Set": "set"}, workflow_name="Orders", timezone="UTC"
+)
 
 
 def run(expression: str, item: dict | None = None, *, nodes: dict | None = None, items=None):
@@ -41,18 +52,65 @@ def on(value):
 # NaN come out as null, as JSON.stringify writes them.
 TABLE = {
     "={{ $json.v ? 'y' : 'n' }}": ["n", "n", "y", "y", "y", "n", "y", "y", "y"],
-    "={{ $json.v + 1 }}": [None, 1, "1", "[object Object]1", "01", "1", "121", "zoë 😀1",
-                           "2024-03-10T01:30:00-05:001"],
+    "={{ $json.v + 1 }}": [
+        None,
+        1,
+        "1",
+        "[object Object]1",
+        "01",
+        "1",
+        "121",
+        "zoë 😀1",
+        "2024-03-10T01:30:00-05:001",
+    ],
     "={{ $json.v == 0 }}": [False, False, True, False, True, True, False, False, False],
-    "={{ $json.v ?? 'd' }}": ["d", "d", [], {}, "0", "", "12", "zoë 😀", "2024-03-10T01:30:00-05:00"],
-    "={{ $json.v || 'd' }}": ["d", "d", [], {}, "0", "d", "12", "zoë 😀", "2024-03-10T01:30:00-05:00"],
+    "={{ $json.v ?? 'd' }}": [
+        "d",
+        "d",
+        [],
+        {},
+        "0",
+        "",
+        "12",
+        "zoë 😀",
+        "2024-03-10T01:30:00-05:00",
+    ],
+    "={{ $json.v || 'd' }}": [
+        "d",
+        "d",
+        [],
+        {},
+        "0",
+        "d",
+        "12",
+        "zoë 😀",
+        "2024-03-10T01:30:00-05:00",
+    ],
     "={{ !$json.v }}": [True, True, False, False, False, True, False, False, False],
     "={{ $json.v * 2 }}": [None, 0, 0, None, 0, 0, 24, None, None],
     "={{ $json.v?.length }}": [None, None, 0, None, 1, 0, 2, 6, 25],
-    "={{ String($json.v) }}": ["undefined", "null", "", "[object Object]", "0", "", "12", "zoë 😀",
-                               "2024-03-10T01:30:00-05:00"],
-    "={{ typeof $json.v }}": ["undefined", "object", "object", "object", "string", "string", "string",
-                              "string", "string"],
+    "={{ String($json.v) }}": [
+        "undefined",
+        "null",
+        "",
+        "[object Object]",
+        "0",
+        "",
+        "12",
+        "zoë 😀",
+        "2024-03-10T01:30:00-05:00",
+    ],
+    "={{ typeof $json.v }}": [
+        "undefined",
+        "object",
+        "object",
+        "object",
+        "string",
+        "string",
+        "string",
+        "string",
+        "string",
+    ],
     "={{ $json.v > 5 }}": [False, False, False, False, False, False, True, False, False],
     "={{ Number($json.v) }}": [None, 0, 0, None, 0, 0, 12, None, None],
     "={{ $json.v === '0' }}": [False, False, False, False, True, False, False, False, False],
@@ -100,7 +158,11 @@ def test_text_around_expressions_writes_null_and_undefined_as_nothing_and_object
         ("={{ $json.s.slice(-3) }}", {"s": "banana"}, "ana"),
         ("={{ $json.s.substring(4, 1) }}", {"s": "banana"}, "ana"),
         ("={{ $json.s.padStart(8, '*') }}", {"s": "banana"}, "**banana"),
-        ("={{ `Hi ${$json.name}, you owe ${$json.n * 2}` }}", {"name": "Ann", "n": 1.5}, "Hi Ann, you owe 3"),
+        (
+            "={{ `Hi ${$json.name}, you owe ${$json.n * 2}` }}",
+            {"name": "Ann", "n": 1.5},
+            "Hi Ann, you owe 3",
+        ),
         ("={{ $json.n.toFixed(2) }}", {"n": 1.005}, "1.00"),
         ("={{ $json.n.toFixed(1) }}", {"n": 0.25}, "0.3"),
         ("={{ Math.round($json.n * 100) / 100 }}", {"n": 1.005}, 1),
@@ -128,7 +190,11 @@ def test_text_around_expressions_writes_null_and_undefined_as_nothing_and_object
         ("={{ $json.x ?? $json.y ?? 'z' }}", {"y": 0}, 0),
         ("={{ $json.n > 1 ? 'big' : $json.n === 1 ? 'one' : 'small' }}", {"n": 1}, "one"),
         ("={{ ($json.a || {}).b }}", {}, None),
-        ("={{ {total: $json.n * 2, tags: ['a', $json.t]} }}", {"n": 2, "t": "x"}, {"total": 4, "tags": ["a", "x"]}),
+        (
+            "={{ {total: $json.n * 2, tags: ['a', $json.t]} }}",
+            {"n": 2, "t": "x"},
+            {"total": 4, "tags": ["a", "x"]},
+        ),
         ("={{ -$json.n }}", {"n": "3"}, -3),
         ("={{ +$json.n + 1 }}", {"n": "3"}, 4),
         ("={{ $json.s.match(/(\\d+)-(\\d+)/)[2] }}", {"s": "ab 12-34"}, "34"),
@@ -139,9 +205,21 @@ def test_text_around_expressions_writes_null_and_undefined_as_nothing_and_object
         ("={{ $now.toFormat('yyyy-MM-dd HH:mm') }}", {}, "2024-05-06 07:08"),
         ("={{ $today.toISO() }}", {}, "2024-05-06T00:00:00.000Z"),
         ("={{ $now.plus({days: 30}).toISODate() }}", {}, "2024-06-05"),
-        ("={{ DateTime.fromISO($json.d).toUTC().toISO() }}", {"d": "2024-03-10T01:30:00-05:00"}, "2024-03-10T06:30:00.000Z"),
-        ("={{ DateTime.fromISO($json.d).setZone('Europe/Berlin').toFormat('HH:mm') }}", {"d": "2024-03-10T01:30:00-05:00"}, "07:30"),
-        ("={{ DateTime.fromISO($json.d).toMillis() }}", {"d": "2024-03-10T01:30:00-05:00"}, 1710052200000),
+        (
+            "={{ DateTime.fromISO($json.d).toUTC().toISO() }}",
+            {"d": "2024-03-10T01:30:00-05:00"},
+            "2024-03-10T06:30:00.000Z",
+        ),
+        (
+            "={{ DateTime.fromISO($json.d).setZone('Europe/Berlin').toFormat('HH:mm') }}",
+            {"d": "2024-03-10T01:30:00-05:00"},
+            "07:30",
+        ),
+        (
+            "={{ DateTime.fromISO($json.d).toMillis() }}",
+            {"d": "2024-03-10T01:30:00-05:00"},
+            1710052200000,
+        ),
         ("={{ $itemIndex }}", {"a": 1}, 0),
         ("={{ $runIndex }}", {}, 0),
         ("={{ encodeURIComponent($json.q) }}", {"q": "a b&c/é"}, "a%20b%26c%2F%C3%A9"),
@@ -152,7 +230,9 @@ def test_each_form_translates_and_evaluates_as_javascript(expression, item, expe
 
 
 def test_node_references_read_the_node_views():
-    views = {"web_hook": {"items": [{"body": {"x": 1}}, {"body": {"x": 2}}], "json": {"body": {"x": 1}}}}
+    views = {
+        "web_hook": {"items": [{"body": {"x": 1}}, {"body": {"x": 2}}], "json": {"body": {"x": 1}}}
+    }
     items = [{"a": 1}, {"a": 2}]
     assert run("={{ $('Web hook').item.json.body.x }}", items[1], nodes=views, items=items) == 2
     assert run("={{ $('Web hook').first().json.body.x }}", items[1], nodes=views, items=items) == 1

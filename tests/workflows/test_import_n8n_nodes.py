@@ -67,8 +67,20 @@ def test_an_n8n_export_is_told_from_a_linkflow_one():
 
 def test_names_become_stable_unique_ids_positions_and_settings_are_kept():
     conversion = converted(
-        [MANUAL, node("Do it!", "noOp", 1, position=[5, 6]), node("Do it?", "noOp", 1, disabled=True,
-         onError="continueRegularOutput", retryOnFail=True, maxTries=4, waitBetweenTries=2000)],
+        [
+            MANUAL,
+            node("Do it!", "noOp", 1, position=[5, 6]),
+            node(
+                "Do it?",
+                "noOp",
+                1,
+                disabled=True,
+                onError="continueRegularOutput",
+                retryOnFail=True,
+                maxTries=4,
+                waitBetweenTries=2000,
+            ),
+        ],
         chain("Start", "Do it!", "Do it?"),
     )
     first, second = graph_node(conversion, "Do_it"), graph_node(conversion, "Do_it_2")
@@ -77,7 +89,8 @@ def test_names_become_stable_unique_ids_positions_and_settings_are_kept():
     assert second["retry"] == {"max_attempts": 4, "backoff_seconds": 2.0}
     assert first["name"] == "Do it!"
     assert conversion.graph["edges"] == [
-        {"source": "Start", "target": "Do_it"}, {"source": "Do_it", "target": "Do_it_2"}
+        {"source": "Start", "target": "Do_it"},
+        {"source": "Do_it", "target": "Do_it_2"},
     ]
 
 
@@ -86,8 +99,16 @@ def test_webhook_method_path_modes_and_authentication():
     params = graph_node(conversion, "Webhook")["params"]
     assert params == {"method": "POST", "path": "orders/new", "mode": "sync"}
     assert entry(conversion, "Webhook")["status"] == "mapped_with_warnings"
-    header = converted([node("Webhook", "webhook", 2.1, {"authentication": "headerAuth", "path": "p",
-                                                         "responseMode": "onReceived"})])
+    header = converted(
+        [
+            node(
+                "Webhook",
+                "webhook",
+                2.1,
+                {"authentication": "headerAuth", "path": "p", "responseMode": "onReceived"},
+            )
+        ]
+    )
     assert graph_node(header, "Webhook")["params"]["auth"] == "header"
     assert graph_node(header, "Webhook")["params"]["mode"] == "async"
     assert entry(header, "Webhook")["credentials"]
@@ -108,33 +129,55 @@ def test_webhook_method_path_modes_and_authentication():
     ],
 )
 def test_schedule_trigger_interval_and_cron_forms(rule, cron):
-    conversion = converted([node("Every", "scheduleTrigger", 1.2, {"rule": {"interval": [rule]}})],
-                           settings={"timezone": "Europe/Berlin"})
+    conversion = converted(
+        [node("Every", "scheduleTrigger", 1.2, {"rule": {"interval": [rule]}})],
+        settings={"timezone": "Europe/Berlin"},
+    )
     assert graph_node(conversion, "Every")["params"] == {"cron": cron, "timezone": "Europe/Berlin"}
 
 
 def test_set_v3_assignments_types_and_include_other_fields():
-    set_node = node("Set", "set", 3.4, {
-        "assignments": {"assignments": [
-            {"name": "total", "value": "={{ $json.a * 2 }}", "type": "number"},
-            {"name": "label", "value": "={{ $json.a }}", "type": "string"},
-            {"name": "flag", "value": "true", "type": "boolean"},
-            {"name": "deep.x", "value": "7", "type": "number"},
-        ]},
-        "includeOtherFields": True,
-    })
+    set_node = node(
+        "Set",
+        "set",
+        3.4,
+        {
+            "assignments": {
+                "assignments": [
+                    {"name": "total", "value": "={{ $json.a * 2 }}", "type": "number"},
+                    {"name": "label", "value": "={{ $json.a }}", "type": "string"},
+                    {"name": "flag", "value": "true", "type": "boolean"},
+                    {"name": "deep.x", "value": "7", "type": "number"},
+                ]
+            },
+            "includeOtherFields": True,
+        },
+    )
     conversion = converted([MANUAL, set_node], chain("Start", "Set"))
     result = run(conversion, {"a": "21", "keep": 1})
-    assert outputs(result, "Set") == [{"a": "21", "keep": 1, "total": 42, "label": "21", "flag": True,
-                                       "deep": {"x": 7}}]
+    assert outputs(result, "Set") == [
+        {"a": "21", "keep": 1, "total": 42, "label": "21", "flag": True, "deep": {"x": 7}}
+    ]
 
 
 def test_set_v3_without_other_fields_json_mode_and_v1():
-    only = node("Only", "set", 3.3, {"assignments": {"assignments": [
-        {"name": "n", "value": "={{ $json.a }}", "type": "number"}]}})
+    only = node(
+        "Only",
+        "set",
+        3.3,
+        {
+            "assignments": {
+                "assignments": [{"name": "n", "value": "={{ $json.a }}", "type": "number"}]
+            }
+        },
+    )
     raw = node("Raw", "set", 3.4, {"mode": "raw", "jsonOutput": '={\n "b": {{ $json.n + 1 }} }'})
-    old = node("Old", "set", 2, {"values": {"string": [{"name": "s", "value": "={{ $json.b }}"}]},
-                                 "keepOnlySet": True})
+    old = node(
+        "Old",
+        "set",
+        2,
+        {"values": {"string": [{"name": "s", "value": "={{ $json.b }}"}]}, "keepOnlySet": True},
+    )
     conversion = converted([MANUAL, only, raw, old], chain("Start", "Only", "Raw", "Old"))
     result = run(conversion, {"a": 5, "other": 1})
     assert outputs(result, "Only") == [{"n": 5}]
@@ -143,10 +186,28 @@ def test_set_v3_without_other_fields_json_mode_and_v1():
 
 
 def test_set_v3_selected_and_except_fields():
-    selected = node("Sel", "set", 3.4, {"includeOtherFields": True, "include": "selected",
-                                        "includeFields": "a, b.c", "assignments": {"assignments": []}})
-    excepted = node("Exc", "set", 3.4, {"includeOtherFields": True, "include": "except",
-                                        "excludeFields": "a", "assignments": {"assignments": []}})
+    selected = node(
+        "Sel",
+        "set",
+        3.4,
+        {
+            "includeOtherFields": True,
+            "include": "selected",
+            "includeFields": "a, b.c",
+            "assignments": {"assignments": []},
+        },
+    )
+    excepted = node(
+        "Exc",
+        "set",
+        3.4,
+        {
+            "includeOtherFields": True,
+            "include": "except",
+            "excludeFields": "a",
+            "assignments": {"assignments": []},
+        },
+    )
     conversion = converted([MANUAL, selected, excepted], chain("Start", "Sel", "Exc"))
     result = run(conversion, {"a": 1, "b": {"c": 2}, "d": 3})
     assert outputs(result, "Sel") == [{"a": 1, "c": 2}]
@@ -158,9 +219,14 @@ def _if(version, conditions, **parameters):
 
 
 def _conditions(*entries, combinator="and", **options):
-    return {"options": {"caseSensitive": True, "typeValidation": "strict", **options},
-            "conditions": [{"leftValue": l, "rightValue": r, "operator": {"type": t, "operation": o}}
-                           for t, o, l, r in entries], "combinator": combinator}
+    return {
+        "options": {"caseSensitive": True, "typeValidation": "strict", **options},
+        "conditions": [
+            {"leftValue": left, "rightValue": right, "operator": {"type": t, "operation": o}}
+            for t, o, left, right in entries
+        ],
+        "combinator": combinator,
+    }
 
 
 @pytest.mark.parametrize(
@@ -212,17 +278,28 @@ def _conditions(*entries, combinator="and", **options):
     ],
 )
 def test_if_v2_every_operator(kind, operation, left, right, expected):
-    conversion = converted([MANUAL, _if(2.2, _conditions((kind, operation, left, right)))],
-                           chain("Start", "If"))
-    item = {"s": "abc", "e": "", "n": 5, "t": True, "d": "2024-03-10T01:30:00-05:00",
-            "l": ["a", "b"], "o": {}}
+    conversion = converted(
+        [MANUAL, _if(2.2, _conditions((kind, operation, left, right)))], chain("Start", "If")
+    )
+    item = {
+        "s": "abc",
+        "e": "",
+        "n": 5,
+        "t": True,
+        "d": "2024-03-10T01:30:00-05:00",
+        "l": ["a", "b"],
+        "o": {},
+    }
     result = run(conversion, item)
     assert bool(outputs(result, "If", "true")) is expected
 
 
 def test_if_combinator_or_case_insensitivity_and_loose_types():
-    conditions = _conditions(("string", "equals", "={{ $json.s }}", "ABC"),
-                             ("number", "gt", "={{ $json.n }}", 10), combinator="or")
+    conditions = _conditions(
+        ("string", "equals", "={{ $json.s }}", "ABC"),
+        ("number", "gt", "={{ $json.n }}", 10),
+        combinator="or",
+    )
     ignore = _if(2.2, conditions, options={"ignoreCase": True})
     conversion = converted([MANUAL, ignore], chain("Start", "If"))
     assert outputs(run(conversion, {"s": "abc", "n": 1}), "If", "true")
@@ -231,59 +308,122 @@ def test_if_combinator_or_case_insensitivity_and_loose_types():
     assert outputs(run(conversion, {"n": "12"}), "If", "true")
     strict = _if(2.2, _conditions(("number", "gt", "={{ $json.n }}", 10)))
     conversion = converted([MANUAL, strict], chain("Start", "If"))
-    failed = run_graph(Graph.from_dict(conversion.graph),
-                       context=RunContext(execution={"id": "e"}, trigger_input={"n": "12"}),
-                       observer=NullObserver())
+    failed = run_graph(
+        Graph.from_dict(conversion.graph),
+        context=RunContext(execution={"id": "e"}, trigger_input={"n": "12"}),
+        observer=NullObserver(),
+    )
     assert failed.status == "failed" and "Wrong type" in failed.error["message"]
 
 
 def test_if_v1_conditions_by_type():
-    v1 = node("If", "if", 1, {"conditions": {"number": [{"value1": "={{ $json.n }}", "operation": "larger",
-                                                          "value2": 3}],
-                                             "string": [{"value1": "={{ $json.s }}", "operation": "contains",
-                                                         "value2": "b"}]},
-                              "combineOperation": "all"})
+    v1 = node(
+        "If",
+        "if",
+        1,
+        {
+            "conditions": {
+                "number": [{"value1": "={{ $json.n }}", "operation": "larger", "value2": 3}],
+                "string": [{"value1": "={{ $json.s }}", "operation": "contains", "value2": "b"}],
+            },
+            "combineOperation": "all",
+        },
+    )
     conversion = converted([MANUAL, v1], chain("Start", "If"))
     assert outputs(run(conversion, {"n": 5, "s": "abc"}), "If", "true")
     assert outputs(run(conversion, {"n": 2, "s": "abc"}), "If", "false")
 
 
 def test_filter_keeps_matching_items():
-    filt = node("Filter", "filter", 2, {"conditions": _conditions(("number", "gte", "={{ $json.n }}", 2))})
-    conversion = converted([MANUAL, node("Split", "splitOut", 1, {"fieldToSplitOut": "rows"}), filt],
-                           chain("Start", "Split", "Filter"))
+    filt = node(
+        "Filter", "filter", 2, {"conditions": _conditions(("number", "gte", "={{ $json.n }}", 2))}
+    )
+    conversion = converted(
+        [MANUAL, node("Split", "splitOut", 1, {"fieldToSplitOut": "rows"}), filt],
+        chain("Start", "Split", "Filter"),
+    )
     result = run(conversion, {"rows": [{"n": 1}, {"n": 2}, {"n": 3}]})
     assert outputs(result, "Filter") == [{"n": 2}, {"n": 3}]
 
 
 def test_switch_rules_fallback_and_expression_mode():
-    rule = lambda value: {"conditions": _conditions(("string", "equals", "={{ $json.k }}", value)),
-                          "renameOutput": True, "outputKey": value}
-    switch = node("Switch", "switch", 3.2, {"rules": {"values": [rule("a"), rule("b")]},
-                                             "options": {"fallbackOutput": "extra"}})
+    rule = lambda value: {  # noqa: E731 (a one-line builder)
+        "conditions": _conditions(("string", "equals", "={{ $json.k }}", value)),
+        "renameOutput": True,
+        "outputKey": value,
+    }
+    switch = node(
+        "Switch",
+        "switch",
+        3.2,
+        {"rules": {"values": [rule("a"), rule("b")]}, "options": {"fallbackOutput": "extra"}},
+    )
     after = [node(n, "noOp", 1) for n in ("A", "B", "Other")]
-    connections = {"Start": {"main": [[{"node": "Switch", "type": "main", "index": 0}]]},
-                   "Switch": {"main": [[{"node": "A", "type": "main", "index": 0}],
-                                       [{"node": "B", "type": "main", "index": 0}],
-                                       [{"node": "Other", "type": "main", "index": 0}]]}}
+    connections = {
+        "Start": {"main": [[{"node": "Switch", "type": "main", "index": 0}]]},
+        "Switch": {
+            "main": [
+                [{"node": "A", "type": "main", "index": 0}],
+                [{"node": "B", "type": "main", "index": 0}],
+                [{"node": "Other", "type": "main", "index": 0}],
+            ]
+        },
+    }
     conversion = converted([MANUAL, switch, *after], connections)
     assert outputs(run(conversion, {"k": "b"}), "B")
     assert outputs(run(conversion, {"k": "z"}), "Other")
-    expression = node("Switch", "switch", 3, {"mode": "expression", "numberOutputs": 2,
-                                               "output": "={{ $json.k === 'b' ? 1 : 0 }}"})
-    conversion = converted([MANUAL, expression, *after[:2]], {**connections, "Switch": {"main": connections["Switch"]["main"][:2]}})
+    expression = node(
+        "Switch",
+        "switch",
+        3,
+        {"mode": "expression", "numberOutputs": 2, "output": "={{ $json.k === 'b' ? 1 : 0 }}"},
+    )
+    conversion = converted(
+        [MANUAL, expression, *after[:2]],
+        {**connections, "Switch": {"main": connections["Switch"]["main"][:2]}},
+    )
     assert outputs(run(conversion, {"k": "b"}), "B")
 
 
 def _merge_flow(merge):
-    left = node("Left", "set", 3.4, {"assignments": {"assignments": [{"name": "id", "value": 1, "type": "number"},
-                                                                        {"name": "l", "value": "x", "type": "string"}]}})
-    right = node("Right", "set", 3.4, {"assignments": {"assignments": [{"name": "id", "value": 1, "type": "number"},
-                                                                         {"name": "r", "value": "y", "type": "string"}]}})
-    connections = {"Start": {"main": [[{"node": "Right", "type": "main", "index": 0},
-                                       {"node": "Left", "type": "main", "index": 0}]]},
-                   "Left": {"main": [[{"node": "Merge", "type": "main", "index": 0}]]},
-                   "Right": {"main": [[{"node": "Merge", "type": "main", "index": 1}]]}}
+    left = node(
+        "Left",
+        "set",
+        3.4,
+        {
+            "assignments": {
+                "assignments": [
+                    {"name": "id", "value": 1, "type": "number"},
+                    {"name": "l", "value": "x", "type": "string"},
+                ]
+            }
+        },
+    )
+    right = node(
+        "Right",
+        "set",
+        3.4,
+        {
+            "assignments": {
+                "assignments": [
+                    {"name": "id", "value": 1, "type": "number"},
+                    {"name": "r", "value": "y", "type": "string"},
+                ]
+            }
+        },
+    )
+    connections = {
+        "Start": {
+            "main": [
+                [
+                    {"node": "Right", "type": "main", "index": 0},
+                    {"node": "Left", "type": "main", "index": 0},
+                ]
+            ]
+        },
+        "Left": {"main": [[{"node": "Merge", "type": "main", "index": 0}]]},
+        "Right": {"main": [[{"node": "Merge", "type": "main", "index": 1}]]},
+    }
     return converted([MANUAL, left, right, merge], connections)
 
 
@@ -292,10 +432,16 @@ def _merge_flow(merge):
     [
         ({"mode": "append"}, 3, [{"id": 1, "l": "x"}, {"id": 1, "r": "y"}]),
         ({"mode": "combine", "combineBy": "combineByPosition"}, 3, [{"id": 1, "l": "x", "r": "y"}]),
-        ({"mode": "combine", "combineBy": "combineByFields", "fieldsToMatchString": "id"}, 3.1,
-         [{"id": 1, "l": "x", "r": "y"}]),
-        ({"mode": "mergeByKey", "propertyName1": "id", "propertyName2": "id"}, 2.1,
-         [{"id": 1, "l": "x", "r": "y"}]),
+        (
+            {"mode": "combine", "combineBy": "combineByFields", "fieldsToMatchString": "id"},
+            3.1,
+            [{"id": 1, "l": "x", "r": "y"}],
+        ),
+        (
+            {"mode": "mergeByKey", "propertyName1": "id", "propertyName2": "id"},
+            2.1,
+            [{"id": 1, "l": "x", "r": "y"}],
+        ),
         ({"mode": "chooseBranch", "useDataOfInput": 2}, 3, [{"id": 1, "r": "y"}]),
     ],
 )
@@ -306,8 +452,15 @@ def test_merge_modes(parameters, version, expected):
 
 def test_split_out_and_aggregate():
     split = node("Split", "splitOut", 1, {"fieldToSplitOut": "rows", "include": "allOtherFields"})
-    agg = node("Agg", "aggregate", 1, {"aggregate": "aggregateIndividualFields",
-                                        "fieldsToAggregate": {"fieldToAggregate": [{"fieldToAggregate": "rows"}]}})
+    agg = node(
+        "Agg",
+        "aggregate",
+        1,
+        {
+            "aggregate": "aggregateIndividualFields",
+            "fieldsToAggregate": {"fieldToAggregate": [{"fieldToAggregate": "rows"}]},
+        },
+    )
     every = node("All", "aggregate", 1, {"aggregate": "aggregateAllItemData"})
     conversion = converted([MANUAL, split, agg, every], chain("Start", "Split", "Agg", "All"))
     result = run(conversion, {"rows": [1, 2], "k": "v"})
@@ -317,26 +470,47 @@ def test_split_out_and_aggregate():
 
 
 def test_rename_keys_wait_noop_and_respond():
-    rename = node("Rename", "renameKeys", 1, {"keys": {"key": [{"currentKey": "a", "newKey": "b"}]}})
+    rename = node(
+        "Rename", "renameKeys", 1, {"keys": {"key": [{"currentKey": "a", "newKey": "b"}]}}
+    )
     wait = node("Wait", "wait", 1.1, {"amount": 2, "unit": "minutes"})
-    respond = node("Respond", "respondToWebhook", 1.1, {"respondWith": "allIncomingItems",
-                                                          "options": {"responseCode": 201}})
-    conversion = converted([webhook(mode="responseNode"), rename, node("Nothing", "noOp", 1), wait, respond],
-                           chain("Webhook", "Rename", "Nothing", "Wait", "Respond"))
+    respond = node(
+        "Respond",
+        "respondToWebhook",
+        1.1,
+        {"respondWith": "allIncomingItems", "options": {"responseCode": 201}},
+    )
+    conversion = converted(
+        [webhook(mode="responseNode"), rename, node("Nothing", "noOp", 1), wait, respond],
+        chain("Webhook", "Rename", "Nothing", "Wait", "Respond"),
+    )
     assert graph_node(conversion, "Wait")["params"] == {"seconds": 120}
     assert graph_node(conversion, "Respond")["params"]["status"] == 201
     assert graph_node(conversion, "Rename")["params"]["rename"] == {"a": "b"}
 
 
 def test_http_request_v4_shape_and_body_unwrapping():
-    http = node("HTTP", "httpRequest", 4.2, {
-        "method": "POST", "url": "=https://api.example.com/{{ $json.id }}",
-        "sendQuery": True, "queryParameters": {"parameters": [{"name": "q", "value": "={{ $json.q }}"}]},
-        "sendHeaders": True, "headerParameters": {"parameters": [{"name": "X-A", "value": "1"}]},
-        "sendBody": True, "contentType": "json", "specifyBody": "json", "jsonBody": '{"a": 1}',
-        "authentication": "genericCredentialType", "genericAuthType": "httpHeaderAuth",
-        "options": {"timeout": 5000, "response": {"response": {"neverError": True}}},
-    }, credentials={"httpHeaderAuth": {"id": "7", "name": "My API key"}})
+    http = node(
+        "HTTP",
+        "httpRequest",
+        4.2,
+        {
+            "method": "POST",
+            "url": "=https://api.example.com/{{ $json.id }}",
+            "sendQuery": True,
+            "queryParameters": {"parameters": [{"name": "q", "value": "={{ $json.q }}"}]},
+            "sendHeaders": True,
+            "headerParameters": {"parameters": [{"name": "X-A", "value": "1"}]},
+            "sendBody": True,
+            "contentType": "json",
+            "specifyBody": "json",
+            "jsonBody": '{"a": 1}',
+            "authentication": "genericCredentialType",
+            "genericAuthType": "httpHeaderAuth",
+            "options": {"timeout": 5000, "response": {"response": {"neverError": True}}},
+        },
+        credentials={"httpHeaderAuth": {"id": "7", "name": "My API key"}},
+    )
     conversion = converted([MANUAL, http, node("Next", "noOp", 1)], chain("Start", "HTTP", "Next"))
     params = graph_node(conversion, "HTTP")["params"]
     assert params["url"] == "https://api.example.com/{{ js_text(js_get(json, 'id')) }}"
@@ -358,8 +532,16 @@ def test_http_body_unwrapping_gives_n8n_items():
 
 
 def test_python_code_node_gets_n8n_api_and_javascript_is_reported():
-    code = node("Code", "code", 2, {"language": "python",
-                                    "pythonCode": "for item in _input.all():\n    item.json.n = item.json.n * 2\nreturn _input.all()"})
+    code = node(
+        "Code",
+        "code",
+        2,
+        {
+            "language": "python",
+            "pythonCode": "for item in _input.all():\n    item.json.n = item.json.n * 2\n"
+            "return _input.all()",
+        },
+    )
     conversion = converted([MANUAL, code], chain("Start", "Code"))
     assert "_input" in graph_node(conversion, "Code")["params"]["code"]
     js = node("JS", "code", 2, {"jsCode": "return items;"})
@@ -369,14 +551,37 @@ def test_python_code_node_gets_n8n_api_and_javascript_is_reported():
 
 
 def test_execute_workflow_points_at_the_child_imported_with_it():
-    parent = node("Child", "executeWorkflow", 1.1, {"workflowId": {"__rl": True, "value": "n8nChild", "mode": "id"}})
-    conversion = convert(workflow([MANUAL, parent], chain("Start", "Child")), workflow_ids={"n8nChild": "lf-id"})
+    parent = node(
+        "Child",
+        "executeWorkflow",
+        1.1,
+        {"workflowId": {"__rl": True, "value": "n8nChild", "mode": "id"}},
+    )
+    conversion = convert(
+        workflow([MANUAL, parent], chain("Start", "Child")), workflow_ids={"n8nChild": "lf-id"}
+    )
     assert graph_node(conversion, "Child")["params"] == {"workflow": "lf-id", "wait": True}
 
 
-@pytest.mark.parametrize("kind", ["errorTrigger", "dateTime", "crypto", "html", "xml", "splitInBatches",
-                                  "postgres", "mySql", "redis", "rabbitmq", "mqtt", "awsS3", "summarize",
-                                  "@n8n/n8n-nodes-langchain.agent"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "errorTrigger",
+        "dateTime",
+        "crypto",
+        "html",
+        "xml",
+        "splitInBatches",
+        "postgres",
+        "mySql",
+        "redis",
+        "rabbitmq",
+        "mqtt",
+        "awsS3",
+        "summarize",
+        "@n8n/n8n-nodes-langchain.agent",
+    ],
+)
 def test_nodes_without_a_counterpart_are_reported_and_fail_when_run(kind):
     conversion = converted([MANUAL, node("X", kind, 1)], chain("Start", "X"))
     report = entry(conversion, "X")
@@ -390,17 +595,35 @@ def test_unknown_type_versions_are_reported_not_mapped():
 
 
 def test_limit_sort_remove_duplicates_send_email_stop_and_error_map_to_linkflow_nodes():
-    conversion = converted([
-        MANUAL,
-        node("Limit", "limit", 1, {"maxItems": 2}),
-        node("Sort", "sort", 1, {"sortFieldsUi": {"sortField": [{"fieldName": "n", "order": "descending"}]}}),
-        node("Dedupe", "removeDuplicates", 1.1, {}),
-        node("Mail", "emailSend", 2.1, {"toEmail": "a@example.com", "subject": "Hi", "emailFormat": "text",
-                                         "text": "={{ $json.n }}"}),
-        node("Stop", "stopAndError", 1, {"errorMessage": "no"}),
-    ], chain("Start", "Limit", "Sort", "Dedupe", "Mail", "Stop"))
-    assert [entry(conversion, n)["linkflow_type"] for n in ("Limit", "Sort", "Dedupe", "Mail", "Stop")] == [
-        "code.python", "code.python", "code.python", "notify.email", "code.python"]
+    conversion = converted(
+        [
+            MANUAL,
+            node("Limit", "limit", 1, {"maxItems": 2}),
+            node(
+                "Sort",
+                "sort",
+                1,
+                {"sortFieldsUi": {"sortField": [{"fieldName": "n", "order": "descending"}]}},
+            ),
+            node("Dedupe", "removeDuplicates", 1.1, {}),
+            node(
+                "Mail",
+                "emailSend",
+                2.1,
+                {
+                    "toEmail": "a@example.com",
+                    "subject": "Hi",
+                    "emailFormat": "text",
+                    "text": "={{ $json.n }}",
+                },
+            ),
+            node("Stop", "stopAndError", 1, {"errorMessage": "no"}),
+        ],
+        chain("Start", "Limit", "Sort", "Dedupe", "Mail", "Stop"),
+    )
+    assert [
+        entry(conversion, n)["linkflow_type"] for n in ("Limit", "Sort", "Dedupe", "Mail", "Stop")
+    ] == ["code.python", "code.python", "code.python", "notify.email", "code.python"]
 
 
 def test_sticky_notes_and_pinned_data_are_kept_in_the_report():
@@ -418,10 +641,23 @@ def test_a_workflow_without_trigger_gets_a_manual_one():
 
 
 def test_error_output_connections_map_to_the_error_port():
-    http = node("HTTP", "httpRequest", 4.2, {"url": "https://x.example", "options": {"response": {"response": {"fullResponse": True}}}},
-                onError="continueErrorOutput")
-    connections = {"Start": {"main": [[{"node": "HTTP", "type": "main", "index": 0}]]},
-                   "HTTP": {"main": [[{"node": "Ok", "type": "main", "index": 0}],
-                                     [{"node": "Bad", "type": "main", "index": 0}]]}}
-    conversion = converted([MANUAL, http, node("Ok", "noOp", 1), node("Bad", "noOp", 1)], connections)
+    http = node(
+        "HTTP",
+        "httpRequest",
+        4.2,
+        {"url": "https://x.example", "options": {"response": {"response": {"fullResponse": True}}}},
+        onError="continueErrorOutput",
+    )
+    connections = {
+        "Start": {"main": [[{"node": "HTTP", "type": "main", "index": 0}]]},
+        "HTTP": {
+            "main": [
+                [{"node": "Ok", "type": "main", "index": 0}],
+                [{"node": "Bad", "type": "main", "index": 0}],
+            ]
+        },
+    }
+    conversion = converted(
+        [MANUAL, http, node("Ok", "noOp", 1), node("Bad", "noOp", 1)], connections
+    )
     assert {"source": "HTTP", "target": "Bad", "output": "error"} in conversion.graph["edges"]

@@ -23,7 +23,9 @@ def import_documents(
         format = "n8n" if looks_like_n8n(first) else "linkflow"
     context = {"request": request}
     if format == "linkflow":
-        workflow = services.workflow_import(user=request.user, workspace=workspace, document=document)
+        workflow = services.workflow_import(
+            user=request.user, workspace=workspace, document=document
+        )
         return {"workflow": WorkflowOutSerializer(workflow, context=context).data, "report": None}
     imported = workflows_import_n8n(
         user=request.user, workspace=workspace, documents=document if is_list else [document]

@@ -172,7 +172,11 @@ def convert(document: Any, *, workflow_ids: dict[str, str] | None = None) -> Con
     graph, layout, notes = _assemble(doc, mapped)
     report = _report(doc, mapped, ids, notes, timezone)
     refs = [
-        str((s.param("workflowId") or {}).get("value") if isinstance(s.param("workflowId"), dict) else s.param("workflowId"))
+        str(
+            (s.param("workflowId") or {}).get("value")
+            if isinstance(s.param("workflowId"), dict)
+            else s.param("workflowId")
+        )
         for s in doc.nodes
         if s.type == "executeWorkflow" and s.param("workflowId")
     ]
@@ -210,13 +214,17 @@ def _map_all(
 def _map_one(source: Source, ctx: Context) -> Mapped:
     mapper = MAPPERS.get(source.type)
     if mapper is None:
-        reason = NOT_AVAILABLE.get(source.type) or f"LinkFlow has no counterpart of {source.full_type}"
+        reason = (
+            NOT_AVAILABLE.get(source.type) or f"LinkFlow has no counterpart of {source.full_type}"
+        )
         return placeholder(source, ctx.node_id, reason)
     try:
         mapped = mapper(source, ctx)
     except NotMapped as reason:
         return placeholder(source, ctx.node_id, str(reason))
-    if mapped.status == MAPPED and (ctx.warnings or any(e.status == "kept" for e in ctx.expressions)):
+    if mapped.status == MAPPED and (
+        ctx.warnings or any(e.status == "kept" for e in ctx.expressions)
+    ):
         mapped.status = WARNINGS
     _node_settings(source, mapped, ctx)
     return mapped
@@ -252,8 +260,13 @@ def _node_settings(source: Source, mapped: Mapped, ctx: Context) -> None:
     if raw.get("retryOnFail"):
         tries = int(raw.get("maxTries", 3) or 3)
         wait_ms = float(raw.get("waitBetweenTries", 1000) or 0)
-        main["retry"] = {"max_attempts": max(1, min(tries, 10)), "backoff_seconds": min(wait_ms / 1000, 3600)}
-        ctx.warn("retries back off exponentially from waitBetweenTries (n8n waits the same each time)")
+        main["retry"] = {
+            "max_attempts": max(1, min(tries, 10)),
+            "backoff_seconds": min(wait_ms / 1000, 3600),
+        }
+        ctx.warn(
+            "retries back off exponentially from waitBetweenTries (n8n waits the same each time)"
+        )
         if mapped.status == MAPPED:
             mapped.status = WARNINGS
     for setting in ("alwaysOutputData", "executeOnce"):
@@ -293,14 +306,19 @@ def _assemble(
                     if not isinstance(target, dict) or target.get("node") not in mapped:
                         continue
                     if port is None:
-                        ctx.warn(f"output {index} has no LinkFlow counterpart: its connection is dropped")
+                        ctx.warn(
+                            f"output {index} has no LinkFlow counterpart: its connection is dropped"
+                        )
                         continue
-                    target_mapped, target_ctx = mapped[target["node"]]
+                    target_mapped, _target_ctx = mapped[target["node"]]
                     input_index = int(target.get("index", 0) or 0)
                     only = getattr(target_mapped, "only_input", None)
                     if only is not None and input_index != only:
                         continue
-                    edge = {"source": result.nodes[-1]["id"], "target": target_mapped.nodes[0]["id"]}
+                    edge = {
+                        "source": result.nodes[-1]["id"],
+                        "target": target_mapped.nodes[0]["id"],
+                    }
                     if port != "main":
                         edge["output"] = port
                     if edge not in edges and not any(e == edge for _, _, e in incoming):
@@ -310,7 +328,15 @@ def _assemble(
     edges += [edge for _, _, edge in incoming]
     if not any(_is_trigger(n["type"]) for n in nodes):
         roots = [n["id"] for n in nodes if not any(e["target"] == n["id"] for e in edges)]
-        nodes.insert(0, {"id": "start", "type": "trigger.manual", "name": "Start", "position": {"x": -240, "y": 0}})
+        nodes.insert(
+            0,
+            {
+                "id": "start",
+                "type": "trigger.manual",
+                "name": "Start",
+                "position": {"x": -240, "y": 0},
+            },
+        )
         layout["start"] = {"x": -240, "y": 0}
         edges = [{"source": "start", "target": root} for root in roots] + edges
     notes = [
@@ -331,13 +357,20 @@ def _is_trigger(node_type: str) -> bool:
 
 
 def _position(raw: Any) -> tuple[float, float]:
-    if isinstance(raw, list) and len(raw) == 2 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw):
+    if (
+        isinstance(raw, list)
+        and len(raw) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw)
+    ):
         return max(min(float(raw[0]), 1e6), -1e6), max(min(float(raw[1]), 1e6), -1e6)
     return 0.0, 0.0
 
 
 def _demote_invalid(
-    doc: Document, graph: dict[str, Any], mapped: dict[str, tuple[Mapped, Context]], ids: dict[str, str]
+    doc: Document,
+    graph: dict[str, Any],
+    mapped: dict[str, tuple[Mapped, Context]],
+    ids: dict[str, str],
 ) -> None:
     """A mapping LinkFlow's validation refuses becomes a placeholder, so the import
     still succeeds and the report says what was refused."""
@@ -350,7 +383,9 @@ def _demote_invalid(
         if result.status == NOT_MAPPED:
             continue
         source = next(s for s in doc.nodes if s.name == name)
-        reason = f"LinkFlow refused the mapped node: {problem.field or ''} {problem.message}".strip()
+        reason = (
+            f"LinkFlow refused the mapped node: {problem.field or ''} {problem.message}".strip()
+        )
         demoted = placeholder(source, ids[name], reason)
         demoted.ports = {index: "main" for index in result.ports}
         mapped[name] = (demoted, ctx)
@@ -388,10 +423,19 @@ def _report(
     entries = []
     for source in doc.nodes:
         result, ctx = mapped[source.name]
-        expressions = [
-            {"parameter": e.parameter, "original": e.original, "status": e.status, "reason": e.reason}
-            for e in ctx.expressions
-        ] if result.status != NOT_MAPPED else []
+        expressions = (
+            [
+                {
+                    "parameter": e.parameter,
+                    "original": e.original,
+                    "status": e.status,
+                    "reason": e.reason,
+                }
+                for e in ctx.expressions
+            ]
+            if result.status != NOT_MAPPED
+            else []
+        )
         entries.append(
             {
                 "name": source.name,
@@ -412,13 +456,21 @@ def _report(
     pinned = {ids[name]: items for name, items in doc.pin_data.items() if name in ids}
     workflow_notes = []
     if doc.settings.get("errorWorkflow"):
-        workflow_notes.append("The error workflow setting is not kept (LinkFlow has no error workflows).")
+        workflow_notes.append(
+            "The error workflow setting is not kept (LinkFlow has no error workflows)."
+        )
     if doc.settings.get("executionOrder") == "v0":
-        workflow_notes.append("n8n's legacy execution order (v0) is not kept: nodes run in graph order.")
+        workflow_notes.append(
+            "n8n's legacy execution order (v0) is not kept: nodes run in graph order."
+        )
     if pinned:
-        workflow_notes.append("Pinned data is kept in this report only: LinkFlow runs do not use pinned data.")
+        workflow_notes.append(
+            "Pinned data is kept in this report only: LinkFlow runs do not use pinned data."
+        )
     if timezone != "UTC":
-        workflow_notes.append(f"$now, $today and schedules use the workflow's time zone {timezone}.")
+        workflow_notes.append(
+            f"$now, $today and schedules use the workflow's time zone {timezone}."
+        )
     return {
         "format": FORMAT,
         "workflow": doc.name,

@@ -49,7 +49,40 @@ class Scope:
 # --- tokens ------------------------------------------------------------------------------------
 
 _PUNCTUATION = sorted(
-    "=== !== ** ?. ?? || && == != <= >= => ... ( ) [ ] { } , : ? . ! < > + - * / % =".split(),
+    [
+        "===",
+        "!==",
+        "**",
+        "?.",
+        "??",
+        "||",
+        "&&",
+        "==",
+        "!=",
+        "<=",
+        ">=",
+        "=>",
+        "...",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        "?",
+        ".",
+        "!",
+        "<",
+        ">",
+        "+",
+        "-",
+        "*",
+        "/",
+        "%",
+        "=",
+    ],
     key=len,
     reverse=True,
 )
@@ -311,7 +344,7 @@ class _Parser:
             if token.value == "=":
                 raise Untranslatable("assignments")
             bound = _BINARY_POWER.get(token.value)
-            if bound is None or bound <= power and not (token.value == "**" and bound == power):
+            if bound is None or (bound <= power and not (token.value == "**" and bound == power)):
                 return left
             self.next()
             right = self.expression(bound if token.value != "**" else bound - 1)
@@ -332,7 +365,9 @@ class _Parser:
         if token.kind == "regex":
             return ("regex", *token.value)
         if token.kind == "tmpl":
-            parts = [part if isinstance(part, str) else _Parser(part[0]).parse() for part in token.value]
+            parts = [
+                part if isinstance(part, str) else _Parser(part[0]).parse() for part in token.value
+            ]
             return ("tmpl", parts)
         if token.kind == "name":
             keywords = {"true": True, "false": False, "null": None}
@@ -473,8 +508,19 @@ _NAMESPACED_FUNCTIONS = {
     "Array": {"isArray"},
     "DateTime": {"fromISO"},
     "Math": {
-        "round", "floor", "ceil", "trunc", "abs", "sqrt", "sign", "pow", "log", "log10",
-        "exp", "max", "min",
+        "round",
+        "floor",
+        "ceil",
+        "trunc",
+        "abs",
+        "sqrt",
+        "sign",
+        "pow",
+        "log",
+        "log10",
+        "exp",
+        "max",
+        "min",
     },
 }
 _MATH_CONSTANTS = {"PI": 3.141592653589793, "E": 2.718281828459045}
@@ -610,16 +656,14 @@ class _Emitter:
             return f"js_get(nodes, {literal(node_id)})"
         if _is_node_call(obj) and name == "item":
             node_id = self.scope.node(obj[2][0][1])
-            self.scope.warn(
-                "$('…').item pairs items by position: LinkFlow has no item lineage"
-            )
+            self.scope.warn("$('…').item pairs items by position: LinkFlow has no item lineage")
             return f"js_paired(js_get(nodes, {literal(node_id)}, 'items'), items, json)"
         if _is_node_call(obj) and name == "isExecuted":
             node_id = self.scope.node(obj[2][0][1])
             return f"('{node_id}' in nodes)"
-        if obj in (("name", "$input"),) or _is_node_call(obj):
-            if name not in ("first", "last", "all", "item"):
-                raise Untranslatable(f"$input.{name}" if obj[0] == "name" else f"$('…').{name}")
+        items_object = obj == ("name", "$input") or _is_node_call(obj)
+        if items_object and name not in ("first", "last", "all", "item"):
+            raise Untranslatable(f"$input.{name}" if obj[0] == "name" else f"$('…').{name}")
         return None
 
     def _call(self, callee: tuple[Any, ...], args: list[tuple[Any, ...]]) -> str:
@@ -737,11 +781,17 @@ def translate_text(text: str, scope: Scope) -> Translation:
         return result
     result.warnings = list(scope.warnings)
     if len(expressions) == 1 and all(isinstance(s, tuple) or not s.strip() for s in segments):
-        result.value = "{{ js_out(" + translated[[isinstance(s, tuple) for s in segments].index(True)] + ") }}"
+        result.value = (
+            "{{ js_out(" + translated[[isinstance(s, tuple) for s in segments].index(True)] + ") }}"
+        )
         return result
     pieces = []
     for original, emitted in zip(segments, translated, strict=True):
-        pieces.append(escape_literal(emitted) if isinstance(original, str) else "{{ js_text(" + emitted + ") }}")
+        pieces.append(
+            escape_literal(emitted)
+            if isinstance(original, str)
+            else "{{ js_text(" + emitted + ") }}"
+        )
     result.value = "".join(pieces)
     return result
 

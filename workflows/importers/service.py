@@ -36,7 +36,9 @@ def n8n_document_check(*, document: Any, field: str = "document") -> None:
     try:
         read_document(document)
     except DocumentError as error:
-        raise _invalid(f"{field}.{error.field}" if error.field != "document" else field, error.message) from None
+        raise _invalid(
+            f"{field}.{error.field}" if error.field != "document" else field, error.message
+        ) from None
     _storable_check(document)
 
 

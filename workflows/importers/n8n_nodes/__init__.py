@@ -39,12 +39,12 @@ MAPPERS: dict[str, Mapper] = {
 # Core nodes LinkFlow has no counterpart for yet, with what to do instead.
 NOT_AVAILABLE: dict[str, str] = {
     "errorTrigger": "LinkFlow has no error workflows yet; use a node's on_error 'error_output'",
-    "summarize": "LinkFlow has no Summarize node; data.aggregate covers sum/count/min/max/avg of one field",
+    "summarize": "LinkFlow has no Summarize node; data.aggregate computes one statistic",
     "dateTime": "LinkFlow has no Date & Time node; use expressions (js_call(date, 'toFormat', …))",
     "crypto": "LinkFlow has no Crypto node; use a Python code node (hashlib, hmac)",
     "html": "LinkFlow has no HTML node; use a Python code node",
     "xml": "LinkFlow has no XML node; use a Python code node",
-    "splitInBatches": "LinkFlow graphs have no loops (Loop Over Items); most nodes already handle every item",
+    "splitInBatches": "LinkFlow graphs have no loops; most nodes already handle every item",
     "postgres": "LinkFlow has no Postgres node yet",
     "mySql": "LinkFlow has no MySQL node yet",
     "redis": "LinkFlow has no Redis node yet",

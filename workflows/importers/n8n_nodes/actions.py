@@ -10,7 +10,7 @@ from .base import Context, Mapped, NotMapped, Source, placeholder, version_check
 
 # n8n's Python API (_input.all(), _input.first(), item.json.x …) over LinkFlow's items:
 # items are wrapped so attribute access works, and what the code returns is unwrapped.
-_PYTHON_PRELUDE = '''\
+_PYTHON_PRELUDE = """\
 class _N8nJson(dict):
     def __getattr__(self, name):
         try:
@@ -60,7 +60,7 @@ def _n8n_result(value):
     if not isinstance(value, list):
         value = [value]
     return [_n8n_plain(v) for v in value]
-'''
+"""
 
 
 def code_node(source: Source, ctx: Context) -> Mapped:
@@ -69,7 +69,9 @@ def code_node(source: Source, ctx: Context) -> Mapped:
     version_check(source, (1, 2))
     language = source.param("language", "javaScript")
     if language not in ("python", "pythonNative"):
-        return placeholder(source, ctx.node_id, "JavaScript code cannot run in LinkFlow; rewrite it in Python")
+        return placeholder(
+            source, ctx.node_id, "JavaScript code cannot run in LinkFlow; rewrite it in Python"
+        )
     code = str(source.param("pythonCode", "") or "")
     mode = source.param("mode", "runOnceForAllItems")
     body = textwrap.indent(code.rstrip() or "return _input.all()", "    ")
@@ -91,7 +93,9 @@ def code_node(source: Source, ctx: Context) -> Mapped:
     else:
         raise NotMapped(f"mode '{mode}'")
     ctx.warn("n8n's Python API is emulated (_input.all/first/last/item, item.json); check the code")
-    return Mapped([{"id": ctx.node_id, "type": "code.python", "params": {"code": _PYTHON_PRELUDE + wrapper}}])
+    return Mapped(
+        [{"id": ctx.node_id, "type": "code.python", "params": {"code": _PYTHON_PRELUDE + wrapper}}]
+    )
 
 
 def execute_workflow(source: Source, ctx: Context) -> Mapped:
@@ -130,7 +134,9 @@ def respond_to_webhook(source: Source, ctx: Context) -> Mapped:
             params["body"] = f"{{{{ js_out(js_typed({operand}, 'object', 3.4, true)) }}}}"
         else:
             try:
-                params["body"] = ctx.value(json.loads(raw) if isinstance(raw, str) else raw, "responseBody")
+                params["body"] = ctx.value(
+                    json.loads(raw) if isinstance(raw, str) else raw, "responseBody"
+                )
             except ValueError:
                 raise NotMapped("the JSON response body is not valid JSON") from None
     elif respond == "text":
@@ -145,7 +151,9 @@ def respond_to_webhook(source: Source, ctx: Context) -> Mapped:
         params["status"] = ctx.value(options["responseCode"], "options.responseCode")
     headers = {}
     for index, entry in enumerate((options.get("responseHeaders") or {}).get("entries") or []):
-        headers[str(entry.get("name", ""))] = ctx.value(entry.get("value", ""), f"options.responseHeaders[{index}]")
+        headers[str(entry.get("name", ""))] = ctx.value(
+            entry.get("value", ""), f"options.responseHeaders[{index}]"
+        )
     if headers:
         params["headers"] = headers
     return Mapped([{"id": ctx.node_id, "type": "webhook.respond", "params": params}])
@@ -174,4 +182,3 @@ def send_email(source: Source, ctx: Context) -> Mapped:
     mapped = Mapped([{"id": ctx.node_id, "type": "notify.email", "params": params}])
     mapped.credentials.append("smtp credential (n8n smtp)")
     return mapped
-

@@ -3,6 +3,7 @@ Remove Duplicates."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -32,16 +33,22 @@ def set_node(source: Source, ctx: Context) -> Mapped:
         for index, entry in enumerate(source.param("assignments.assignments") or []):
             name = str(entry.get("name", ""))
             where = f"assignments.assignments[{index}].value"
-            fields[name] = _typed(ctx, entry.get("value"), entry.get("type", "string"), where, source.version, ignore)
+            fields[name] = _typed(
+                ctx, entry.get("value"), entry.get("type", "string"), where, source.version, ignore
+            )
     else:
         fields = {}
         for index, entry in enumerate(source.param("fields.values") or []):
             kind = str(entry.get("type", "stringValue"))
             name = str(entry.get("name", ""))
             where = f"fields.values[{index}].{kind}"
-            fields[name] = _typed(ctx, entry.get(kind, ""), kind.replace("Value", ""), where, source.version, ignore)
+            fields[name] = _typed(
+                ctx, entry.get(kind, ""), kind.replace("Value", ""), where, source.version, ignore
+            )
     if source.version >= 3.3:
-        include = source.param("include", "all") if source.param("includeOtherFields", False) else "none"
+        include = (
+            source.param("include", "all") if source.param("includeOtherFields", False) else "none"
+        )
     else:
         include = source.param("include", "all")
     if isinstance(fields, str):  # JSON mode with an expression: the object is built per item
@@ -53,19 +60,33 @@ def set_node(source: Source, ctx: Context) -> Mapped:
     elif include == "except":
         names = [n.strip() for n in str(source.param("excludeFields", "")).split(",") if n.strip()]
         # n8n removes the excluded input fields before setting the new ones
-        nodes.insert(0, {"id": f"{ctx.node_id}__except", "type": "data.set",
-                         "params": {"fields": {}, "remove": names}})
+        nodes.insert(
+            0,
+            {
+                "id": f"{ctx.node_id}__except",
+                "type": "data.set",
+                "params": {"fields": {}, "remove": names},
+            },
+        )
     elif include == "selected":
         names = [n.strip() for n in str(source.param("includeFields", "")).split(",") if n.strip()]
         selected = {
-            n.split(".")[-1]: "{{ js_out(js_get(json, " + ", ".join(literal(p) for p in n.split(".")) + ")) }}"
+            n.split(".")[-1]: "{{ js_out(js_get(json, "
+            + ", ".join(literal(p) for p in n.split("."))
+            + ")) }}"
             for n in names
         }
-        nodes.insert(0, {"id": f"{ctx.node_id}__selected", "type": "data.set",
-                         "params": {"keep_only": True, "fields": selected}})
+        nodes.insert(
+            0,
+            {
+                "id": f"{ctx.node_id}__selected",
+                "type": "data.set",
+                "params": {"keep_only": True, "fields": selected},
+            },
+        )
     elif include != "all":
         raise NotMapped(f"include '{include}'")
-    edges = [{"source": a["id"], "target": b["id"]} for a, b in zip(nodes, nodes[1:], strict=False)]
+    edges = [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)]
     return Mapped(nodes, edges=edges)
 
 
@@ -77,8 +98,14 @@ def _raw_expression(ctx: Context, fields: str, include: str) -> Mapped:
         raise NotMapped(f"JSON mode with include '{include}'")
     inner = fields[3:-3]  # "{{ X }}" -> X
     base = "json" if include == "all" else "{}"
-    build = {"id": f"{ctx.node_id}__json", "type": "data.set",
-             "params": {"keep_only": True, "fields": {"__items": f"{{{{ [js_merge({base}, {inner})] }}}}"}}}
+    build = {
+        "id": f"{ctx.node_id}__json",
+        "type": "data.set",
+        "params": {
+            "keep_only": True,
+            "fields": {"__items": f"{{{{ [js_merge({base}, {inner})] }}}}"},
+        },
+    }
     split = {"id": ctx.node_id, "type": "data.split", "params": {"field": "__items"}}
     return Mapped([build, split], edges=[{"source": build["id"], "target": split["id"]}])
 
@@ -164,7 +191,15 @@ def aggregate(source: Source, ctx: Context) -> Mapped:
         raise NotMapped("no fields to aggregate")
     if (source.param("options") or {}).get("keepMissing"):
         ctx.warn("missing values are skipped, not kept as null")
-    return Mapped([{"id": ctx.node_id, "type": "data.aggregate", "params": {"mode": "fields", "fields": names}}])
+    return Mapped(
+        [
+            {
+                "id": ctx.node_id,
+                "type": "data.aggregate",
+                "params": {"mode": "fields", "fields": names},
+            }
+        ]
+    )
 
 
 def rename_keys(source: Source, ctx: Context) -> Mapped:
@@ -177,7 +212,9 @@ def rename_keys(source: Source, ctx: Context) -> Mapped:
         pairs[str(old)] = str(new)
     if source.param("additionalOptions.regexReplacement"):
         raise NotMapped("regex replacements")
-    return Mapped([{"id": ctx.node_id, "type": "data.set", "params": {"fields": {}, "rename": pairs}}])
+    return Mapped(
+        [{"id": ctx.node_id, "type": "data.set", "params": {"fields": {}, "rename": pairs}}]
+    )
 
 
 def _python(ctx: Context, code: str, message: str) -> Mapped:
@@ -190,7 +227,11 @@ def limit(source: Source, ctx: Context) -> Mapped:
     count = source.param("maxItems", 1)
     if not isinstance(count, int):
         raise NotMapped("a computed item count")
-    keep = "items[-%d:] if %d else []" % (count, count) if source.param("keep") == "lastItems" else f"items[:{count}]"
+    keep = (
+        f"items[-{count}:] if {count} else []"
+        if source.param("keep") == "lastItems"
+        else f"items[:{count}]"
+    )
     return _python(ctx, f"return {keep}\n", "runs as a Python code node")
 
 
@@ -227,25 +268,33 @@ def sort(source: Source, ctx: Context) -> Mapped:
             f"result.sort(key=lambda item: _key(_get(item, {path!r})), reverse={descending})"
         )
     lines.append("return result")
-    return _python(ctx, "\n".join(lines) + "\n", "runs as a Python code node; mixed types sort numbers first")
+    return _python(
+        ctx, "\n".join(lines) + "\n", "runs as a Python code node; mixed types sort numbers first"
+    )
 
 
 def remove_duplicates(source: Source, ctx: Context) -> Mapped:
     """Remove Duplicates v1/v1.1 (within the input): all fields or selected fields."""
     version_check(source, (1, 1.1, 2))
-    if source.version >= 2 and source.param("operation", "removeDuplicateInputItems") != "removeDuplicateInputItems":
+    if (
+        source.version >= 2
+        and source.param("operation", "removeDuplicateInputItems") != "removeDuplicateInputItems"
+    ):
         raise NotMapped("removing items seen in earlier executions")
     compare = source.param("compare", "allFields")
     if compare == "allFields":
         key = "json.dumps(item, sort_keys=True)"
     elif compare == "selectedFields":
-        names = [n.strip() for n in str(source.param("fieldsToCompare", "")).split(",") if n.strip()]
-        key = "json.dumps([item.get(n) for n in %r], sort_keys=True)" % names
+        names = [
+            n.strip() for n in str(source.param("fieldsToCompare", "")).split(",") if n.strip()
+        ]
+        key = f"json.dumps([item.get(n) for n in {names!r}], sort_keys=True)"
     else:
         raise NotMapped(f"compare '{compare}'")
     code = (
         "import json\nseen = set()\nresult = []\nfor item in items:\n"
-        f"    key = {key}\n    if key not in seen:\n        seen.add(key)\n        result.append(item)\n"
+        f"    key = {key}\n    if key not in seen:\n"
+        "        seen.add(key)\n        result.append(item)\n"
         "return result\n"
     )
     return _python(ctx, code, "runs as a Python code node")

@@ -40,7 +40,12 @@ _V1_OPERATIONS = {
 
 
 def condition_expression(
-    ctx: Context, filter_value: Any, parameter: str, *, case_sensitive: bool, loose: bool,
+    ctx: Context,
+    filter_value: Any,
+    parameter: str,
+    *,
+    case_sensitive: bool,
+    loose: bool,
     version: int,
 ) -> str:
     """n8n's filter parameter ({conditions: [...], combinator}) as one js_cond call."""
@@ -67,7 +72,9 @@ def _v1_conditions(ctx: Context, source: Source) -> str:
     entries = []
     for kind, table in _V1_OPERATIONS.items():
         for index, condition in enumerate(source.param(f"conditions.{kind}") or []):
-            operation = table.get(condition.get("operation", "equal" if kind != "dateTime" else "after"))
+            operation = table.get(
+                condition.get("operation", "equal" if kind != "dateTime" else "after")
+            )
             if operation is None:
                 raise NotMapped(f"{kind} operation {condition.get('operation')!r}")
             where = f"conditions.{kind}[{index}]"
@@ -100,7 +107,10 @@ def if_node(source: Source, ctx: Context) -> Mapped:
         condition = _v1_conditions(ctx, source)
     else:
         condition = condition_expression(
-            ctx, source.param("conditions"), "conditions", version=_v2_version(source.version),
+            ctx,
+            source.param("conditions"),
+            "conditions",
+            version=_v2_version(source.version),
             **_filter_options(source, 2.1),
         )
     node = {"id": ctx.node_id, "type": "flow.if", "params": {"condition": condition}}
@@ -113,7 +123,10 @@ def filter_node(source: Source, ctx: Context) -> Mapped:
         condition = _v1_conditions(ctx, source)
     else:
         condition = condition_expression(
-            ctx, source.param("conditions"), "conditions", version=_v2_version(source.version),
+            ctx,
+            source.param("conditions"),
+            "conditions",
+            version=_v2_version(source.version),
             **_filter_options(source, 2.1),
         )
     node = {"id": ctx.node_id, "type": "data.filter", "params": {"condition": condition}}
@@ -153,7 +166,10 @@ def switch_node(source: Source, ctx: Context) -> Mapped:
     rules = []
     for index, rule in enumerate(values):
         condition = condition_expression(
-            ctx, rule.get("conditions"), f"rules.values[{index}].conditions", version=version,
+            ctx,
+            rule.get("conditions"),
+            f"rules.values[{index}].conditions",
+            version=version,
             **flags,
         )
         entry = {"condition": condition}
@@ -179,7 +195,10 @@ def merge_node(source: Source, ctx: Context) -> Mapped:
     """Merge v2.x and v3.x: append; combine by position; combine by one field of the
     same name (keep matches, enrich input 1); choose branch (input 1 or 2)."""
     version_check(source, (2, 2.1, 3, 3.1, 3.2))
-    if source.param("numberInputs", 2) not in (2, None) and source.param("mode", "append") != "append":
+    if (
+        source.param("numberInputs", 2) not in (2, None)
+        and source.param("mode", "append") != "append"
+    ):
         raise NotMapped("more than two inputs outside append mode")
     node: dict[str, Any] = {"id": ctx.node_id, "type": "flow.merge", "params": {}}
     mapped = Mapped([node])
@@ -188,8 +207,12 @@ def merge_node(source: Source, ctx: Context) -> Mapped:
     options = source.param("options") or {}
     if mode == "append":
         params["mode"] = "append"
-        ctx.warn("append keeps input order only when both branches ran: LinkFlow appends in edge order")
-    elif mode == "mergeByIndex" or (mode == "combine" and source.param("combineBy") == "combineByPosition"):
+        ctx.warn(
+            "append keeps input order only when both branches ran: LinkFlow appends in edge order"
+        )
+    elif mode == "mergeByIndex" or (
+        mode == "combine" and source.param("combineBy") == "combineByPosition"
+    ):
         params["mode"] = "by_index"
         join = source.param("join", "inner")
         if options.get("includeUnpaired") or join in ("outer", "left"):
@@ -212,11 +235,20 @@ def _by_key(source: Source, mode: str, ctx: Context) -> dict[str, Any]:
         if source.param("combineBy", "combineByFields") != "combineByFields":
             raise NotMapped(f"combine by '{source.param('combineBy')}'")
         if source.param("advanced"):
-            fields = [(v.get("field1"), v.get("field2")) for v in source.param("mergeByFields.values") or []]
+            fields = [
+                (v.get("field1"), v.get("field2"))
+                for v in source.param("mergeByFields.values") or []
+            ]
         else:
-            names = [n.strip() for n in str(source.param("fieldsToMatchString", "")).split(",") if n.strip()]
+            names = [
+                n.strip()
+                for n in str(source.param("fieldsToMatchString", "")).split(",")
+                if n.strip()
+            ]
             fields = [(n, n) for n in names]
-        join = {"keepMatches": "inner", "enrichInput1": "left"}.get(source.param("joinMode", "keepMatches"))
+        join = {"keepMatches": "inner", "enrichInput1": "left"}.get(
+            source.param("joinMode", "keepMatches")
+        )
     if join is None:
         raise NotMapped(f"join mode '{source.param('joinMode') or source.param('join')}'")
     if len(fields) != 1 or not fields[0][0] or fields[0][0] != fields[0][1]:
@@ -247,7 +279,7 @@ def wait_node(source: Source, ctx: Context) -> Mapped:
     version_check(source, (1, 1.1))
     resume = source.param("resume", "timeInterval")
     if resume == "timeInterval":
-        unit = source.param("unit", "hours" if source.version >= 1.1 else "hours")
+        unit = source.param("unit", "hours")
         amount = source.param("amount", 1)
         factor = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}.get(unit)
         if factor is None:
@@ -255,7 +287,9 @@ def wait_node(source: Source, ctx: Context) -> Mapped:
         if isinstance(amount, int | float):
             seconds: Any = amount * factor
         else:
-            seconds = "{{ js_out(js_arith('*', " + ctx.operand(amount, "amount") + f", {factor})) }}}}"
+            seconds = (
+                "{{ js_out(js_arith('*', " + ctx.operand(amount, "amount") + f", {factor})) }}}}"
+            )
         return Mapped([{"id": ctx.node_id, "type": "flow.wait", "params": {"seconds": seconds}}])
     if resume == "specificTime":
         until = ctx.value(source.param("dateTime", ""), "dateTime")

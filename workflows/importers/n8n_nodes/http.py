@@ -30,7 +30,9 @@ def http_request(source: Source, ctx: Context) -> Mapped:
         source.param("options.fullResponse", False)
     )
     if full:
-        ctx.warn("full response: the item is {status, headers, body} (n8n: statusCode, headers, body)")
+        ctx.warn(
+            "full response: the item is {status, headers, body} (n8n: statusCode, headers, body)"
+        )
         return mapped
     # n8n's item shape: the body itself, one item per array element
     unwrap = {
@@ -62,7 +64,7 @@ def _credential_need(source: Source) -> str | None:
         return f"{kinds[generic]} credential (n8n {generic})"
     if auth == "predefinedCredentialType":
         kind = source.param("nodeCredentialType", "?")
-        return f"n8n credential type '{kind}': use an http_header, http_bearer or oauth2_client credential"
+        return f"n8n credential type '{kind}': use an http_header, http_bearer or oauth2 credential"
     return f"n8n authentication '{generic or auth}': no direct LinkFlow counterpart"
 
 
@@ -99,12 +101,16 @@ def _v3(source: Source, ctx: Context) -> dict[str, Any]:
         if source.param("specifyQuery", "keypair") == "json":
             params["query"] = _json_param(ctx, source.param("jsonQuery", "{}"), "jsonQuery")
         else:
-            params["query"] = _pairs(ctx, source.param("queryParameters.parameters"), "queryParameters")
+            params["query"] = _pairs(
+                ctx, source.param("queryParameters.parameters"), "queryParameters"
+            )
     if source.param("sendHeaders"):
         if source.param("specifyHeaders", "keypair") == "json":
             params["headers"] = _json_param(ctx, source.param("jsonHeaders", "{}"), "jsonHeaders")
         else:
-            params["headers"] = _pairs(ctx, source.param("headerParameters.parameters"), "headerParameters")
+            params["headers"] = _pairs(
+                ctx, source.param("headerParameters.parameters"), "headerParameters"
+            )
     if source.param("sendBody"):
         _body(source, ctx, params)
     options = source.param("options") or {}
@@ -121,7 +127,9 @@ def _body(source: Source, ctx: Context, params: dict[str, Any]) -> None:
         if source.param("specifyBody", "keypair") == "json":
             params["body"] = _json_param(ctx, source.param("jsonBody", "{}"), "jsonBody")
         else:
-            params["body"] = _pairs(ctx, source.param("bodyParameters.parameters"), "bodyParameters")
+            params["body"] = _pairs(
+                ctx, source.param("bodyParameters.parameters"), "bodyParameters"
+            )
     elif content == "form-urlencoded":
         params["body_type"] = "form"
         params["body"] = _pairs(ctx, source.param("bodyParameters.parameters"), "bodyParameters")
@@ -170,14 +178,23 @@ def _v1(source: Source, ctx: Context) -> dict[str, Any]:
         raise NotMapped(f"response format '{fmt}'")
     if source.param("jsonParameters"):
         if source.param("bodyParametersJson"):
-            params["body"] = _json_param(ctx, source.param("bodyParametersJson"), "bodyParametersJson")
+            params["body"] = _json_param(
+                ctx, source.param("bodyParametersJson"), "bodyParametersJson"
+            )
         if source.param("queryParametersJson"):
-            params["query"] = _json_param(ctx, source.param("queryParametersJson"), "queryParametersJson")
+            params["query"] = _json_param(
+                ctx, source.param("queryParametersJson"), "queryParametersJson"
+            )
         if source.param("headerParametersJson"):
-            params["headers"] = _json_param(ctx, source.param("headerParametersJson"), "headerParametersJson")
+            params["headers"] = _json_param(
+                ctx, source.param("headerParametersJson"), "headerParametersJson"
+            )
     else:
-        for key, target in (("queryParametersUi", "query"), ("headerParametersUi", "headers"),
-                            ("bodyParametersUi", "body")):
+        for key, target in (
+            ("queryParametersUi", "query"),
+            ("headerParametersUi", "headers"),
+            ("bodyParametersUi", "body"),
+        ):
             entries = source.param(f"{key}.parameter")
             if entries:
                 params[target] = _pairs(ctx, entries, key)

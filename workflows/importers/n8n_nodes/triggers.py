@@ -71,7 +71,9 @@ def webhook(source: Source, ctx: Context) -> Mapped:
             f"authentication '{auth}' has no LinkFlow counterpart: the webhook is imported "
             "disabled so it is not open to anyone; choose header or HMAC auth and enable it"
         )
-    ctx.warn("the item is {method, path, query, headers, body} (n8n: {headers, params, query, body})")
+    ctx.warn(
+        "the item is {method, path, query, headers, body} (n8n: {headers, params, query, body})"
+    )
     return mapped
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from linkflow.accounts.models import Membership, User, Workspace, WRITER_ROLES
+from linkflow.accounts.models import WRITER_ROLES, Membership, User, Workspace
 from linkflow.core.errors import LinkflowError
 from workflows.importers.service import workflows_import_n8n
 
