@@ -147,12 +147,11 @@ def wf(wid, name, nodes, connections):
     }
 
 
-def condition(kind, operation, left, right=""):
-    return {
-        "leftValue": left,
-        "rightValue": right,
-        "operator": {"type": kind, "operation": operation},
-    }
+def condition(kind, operation, left, right="", right_type=None):
+    operator = {"type": kind, "operation": operation}
+    if right_type:
+        operator["rightType"] = right_type  # as n8n's editor writes it
+    return {"leftValue": left, "rightValue": right, "operator": operator}
 
 
 def conditions(*entries, combinator="and"):
@@ -221,7 +220,7 @@ def set_if_workflow():
             "conditions": conditions(
                 condition("number", "gt", "={{ $json.total }}", 100),
                 condition("string", "startsWith", "={{ $json.name }}", "Z"),
-                condition("array", "contains", "={{ $json.tags }}", "vip"),
+                condition("array", "contains", "={{ $json.tags }}", "vip", "any"),
                 combinator="or",
             ),
             "options": {},

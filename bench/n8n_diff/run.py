@@ -346,16 +346,17 @@ def main() -> None:
     }
     if args.public:
         summary["public"] = public_corpus(args.public)
+    # ASCII escapes: JavaScript strings can hold lone UTF-16 halves (an emoji split(""))
     (HERE / "last_run.json").write_text(
-        json.dumps({"summary": summary, "results": results}, indent=2, ensure_ascii=False)
+        json.dumps({"summary": summary, "results": results}, indent=2)
     )
-    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    print(json.dumps(summary, indent=2))
     for name, result in results.items():
         for difference in result["differences"]:
             print(
                 f"DIFF {name} {difference['case']}: "
-                f"n8n={json.dumps(difference['n8n'], ensure_ascii=False)[:200]}"
-                f" linkflow={json.dumps(difference['linkflow'], ensure_ascii=False)[:200]}"
+                f"n8n={json.dumps(difference['n8n'])[:200]}"
+                f" linkflow={json.dumps(difference['linkflow'])[:200]}"
             )
     print(f"logs: {work}")
 

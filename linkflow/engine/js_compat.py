@@ -192,6 +192,8 @@ def to_string(value: Any) -> str:
         return luxon_iso(value)
     if isinstance(value, JsRegex):
         return f"/{value.source}/{value.flags}"
+    if isinstance(value, InvalidDate):
+        return "Invalid DateTime"
     return "[object Object]"
 
 
@@ -221,6 +223,8 @@ def out(value: Any) -> Any:
         return luxon_iso(value)
     if isinstance(value, JsRegex):
         return {}
+    if isinstance(value, InvalidDate):
+        return None
     return value
 
 
@@ -410,6 +414,10 @@ def member(value: Any, key: Any) -> Any:
         return value[index]
     if isinstance(value, datetime):
         return _date_member(value, key)
+    if isinstance(value, InvalidDate):
+        return (
+            math.nan if key in ("year", "month", "day", "hour", "minute", "second") else UNDEFINED
+        )
     return UNDEFINED
 
 
@@ -530,6 +538,8 @@ def call(receiver: Any, method: str, *args: Any) -> Any:
         table = _DATE_METHODS
     elif isinstance(receiver, dict):
         table = _OBJECT_METHODS
+    elif isinstance(receiver, InvalidDate):
+        table = _INVALID_DATE_METHODS
     else:
         table = {}
     function = table.get(method)
@@ -985,16 +995,39 @@ def _zone(name: str) -> Any:
         raise JsError(f"Unknown time zone {name!r}") from None
 
 
+class InvalidDate:
+    """Luxon's invalid DateTime: what parsing a text that is no date gives. Its numbers
+    are NaN, its ISO forms null, its text "Invalid DateTime"."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Invalid DateTime"
+
+
+INVALID_DATE = InvalidDate()
+
+_INVALID_DATE_METHODS: dict[str, Callable[..., Any]] = {
+    **{
+        name: (lambda d, *a: math.nan)
+        for name in ("toMillis", "toSeconds", "valueOf", "toUnixInteger")
+    },
+    **{name: (lambda d, *a: None) for name in ("toISO", "toISODate", "toJSON")},
+    **{name: (lambda d, *a: "Invalid DateTime") for name in ("toFormat", "toString")},
+    **{name: (lambda d, *a: d) for name in ("toUTC", "setZone", "plus", "minus", "startOf")},
+}
+
+
 def parse_date(value: Any) -> Any:
-    """An ISO-8601 text as a zoned date (naive times are read as UTC); undefined when it
-    does not parse, where Luxon would give an invalid DateTime."""
+    """An ISO-8601 text as a zoned date (naive times are read as UTC); an invalid date
+    (InvalidDate) when it does not parse, as Luxon's DateTime.fromISO gives."""
     if isinstance(value, datetime):
         return value
     text = to_string(value).strip().replace("Z", "+00:00").replace("z", "+00:00")
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        return UNDEFINED
+        return INVALID_DATE
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 

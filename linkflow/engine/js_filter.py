@@ -55,7 +55,10 @@ class _Invalid(Exception):
 
 
 def condition(combinator: str, options: dict[str, Any], conditions: list[list[Any]]) -> bool:
-    """Whether the item passes: every condition ("and") or any ("or").
+    """Whether the item passes: every condition ("and") or any ("or"), tested in order
+    and stopping at the first that decides, as n8n does. Each condition is
+    ``[type, operation, left, right]`` or, with the operator's rightType,
+    ``[type, operation, left, right, rightType]``.
 
     ``options``: ``caseSensitive`` (default true), ``typeValidation`` ("strict" or
     "loose"), ``version`` (1-3, as n8n's filter parameter). Raises JsError for a value
@@ -68,14 +71,14 @@ def condition(combinator: str, options: dict[str, Any], conditions: list[list[An
 
 
 def _test(entry: list[Any], options: dict[str, Any], index: int) -> bool:
-    kind, operation, left, right = (list(entry) + [js.UNDEFINED] * 4)[:4]
+    kind, operation, left, right, declared_right = [*entry, js.UNDEFINED, js.UNDEFINED][:5]
     left, right = js.unbox(left), js.unbox(right)
     strict = options.get("typeValidation", "strict") == "strict"
     version = int(options.get("version", 1))
     ignore_case = not options.get("caseSensitive", True)
-    right_type = {"array": "number"}.get(kind) if operation in _LENGTH_TESTS else None
-    if kind == "array" and operation in ("contains", "notContains"):
-        right_type = "any"
+    # n8n checks the right value against the operator's rightType, else its type (the
+    # editor writes rightType "any" for array contains, "number" for the length tests)
+    right_type = declared_right if isinstance(declared_right, str) else None
     try:
         left = _parse(left, kind, strict, version)
         single = operation in ("exists", "notExists", "empty", "notEmpty", "true", "false")
@@ -234,7 +237,7 @@ def _validate(value: Any, kind: str, strict: bool) -> Any:
         return _to_boolean(value)
     if kind == "dateTime":
         parsed = js.parse_date(value)
-        if isinstance(parsed, js._Undefined):
+        if isinstance(parsed, js.InvalidDate):
             raise _Invalid(f"Wrong type: {_describe(value)} is not a valid date")
         return parsed
     if kind == "array":

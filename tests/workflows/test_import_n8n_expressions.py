@@ -220,6 +220,8 @@ def test_text_around_expressions_writes_null_and_undefined_as_nothing_and_object
             {"d": "2024-03-10T01:30:00-05:00"},
             1710052200000,
         ),
+        ("={{ DateTime.fromISO($json.d).toMillis() }}", {"d": "not a date"}, None),
+        ("={{ DateTime.fromISO($json.d).toISO() }}", {}, None),
         ("={{ $itemIndex }}", {"a": 1}, 0),
         ("={{ $runIndex }}", {}, 0),
         ("={{ encodeURIComponent($json.q) }}", {"q": "a b&c/é"}, "a%20b%26c%2F%C3%A9"),

@@ -218,11 +218,21 @@ def _if(version, conditions, **parameters):
     return node("If", "if", version, {"conditions": conditions, **parameters})
 
 
+def _operator(kind, operation):
+    """The operator as n8n's editor writes it (with rightType where it sets one)."""
+    operator = {"type": kind, "operation": operation}
+    if kind == "array" and operation in ("contains", "notContains"):
+        operator["rightType"] = "any"
+    elif kind == "array" and operation.startswith("length"):
+        operator["rightType"] = "number"
+    return operator
+
+
 def _conditions(*entries, combinator="and", **options):
     return {
         "options": {"caseSensitive": True, "typeValidation": "strict", **options},
         "conditions": [
-            {"leftValue": left, "rightValue": right, "operator": {"type": t, "operation": o}}
+            {"leftValue": left, "rightValue": right, "operator": _operator(t, o)}
             for t, o, left, right in entries
         ],
         "combinator": combinator,
@@ -311,6 +321,28 @@ def test_if_combinator_or_case_insensitivity_and_loose_types():
     failed = run_graph(
         Graph.from_dict(conversion.graph),
         context=RunContext(execution={"id": "e"}, trigger_input={"n": "12"}),
+        observer=NullObserver(),
+    )
+    assert failed.status == "failed" and "Wrong type" in failed.error["message"]
+
+
+def test_a_right_value_is_checked_against_the_operators_type_without_right_type():
+    # n8n fails "array contains 'vip'" when the operator carries no rightType "any"
+    bare = {
+        "options": {"typeValidation": "strict"},
+        "combinator": "and",
+        "conditions": [
+            {
+                "leftValue": "={{ $json.l }}",
+                "rightValue": "vip",
+                "operator": {"type": "array", "operation": "contains"},
+            }
+        ],
+    }
+    conversion = converted([MANUAL, _if(2.2, bare)], chain("Start", "If"))
+    failed = run_graph(
+        Graph.from_dict(conversion.graph),
+        context=RunContext(execution={"id": "e"}, trigger_input={"l": []}),
         observer=NullObserver(),
     )
     assert failed.status == "failed" and "Wrong type" in failed.error["message"]

@@ -58,7 +58,9 @@ def condition_expression(
         where = f"{parameter}.conditions[{index}]"
         left = ctx.operand(condition.get("leftValue", ""), f"{where}.leftValue")
         right = ctx.operand(condition.get("rightValue", ""), f"{where}.rightValue")
-        entries.append(f"[{literal(kind)}, {literal(operation)}, {left}, {right}]")
+        declared = operator.get("rightType")
+        extra = f", {literal(declared)}" if isinstance(declared, str) else ""
+        entries.append(f"[{literal(kind)}, {literal(operation)}, {left}, {right}{extra}]")
     options = {
         "caseSensitive": case_sensitive,
         "typeValidation": "loose" if loose else "strict",
