@@ -30,6 +30,8 @@ from linkflow.core.errors import LinkflowError
 from . import selectors, services
 from .api.serializers import WebhookOutSerializer
 from .forms import WorkflowCreateForm, WorkflowImportForm, WorkflowSearchForm
+from .importers.n8n import looks_like_n8n
+from .importers.service import workflows_import_n8n
 from .models import WebhookAuth, Workflow
 from .triggers import DEFAULT_TOKEN_HEADER
 
@@ -179,11 +181,14 @@ def workflow_import(request: HttpRequest) -> HttpResponse:
     """Upload or paste an exported workflow; it becomes a new, inactive workflow."""
     form = WorkflowImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        document = form.cleaned_data["document"]
         try:
+            if is_n8n_export(document):
+                return _n8n_import(request, document)
             workflow = services.workflow_import(
                 user=request.user,  # type: ignore[arg-type]
                 workspace=request.workspace,  # type: ignore[attr-defined]
-                document=form.cleaned_data["document"],
+                document=document,
             )
         except LinkflowError as error:
             if error.status_code in (403, 404):
@@ -193,6 +198,24 @@ def workflow_import(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Imported {workflow.name}.")
             return redirect("workflows:detail", pk=workflow.pk)
     return render(request, "workflows/import.html", {"form": form}, status=_status(request, form))
+
+
+def is_n8n_export(document: Any) -> bool:
+    """An n8n export, or a list of them (``n8n export:workflow --all``)."""
+    if isinstance(document, list):
+        return bool(document) and all(looks_like_n8n(d) for d in document)
+    return looks_like_n8n(document)
+
+
+def _n8n_import(request: HttpRequest, document: Any) -> HttpResponse:
+    """Import n8n workflows and show what became of every node and expression."""
+    imported = workflows_import_n8n(
+        user=request.user,  # type: ignore[arg-type]
+        workspace=request.workspace,  # type: ignore[attr-defined]
+        documents=document if isinstance(document, list) else [document],
+    )
+    messages.success(request, f"Imported {len(imported)} workflow(s) from n8n.")
+    return render(request, "workflows/import_report.html", {"imported": imported}, status=201)
 
 
 def _status(request: HttpRequest, form: Any) -> int:

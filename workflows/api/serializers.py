@@ -159,3 +159,13 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
         # In the graph's node order, as the user laid the workflow out.
         rows = sorted(workflow.webhook_triggers.all(), key=lambda t: position.get(t.node_id, 0))
         return WebhookOutSerializer(rows, many=True, context=self.context).data
+
+
+class WorkflowImportInSerializer(serializers.Serializer):
+    """An export to import: LinkFlow's own (``linkflow``) or n8n's (``n8n``: one
+    workflow, or a list of them as ``n8n export:workflow --all`` writes). Without
+    ``format`` the document's shape decides."""
+
+    format = serializers.ChoiceField(choices=["linkflow", "n8n"], required=False)
+    document = serializers.JSONField(validators=[storable_json])
+    workspace = serializers.UUIDField(required=False)

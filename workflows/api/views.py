@@ -3,6 +3,7 @@ import re
 from datetime import timedelta
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -19,7 +20,13 @@ from linkflow.core.schema import PLAN_LIMITED
 
 from .. import selectors, services
 from ..models import Workflow
-from .serializers import WorkflowFilterSerializer, WorkflowInSerializer, WorkflowOutSerializer
+from .imports import import_documents
+from .serializers import (
+    WorkflowFilterSerializer,
+    WorkflowImportInSerializer,
+    WorkflowInSerializer,
+    WorkflowOutSerializer,
+)
 
 # A repeated Idempotency-Key within this window gets the first execution back.
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -103,6 +110,23 @@ class WorkflowViewSet(
 
     def perform_destroy(self, instance: Workflow) -> None:
         services.workflow_delete(user=self.request.user, workflow=instance)
+
+    @extend_schema(
+        request=WorkflowImportInSerializer,
+        responses={201: OpenApiTypes.OBJECT},
+        description="Import an exported workflow (LinkFlow's or n8n's) as a new, inactive "
+        "workflow. Answers {workflow, report}; for a list of n8n workflows, {workflows, "
+        "reports}. The report says per node mapped / mapped_with_warnings / not_mapped and "
+        "per expression translated / kept.",
+    )
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_workflow(self, request: Request) -> Response:
+        data = validated(WorkflowImportInSerializer(data=request.data))
+        workspace = workspace_target(user=request.user, workspace_id=data.get("workspace"))
+        body = import_documents(
+            request, workspace=workspace, document=data["document"], format=data.get("format")
+        )
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=ExecuteInSerializer,

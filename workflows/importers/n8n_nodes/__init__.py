@@ -1,0 +1,61 @@
+"""The n8n node types the importer maps, by type name (without "n8n-nodes-base."), and
+why the others are not mapped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import actions, data, flow, http, triggers
+from .base import Context, Mapped, Source
+
+Mapper = Callable[[Source, Context], Mapped]
+
+MAPPERS: dict[str, Mapper] = {
+    "manualTrigger": triggers.manual_trigger,
+    "webhook": triggers.webhook,
+    "scheduleTrigger": triggers.schedule_trigger,
+    "executeWorkflowTrigger": triggers.workflow_trigger,
+    "httpRequest": http.http_request,
+    "set": data.set_node,
+    "splitOut": data.split_out,
+    "aggregate": data.aggregate,
+    "renameKeys": data.rename_keys,
+    "limit": data.limit,
+    "sort": data.sort,
+    "removeDuplicates": data.remove_duplicates,
+    "if": flow.if_node,
+    "filter": flow.filter_node,
+    "switch": flow.switch_node,
+    "merge": flow.merge_node,
+    "wait": flow.wait_node,
+    "noOp": flow.no_op,
+    "stopAndError": flow.stop_and_error,
+    "code": actions.code_node,
+    "executeWorkflow": actions.execute_workflow,
+    "respondToWebhook": actions.respond_to_webhook,
+    "emailSend": actions.send_email,
+}
+
+# Core nodes LinkFlow has no counterpart for yet, with what to do instead.
+NOT_AVAILABLE: dict[str, str] = {
+    "errorTrigger": "LinkFlow has no error workflows yet; use a node's on_error 'error_output'",
+    "summarize": "LinkFlow has no Summarize node; data.aggregate computes one statistic",
+    "dateTime": "LinkFlow has no Date & Time node; use expressions (js_call(date, 'toFormat', …))",
+    "crypto": "LinkFlow has no Crypto node; use a Python code node (hashlib, hmac)",
+    "html": "LinkFlow has no HTML node; use a Python code node",
+    "xml": "LinkFlow has no XML node; use a Python code node",
+    "splitInBatches": "LinkFlow graphs have no loops; most nodes already handle every item",
+    "postgres": "LinkFlow has no Postgres node yet",
+    "mySql": "LinkFlow has no MySQL node yet",
+    "redis": "LinkFlow has no Redis node yet",
+    "rabbitmq": "LinkFlow has no RabbitMQ node yet",
+    "mqtt": "LinkFlow has no MQTT node yet",
+    "awsS3": "LinkFlow has no S3 node yet",
+    "s3": "LinkFlow has no S3 node yet",
+    "function": "the legacy Function node is JavaScript; rewrite it as a Python code node",
+    "functionItem": "the legacy Function Item node is JavaScript; rewrite it as a Python code node",
+    "itemLists": "the legacy Item Lists node: use Split Out / Aggregate / Sort / Limit nodes",
+    "cron": "the legacy Cron node: use a Schedule Trigger",
+    "interval": "the legacy Interval node: use a Schedule Trigger",
+    "start": "the legacy Start node: a manual trigger is added instead",
+}
