@@ -27,7 +27,7 @@ from jinja2.exceptions import TemplateError
 from jinja2.runtime import Undefined
 
 from linkflow.engine import budget as cost
-from linkflow.engine import js_compat
+from linkflow.engine import js_compat, js_filter
 from linkflow.engine.budget import MAX_INT_BITS, MAX_STRING_CHARS, refuse
 from linkflow.engine.errors import ExpressionBoundError, ExpressionError
 from linkflow.engine.sandbox import BoundedSandbox, Empty
@@ -43,6 +43,7 @@ _MAX_CLOSING_TRIES = 20
 _ENV = BoundedSandbox()
 # The js_* functions expressions imported from n8n call to keep JavaScript's meaning.
 js_compat.install(_ENV)
+js_filter.install(_ENV)
 
 
 @dataclass(frozen=True, slots=True)

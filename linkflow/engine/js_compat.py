@@ -1314,6 +1314,3 @@ def install(environment: Any) -> None:
     expression engine's Jinja environment). Names only; no behaviour of existing
     expressions changes."""
     environment.globals.update(GLOBALS)
-    from linkflow.engine.js_filter import condition
-
-    environment.globals["js_cond"] = condition

@@ -275,3 +275,9 @@ def _to_boolean(value: Any) -> bool:
         if number == 1:
             return True
     raise _Invalid(f"Wrong type: {_describe(value)} is not a boolean")
+
+
+def install(environment: Any) -> None:
+    """Make n8n's condition builder available to expressions of ``environment`` as
+    ``js_cond`` (the importer's IF, Filter and Switch translations call it)."""
+    environment.globals["js_cond"] = condition
