@@ -94,7 +94,7 @@ def test_a_key_longer_than_200_characters_answers_400_and_runs_nothing(api):
         "error": {
             "code": "validation_error",
             "message": "Some fields are invalid.",
-            "details": {"Idempotency-Key": ["Use 1 to 200 characters."]},
+            "details": {"Idempotency-Key": ["Use 1 to 200 printable ASCII characters."]},
         }
     }
     assert not Execution.objects.filter(workflow_id=workflow_id).exists()
