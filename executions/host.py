@@ -13,6 +13,7 @@ from linkflow.engine import RunContext
 from linkflow.engine.net import AddressPolicy, allow_hosts_from, guarded_client
 
 from .models import Execution
+from .waits import resume_urls
 
 _client: httpx.Client | None = None
 _client_lock = threading.Lock()
@@ -52,6 +53,8 @@ def run_context(execution: Execution) -> RunContext:
         "id": str(execution.pk),
         "mode": execution.mode,
         "workflow_id": str(execution.workflow_id),
+        # The same all run long, so a node before a flow.wait can send them on.
+        **resume_urls(execution_id=str(execution.pk)),
     }
     return RunContext(
         execution=execution_data,
@@ -69,4 +72,5 @@ def run_context(execution: Execution) -> RunContext:
         files=StorageFileStore(execution_id=str(execution.pk)),
         subworkflows=SubworkflowHost(parent=execution),
         mailer=DjangoMailer(policy=address_policy()),
+        resume_call=execution.resume_call,
     )

@@ -47,6 +47,11 @@ class Workflow(BaseModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # Run with a trigger.error item when one of this workflow's executions fails for good
+    # (executions/error_workflows.py); another workflow of the same workspace, or itself.
+    error_workflow = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The last time a trigger nobody answers (a cron fire) was refused by the plan, and
     # why: {"at", "node_id", "slot", "code", "message", "details"} (workflows/refusals.py).
     last_refusal = models.JSONField(null=True, blank=True)

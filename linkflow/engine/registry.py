@@ -80,6 +80,8 @@ _BUILTIN_PATHS: dict[str, str] = {
     "code.python": "linkflow.engine.nodes.code:PythonCode",
     "notify.email": "linkflow.engine.nodes.notify:Email",
     "notify.slack": "linkflow.engine.nodes.notify:Slack",
+    "flow.stop": "linkflow.engine.nodes.flow_stop:Stop",
+    "trigger.error": "linkflow.engine.nodes.trigger_error:ErrorTrigger",
 }
 
 _targets: dict[str, str | type[NodeType]] = dict(_BUILTIN_PATHS)
