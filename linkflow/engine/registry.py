@@ -82,6 +82,7 @@ _BUILTIN_PATHS: dict[str, str] = {
     "notify.slack": "linkflow.engine.nodes.notify:Slack",
     "flow.stop": "linkflow.engine.nodes.flow_stop:Stop",
     "trigger.error": "linkflow.engine.nodes.trigger_error:ErrorTrigger",
+    "trigger.poll": "linkflow.engine.nodes.trigger_poll:PollTrigger",
 }
 
 _targets: dict[str, str | type[NodeType]] = dict(_BUILTIN_PATHS)
