@@ -3,9 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from oauth2_provider import urls as oauth2_urls
 
+from executions import wait_views
 from linkflow.accounts.views import SignInView
 from linkflow.core import health
-from executions import wait_views
 from linkflow.core import views as core_views
 from workflows import webhooks
 

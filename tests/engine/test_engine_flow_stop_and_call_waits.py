@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 def _graph(*middle: dict[str, Any], edges: list[dict[str, Any]] | None = None) -> Graph:
     nodes = [{"id": "start", "type": "trigger.manual"}, *middle]
     if edges is None:
-        edges = [{"source": a["id"], "target": b["id"]} for a, b in zip(nodes, nodes[1:])]
+        edges = [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)]
     return Graph.from_dict({"nodes": nodes, "edges": edges})
 
 

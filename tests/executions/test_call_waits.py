@@ -95,7 +95,7 @@ def test_the_approval_page_only_shows_on_get_and_a_post_approves(celery_worker, 
 
     page = person.get(links["approve"])
     assert page.status_code == 200
-    assert b"<form method=\"post\">" in page.content
+    assert b'<form method="post">' in page.content
     assert "script-src 'none'" in page["Content-Security-Policy"]
     assert "form-action 'self'" in page["Content-Security-Policy"]
     assert Execution.objects.get(pk=execution_id).status == "waiting"

@@ -72,8 +72,10 @@ def test_an_error_workflow_that_fails_does_not_hand_off_again_even_a_to_b(celery
     assert wait_status(str(b_run.pk)) == "failed"
     # What a hand-off of b's failure would have created, had it been made.
     wait_for(
-        lambda: Execution.objects.filter(workflow_id=a).count() == 1
-        and not Execution.objects.filter(status__in=("pending", "queued", "running")).exists(),
+        lambda: (
+            Execution.objects.filter(workflow_id=a).count() == 1
+            and not Execution.objects.filter(status__in=("pending", "queued", "running")).exists()
+        ),
         what="everything to settle",
     )
     assert Execution.objects.filter(workflow_id=a).count() == 1
