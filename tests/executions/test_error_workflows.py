@@ -110,3 +110,45 @@ def test_the_error_workflow_setting_is_shown_and_can_be_cleared(api):
     assert _set_error_workflow(api, wf, handler).json()["settings"]["error_workflow"] == handler
     assert _set_error_workflow(api, wf, None).json()["settings"]["error_workflow"] is None
     assert Workflow.objects.get(pk=wf).error_workflow_id is None
+
+
+def test_a_crash_before_the_failure_commits_loses_and_doubles_no_hand_off(
+    transactional_db, api, monkeypatch
+):
+    """The worker dies after the error execution was inserted but before the failure's
+    transaction commits (simulated by raising there): both roll back together. The
+    execution is then resumed (its lease expired) and fails again, handing off once; a
+    repeated hand-off of the same failure returns that same error execution."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from executions import recorder
+    from executions.error_workflows import error_handoff
+    from executions.services import execution_run
+
+    handler = create_workflow(api, ERROR_GRAPH, name="handler")
+    failing = create_workflow(api, _stopping(), name="failing")
+    _set_error_workflow(api, failing, handler)
+    failed = execute(api, failing, {"id": 1})
+
+    def crash_after_hand_off(**kwargs):
+        error_handoff(**kwargs)
+        raise SystemExit("worker killed before the commit")
+
+    monkeypatch.setattr(recorder, "error_handoff", crash_after_hand_off)
+    try:
+        execution_run(execution_id=failed)
+    except SystemExit:
+        pass
+    assert Execution.objects.get(pk=failed).status == "running"  # the failure rolled back
+    assert not Execution.objects.filter(workflow_id=handler).exists()  # and its hand-off
+
+    monkeypatch.setattr(recorder, "error_handoff", error_handoff)
+    Execution.objects.filter(pk=failed).update(lease_expires_at=timezone.now() - timedelta(1))
+    assert execution_run(execution_id=failed) == "failed"
+    handed = Execution.objects.get(workflow_id=handler)
+    assert handed.dedupe_key == f"error:{failed}"
+    again = error_handoff(execution=Execution.objects.get(pk=failed), error={"message": "x"})
+    assert again is not None and again.pk == handed.pk
+    assert Execution.objects.filter(workflow_id=handler).count() == 1
