@@ -150,3 +150,37 @@ def test_the_seen_set_is_bounded_and_forgets_the_least_recently_seen(start_worke
     assert PollSeenKey.objects.filter(workflow_id=workflow).count() == 3
     # Item 0 was forgotten (the limit kept the 3 seen last), so it is new again.
     assert _started(workflow) == [{"id": 0}]
+
+
+def test_a_poll_of_a_refused_address_starts_and_marks_nothing(owner, settings, monkeypatch):
+    """The poll's fetch goes through the guarded client: with private addresses refused
+    (the default), a poll of a loopback URL is refused before connecting."""
+    from django.utils import timezone
+
+    from executions import host
+    from executions.polling import poll_fire
+    from linkflow.accounts.services import workspace_ensure_personal
+    from workflows.services import workflow_create
+
+    settings.LINKFLOW_HTTP_ALLOW_PRIVATE = False
+    settings.LINKFLOW_HTTP_ALLOW_HOSTS = []
+    monkeypatch.setattr(host, "_client", None)  # a client built under this policy
+    with _source() as base:
+        _Source.items = [{"id": 1}]
+        params = {"cron": "* * * * *", "url": f"{base}/items", "items_path": "data"}
+        workflow = workflow_create(
+            user=owner,
+            workspace=workspace_ensure_personal(user=owner),
+            name="p",
+            graph=_poll_graph(params["url"], items_path="data", first_poll="emit"),
+        )
+        started = poll_fire(
+            workflow=workflow,
+            node_id="poll",
+            params={**params, "first_poll": "emit"},
+            slot=timezone.now(),
+        )
+    assert started == []
+    assert not Execution.objects.filter(workflow=workflow).exists()
+    assert not PollSeenKey.objects.filter(workflow=workflow).exists()
+    monkeypatch.setattr(host, "_client", None)
