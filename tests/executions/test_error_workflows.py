@@ -56,7 +56,11 @@ def test_a_failed_execution_runs_the_error_workflow_once_with_the_failure(celery
 
 def test_an_error_workflow_that_fails_does_not_hand_off_again_even_a_to_b(celery_worker, api):
     # A's error workflow is B and B's is A, and both fail: one hand-off, A -> B, then stop.
-    a = create_workflow(api, _stopping("a failed"), name="a")
+    # A can also be started as an error workflow, so a hand-off of B's failure would run.
+    a_graph = _stopping("a failed")
+    a_graph["nodes"].append({"id": "on_error", "type": "trigger.error"})
+    a_graph["edges"].append({"source": "on_error", "target": "stop"})
+    a = create_workflow(api, a_graph, name="a")
     b_graph = {
         "nodes": [
             {"id": "on_error", "type": "trigger.error"},
