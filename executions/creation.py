@@ -11,6 +11,10 @@ Every creation path (API and webhooks, retry and re-run, cron, sub-workflow call
   not wait for the slot its own parent holds): it is dispatched at once.
 - ``Admission.CHILD_INLINE``: as CHILD, for a child its parent's worker runs itself
   (``wait``): created ``queued`` and not sent to the broker.
+- ``Admission.FAILURE``: an error workflow's run for an execution that failed for good
+  (error_workflows.py). It waits ``pending`` for a slot like external work but is never
+  refused by the monthly quota: the failure was already admitted and counted, and a
+  refusal would lose the alert, inside the very transaction that records the failure.
 """
 
 import dataclasses
@@ -34,10 +38,16 @@ class Admission(enum.Enum):
     EXTERNAL = "external"
     CHILD = "child"
     CHILD_INLINE = "child_inline"
+    FAILURE = "failure"
 
     @property
     def gated(self) -> bool:
-        """True when the execution waits for a dispatch slot and counts against the month."""
+        """True when the execution waits for a dispatch slot."""
+        return self in (Admission.EXTERNAL, Admission.FAILURE)
+
+    @property
+    def metered(self) -> bool:
+        """True when the monthly quota may refuse the execution."""
         return self is Admission.EXTERNAL
 
 
@@ -88,14 +98,15 @@ def execution_admit(
     NodeRuns there), so the row is never dispatched without it.
 
     Raises ``plan_limit_exceeded`` (402) past the monthly quota (EXTERNAL only); nothing
-    is created then.
+    is created then. Called inside a transaction (FAILURE), the execution and its dispatch
+    commit or roll back with the caller's.
     """
     workflow_id = new.workflow_id
     if dedupe is not None:
         earlier = _deduplicated(workflow_id=workflow_id, dedupe=dedupe)
         if earlier is not None:
             return earlier
-    if admission.gated:
+    if admission.metered:
         check_monthly_quota(workspace_id=new.workspace_id)
     try:
         with transaction.atomic():

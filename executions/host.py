@@ -21,6 +21,7 @@ from linkflow.engine.net import (
 )
 
 from .models import Execution
+from .waits import resume_urls
 
 _client: httpx.Client | None = None
 _client_lock = threading.Lock()
@@ -91,6 +92,8 @@ def run_context(execution: Execution) -> RunContext:
         "id": str(execution.pk),
         "mode": execution.mode,
         "workflow_id": str(execution.workflow_id),
+        # The same all run long, so a node before a flow.wait can send them on.
+        **resume_urls(execution_id=str(execution.pk)),
     }
     policy = address_policy()
     return RunContext(
@@ -110,4 +113,5 @@ def run_context(execution: Execution) -> RunContext:
         subworkflows=SubworkflowHost(parent=execution),
         mailer=DjangoMailer(policy=policy),
         address_policy=policy,
+        resume_call=execution.resume_call,
     )

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from . import events
 from .completion import completion_publish
+from .error_workflows import error_handoff
 from .models import Execution, ExecutionStatus
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,10 @@ def execution_fail_lost(*, execution_id: str, lease: Q, code: str, message: str)
                 resume_at=None,
             ):
                 return False
-            execution = Execution.objects.only("workspace_id", "workflow_id").get(pk=execution_id)
+            execution = Execution.objects.only(
+                "workspace_id", "workflow_id", "mode", "created_at"
+            ).get(pk=execution_id)
+            error_handoff(execution=execution, error=error)
             events.events_publish_on_commit([_finished_event(execution, error, now)])
             outcome = {"status": "failed", "response": None, "last_items": [], "error": error}
             transaction.on_commit(

@@ -44,6 +44,8 @@ class ExecutionMode(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
     SCHEDULE = "schedule", "Schedule"
     SUBWORKFLOW = "subworkflow", "Sub-workflow"
+    # Started because another execution failed (error workflows): never hands off again.
+    ERROR = "error", "Error workflow"
 
 
 class Execution(BaseModel):
@@ -82,6 +84,9 @@ class Execution(BaseModel):
         db_constraint=False,
     )
     rerun_from_node = models.CharField(max_length=64, blank=True)
+    # The call that resumed a flow.wait waiting for one ({"node_id", "body"?, "decision"?},
+    # written by waits.py with the wake-up); the resumed node reads it.
+    resume_call = models.JSONField(null=True, blank=True)
     # A sub-workflow's caller, and how deep the call chain is (bounded).
     parent = models.ForeignKey(
         "self",

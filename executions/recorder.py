@@ -30,6 +30,7 @@ from linkflow.engine import NodeOutcome, RunResult, get_node_type
 from . import events
 from .completion import completion_publish
 from .dispatch import enqueue_execution
+from .error_workflows import error_handoff
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
 from .payloads import payload_store
 from .runtime import Heartbeat, Lease, lease_fence
@@ -240,6 +241,9 @@ class ExecutionRecorder:
             if not updated:
                 lease_fence(self.lease)
             self._write_pending()
+            if updated and status == ExecutionStatus.FAILED:
+                # In this transaction: the failure and its hand-off commit together.
+                error_handoff(execution=self.execution, error=error)
             if updated:
                 self._events.append(self._ended(status, result, error, finished_at))
             self._publish_on_commit()

@@ -28,6 +28,8 @@ from .models import Execution, ExecutionMode
 logger = logging.getLogger(__name__)
 
 SCHEDULE_NODE_TYPE = "trigger.schedule"
+# Fired by the same cron machinery; each fire polls (polling.py) instead of starting one run.
+POLL_NODE_TYPE = "trigger.poll"
 
 
 def cron_slot(*, cron: str, timezone_name: str, at: datetime) -> datetime:
@@ -73,6 +75,11 @@ def schedule_fire_due(
     if late > settings.LINKFLOW_SCHEDULE_GRACE_SECONDS:
         logger.info("cron %s/%s: slot %s is %.0fs old, skipped", workflow.pk, node_id, slot, late)
         return None
+    if params.get("url") is not None:  # a trigger.poll node: one run per new item
+        from .polling import poll_fire
+
+        started = poll_fire(workflow=workflow, node_id=node_id, params=params, slot=slot)
+        return started[0] if started else None
     return _execution_for_slot(workflow=workflow, node_id=node_id, params=params, slot=slot)
 
 
@@ -88,7 +95,7 @@ def _schedule_node(
         return None
     for node in workflow.current_version.graph.get("nodes", []):
         if node.get("id") == node_id:
-            if node.get("type") != SCHEDULE_NODE_TYPE or node.get("disabled"):
+            if node.get("type") not in (SCHEDULE_NODE_TYPE, POLL_NODE_TYPE) or node.get("disabled"):
                 return None
             return workflow, node.get("params") or {}
     return None

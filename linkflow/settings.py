@@ -450,6 +450,10 @@ LINKFLOW_BEAT_RENEW_SECONDS = _env_float("LINKFLOW_BEAT_RENEW_SECONDS", default=
 LINKFLOW_BEAT_STANDBY_SECONDS = _env_float("LINKFLOW_BEAT_STANDBY_SECONDS", default=2.0)
 # A cron fire sent later than this after its slot (beat down, slow failover) is skipped.
 LINKFLOW_SCHEDULE_GRACE_SECONDS = _env_float("LINKFLOW_SCHEDULE_GRACE_SECONDS", default=120.0)
+# How many item keys a trigger.poll node remembers; past it the least recently seen go.
+LINKFLOW_POLL_SEEN_LIMIT = _env_int("LINKFLOW_POLL_SEEN_LIMIT", default=10_000)
+# The largest body a poll reads (bytes); a larger response fails the poll.
+LINKFLOW_POLL_MAX_BYTES = _env_int("LINKFLOW_POLL_MAX_BYTES", default=5 * 1024 * 1024)
 CELERY_TIMEZONE = "UTC"
 
 # --- LinkFlow ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from oauth2_provider import urls as oauth2_urls
 
+from executions import wait_views
 from linkflow.accounts.views import SignInView
 from linkflow.core import health
 from linkflow.core import views as core_views
@@ -38,6 +39,8 @@ urlpatterns = [
         webhooks.webhook_by_path,
         name="webhook-path",
     ),
+    path("webhooks/wait/<str:token>", wait_views.resume_call, name="wait-resume"),
+    path("wait/<str:token>/<str:decision>/", wait_views.decide, name="wait-decide"),
     path("webhooks/<str:token>", webhooks.webhook_by_token, name="webhook"),
     path("webhooks/<str:token>/", webhooks.webhook_by_token),
 ]

@@ -89,3 +89,48 @@ def test_embedded_mode_runs_a_workflow_with_no_services(embedded_server, tmp_pat
         "standard": "skipped",
     }
     assert (tmp_path / "linkflow.sqlite3").exists()
+
+
+def test_embedded_mode_resumes_a_wait_by_its_url(embedded_server):
+    """flow.wait's call mode in one process: parked in SQLite, woken by the call, finished
+    by the in-process worker."""
+    from urllib.parse import urlsplit
+
+    api = httpx.Client(base_url=embedded_server, timeout=10)
+    tokens = api.post("/api/v1/auth/token/", json=ADMIN).json()
+    api.headers["Authorization"] = f"Bearer {tokens['access']}"
+    graph = {
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {
+                "id": "notify",
+                "type": "data.set",
+                "params": {"fields": {"url": "{{ execution.resume_url }}"}},
+            },
+            {"id": "hold", "type": "flow.wait", "params": {"mode": "call"}},
+        ],
+        "edges": [{"source": "start", "target": "notify"}, {"source": "notify", "target": "hold"}],
+    }
+    workflow = api.post("/api/v1/workflows/", json={"name": "w", "graph": graph})
+    assert workflow.status_code == 201, workflow.text
+    location = api.post(f"/api/v1/workflows/{workflow.json()['id']}/execute", json={}).headers[
+        "Location"
+    ]
+
+    def settled(*statuses: str) -> dict:
+        deadline = time.monotonic() + 30
+        while (body := api.get(location).json())["status"] not in statuses:
+            assert time.monotonic() < deadline, f"never reached {statuses}: {body['status']}"
+            time.sleep(0.1)
+        return body
+
+    parked = settled("waiting", "failed")
+    assert parked["status"] == "waiting", parked["error"]
+    runs = {r["node_id"]: r for r in parked["node_runs"]}
+    resume = urlsplit(runs["notify"]["output"]["main"][0]["url"]).path
+    called = httpx.post(embedded_server + resume, json={"ok": True}, timeout=10)
+    assert called.status_code == 202, called.text
+    done = settled("succeeded", "failed")
+    assert done["status"] == "succeeded", done["error"]
+    hold = [r for r in done["node_runs"] if r["node_id"] == "hold"][-1]
+    assert hold["output"] == {"main": [{"ok": True}]}

@@ -47,6 +47,11 @@ class Workflow(BaseModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # Run with a trigger.error item when one of this workflow's executions fails for good
+    # (executions/error_workflows.py); another workflow of the same workspace, or itself.
+    error_workflow = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The last time a trigger nobody answers (a cron fire) was refused by the plan, and
     # why: {"at", "node_id", "slot", "code", "message", "details"} (workflows/refusals.py).
     last_refusal = models.JSONField(null=True, blank=True)
@@ -142,3 +147,44 @@ class WebhookTrigger(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.workflow} / {self.node_id}"
+
+
+class PollState(BaseModel):
+    """One `trigger.poll` node's polling record: how many polls it made. Its row is also
+    the lock that keeps two polls of the node from deciding "new" at the same time."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="+")
+    node_id = models.CharField(max_length=64)
+    polls = models.PositiveIntegerField(default=0)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "node_id"], name="pollstate_node_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id} / {self.node_id}"
+
+
+class PollSeenKey(BaseModel):
+    """A key a `trigger.poll` node has seen (sha256 of the user's key), bounded per node by
+    LINKFLOW_POLL_SEEN_LIMIT: the least recently seen go first."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="+")
+    node_id = models.CharField(max_length=64)
+    key_hash = models.CharField(max_length=64)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "node_id", "key_hash"], name="pollseen_key_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["workflow", "node_id", "-last_seen_at"], name="pollseen_recent")
+        ]
+
+    def __str__(self) -> str:
+        return self.key_hash

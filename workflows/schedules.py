@@ -19,6 +19,8 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask, PeriodicTas
 from .models import Workflow
 
 SCHEDULE_NODE_TYPE = "trigger.schedule"
+# trigger.poll polls on its cron through the same PeriodicTasks (executions/polling.py).
+CRON_NODE_TYPES = (SCHEDULE_NODE_TYPE, "trigger.poll")
 FIRE_TASK = "executions.fire_schedule"
 _TASK_PREFIX = "linkflow-cron"
 
@@ -70,7 +72,7 @@ def _schedule_nodes(workflow: Workflow) -> dict[str, tuple[str, dict[str, Any]]]
             n.get("params") or {},
         )
         for n in nodes
-        if n.get("type") == SCHEDULE_NODE_TYPE and not n.get("disabled", False)
+        if n.get("type") in CRON_NODE_TYPES and not n.get("disabled", False)
     }
 
 

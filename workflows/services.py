@@ -39,10 +39,11 @@ def workflow_create(
     name: str,
     graph: Any,
     description: str = "",
-    settings: dict[str, bool] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> Workflow:
     """Create a workflow with version 1 of ``graph`` in ``workspace``; ``settings`` sets
-    some of its save policy (SAVE_POLICY_FIELDS; the rest keep everything).
+    some of its save policy (SAVE_POLICY_FIELDS; the rest keep everything) and its
+    ``error_workflow`` (a workflow of the workspace, else ``validation_error``).
 
     Raises NotFound/PermissionDenied unless the user may write there, and
     ``workflow_graph_invalid`` for a bad graph and ``webhook_path_taken`` (409) for a
@@ -53,6 +54,11 @@ def workflow_create(
     graph = versions_stamped(graph)
     graph_check(graph)
     policy = {key: value for key, value in (settings or {}).items() if key in SAVE_POLICY_FIELDS}
+    chosen = (settings or {}).get("error_workflow")
+    if chosen is not None:
+        policy["error_workflow_id"] = _error_workflow_check(
+            workspace_id=workspace.id, workflow_id=chosen
+        )
     workflow = Workflow.objects.create(
         workspace=workspace, name=name, description=description, created_by=user, **policy
     )
@@ -65,7 +71,8 @@ def workflow_create(
 @transaction.atomic
 def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) -> Workflow:
     """Apply ``changes`` (name, description, active, graph, and ``settings``: a dict of
-    some of SAVE_POLICY_FIELDS); a changed graph adds a version.
+    some of SAVE_POLICY_FIELDS and ``error_workflow``); a changed graph adds a version.
+    An ``error_workflow`` outside the workspace raises ``validation_error`` (400).
 
     The workflow row is locked so two concurrent saves cannot take the same version number.
     Activating past the plan's active workflows raises ``plan_limit_exceeded`` (402).
@@ -79,6 +86,12 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
     fields = [f for f in ("name", "description", "active", *SAVE_POLICY_FIELDS) if f in values]
     for field in fields:
         setattr(workflow, field, values[field])
+    if "error_workflow" in changes.get("settings", {}):
+        target = changes["settings"]["error_workflow"]
+        workflow.error_workflow_id = target and _error_workflow_check(
+            workspace_id=workflow.workspace_id, workflow_id=target
+        )
+        fields.append("error_workflow")
     if "graph" in changes:
         current = workflow.current_version
         # A node already stored keeps its version; a new one gets the current version.
@@ -100,6 +113,19 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
             data={"name": workflow.name},
         )
     return workflow
+
+
+def _error_workflow_check(*, workspace_id: Any, workflow_id: Any) -> Any:
+    """``workflow_id`` if it names a workflow of the workspace, else ``validation_error``
+    naming ``settings.error_workflow``: another workspace's workflow is as unknown as a
+    missing one, so its existence is not given away."""
+    if not Workflow.objects.filter(pk=workflow_id, workspace_id=workspace_id).exists():
+        raise LinkflowError(
+            ErrorCode.VALIDATION_ERROR,
+            "Some fields are invalid.",
+            details={"settings": {"error_workflow": ["No workflow with this id here."]}},
+        )
+    return workflow_id
 
 
 # Bounds of a stored layout: one entry per node, coordinates on a generous canvas.

@@ -47,6 +47,9 @@ class RunContext:
     address_policy: AddressPolicy | None = None
     # Filled by webhook.respond: {"status", "headers", "body"} for a waiting webhook caller.
     response: dict[str, Any] | None = field(default=None)
+    # The call that resumed a flow.wait in call or approval mode ({"node_id", "body"?,
+    # "decision"?}), if one did; the waiting node checks it is meant for it.
+    resume_call: dict[str, Any] | None = None
 
 
 class FileStore(Protocol):

@@ -178,6 +178,9 @@ _BUILTIN_PATHS: dict[str, str] = {
     "nats.publish": "linkflow.engine.nodes.nats_publish:NatsPublish",
     "s3.object": "linkflow.engine.nodes.s3:S3Object",
     "notify.webhook": "linkflow.engine.nodes.notify_webhook:WebhookNotify",
+    "flow.stop": "linkflow.engine.nodes.flow_stop:Stop",
+    "trigger.error": "linkflow.engine.nodes.trigger_error:ErrorTrigger",
+    "trigger.poll": "linkflow.engine.nodes.trigger_poll:PollTrigger",
 }
 
 _targets: dict[str, str | type[NodeType]] = dict(_BUILTIN_PATHS)

@@ -37,6 +37,12 @@ class WorkflowSettingsSerializer(serializers.Serializer):
         required=False,
         help_text="Keep node inputs/outputs and the trigger input of kept executions.",
     )
+    error_workflow = StrictUUIDField(
+        required=False,
+        allow_null=True,
+        help_text="A workflow of the same workspace run with a trigger.error item when an "
+        "execution of this one fails for good; null for none.",
+    )
 
 
 @extend_schema_field(
@@ -148,8 +154,11 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     @extend_schema_field(WorkflowSettingsSerializer)
-    def get_settings(self, workflow: Workflow) -> dict[str, bool]:
-        return {name: getattr(workflow, name) for name in SAVE_POLICY_FIELDS}
+    def get_settings(self, workflow: Workflow) -> dict[str, Any]:
+        values: dict[str, Any] = {name: getattr(workflow, name) for name in SAVE_POLICY_FIELDS}
+        error_workflow = workflow.error_workflow_id
+        values["error_workflow"] = str(error_workflow) if error_workflow else None
+        return values
 
     @extend_schema_field(WebhookOutSerializer(many=True))
     def get_webhooks(self, workflow: Workflow) -> Any:

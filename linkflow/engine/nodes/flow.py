@@ -296,6 +296,11 @@ def _hashable(value: Any) -> object:
 
 
 MAX_WAIT_SECONDS = 30 * 24 * 3600
+DEFAULT_CALL_WAIT_SECONDS = 7 * 24 * 3600
+WAIT_MODES = ("time", "call", "approval")
+CALL_MODES = ("call", "approval")
+REJECTED_PORT = "rejected"
+TIMEOUT_PORT = "timeout"
 
 
 class Wait(NodeType):
@@ -304,7 +309,10 @@ class Wait(NodeType):
     type = "flow.wait"
     pure = True
     label = "Wait"
-    description = "Pauses the run for some seconds or until a date and time."
+    description = (
+        "Pauses the run for some seconds, until a date and time, or until its resume URL "
+        "is called or an approval link confirmed."
+    )
     params_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -319,10 +327,32 @@ class Wait(NodeType):
                 "type": "string",
                 "minLength": 1,
             },
+            "mode": {
+                "description": "'time' waits for seconds/until; 'call' for a call of "
+                "{{ execution.resume_url }} (its body is the output); 'approval' for the "
+                "approve/reject links {{ execution.approve_url }} / {{ execution.reject_url }}.",
+                "enum": list(WAIT_MODES),
+                "default": "time",
+            },
+            "expires_after_seconds": {
+                "description": "call/approval: how long to wait for the call before the "
+                "items leave by 'timeout', at most 30 days.",
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": MAX_WAIT_SECONDS,
+                "default": DEFAULT_CALL_WAIT_SECONDS,
+            },
         },
         "additionalProperties": False,
-        "oneOf": [{"required": ["seconds"]}, {"required": ["until"]}],
+        "if": {"properties": {"mode": {"enum": list(CALL_MODES)}}, "required": ["mode"]},
+        "then": {"not": {"anyOf": [{"required": ["seconds"]}, {"required": ["until"]}]}},
+        "else": {
+            "oneOf": [{"required": ["seconds"]}, {"required": ["until"]}],
+            "not": {"required": ["expires_after_seconds"]},
+        },
     }
+    # "rejected" and "timeout" only ever carry items in the call and approval modes.
+    outputs = ("main", REJECTED_PORT, TIMEOUT_PORT)
 
     @classmethod
     def check_params(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -339,10 +369,37 @@ class Wait(NodeType):
         Expressions see the first item as ``json``. Raises NodeError when ``seconds`` or
         ``until`` evaluate to something unusable."""
         now = ctx.run.clock()
+        if ctx.params.get("mode", "time") in CALL_MODES:
+            return _wait_for_call(ctx, items, now)
         resume_at = ctx.suspended_until or _resume_at(ctx, 0 if items else None, now)
         if now < resume_at:
             raise Suspend(resume_at)
         return {"main": list(items)}
+
+
+def _wait_for_call(ctx: NodeContext, items: Items, now: datetime) -> dict[str, Items]:
+    """call/approval mode. First run: Suspend until the expiry; the host resumes the run
+    early when the resume URL (or an approval link) is called, handing the call over as
+    ``ctx.run.resume_call`` (``{"node_id", "body"?, "decision"?}``). Resumed by a call for
+    this node: "call" emits the body as the one item on "main" (a non-object body as
+    ``{"body": ...}``); "approval" emits the input items on "main" (approve) or
+    "rejected" (reject), each with ``approval: {"decision"}``. Resumed at the expiry
+    with no call: the input items leave by "timeout"."""
+    resume_at = ctx.suspended_until
+    if resume_at is None:
+        seconds = ctx.params.get("expires_after_seconds", DEFAULT_CALL_WAIT_SECONDS)
+        raise Suspend(now + timedelta(seconds=seconds))
+    call = ctx.run.resume_call
+    if call is not None and call.get("node_id") == ctx.node_id:
+        if ctx.params["mode"] == "call":
+            body = call.get("body")
+            return {"main": [body if isinstance(body, dict) else {"body": body}]}
+        decision = call.get("decision")
+        port = "main" if decision == "approve" else REJECTED_PORT
+        return {port: [{**item, "approval": {"decision": decision}} for item in items]}
+    if now < resume_at:  # woken early by something else (a recovery): keep waiting
+        raise Suspend(resume_at)
+    return {TIMEOUT_PORT: list(items)}
 
 
 _BAD_UNTIL = "'until' must be an ISO-8601 date and time with a UTC offset, got {value!r}."
