@@ -328,5 +328,6 @@ def test_the_settings_schema_lists_every_setting_the_runner_reads() -> None:
 
     settings = set(node_settings_schema()["properties"])
     runner_reads = set(Node.__dataclass_fields__) - {"id", "type", "index", "name", "params"}
-    assert runner_reads - {"credential"} <= settings
+    # The credential has its own picker and the version is stamped on save, not edited.
+    assert runner_reads - {"credential", "version"} <= settings
     assert settings == {"retry", "timeout_seconds", "on_error", "disabled", "notes"}

@@ -170,11 +170,29 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
         return WebhookOutSerializer(rows, many=True, context=self.context).data
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
+        "description": "The export: one workflow object, or a list of n8n workflows.",
+    }
+)
+class ImportDocumentField(serializers.JSONField):
+    """An export is an object (or a list of objects); anything else is refused here."""
+
+    default_error_messages = {"invalid": "Must be a JSON object or a list of objects."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        is_list = isinstance(data, list) and all(isinstance(entry, dict) for entry in data)
+        if not (isinstance(data, dict) or is_list):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class WorkflowImportInSerializer(serializers.Serializer):
     """An export to import: LinkFlow's own (``linkflow``) or n8n's (``n8n``: one
     workflow, or a list of them as ``n8n export:workflow --all`` writes). Without
     ``format`` the document's shape decides."""
 
     format = serializers.ChoiceField(choices=["linkflow", "n8n"], required=False)
-    document = serializers.JSONField(validators=[storable_json])
-    workspace = serializers.UUIDField(required=False)
+    document = ImportDocumentField(validators=[storable_json])
+    workspace = StrictUUIDField(required=False)

@@ -228,6 +228,7 @@ class Split(NodeType):
         nothing). Without ``keep_parent`` an object element becomes the item and any other
         element becomes ``{"value": element}``. Raises NodeError naming the field and the
         item index when the item has no such field or it is not a list."""
+        ctx.check_time(item_index=index)
         name: str = ctx.param("field")
         keep_parent = bool(ctx.params.get("keep_parent", False))
         include_index = bool(ctx.params.get("include_index", False))
