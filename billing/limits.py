@@ -58,13 +58,14 @@ def executions_this_month(*, workspace_id: object, cap: int | None = None) -> in
     """Executions created in the workspace this calendar month (UTC), counting at most ``cap``."""
     start, _ = month_bounds()
     rows = Execution.objects.filter(workspace_id=workspace_id, created_at__gte=start)
-    return _count(rows, cap)
+    # Test runs from the editor never count (they have limits of their own).
+    return _count(rows.exclude(mode="test"), cap)
 
 
 def concurrent_executions(*, workspace_id: object, cap: int | None = None) -> int:
     """The workspace's queued plus running executions, counting at most ``cap``."""
     rows = Execution.objects.filter(workspace_id=workspace_id, status__in=CONCURRENT_STATUSES)
-    return _count(rows, cap)
+    return _count(rows.exclude(mode="test"), cap)
 
 
 def active_workflows(*, workspace_id: object) -> int:

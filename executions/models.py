@@ -44,6 +44,8 @@ class ExecutionMode(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
     SCHEDULE = "schedule", "Schedule"
     SUBWORKFLOW = "subworkflow", "Sub-workflow"
+    # From the editor's build-test loop (executions/test_runs.py): own limits, no quota.
+    TEST = "test", "Test"
 
 
 class Execution(BaseModel):
