@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from linkflow.accounts.selectors import require_writer
 from linkflow.core.api import validated
 from linkflow.core.fields import StrictCharField, StrictUUIDField
 from linkflow.core.validators import storable_json
@@ -38,8 +39,10 @@ class ExecutionDebugView(APIView):
         description="Copy the outputs this execution recorded (all succeeded nodes, or "
         "`nodes`) into its workflow's pinned data, so the editor opens on what happened.",
     )
-    def post(self, request: Request, pk: str) -> Response:
-        execution = selectors.execution_get(user=request.user, id=pk)
+    def post(self, request: Request, execution_id: str) -> Response:
+        execution = selectors.execution_get(user=request.user, id=execution_id)
+        # The role before the body: a viewer gets 403 whatever it sends.
+        require_writer(user=request.user, workspace_id=execution.workspace_id)
         data = validated(DebugInSerializer(data=request.data))
         pins = execution_debug(user=request.user, execution=execution, nodes=data.get("nodes"))
         return Response(PinnedOutSerializer(pins, many=True).data)

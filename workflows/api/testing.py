@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from executions.api.serializers import ExecutionOutSerializer
 from executions.api.views import accepted
 from executions.test_runs import pin_from_node_run, test_run_start
+from linkflow.accounts.selectors import require_writer
 from linkflow.core.api import validated
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.core.fields import StrictBooleanField, StrictCharField, StrictUUIDField
@@ -62,8 +63,8 @@ class WorkflowTestView(APIView):
         "never count towards plan limits; past LINKFLOW_TEST_RUNS_PER_MINUTE or "
         "LINKFLOW_TEST_RUN_CONCURRENCY of the workspace they answer 429 `test_run_limit`.",
     )
-    def post(self, request: Request, pk: str) -> Response:
-        workflow = selectors.workflow_get(user=request.user, id=pk)
+    def post(self, request: Request, workflow_id: str) -> Response:
+        workflow = _writable(request, workflow_id)
         data = validated(TestRunInSerializer(data=request.data))
         execution = test_run_start(
             user=request.user,
@@ -106,8 +107,8 @@ class PinnedListView(APIView):
     required_scopes = _SCOPES
 
     @extend_schema(operation_id="workflows_pinned_list", responses=PinnedOutSerializer(many=True))
-    def get(self, request: Request, pk: str) -> Response:
-        workflow = selectors.workflow_get(user=request.user, id=pk)
+    def get(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, id=workflow_id)
         return Response(PinnedOutSerializer(pinned.pinned_list(workflow=workflow), many=True).data)
 
 
@@ -116,16 +117,16 @@ class PinnedDetailView(APIView):
 
     required_scopes = _SCOPES
 
-    def _workflow(self, request: Request, pk: str) -> Workflow:
-        return selectors.workflow_get(user=request.user, id=pk)
+    def _workflow(self, request: Request, workflow_id: str) -> Workflow:
+        return selectors.workflow_get(user=request.user, id=workflow_id)
 
     @extend_schema(
         operation_id="workflows_pinned_retrieve",
         parameters=[NODE_ID],
         responses=PinnedOutSerializer,
     )
-    def get(self, request: Request, pk: str, node_id: str) -> Response:
-        pin = pinned.pinned_get(workflow=self._workflow(request, pk), node_id=node_id)
+    def get(self, request: Request, workflow_id: str, node_id: str) -> Response:
+        pin = pinned.pinned_get(workflow=self._workflow(request, workflow_id), node_id=node_id)
         return Response(PinnedOutSerializer(pin).data)
 
     @extend_schema(
@@ -137,8 +138,8 @@ class PinnedDetailView(APIView):
         "pinning makes no new version. Test runs use them instead of running the node; "
         "production executions never do.",
     )
-    def put(self, request: Request, pk: str, node_id: str) -> Response:
-        workflow = self._workflow(request, pk)
+    def put(self, request: Request, workflow_id: str, node_id: str) -> Response:
+        workflow = _writable(request, workflow_id)
         data = validated(PinnedInSerializer(data=request.data))
         _node_id_check(node_id)
         if "from_node_run" in data:
@@ -161,10 +162,18 @@ class PinnedDetailView(APIView):
     @extend_schema(
         operation_id="workflows_pinned_destroy", parameters=[NODE_ID], responses={204: None}
     )
-    def delete(self, request: Request, pk: str, node_id: str) -> Response:
-        workflow = self._workflow(request, pk)
+    def delete(self, request: Request, workflow_id: str, node_id: str) -> Response:
+        workflow = self._workflow(request, workflow_id)
         pinned.pinned_delete(user=request.user, workflow=workflow, node_id=node_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _writable(request: Request, workflow_id: str) -> Workflow:
+    """The workflow, for a caller who may change it: the role is checked before the body
+    is, so a viewer learns nothing from validation (403, not 400)."""
+    workflow = selectors.workflow_get(user=request.user, id=workflow_id)
+    require_writer(user=request.user, workspace_id=workflow.workspace_id)
+    return workflow
 
 
 def _node_id_check(node_id: str) -> None:
@@ -206,8 +215,8 @@ class WorkflowListenView(APIView):
         "(`webhooks[].test_url`) starts a test run with that request as the trigger item, "
         "active or not, and closes the window. Outside a window test URLs answer 404.",
     )
-    def post(self, request: Request, pk: str) -> Response:
-        workflow = selectors.workflow_get(user=request.user, id=pk)
+    def post(self, request: Request, workflow_id: str) -> Response:
+        workflow = _writable(request, workflow_id)
         data = validated(ListenInSerializer(data=request.data))
         window = listening.listen_open(
             user=request.user, workflow=workflow, seconds=data.get("seconds"), pin=data["pin"]
@@ -219,7 +228,7 @@ class WorkflowListenView(APIView):
         request=None,
         responses={204: OpenApiResponse(description="Not listening (any more).")},
     )
-    def delete(self, request: Request, pk: str) -> Response:
-        workflow = selectors.workflow_get(user=request.user, id=pk)
+    def delete(self, request: Request, workflow_id: str) -> Response:
+        workflow = selectors.workflow_get(user=request.user, id=workflow_id)
         listening.listen_close(user=request.user, workflow=workflow)
         return Response(status=status.HTTP_204_NO_CONTENT)
