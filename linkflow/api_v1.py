@@ -77,14 +77,20 @@ urlpatterns = [
     ),
     path("node-types/", NodeTypeListView.as_view(), name="node-types"),
     # The editor's build-test loop (docs/editor-loop.md).
-    re_path(r"^workflows/(?P<workflow_id>[^/.]+)/test/?$", WorkflowTestView.as_view(), name="workflow-test"),
+    re_path(
+        r"^workflows/(?P<workflow_id>[^/.]+)/test/?$",
+        WorkflowTestView.as_view(),
+        name="workflow-test",
+    ),
     re_path(
         r"^workflows/(?P<workflow_id>[^/.]+)/listen/?$",
         WorkflowListenView.as_view(),
         name="workflow-listen",
     ),
     re_path(
-        r"^workflows/(?P<workflow_id>[^/.]+)/pinned/?$", PinnedListView.as_view(), name="workflow-pinned"
+        r"^workflows/(?P<workflow_id>[^/.]+)/pinned/?$",
+        PinnedListView.as_view(),
+        name="workflow-pinned",
     ),
     re_path(
         r"^workflows/(?P<workflow_id>[^/.]+)/pinned/(?P<node_id>[^/]+)/?$",

@@ -5,6 +5,7 @@ Tests that need a run to happen use a real worker (PostgreSQL + Redis); the othe
 what the endpoints answer and store.
 """
 
+import itertools
 from typing import Any
 
 import pytest
@@ -46,9 +47,15 @@ def test_a_viewer_may_not_test_pin_listen_or_debug_and_nothing_is_stored(api, vi
 
     assert post_test(as_viewer, workflow_id).status_code == 403
     assert pin(as_viewer, workflow_id, "a", {"items": [{"x": 1}]}).status_code == 403
-    assert as_viewer.post(f"/api/v1/workflows/{workflow_id}/listen", {}, format="json").status_code == 403
+    assert (
+        as_viewer.post(f"/api/v1/workflows/{workflow_id}/listen", {}, format="json").status_code
+        == 403
+    )
     execution = recorded_execution(Workflow.objects.get(pk=workflow_id))
-    assert as_viewer.post(f"/api/v1/executions/{execution.pk}/debug", {}, format="json").status_code == 403
+    assert (
+        as_viewer.post(f"/api/v1/executions/{execution.pk}/debug", {}, format="json").status_code
+        == 403
+    )
     assert not Execution.objects.filter(mode="test").exists()
     assert not PinnedData.objects.exists()
     # A viewer may read pins and preview expressions.
@@ -142,7 +149,9 @@ def test_test_runs_past_the_workspace_rate_answer_429_with_retry_after(api, sett
     assert int(refused["Retry-After"]) >= 1
     assert Execution.objects.count() == 2
     # Production runs are not held to it.
-    assert api.post(f"/api/v1/workflows/{workflow_id}/execute", {}, format="json").status_code == 202
+    assert (
+        api.post(f"/api/v1/workflows/{workflow_id}/execute", {}, format="json").status_code == 202
+    )
 
 
 def test_unfinished_test_runs_past_the_concurrency_limit_answer_429(api, settings):
@@ -171,7 +180,9 @@ def test_test_runs_leave_the_plan_quotas_untouched(owner, api, billing_on):
     cache.clear()  # the month is recounted from the database too
     first = api.post(f"/api/v1/workflows/{workflow_id}/execute", {}, format="json")
     assert (first.status_code, first.json()["status"]) == (202, "queued")
-    assert api.post(f"/api/v1/workflows/{workflow_id}/execute", {}, format="json").status_code == 402
+    assert (
+        api.post(f"/api/v1/workflows/{workflow_id}/execute", {}, format="json").status_code == 402
+    )
 
 
 # --- pinned data -------------------------------------------------------------------------------
@@ -374,7 +385,7 @@ def test_a_preview_has_its_own_generous_rate_limit(api, settings):
 
 def hook_workflow(owner, then: tuple[dict[str, Any], ...] = ()) -> Workflow:  # type: ignore[no-untyped-def]
     nodes = [{"id": "hook", "type": "trigger.webhook", "params": {"path": "orders"}}, *then]
-    edges = [{"source": a["id"], "target": b["id"]} for a, b in zip(nodes, nodes[1:])]
+    edges = [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)]
     return workflow_create(
         user=owner,
         workspace=workspace_ensure_personal(user=owner),
@@ -438,7 +449,9 @@ def test_closing_the_window_makes_the_test_url_404_again(owner, api):
     api.post(f"/api/v1/workflows/{workflow.pk}/listen", {}, format="json")
 
     assert api.delete(f"/api/v1/workflows/{workflow.pk}/listen").status_code == 204
-    response = Client().post("/" + hook_test_url(api, workflow), {}, content_type="application/json")
+    response = Client().post(
+        "/" + hook_test_url(api, workflow), {}, content_type="application/json"
+    )
 
     assert response.status_code == 404
     assert not Execution.objects.exists()
