@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.api import validated
 from linkflow.core.fields import StrictCharField, StrictUUIDField
-from linkflow.core.validators import storable_json
 from linkflow.engine.expressions import MAX_EXPRESSION_CHARS
 from workflows.api.testing import PinnedOutSerializer
 
@@ -55,9 +54,8 @@ class PreviewInSerializer(serializers.Serializer):
         trim_whitespace=False,
         help_text="A parameter's text, with {{ }} expressions.",
     )
-    item = serializers.DictField(
-        required=False, validators=[storable_json], help_text="What `json` is."
-    )
+    # Nothing is stored, so any JSON object will do (no storable_json here).
+    item = serializers.DictField(required=False, help_text="What `json` is.")
     execution = StrictUUIDField(
         required=False, help_text="Evaluate with that run's data (trigger, nodes, execution)."
     )
