@@ -80,7 +80,7 @@
     }
 
     function report(execution, node) {
-      var link = el("a", { href: "/runs/" + execution.id + "/" }, "Open the run");
+      var link = el("a", { href: "/executions/" + execution.id + "/" }, "Open the run");
       var status = el("p", { id: "test-loop-status" }, "Test run " + execution.status + ". ");
       status.appendChild(link);
       var runs = execution.node_runs.filter(function (r) { return !node || r.node_id === node; });
