@@ -3,6 +3,7 @@ worker: test a step and pin its output, listen and fire the test URL, debug a fa
 
 import itertools
 import json
+import re
 import urllib.request
 
 import pytest
@@ -108,3 +109,25 @@ def test_debug_a_failed_run_in_the_editor(new_page, owner, e2e_worker):
 
     page.wait_for_url(f"**/workflows/{workflow.pk}/edit/")
     assert PinnedData.objects.get(workflow=workflow, node_id="a").items == [{"x": 9}]
+
+
+def test_an_expression_field_previews_its_value_and_its_error_as_one_types(new_page, owner):
+    workflow = _workflow(
+        owner,
+        [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "gate", "type": "flow.if", "params": {"condition": "true"}},
+        ],
+    )
+    page = new_page(owner)
+    page.goto(f"/workflows/{workflow.pk}/edit/")
+    page.locator('[data-node-id="gate"]').click()
+    field = page.locator("#param-condition")
+
+    field.fill("{{ 6 * 7 }}")
+    expect(page.locator(".expression-preview")).to_have_text("= 42")
+    field.fill("total: {{ 6 * }}")
+
+    preview = page.locator(".expression-preview")
+    expect(preview).to_contain_text("Error at 7:")
+    expect(preview).to_have_class(re.compile(r"\bpreview-error\b"))

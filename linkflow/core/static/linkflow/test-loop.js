@@ -127,6 +127,37 @@
       }).catch(function (error) { say("Could not listen: " + error.message); });
     }
 
+    // A live preview under any panel field holding an expression, as one types: evaluated
+    // by the API in the run's sandbox, on the last test run's data for the selected node.
+    var sidePanel = document.getElementById("side-panel");
+    var pending = null;
+    function previewFor(input) {
+      var box = input.parentNode.querySelector(".expression-preview");
+      if (input.value.indexOf("{{") < 0) { if (box) box.remove(); return; }
+      if (!box) {
+        box = el("p", { "class": "expression-preview small", "aria-live": "polite" });
+        input.insertAdjacentElement("afterend", box);
+      }
+      var body = { expression: input.value };
+      var node = selectedNode();
+      var ran = lastRun && node && lastRun.node_runs.some(function (r) { return r.node_id === node; });
+      if (ran) { body.execution = lastRun.id; body.node = node; }
+      api("POST", "expressions/preview", body).then(function (answer) {
+        box.classList.toggle("preview-error", Boolean(answer.error));
+        box.textContent = answer.error
+          ? "Error at " + answer.error.position + ": " + answer.error.message
+          : "= " + JSON.stringify(answer.value);
+      }).catch(function (error) { box.textContent = error.message; });
+    }
+    if (sidePanel) {
+      sidePanel.addEventListener("input", function (event) {
+        var input = event.target;
+        if (!input.matches || !input.matches("input[type=text], textarea")) return;
+        clearTimeout(pending);
+        pending = setTimeout(function () { previewFor(input); }, 250);  // debounced
+      });
+    }
+
     var tools = [
       [button("test-workflow", "Test workflow"), function () { run(null); }],
       [button("test-step", "Test step"), function () {
