@@ -1,6 +1,7 @@
 """The editor's loop on executions: debug a past run, preview an expression."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,6 +34,7 @@ class ExecutionDebugView(APIView):
 
     @extend_schema(
         operation_id="executions_debug",
+        parameters=[OpenApiParameter("execution_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
         request=DebugInSerializer,
         responses=PinnedOutSerializer(many=True),
         description="Copy the outputs this execution recorded (all succeeded nodes, or "

@@ -7,6 +7,7 @@ an outsider); the services check the role (403 for a viewer).
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -27,6 +28,7 @@ from ..models import PinnedData, Workflow
 from .serializers import GraphField
 
 NODE_ID = OpenApiParameter("node_id", str, OpenApiParameter.PATH, description="A node id.")
+WORKFLOW_ID = OpenApiParameter("workflow_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 _SCOPES = {"read": "workflows:read", "write": "workflows:write"}
 
 
@@ -57,6 +59,7 @@ class WorkflowTestView(APIView):
 
     @extend_schema(
         operation_id="workflows_test",
+        parameters=[WORKFLOW_ID],
         request=TestRunInSerializer,
         responses={202: ExecutionOutSerializer},
         description="Start a test run of the saved or the given unsaved graph. Test runs "
@@ -106,7 +109,11 @@ class PinnedListView(APIView):
 
     required_scopes = _SCOPES
 
-    @extend_schema(operation_id="workflows_pinned_list", responses=PinnedOutSerializer(many=True))
+    @extend_schema(
+        operation_id="workflows_pinned_list",
+        parameters=[WORKFLOW_ID],
+        responses=PinnedOutSerializer(many=True),
+    )
     def get(self, request: Request, workflow_id: str) -> Response:
         workflow = selectors.workflow_get(user=request.user, id=workflow_id)
         return Response(PinnedOutSerializer(pinned.pinned_list(workflow=workflow), many=True).data)
@@ -122,7 +129,7 @@ class PinnedDetailView(APIView):
 
     @extend_schema(
         operation_id="workflows_pinned_retrieve",
-        parameters=[NODE_ID],
+        parameters=[WORKFLOW_ID, NODE_ID],
         responses=PinnedOutSerializer,
     )
     def get(self, request: Request, workflow_id: str, node_id: str) -> Response:
@@ -131,7 +138,7 @@ class PinnedDetailView(APIView):
 
     @extend_schema(
         operation_id="workflows_pinned_update",
-        parameters=[NODE_ID],
+        parameters=[WORKFLOW_ID, NODE_ID],
         request=PinnedInSerializer,
         responses=PinnedOutSerializer,
         description="Pin output items (size-limited, the workspace's secrets redacted); "
@@ -160,7 +167,9 @@ class PinnedDetailView(APIView):
         return Response(PinnedOutSerializer(pin).data)
 
     @extend_schema(
-        operation_id="workflows_pinned_destroy", parameters=[NODE_ID], responses={204: None}
+        operation_id="workflows_pinned_destroy",
+        parameters=[WORKFLOW_ID, NODE_ID],
+        responses={204: None},
     )
     def delete(self, request: Request, workflow_id: str, node_id: str) -> Response:
         workflow = self._workflow(request, workflow_id)
@@ -209,6 +218,7 @@ class WorkflowListenView(APIView):
 
     @extend_schema(
         operation_id="workflows_listen",
+        parameters=[WORKFLOW_ID],
         request=ListenInSerializer,
         responses={200: ListenOutSerializer},
         description="Until `listening_until`, one request to a test URL of the workflow "
@@ -225,6 +235,7 @@ class WorkflowListenView(APIView):
 
     @extend_schema(
         operation_id="workflows_listen_destroy",
+        parameters=[WORKFLOW_ID],
         request=None,
         responses={204: OpenApiResponse(description="Not listening (any more).")},
     )
