@@ -15,6 +15,11 @@ Every creation path (API and webhooks, retry and re-run, cron, sub-workflow call
   (error_workflows.py). It waits ``pending`` for a slot like external work but is never
   refused by the monthly quota: the failure was already admitted and counted, and a
   refusal would lose the alert, inside the very transaction that records the failure.
+- ``Admission.TEST``: a test run from the editor's loop (test_runs.py). It never counts
+  towards the plan (no monthly quota, no dispatch slot) and is dispatched at once, so it
+  has limits of its own per workspace: LINKFLOW_TEST_RUNS_PER_MINUTE (429 past it) and
+  LINKFLOW_TEST_RUN_CONCURRENCY unfinished test runs (429 past it): not a free
+  production path.
 """
 
 import dataclasses
@@ -24,14 +29,24 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.admission import check_monthly_quota
-from linkflow.accounts.models import User
+from linkflow.accounts.models import User, Workspace
+from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.throttling import limit_wait
 
 from .dispatch import dispatch_promote, enqueue_execution
-from .models import Execution, ExecutionStatus
+from .models import Execution, ExecutionMode, ExecutionStatus
+
+_UNFINISHED = (
+    ExecutionStatus.PENDING,
+    ExecutionStatus.QUEUED,
+    ExecutionStatus.RUNNING,
+    ExecutionStatus.WAITING,
+)
 
 
 class Admission(enum.Enum):
@@ -39,6 +54,7 @@ class Admission(enum.Enum):
     CHILD = "child"
     CHILD_INLINE = "child_inline"
     FAILURE = "failure"
+    TEST = "test"
 
     @property
     def gated(self) -> bool:
@@ -97,9 +113,10 @@ def execution_admit(
     runs in the creating transaction after the insert (a re-run copies its reused
     NodeRuns there), so the row is never dispatched without it.
 
-    Raises ``plan_limit_exceeded`` (402) past the monthly quota (EXTERNAL only); nothing
-    is created then. Called inside a transaction (FAILURE), the execution and its dispatch
-    commit or roll back with the caller's.
+    Raises ``plan_limit_exceeded`` (402) past the monthly quota (EXTERNAL only), and
+    ``test_run_limit`` (429, Retry-After) past the test-run rate or concurrency (TEST
+    only); nothing is created then. Called inside a transaction (FAILURE), the execution
+    and its dispatch commit or roll back with the caller's.
     """
     workflow_id = new.workflow_id
     if dedupe is not None:
@@ -108,8 +125,12 @@ def execution_admit(
             return earlier
     if admission.metered:
         check_monthly_quota(workspace_id=new.workspace_id)
+    if admission is Admission.TEST:
+        check_test_rate(workspace_id=new.workspace_id)
     try:
         with transaction.atomic():
+            if admission is Admission.TEST:
+                _check_test_concurrency(workspace_id=new.workspace_id)
             execution = _insert(new, admission=admission, dedupe=dedupe)
             if prepare is not None:
                 prepare(execution)
@@ -136,7 +157,7 @@ def _insert(new: NewExecution, *, admission: Admission, dedupe: Dedupe | None) -
 
 
 def _dispatch(execution: Execution, *, admission: Admission) -> None:
-    if admission is Admission.CHILD:
+    if admission in (Admission.CHILD, Admission.TEST):
         enqueue_execution(execution_id=str(execution.pk))
     if not admission.gated:
         return
@@ -144,6 +165,45 @@ def _dispatch(execution: Execution, *, admission: Admission) -> None:
     # executions of the workspace are first, they go first.
     if dispatch_promote(workspace_id=execution.workspace_id):
         execution.refresh_from_db(fields=["status", "dispatched_at"])
+
+
+def check_test_rate(*, workspace_id: object) -> None:
+    """Count one test run of the workspace this minute, or raise ``test_run_limit`` (429)."""
+    rate = f"{settings.LINKFLOW_TEST_RUNS_PER_MINUTE}/min"
+    wait = limit_wait(key=f"test-runs:{workspace_id}", rate=rate)
+    if wait is not None:
+        raise _test_limited(
+            f"At most {settings.LINKFLOW_TEST_RUNS_PER_MINUTE} test runs a minute in this "
+            "workspace.",
+            limit="test_runs_per_minute",
+            wait=wait,
+        )
+
+
+def _check_test_concurrency(*, workspace_id: object) -> None:
+    # Serialised per workspace by its row lock (as dispatch is), so two concurrent test
+    # runs cannot both take the last place.
+    Workspace.objects.select_for_update(no_key=True).filter(pk=workspace_id).exists()
+    unfinished = Execution.objects.filter(
+        workspace_id=workspace_id, mode=ExecutionMode.TEST, status__in=_UNFINISHED
+    )
+    allowed = settings.LINKFLOW_TEST_RUN_CONCURRENCY
+    if unfinished[:allowed].count() >= allowed:
+        raise _test_limited(
+            f"At most {allowed} unfinished test runs at once in this workspace.",
+            limit="test_run_concurrency",
+            wait=1,
+        )
+
+
+def _test_limited(message: str, *, limit: str, wait: int) -> LinkflowError:
+    return LinkflowError(
+        ErrorCode.TEST_RUN_LIMIT,
+        message,
+        details={"limit": limit, "retry_after": wait},
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def _deduplicated(*, workflow_id: object, dedupe: Dedupe) -> Execution | None:

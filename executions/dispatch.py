@@ -48,7 +48,8 @@ def dispatch_promote(*, workspace_id: object) -> int:
         if not locked.exists():
             return 0
         mine = Execution.objects.filter(workspace_id=workspace_id)
-        held = mine.filter(status__in=DISPATCHED_STATUSES).count()
+        # Test runs have limits of their own (creation.py) and never hold a plan slot.
+        held = mine.filter(status__in=DISPATCHED_STATUSES).exclude(mode="test").count()
         free = dispatch_window(workspace_id=workspace_id) - held
         if free <= 0:
             return 0

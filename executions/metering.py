@@ -11,7 +11,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 
 from billing.meters import WorkspaceTotals
 
-from .models import Execution, ExecutionStatus, NodeRun
+from .models import Execution, ExecutionMode, ExecutionStatus, NodeRun
 
 # Queued executions are waiting for a worker and running ones hold one; waiting (parked)
 # ones hold nothing, so they do not count as concurrent.
@@ -19,15 +19,17 @@ CONCURRENT_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 
 
 def executions_created_count(*, workspace_id: object, since: datetime, cap: int | None) -> int:
-    """Executions created in the workspace since ``since``, counting at most ``cap``."""
+    """Executions created in the workspace since ``since``, counting at most ``cap``. Test
+    runs from the editor never count (they have limits of their own)."""
     rows = Execution.objects.filter(workspace_id=workspace_id, created_at__gte=since)
-    return _count(rows, cap)
+    return _count(rows.exclude(mode=ExecutionMode.TEST), cap)
 
 
 def executions_live_count(*, workspace_id: object, cap: int | None) -> int:
-    """The workspace's queued plus running executions, counting at most ``cap``."""
+    """The workspace's queued plus running executions (test runs left out), counting at
+    most ``cap``."""
     rows = Execution.objects.filter(workspace_id=workspace_id, status__in=CONCURRENT_STATUSES)
-    return _count(rows, cap)
+    return _count(rows.exclude(mode=ExecutionMode.TEST), cap)
 
 
 def executions_finished_totals(*, start: datetime, end: datetime) -> list[WorkspaceTotals]:

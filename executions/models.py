@@ -46,6 +46,8 @@ class ExecutionMode(models.TextChoices):
     SUBWORKFLOW = "subworkflow", "Sub-workflow"
     # Started because another execution failed (error workflows): never hands off again.
     ERROR = "error", "Error workflow"
+    # From the editor's build-test loop (executions/test_runs.py): own limits, no quota.
+    TEST = "test", "Test"
 
 
 class Execution(BaseModel):

@@ -9,7 +9,7 @@ from linkflow.accounts.models import User
 from linkflow.accounts.selectors import workspace_ids_for
 from linkflow.core.errors import NotFound
 
-from .models import Execution, NodeRun
+from .models import Execution, ExecutionMode, NodeRun
 
 
 def execution_list(
@@ -25,10 +25,11 @@ def execution_list(
 
     ``started_after`` is inclusive, ``started_before`` exclusive, so adjacent windows never
     count an execution twice; executions that have not started yet match neither.
+    Test runs (the editor's loop) are listed apart: only with ``mode="test"``.
     """
-    qs = Execution.objects.filter(workspace_id__in=workspace_ids_for(user=user)).select_related(
-        "version"
-    )
+    qs = _scoped(user)
+    if not mode:
+        qs = qs.exclude(mode=ExecutionMode.TEST)
     if workflow_id is not None:
         qs = qs.filter(workflow_id=workflow_id)
     if status:
@@ -46,9 +47,15 @@ def execution_get(*, user: User, id: object) -> Execution:
     """The execution with its NodeRuns in run order, or NotFound."""
     node_runs = Prefetch("node_runs", queryset=NodeRun.objects.order_by("sequence"))
     try:
-        return execution_list(user=user).prefetch_related(node_runs).get(pk=id)
+        return _scoped(user).prefetch_related(node_runs).get(pk=id)
     except (Execution.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("Execution not found.") from None
+
+
+def _scoped(user: User) -> QuerySet[Execution]:
+    return Execution.objects.filter(workspace_id__in=workspace_ids_for(user=user)).select_related(
+        "version"
+    )
 
 
 def execution_list_in_workspace(

@@ -1,6 +1,6 @@
 """Every /api/v1/ route, in one place."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 from rest_framework_simplejwt.views import (
@@ -11,11 +11,18 @@ from rest_framework_simplejwt.views import (
 from billing.api import WorkspaceUsageView
 from credentials.api import CredentialViewSet, OAuth2CallbackView
 from executions.api.dead_letters import DeadLetterViewSet
+from executions.api.test_loop import ExecutionDebugView, ExpressionPreviewView
 from executions.api.views import ExecutionViewSet
 from linkflow.accounts.api.api_keys import ApiKeyDetailView, ApiKeyListView
 from linkflow.accounts.api.audit import AuditedTokenObtainPairView, AuditEventViewSet
 from linkflow.accounts.api.views import MemberViewSet, WorkspaceViewSet
 from workflows.api.node_types import NodeTypeListView
+from workflows.api.testing import (
+    PinnedDetailView,
+    PinnedListView,
+    WorkflowListenView,
+    WorkflowTestView,
+)
 from workflows.api.views import WorkflowViewSet
 
 # Integrators write `/execute` and `/execute/` alike; both must work.
@@ -69,6 +76,33 @@ urlpatterns = [
         name="credential-oauth2-callback",
     ),
     path("node-types/", NodeTypeListView.as_view(), name="node-types"),
+    # The editor's build-test loop (docs/editor-loop.md).
+    re_path(
+        r"^workflows/(?P<workflow_id>[^/.]+)/test/?$",
+        WorkflowTestView.as_view(),
+        name="workflow-test",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[^/.]+)/listen/?$",
+        WorkflowListenView.as_view(),
+        name="workflow-listen",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[^/.]+)/pinned/?$",
+        PinnedListView.as_view(),
+        name="workflow-pinned",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[^/.]+)/pinned/(?P<node_id>[^/]+)/?$",
+        PinnedDetailView.as_view(),
+        name="workflow-pinned-node",
+    ),
+    re_path(
+        r"^executions/(?P<execution_id>[^/.]+)/debug/?$",
+        ExecutionDebugView.as_view(),
+        name="execution-debug",
+    ),
+    re_path(r"^expressions/preview/?$", ExpressionPreviewView.as_view(), name="expression-preview"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file (?script=), not inline: the page
     # keeps the UI's CSP, and Swagger UI comes from drf-spectacular-sidecar's static files.

@@ -469,6 +469,14 @@ LINKFLOW_REQUEUE_STALE_SECONDS = _env_float("LINKFLOW_REQUEUE_STALE_SECONDS", de
 # at once, fewer if its plan's concurrent_executions says so; the rest wait "pending" in
 # the database. Bounds how long one workspace's flood delays another's (docs/admission.md).
 LINKFLOW_DISPATCH_WINDOW = _env_int("LINKFLOW_DISPATCH_WINDOW", default=4)
+# The editor's test runs (docs/editor-loop.md) never count towards the plan, so they have
+# limits of their own, per workspace: started per minute, and unfinished at once.
+LINKFLOW_TEST_RUNS_PER_MINUTE = _env_int("LINKFLOW_TEST_RUNS_PER_MINUTE", default=30)
+LINKFLOW_TEST_RUN_CONCURRENCY = _env_int("LINKFLOW_TEST_RUN_CONCURRENCY", default=2)
+# Pinned output items of one node, as compact JSON (larger pins are refused with 400).
+LINKFLOW_PINNED_MAX_BYTES = _env_int("LINKFLOW_PINNED_MAX_BYTES", default=1024 * 1024)
+# How long a "listen for a test event" window stays open unless a request closes it.
+LINKFLOW_LISTEN_SECONDS = _env_int("LINKFLOW_LISTEN_SECONDS", default=120)
 LINKFLOW_EXECUTION_TIMEOUT_SECONDS = _env_int("LINKFLOW_EXECUTION_TIMEOUT_SECONDS", default=3600)
 # The hard limit a prefork worker process cannot outlive (docs/security/worker-limits.md):
 # past it the worker's main process kills the child and fails its execution
@@ -528,6 +536,8 @@ LINKFLOW_RATES = {
     "default": env.str("LINKFLOW_RATE_DEFAULT", default="600/min"),
     "auth": env.str("LINKFLOW_RATE_AUTH", default="20/min"),  # token endpoints, by address
     "execute": env.str("LINKFLOW_RATE_EXECUTE", default="300/min"),  # execute and webhooks
+    # Expression previews, per user: the editor asks as one types (debounced).
+    "preview": env.str("LINKFLOW_RATE_PREVIEW", default="240/min"),
 }
 
 # --- API --------------------------------------------------------------------------------

@@ -6,8 +6,11 @@ import os
 # set their own plan or rates). Set in the environment, so the worker processes the tests
 # start (plain linkflow.settings) agree with this process.
 os.environ.setdefault("LINKFLOW_DEFAULT_PLAN", "unlimited")
-for _group in ("DEFAULT", "AUTH", "EXECUTE"):
+for _group in ("DEFAULT", "AUTH", "EXECUTE", "PREVIEW"):
     os.environ.setdefault(f"LINKFLOW_RATE_{_group}", "100000/min")
+# Test runs too (the tests of those limits set their own).
+os.environ.setdefault("LINKFLOW_TEST_RUNS_PER_MINUTE", "100000")
+os.environ.setdefault("LINKFLOW_TEST_RUN_CONCURRENCY", "1000")
 # Production settings (DEBUG off, service URLs set) refuse to start without an explicit key.
 os.environ.setdefault("SECRET_KEY", "linkflow-tests-only-not-a-secret")
 # ... and without explicit credential keys (a Fernet key: 32 bytes, urlsafe base64).

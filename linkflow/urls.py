@@ -34,6 +34,14 @@ urlpatterns = [
     path("", include("executions.run_urls")),
     path("", include("credentials.urls")),
     path("", include("billing.urls")),
+    # Test URLs first: they answer only while someone listens (workflows/listening.py).
+    path(
+        "webhooks/test/w/<uuid:workspace_id>/<path:path>",
+        webhooks.webhook_test_by_path,
+        name="webhook-test-path",
+    ),
+    path("webhooks/test/<str:token>", webhooks.webhook_test_by_token, name="webhook-test"),
+    path("webhooks/test/<str:token>/", webhooks.webhook_test_by_token),
     path(
         "webhooks/w/<uuid:workspace_id>/<path:path>",
         webhooks.webhook_by_path,

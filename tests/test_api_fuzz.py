@@ -61,6 +61,21 @@ BEYOND_SCHEMA: dict[tuple[str, str], set[tuple[str, str | None]]] = {
     ("PATCH", "/api/v1/workflows/{id}/"): {("workflow_graph_invalid", None)},
     # The node to re-run from must be a node of the execution's graph.
     ("POST", "/api/v1/executions/{id}/rerun/"): {("validation_error", "from_node")},
+    # The editor's loop (docs/editor-loop.md): the graph's rules and a node of it; what is
+    # stored (a snapshot, a pin) must be storable, and a pin is size-limited; a node must
+    # have run in the execution it is debugged or previewed from.
+    ("POST", "/api/v1/workflows/{workflow_id}/test/"): {
+        ("workflow_graph_invalid", None),
+        ("validation_error", "node"),
+        ("validation_error", "graph"),
+        ("validation_error", "input"),
+    },
+    ("PUT", "/api/v1/workflows/{workflow_id}/pinned/{node_id}/"): {
+        ("validation_error", "items"),
+        ("validation_error", "node_id"),
+    },
+    ("POST", "/api/v1/executions/{execution_id}/debug/"): {("validation_error", "nodes")},
+    ("POST", "/api/v1/expressions/preview/"): {("validation_error", "node")},
     # Only an existing account can be added to a workspace.
     ("POST", "/api/v1/workspaces/{workspace_id}/members/"): {("validation_error", "email")},
     # An expiry must be in the future.
@@ -214,6 +229,7 @@ def _aim_at_real_rows(case: Any, known_ids: dict[str, str]) -> None:
         return
     for prefix, object_id in known_ids.items():
         if case.path.startswith(prefix):
-            name = "workspace_id" if "workspace_id" in case.path_parameters else "id"
-            if name in case.path_parameters:
+            names = ("workspace_id", "workflow_id", "execution_id", "id")
+            name = next((n for n in names if n in case.path_parameters), None)
+            if name is not None:
                 case.path_parameters[name] = object_id

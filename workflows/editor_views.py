@@ -67,7 +67,9 @@ def _editable(request: HttpRequest, pk: object) -> Workflow:
 
 
 def _versions(workflow: Workflow) -> list[WorkflowVersion]:
-    return list(workflow.versions.select_related("created_by").order_by("-number"))
+    return list(
+        workflow.versions.filter(test=False).select_related("created_by").order_by("-number")
+    )
 
 
 @require_GET
@@ -218,8 +220,8 @@ def diff(request: HttpRequest, pk: object) -> HttpResponse:
         except ValueError:
             messages.error(request, "Pick two versions to compare.")
             return redirect("editor:versions", pk=workflow.pk)
-    old = get_object_or_404(WorkflowVersion, workflow=workflow, number=numbers[0])
-    new = get_object_or_404(WorkflowVersion, workflow=workflow, number=numbers[1])
+    old = get_object_or_404(WorkflowVersion, workflow=workflow, number=numbers[0], test=False)
+    new = get_object_or_404(WorkflowVersion, workflow=workflow, number=numbers[1], test=False)
     changes = editor.version_diff(old.graph, new.graph)
     for node in changes["nodes_changed"]:
         for change in node["changes"]:
@@ -244,7 +246,7 @@ def _shown(value: Any) -> str:
 def restore(request: HttpRequest, pk: object, number: int) -> HttpResponse:
     """Make a new version whose graph is version ``number``'s."""
     workflow = _editable(request, pk)
-    old = get_object_or_404(WorkflowVersion, workflow=workflow, number=number)
+    old = get_object_or_404(WorkflowVersion, workflow=workflow, number=number, test=False)
     before = workflow.current_version_id
     try:
         workflow = services.workflow_update(

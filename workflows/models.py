@@ -65,11 +65,16 @@ class Workflow(BaseModel):
 
 
 class WorkflowVersion(BaseModel):
-    """A snapshot of a workflow's graph. Never edited: a graph change makes a new one."""
+    """A snapshot of a workflow's graph. Never edited: a graph change makes a new one.
+
+    A ``test`` snapshot is the unsaved graph a test run ran (executions/test_runs.py): it
+    is numbered 0, never listed, diffed or restored, and goes with its executions.
+    """
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     graph = models.JSONField()
+    test = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -81,11 +86,45 @@ class WorkflowVersion(BaseModel):
     class Meta:
         ordering = ("workflow", "-number")
         constraints = [
-            models.UniqueConstraint(fields=["workflow", "number"], name="workflow_version_unique")
+            models.UniqueConstraint(
+                fields=["workflow", "number"],
+                condition=models.Q(test=False),
+                name="workflow_version_unique",
+            )
         ]
 
     def __str__(self) -> str:
         return f"{self.workflow} v{self.number}"
+
+
+class PinnedData(BaseModel):
+    """Output items a node gives in test runs instead of running (n8n's pinned data).
+
+    Kept per workflow and node beside the versions: pinning makes no new version, and a
+    pin outlives graph edits of its node. Production executions never read it.
+    """
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="pinned")
+    node_id = models.CharField(max_length=64)
+    # The output port the items come out of ("main" for most nodes; "true" for flow.if...).
+    port = models.CharField(max_length=64, default="main")
+    items = models.JSONField(default=list)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ("workflow", "node_id")
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "node_id"], name="pinned_node_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} / {self.node_id} (pinned)"
 
 
 class WebhookMode(models.TextChoices):

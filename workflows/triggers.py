@@ -224,12 +224,15 @@ def _trigger_get(**lookup: Any) -> WebhookTrigger:
         raise NotFound("No webhook answers at this address.") from None
 
 
-def webhook_call_check(*, trigger: WebhookTrigger, method: str) -> None:
+def webhook_call_check(
+    *, trigger: WebhookTrigger, method: str, require_active: bool = True
+) -> None:
     """Refuse a call the trigger does not take, before its body is read.
 
     Raises NotFound (404) for a disabled node, ``method_not_allowed`` (405, details
     ``{"allow": [method]}``) for another HTTP method, and ``workflow_inactive`` (409) when
-    the workflow is not active: like n8n's production URLs, only active workflows answer.
+    the workflow is not active: like n8n's production URLs, only active workflows answer
+    (a test URL passes ``require_active=False``).
     """
     if trigger.disabled:
         raise NotFound("No webhook answers at this address.")
@@ -240,7 +243,7 @@ def webhook_call_check(*, trigger: WebhookTrigger, method: str) -> None:
             details={"allow": [trigger.method]},
             status_code=405,
         )
-    if not trigger.workflow.active:
+    if require_active and not trigger.workflow.active:
         raise LinkflowError(
             WebhookErrorCode.WORKFLOW_INACTIVE,
             "The workflow is not active; activate it to receive webhooks.",
@@ -266,6 +269,13 @@ def webhook_call_handle(*, trigger: WebhookTrigger, call: WebhookCall) -> Webhoo
         mode="webhook",
         trigger_node_id=trigger.node_id,
     )
+    return webhook_answer(trigger=trigger, execution=execution)
+
+
+def webhook_answer(*, trigger: WebhookTrigger, execution: Any) -> WebhookReply:
+    """The answer to a call that started ``execution``: 202 at once in async mode, else
+    its outcome (``webhook_reply_for``) once it finishes or the trigger's timeout passes.
+    Shared by production and test URLs (workflows/listening.py)."""
     execution_id = str(execution.pk)
     if trigger.mode != WebhookMode.SYNC:
         return WebhookReply(202, {"execution_id": execution_id, "status": execution.status})

@@ -20,6 +20,7 @@ from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.core.throttling import webhook_throttled
 from linkflow.engine.reply_headers import reply_headers_split
 
+from .listening import webhook_test_call
 from .models import WebhookTrigger
 from .triggers import (
     WebhookCall,
@@ -44,6 +45,35 @@ def webhook_by_token(request: HttpRequest, token: str) -> HttpResponse:
 def webhook_by_path(request: HttpRequest, workspace_id: UUID, path: str) -> HttpResponse:
     """``/webhooks/w/<workspace id>/<path>``: call the trigger with that readable path."""
     return _answer(request, lambda: webhook_trigger_by_path(workspace_id=workspace_id, path=path))
+
+
+@csrf_exempt
+def webhook_test_by_token(request: HttpRequest, token: str) -> HttpResponse:
+    """``/webhooks/test/<token>``: the trigger's test URL (answers only while listened to)."""
+    return _answer_test(request, lambda: webhook_trigger_by_token(token=token))
+
+
+@csrf_exempt
+def webhook_test_by_path(request: HttpRequest, workspace_id: UUID, path: str) -> HttpResponse:
+    """``/webhooks/test/w/<workspace id>/<path>``: the test form of a readable path."""
+    return _answer_test(
+        request, lambda: webhook_trigger_by_path(workspace_id=workspace_id, path=path)
+    )
+
+
+def _answer_test(request: HttpRequest, find: Callable[[], WebhookTrigger]) -> HttpResponse:
+    # The same budget, origin sandbox and reply header allowlist as the production URL.
+    throttled = webhook_throttled(request)
+    if throttled is not None:
+        return throttled
+    try:
+        trigger = find()
+        reply = webhook_test_call(
+            trigger=trigger, method=request.method or "", read=lambda: _call(request)
+        )
+    except LinkflowError as error:
+        return _error_response(error)
+    return _reply_response(reply)
 
 
 def _answer(request: HttpRequest, find: Callable[[], WebhookTrigger]) -> HttpResponse:

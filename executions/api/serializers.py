@@ -20,7 +20,11 @@ class ExecutionFilterSerializer(serializers.Serializer):
 
     workflow = serializers.UUIDField(required=False)
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
-    mode = serializers.ChoiceField(choices=ExecutionMode.choices, required=False)
+    mode = serializers.ChoiceField(
+        choices=ExecutionMode.choices,
+        required=False,
+        help_text="Without it test runs (mode `test`, the editor's loop) are left out.",
+    )
     started_after = serializers.DateTimeField(
         required=False, help_text="Started at or after this ISO 8601 time."
     )
@@ -56,6 +60,7 @@ class NodeRunOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = NodeRun
         fields = (
+            "id",
             "node_id",
             "node_type",
             "status",
@@ -73,7 +78,11 @@ class NodeRunOutSerializer(serializers.ModelSerializer):
 class ExecutionOutSerializer(serializers.ModelSerializer):
     workflow = serializers.UUIDField(source="workflow_id")
     workspace = serializers.UUIDField(source="workspace_id")
-    version = serializers.IntegerField(source="version.number")
+    version = serializers.IntegerField(
+        source="version.number",
+        help_text="The version it ran; 0 for a test run of an unsaved graph (kept as a "
+        "hidden snapshot).",
+    )
     input = serializers.JSONField(source="trigger_input")
     source = serializers.UUIDField(source="source_id", allow_null=True)
     parent = serializers.UUIDField(source="parent_id", allow_null=True)

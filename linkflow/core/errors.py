@@ -24,6 +24,9 @@ class ErrorCode(StrEnum):
     WORKFLOW_HAS_NO_VERSION = "workflow_has_no_version"
     EXECUTION_FINISHED = "execution_finished"
     API_KEY_CONFINED = "api_key_confined"
+    # The editor's build-test loop (executions/test_runs.py, workflows/listening.py).
+    TEST_RUN_LIMIT = "test_run_limit"
+    NOT_LISTENING = "not_listening"
 
 
 class LinkflowError(Exception):
@@ -38,11 +41,14 @@ class LinkflowError(Exception):
         *,
         details: Any = None,
         status_code: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = str(code)
         self.message = message
         self.details = details
+        # Response headers the answer carries (Retry-After of a 429).
+        self.headers = headers or {}
         if status_code is not None:
             self.status_code = status_code
 

@@ -89,6 +89,7 @@ def test_execution_detail_lists_node_runs_in_run_order(api, workflow_id):
     assert [r["node_id"] for r in body["node_runs"]] == ["start", "double"]
     assert body["node_runs"][1]["output"] == {"main": [{"n": 1}]}
     assert set(body["node_runs"][0]) == {
+        "id",  # what pinning from a NodeRun names
         "node_id",
         "node_type",
         "status",

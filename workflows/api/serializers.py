@@ -90,15 +90,28 @@ class WebhookOutSerializer(serializers.Serializer):
     method = serializers.CharField()
     url = serializers.SerializerMethodField()
     path_url = serializers.SerializerMethodField()
+    test_url = serializers.SerializerMethodField(
+        help_text="Answers only while someone listens (POST .../listen): a test run."
+    )
+    test_path_url = serializers.SerializerMethodField()
 
     def get_url(self, trigger: WebhookTrigger) -> str:
         return self._absolute(reverse("webhook", kwargs={"token": trigger.token}))
 
     def get_path_url(self, trigger: WebhookTrigger) -> str | None:
+        return self._path_url(trigger, "webhook-path")
+
+    def get_test_url(self, trigger: WebhookTrigger) -> str:
+        return self._absolute(reverse("webhook-test", kwargs={"token": trigger.token}))
+
+    def get_test_path_url(self, trigger: WebhookTrigger) -> str | None:
+        return self._path_url(trigger, "webhook-test-path")
+
+    def _path_url(self, trigger: WebhookTrigger, name: str) -> str | None:
         if not trigger.path:
             return None
         kwargs = {"workspace_id": trigger.workspace_id, "path": trigger.path}
-        return self._absolute(reverse("webhook-path", kwargs=kwargs))
+        return self._absolute(reverse(name, kwargs=kwargs))
 
     def _absolute(self, path: str) -> str:
         # A separate webhook origin keeps what workflows answer off the UI's host.

@@ -1,0 +1,271 @@
+"""Test runs: the editor's build-test loop (docs/editor-loop.md).
+
+A test run is an execution of mode ``test`` admitted under ``Admission.TEST`` (no plan
+quota, own limits). It runs the saved graph, or an unsaved one kept as a hidden, unnumbered
+snapshot version (``WorkflowVersion.test``, number 0): the execution still points at the
+graph it ran, so its NodeRuns, the run view, retry and re-run work as for any run.
+
+What a test run does not run is decided here and recorded before it is dispatched, as
+NodeRuns the runner reuses (the way a re-run reuses its source's outputs; runner.py is
+unchanged): a pinned node's items (``succeeded``, noted ``pinned``), a reused last-run
+output (noted ``reused_from``) and, in a partial run, every node the target does not need
+(``skipped``). Production executions never get here, so they never read pins.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+
+from linkflow.accounts.models import User
+from linkflow.accounts.selectors import require_writer, workspace_ids_for
+from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
+from workflows.models import PinnedData, Workflow, WorkflowVersion
+from workflows.pinned import first_output, pinned_list, pinned_put, pinned_put_many
+
+from .creation import Admission, NewExecution, execution_admit
+from .models import Execution, ExecutionMode, NodeRun, NodeRunStatus
+from .payloads import payload_load, payload_store
+
+# How many earlier runs of a node to look through for one with the same definition.
+LAST_RUN_LOOKBACK = 20
+
+
+@dataclass
+class _Seed:
+    """A NodeRun recorded before the test run starts, which the runner reuses."""
+
+    status: str
+    output: Any = field(default_factory=dict)
+    input: Any = field(default_factory=list)
+    note: dict[str, Any] | None = None
+
+
+def test_run_start(
+    *,
+    user: User,
+    workflow: Workflow,
+    graph: dict[str, Any] | None = None,
+    node: str | None = None,
+    trigger_input: dict[str, Any] | None = None,
+    use_pinned: bool = True,
+    trigger_node_id: str = "",
+) -> Execution:
+    """Start a test run of ``graph`` (default: the workflow's current graph).
+
+    Without ``node`` the whole graph runs, pinned nodes giving their pins. With ``node``
+    only what that node's output needs runs: walking upstream from it, a node with pinned
+    items or last-run data (its output in the latest test run where it had the same type,
+    params, credential and incoming edges) gives those and stops the walk; the others run.
+    The node itself always runs. ``use_pinned=False`` ignores pins. A ``trigger_node_id``
+    (the test webhook) makes that trigger emit ``trigger_input`` even if it is pinned.
+
+    Raises PermissionDenied (403) below the editor role, ``workflow_graph_invalid`` (400)
+    for an invalid ``graph``, ``validation_error`` (400, ``node``) for a node the graph
+    does not have, ``workflow_has_no_version`` (409) and ``test_run_limit`` (429).
+    """
+    require_writer(user=user, workspace_id=workflow.workspace_id)
+    ran = _graph_for(workflow, graph)
+    if node is not None and node not in _node_ids(ran):
+        raise LinkflowError(
+            ErrorCode.VALIDATION_ERROR,
+            "Some fields are invalid.",
+            details={"node": [f"Node '{node}' is not in the graph."]},
+        )
+    pins = {p.node_id: p for p in pinned_list(workflow=workflow)} if use_pinned else {}
+    pins.pop(trigger_node_id, None)
+    seeds = _plan(workflow=workflow, graph=ran, target=node, pins=pins)
+    with transaction.atomic():  # a refused run leaves no snapshot behind
+        version = _version_for(workflow, ran, user=user)
+        new = NewExecution(
+            workspace_id=workflow.workspace_id,
+            workflow_id=workflow.pk,
+            version_id=version.pk,
+            mode=ExecutionMode.TEST,
+            trigger_input=trigger_input or {},
+            trigger_node_id=trigger_node_id,
+            created_by=user,
+        )
+        return execution_admit(
+            new=new, admission=Admission.TEST, prepare=lambda run: _seed(run, seeds)
+        )
+
+
+def _graph_for(workflow: Workflow, graph: dict[str, Any] | None) -> dict[str, Any]:
+    from workflows.services import graph_check  # workflows' services import this app
+
+    if graph is not None:
+        graph_check(graph)
+        return graph
+    if workflow.current_version is None:
+        raise LinkflowError(
+            ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
+        )
+    return workflow.current_version.graph
+
+
+def _version_for(workflow: Workflow, graph: dict[str, Any], *, user: User) -> WorkflowVersion:
+    """The current version when the graph is the saved one, else a hidden snapshot."""
+    current = workflow.current_version
+    if current is not None and current.graph == graph:
+        return current
+    return WorkflowVersion.objects.create(
+        workflow=workflow, number=0, graph=graph, test=True, created_by=user
+    )
+
+
+def _node_ids(graph: dict[str, Any]) -> list[str]:
+    return [n["id"] for n in graph.get("nodes", [])]
+
+
+def _plan(
+    *,
+    workflow: Workflow,
+    graph: dict[str, Any],
+    target: str | None,
+    pins: dict[str, PinnedData],
+) -> dict[str, _Seed]:
+    ids = _node_ids(graph)
+    if target is None:
+        return {node_id: _pinned_seed(pins[node_id]) for node_id in ids if node_id in pins}
+    sources = _incoming(graph)
+    seeds: dict[str, _Seed] = {}
+    needed = {target}
+    walk = list(sources.get(target, ()))
+    while walk:
+        node_id = walk.pop()
+        if node_id in needed or node_id in seeds:
+            continue
+        seed = (
+            _pinned_seed(pins[node_id])
+            if node_id in pins
+            else _last_run_seed(workflow=workflow, graph=graph, node_id=node_id)
+        )
+        if seed is not None:
+            seeds[node_id] = seed
+            continue
+        needed.add(node_id)
+        walk.extend(sources.get(node_id, ()))
+    for node_id in ids:
+        if node_id not in needed and node_id not in seeds:
+            note = {"message": "Not needed for this test step; not run.", "warning": True}
+            seeds[node_id] = _Seed(status=NodeRunStatus.SKIPPED, note=note)
+    return seeds
+
+
+def _incoming(graph: dict[str, Any]) -> dict[str, list[str]]:
+    sources: dict[str, list[str]] = {}
+    for edge in graph.get("edges", []):
+        sources.setdefault(edge["target"], []).append(edge["source"])
+    return sources
+
+
+def _pinned_seed(pin: PinnedData) -> _Seed:
+    note = {"message": "Pinned data used; the node did not run.", "warning": True, "pinned": True}
+    return _Seed(status=NodeRunStatus.SUCCEEDED, output={pin.port: pin.items}, note=note)
+
+
+def definition(graph: dict[str, Any], node_id: str) -> tuple[Any, ...]:
+    """What makes two runs of a node comparable: its type, params and credential, and
+    where its input comes from (its incoming edges)."""
+    node = next(n for n in graph.get("nodes", []) if n.get("id") == node_id)
+    edges = sorted(
+        (str(e.get("source")), str(e.get("output") or "main"))
+        for e in graph.get("edges", [])
+        if e.get("target") == node_id
+    )
+    return (node.get("type"), node.get("params") or {}, node.get("credential"), edges)
+
+
+def _last_run_seed(*, workflow: Workflow, graph: dict[str, Any], node_id: str) -> _Seed | None:
+    wanted = definition(graph, node_id)
+    runs = (
+        NodeRun.objects.filter(
+            execution__workflow_id=workflow.pk,
+            execution__mode=ExecutionMode.TEST,
+            node_id=node_id,
+            status=NodeRunStatus.SUCCEEDED,
+        )
+        # A pin's items are not what the node produced.
+        .exclude(error__has_key="pinned")
+        .select_related("execution__version")
+        .order_by("-execution_created_at", "-attempt")[:LAST_RUN_LOOKBACK]
+    )
+    for run in runs:
+        earlier = run.execution.version.graph
+        if node_id in _node_ids(earlier) and definition(earlier, node_id) == wanted:
+            note = {
+                "message": "Output of an earlier test run reused; the node did not run.",
+                "warning": True,
+                "reused_from": str(run.execution_id),
+            }
+            output = payload_load(run.output)
+            return _Seed(NodeRunStatus.SUCCEEDED, output, payload_load(run.input), note)
+    return None
+
+
+def _seed(execution: Execution, seeds: dict[str, _Seed]) -> None:
+    target = str(execution.pk)
+    graph_nodes = {n["id"]: n.get("type", "") for n in execution.version.graph.get("nodes", [])}
+    NodeRun.objects.bulk_create(
+        NodeRun(
+            execution=execution,
+            node_id=node_id,
+            node_type=graph_nodes.get(node_id, ""),
+            status=seed.status,
+            attempt=1,
+            sequence=index,
+            input=payload_store(execution_id=target, name=f"{node_id}-1-input", data=seed.input),
+            output=payload_store(execution_id=target, name=f"{node_id}-1-output", data=seed.output),
+            error=seed.note,
+        )
+        for index, (node_id, seed) in enumerate(seeds.items(), start=1)
+    )
+
+
+# --- pinning from what ran ---------------------------------------------------------------
+
+
+def pin_from_node_run(
+    *, user: User, workflow: Workflow, node_id: str, node_run_id: object
+) -> PinnedData:
+    """Pin the output a NodeRun recorded (``main``, else its first port with items) as the
+    node's pinned data. The NodeRun may be of any execution the user can see.
+
+    Raises NotFound (404) for a NodeRun outside the user's workspaces (or no such id),
+    PermissionDenied (403) and the errors of ``pinned_put``.
+    """
+    try:
+        run = NodeRun.objects.get(
+            pk=node_run_id, execution__workspace_id__in=workspace_ids_for(user=user)
+        )
+    except (NodeRun.DoesNotExist, ValueError, TypeError, DjangoValidationError):
+        raise NotFound("NodeRun not found.") from None
+    port, items = first_output(payload_load(run.output))
+    return pinned_put(user=user, workflow=workflow, node_id=node_id, items=items, port=port)
+
+
+def execution_debug(
+    *, user: User, execution: Execution, nodes: list[str] | None = None
+) -> list[PinnedData]:
+    """Copy what ``execution`` recorded for each node that succeeded (all, or ``nodes``)
+    into its workflow's pinned data, so the editor opens on exactly what happened.
+
+    Raises PermissionDenied (403) below the editor role, ``validation_error`` (400,
+    ``nodes``) for a node with no succeeded run in it, and the errors of ``pinned_put``;
+    all nodes are pinned or none.
+    """
+    require_writer(user=user, workspace_id=execution.workspace_id)
+    runs = execution.node_runs.filter(status=NodeRunStatus.SUCCEEDED).order_by("attempt")
+    latest = {run.node_id: run for run in runs}  # the last attempt wins
+    wanted = list(latest) if nodes is None else nodes
+    missing = [node_id for node_id in wanted if node_id not in latest]
+    if missing:
+        raise LinkflowError(
+            ErrorCode.VALIDATION_ERROR,
+            "Some fields are invalid.",
+            details={"nodes": [f"No succeeded run of '{n}' in this execution." for n in missing]},
+        )
+    outputs = {node_id: first_output(payload_load(latest[node_id].output)) for node_id in wanted}
+    return pinned_put_many(user=user, workflow=execution.workflow, outputs=outputs)
