@@ -74,7 +74,7 @@ def main() -> None:
 
 
 def run(base: str, args: argparse.Namespace, db_url: str) -> None:
-    access = httpx.post(f"{base}/api/v1/auth/token/", json=ADMIN).json()["access"]
+    access = httpx.post(f"{base}/api/v1/auth/token/", json=ADMIN, timeout=60).json()["access"]
     headers = {"Authorization": f"Bearer {access}"}
     api = httpx.Client(base_url=base, headers=headers, timeout=30)
     quiet_space = api.post("/api/v1/workspaces/", json={"name": "quiet"}).json()["id"]
@@ -100,7 +100,7 @@ def run(base: str, args: argparse.Namespace, db_url: str) -> None:
 
     def trickle() -> None:
         while flooding.is_set():
-            quiet_ids.append(api.post(quiet_url, json={"input": {}}).json()["id"])
+            quiet_ids.append(api.post(quiet_url, json={"input": {"n": 0}}).json()["id"])
             time.sleep(args.quiet_every)
 
     quiet = threading.Thread(target=trickle)
@@ -118,7 +118,8 @@ def wait_all(db_url: str, total: int, timeout: float = 1200) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             row = conn.execute(
-                "SELECT count(*) FROM executions_execution WHERE status = 'succeeded'"
+                "SELECT count(*) FROM executions_execution"
+                " WHERE status IN ('succeeded', 'failed', 'cancelled')"
             ).fetchone()
             if row and row[0] >= total:
                 return
