@@ -74,7 +74,8 @@ def test_error_trigger_emits_the_failure_it_was_handed() -> None:
     item = {"execution": "e0", "workflow": {"id": "w", "name": "n"}, "node": "a", "error": {}}
     graph = Graph.from_dict({"nodes": [{"id": "on_error", "type": "trigger.error"}], "edges": []})
     result = _run(graph, trigger=item)
-    assert result.last_items == [item]
+    # A trigger is not a run's result (docs/nodes.md), so read the trigger's own output.
+    assert result.outcomes["on_error"].output == {"main": [item]}
 
 
 # flow.wait: call and approval

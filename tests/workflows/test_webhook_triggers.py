@@ -188,12 +188,16 @@ def test_the_api_lists_each_webhook_with_its_absolute_urls_in_graph_order(owner,
             "method": "GET",
             "url": f"http://testserver/webhooks/{tokens['z']}",
             "path_url": f"http://testserver/webhooks/w/{ws}/orders",
+            "test_url": f"http://testserver/webhooks/test/{tokens['z']}",
+            "test_path_url": f"http://testserver/webhooks/test/w/{ws}/orders",
         },
         {
             "node_id": "a",
             "method": "POST",
             "url": f"http://testserver/webhooks/{tokens['a']}",
             "path_url": None,
+            "test_url": f"http://testserver/webhooks/test/{tokens['a']}",
+            "test_path_url": None,
         },
     ]
 
