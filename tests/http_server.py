@@ -10,7 +10,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 
-class OrdersHandler(BaseHTTPRequestHandler):
+class _JsonHandler(BaseHTTPRequestHandler):
+    """Answers JSON and keeps quiet in the test output."""
+
+    def _json(self, status: int, payload: object) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class OrdersHandler(_JsonHandler):
     """Routes:
 
     - GET /orders?user=N: the user's order total (user 1 big, others small);
@@ -48,27 +63,13 @@ class OrdersHandler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_GET
 
-    def _json(self, status: int, payload: object) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
 
 @contextmanager
-def orders_server() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OrdersHandler)
-    server.hits = []  # type: ignore[attr-defined]
-    server.calls = Counter()  # type: ignore[attr-defined]
-    server.release = threading.Event()  # type: ignore[attr-defined]
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """A threaded server of ``handler`` on a free port of 127.0.0.1 while the block runs."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server
     finally:
@@ -76,31 +77,25 @@ def orders_server() -> Iterator[ThreadingHTTPServer]:
         server.server_close()
 
 
-class HeadersEchoHandler(BaseHTTPRequestHandler):
+@contextmanager
+def orders_server() -> Iterator[ThreadingHTTPServer]:
+    with _serving(OrdersHandler) as server:
+        server.hits = []  # type: ignore[attr-defined]
+        server.calls = Counter()  # type: ignore[attr-defined]
+        server.release = threading.Event()  # type: ignore[attr-defined]
+        yield server
+
+
+class HeadersEchoHandler(_JsonHandler):
     """Answers any GET with ``{"headers": {<lower-case name>: value}}``: the request's
     headers sent back, as a careless API or a debugging endpoint does."""
 
     def do_GET(self) -> None:
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        body = json.dumps({"headers": headers}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self._json(200, {"headers": {name.lower(): v for name, v in self.headers.items()}})
 
 
 @contextmanager
 def headers_echo_server() -> Iterator[str]:
     """A HeadersEchoHandler server; yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), HeadersEchoHandler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with _serving(HeadersEchoHandler) as server:
         yield f"http://127.0.0.1:{server.server_port}/echo"
-    finally:
-        server.shutdown()
-        server.server_close()

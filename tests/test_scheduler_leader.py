@@ -142,11 +142,13 @@ def start_beat(
             "LINKFLOW_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
             "LINKFLOW_DB_POOL": "false",
             "LINKFLOW_BEAT_LOCK_KEY": lock_key,
+            # The test counts beat's "Sending due task" lines, shown only at DEBUG.
+            "LOG_LEVEL": "DEBUG",
         }
         log = tmp_path / f"{name}.log"
         command = [
             *(sys.executable, "-m", "celery", "-A", "linkflow", "beat"),
-            *("--scheduler", "linkflow.scheduler:LeaderScheduler", "--loglevel", "INFO"),
+            *("--scheduler", "linkflow.scheduler:LeaderScheduler", "--loglevel", "DEBUG"),
             *("--schedule", str(tmp_path / f"{name}-schedule")),
         ]
         with open(log, "wb") as out:

@@ -179,7 +179,7 @@ def test_a_sync_reply_keeps_allowlisted_headers_drops_computed_forbidden_ones_an
 
 
 def test_a_failed_sync_execution_answer_is_sandboxed(celery_worker, client, owner):
-    broken = {"id": "broken", "type": "data.set", "params": {"fields": {"v": "{{ json.a.b.c }}"}}}
+    broken = {"id": "broken", "type": "data.set", "params": {"fields": {"v": "{{ json.a + 1 }}"}}}
     trigger = webhook(owner, {"mode": "sync", "timeout_seconds": 20}, then=(broken,))
 
     response = call(client, trigger, b"{}")

@@ -451,7 +451,8 @@ def test_a_sync_call_with_a_respond_node_answers_its_status_headers_and_body(
 
 
 def test_a_sync_call_whose_workflow_fails_answers_502_with_the_error(celery_worker, client, owner):
-    then = (set_node("broken", value="{{ json.body.missing.deeper }}"),)
+    # A missing field reads as empty; arithmetic on it is a real error (docs/nodes.md).
+    then = (set_node("broken", value="{{ json.body.missing + 1 }}"),)
     trigger = webhook(owner, {"mode": "sync", "timeout_seconds": 20}, then=then)
 
     response = call(client, trigger, b"{}")
