@@ -27,6 +27,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from linkflow.accounts.models import Workspace
+from workflows.models import WorkflowVersion
 
 from .files import files_delete
 from .models import FINISHED_STATUSES, Execution, ExecutionMode, ExecutionStatus, NodeRun
@@ -71,7 +72,25 @@ def executions_cleanup(*, now: datetime | None = None, batch: int = 1000) -> int
     for workspace_id, cutoff in cutoffs.items():
         if cutoff is not None:
             deleted += _cleanup_workspace(workspace_id, cutoff=cutoff, batch=batch)
+    snapshots_prune(now=now)
     return deleted
+
+
+# A snapshot is made in the transaction that admits its test run, so one without an
+# execution is either rolled back or left by a cleanup; the grace only keeps the query
+# off rows being written.
+SNAPSHOT_GRACE = timedelta(minutes=10)
+
+
+def snapshots_prune(*, now: datetime | None = None) -> int:
+    """Delete the hidden snapshots of unsaved graphs (``WorkflowVersion.test``) that no
+    execution points at any more: they go with the test runs that ran them. Returns how
+    many were deleted."""
+    cutoff = (now or timezone.now()) - SNAPSHOT_GRACE
+    unused = WorkflowVersion.objects.filter(test=True, created_at__lt=cutoff).exclude(
+        models.Exists(Execution.objects.filter(version_id=models.OuterRef("pk")))
+    )
+    return int(unused.delete()[0])
 
 
 # A finished execution its workflow does not keep stays this long, so whoever waits on it

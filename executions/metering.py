@@ -34,11 +34,13 @@ def executions_live_count(*, workspace_id: object, cap: int | None) -> int:
 
 def executions_finished_totals(*, start: datetime, end: datetime) -> list[WorkspaceTotals]:
     """Per workspace, the executions that finished in [start, end): by final status, their
-    node runs, and their run time in seconds."""
+    node runs, and their run time in seconds. Test runs from the editor are left out, as
+    from the quotas: building a workflow is not using it."""
     finished = {"finished_at__gte": start, "finished_at__lt": end}
     run_time = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
     per_workspace = (
         Execution.objects.filter(**finished)
+        .exclude(mode=ExecutionMode.TEST)
         .values("workspace_id")
         .annotate(
             succeeded=Count("pk", filter=Q(status=ExecutionStatus.SUCCEEDED)),
@@ -49,6 +51,7 @@ def executions_finished_totals(*, start: datetime, end: datetime) -> list[Worksp
     )
     node_runs = dict(
         NodeRun.objects.filter(**{f"execution__{name}": v for name, v in finished.items()})
+        .exclude(execution__mode=ExecutionMode.TEST)
         .values("execution__workspace_id")
         .annotate(n=Count("pk"))
         .values_list("execution__workspace_id", "n")

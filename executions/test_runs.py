@@ -21,6 +21,7 @@ from django.db import transaction
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer, workspace_ids_for
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
+from linkflow.engine import get_node_type
 from workflows.models import PinnedData, Workflow, WorkflowVersion
 from workflows.pinned import first_output, pinned_list, pinned_put, pinned_put_many
 
@@ -66,16 +67,9 @@ def test_run_start(
     does not have, ``workflow_has_no_version`` (409) and ``test_run_limit`` (429).
     """
     require_writer(user=user, workspace_id=workflow.workspace_id)
-    ran = _graph_for(workflow, graph)
-    if node is not None and node not in _node_ids(ran):
-        raise LinkflowError(
-            ErrorCode.VALIDATION_ERROR,
-            "Some fields are invalid.",
-            details={"node": [f"Node '{node}' is not in the graph."]},
-        )
-    pins = {p.node_id: p for p in pinned_list(workflow=workflow)} if use_pinned else {}
-    pins.pop(trigger_node_id, None)
-    seeds = _plan(workflow=workflow, graph=ran, target=node, pins=pins)
+    ran, seeds = _prepare(
+        workflow=workflow, graph=graph, node=node, use_pinned=use_pinned, trigger=trigger_node_id
+    )
     with transaction.atomic():  # a refused run leaves no snapshot behind
         version = _version_for(workflow, ran, user=user)
         new = NewExecution(
@@ -90,6 +84,70 @@ def test_run_start(
         return execution_admit(
             new=new, admission=Admission.TEST, prepare=lambda run: _seed(run, seeds)
         )
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a test run would do with each node, decided before anything runs: the nodes
+    it runs for real (``run``, graph order), those giving pinned items, reused last-run
+    output or skipped, and which of ``run`` reach past LinkFlow (``outside_effects``)."""
+
+    run: list[str]
+    pinned: list[str]
+    reused: list[str]
+    skipped: list[str]
+    outside_effects: list[str]
+
+
+def test_run_plan(
+    *,
+    user: User,
+    workflow: Workflow,
+    graph: dict[str, Any] | None = None,
+    node: str | None = None,
+    use_pinned: bool = True,
+) -> RunPlan:
+    """The plan ``test_run_start`` would follow with the same arguments, without starting
+    anything: the editor asks it first, to warn before nodes with outside effects run for
+    real (as in n8n, a test run sends the request or the mail). Raises what
+    ``test_run_start`` raises before admission."""
+    require_writer(user=user, workspace_id=workflow.workspace_id)
+    ran, seeds = _prepare(workflow=workflow, graph=graph, node=node, use_pinned=use_pinned)
+    nodes = ran.get("nodes", [])
+    run = [n["id"] for n in nodes if n["id"] not in seeds and not n.get("disabled")]
+
+    def noted(key: str) -> list[str]:
+        return [i for i, seed in seeds.items() if seed.note and key in seed.note]
+
+    types = {n["id"]: get_node_type(str(n.get("type", ""))) for n in nodes}
+    return RunPlan(
+        run=run,
+        pinned=noted("pinned"),
+        reused=noted("reused_from"),
+        skipped=[i for i, seed in seeds.items() if seed.status == NodeRunStatus.SKIPPED],
+        outside_effects=[i for i in run if (cls := types[i]) is not None and cls.reaches_outside()],
+    )
+
+
+def _prepare(
+    *,
+    workflow: Workflow,
+    graph: dict[str, Any] | None,
+    node: str | None,
+    use_pinned: bool,
+    trigger: str = "",
+) -> tuple[dict[str, Any], dict[str, _Seed]]:
+    """The graph a test run runs and the NodeRuns it starts with (pins, reused, skipped)."""
+    ran = _graph_for(workflow, graph)
+    if node is not None and node not in _node_ids(ran):
+        raise LinkflowError(
+            ErrorCode.VALIDATION_ERROR,
+            "Some fields are invalid.",
+            details={"node": [f"Node '{node}' is not in the graph."]},
+        )
+    pins = {p.node_id: p for p in pinned_list(workflow=workflow)} if use_pinned else {}
+    pins.pop(trigger, None)
+    return ran, _plan(workflow=workflow, graph=ran, target=node, pins=pins)
 
 
 def _graph_for(workflow: Workflow, graph: dict[str, Any] | None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from workflows.api.testing import (
     PinnedDetailView,
     PinnedListView,
     WorkflowListenView,
+    WorkflowTestPlanView,
     WorkflowTestView,
 )
 from workflows.api.views import WorkflowViewSet
@@ -81,6 +82,11 @@ urlpatterns = [
         r"^workflows/(?P<workflow_id>[^/.]+)/test/?$",
         WorkflowTestView.as_view(),
         name="workflow-test",
+    ),
+    re_path(
+        r"^workflows/(?P<workflow_id>[^/.]+)/test/plan/?$",
+        WorkflowTestPlanView.as_view(),
+        name="workflow-test-plan",
     ),
     re_path(
         r"^workflows/(?P<workflow_id>[^/.]+)/listen/?$",

@@ -67,6 +67,10 @@ class NodeType:
     # True when running the node has no effect outside the execution (no network, no
     # storage): the host may batch the record of such nodes, since redoing one is harmless.
     pure: ClassVar[bool] = False
+    # True when running the node reaches past LinkFlow (a request, a mail, a row, a
+    # message): what the editor warns of before a test run runs it for real. Unset, it
+    # follows ``pure``; a type that is impure only for being costly or random says False.
+    outside_effects: ClassVar[bool | None] = None
     # True for nodes that combine their inputs (flow.merge) and read ``ctx.inputs``, one
     # list per incoming edge. Like every node, they run when any input has items.
     separate_inputs: ClassVar[bool] = False
@@ -83,6 +87,13 @@ class NodeType:
     # From which version ``on_error`` acts per item (before it: on the whole node). A type
     # written after per-item errors may set it, and ``version``, to 1.
     item_errors_since: ClassVar[int] = 2
+
+    @classmethod
+    def reaches_outside(cls) -> bool:
+        """Whether running a node of this type has effects outside LinkFlow."""
+        if cls.is_trigger:
+            return False
+        return (not cls.pure) if cls.outside_effects is None else cls.outside_effects
 
     @classmethod
     def ports(cls, params: Mapping[str, Any], version: int) -> tuple[str, ...]:

@@ -25,12 +25,14 @@ def at(hour: int, minute: int = 0, day: date = DAY) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
 
 
-def finished(workflow: Workflow, status: str, start: datetime, seconds: float, runs: int = 0):  # type: ignore[no-untyped-def]
+def finished(  # type: ignore[no-untyped-def]
+    workflow: Workflow, status: str, start: datetime, seconds: float, runs: int = 0, mode="api"
+):
     execution = Execution.objects.create(
         workspace_id=workflow.workspace_id,
         workflow=workflow,
         version_id=workflow.current_version_id,
-        mode="api",
+        mode=mode,
         status=status,
         queued_at=start,
         started_at=start,
@@ -81,6 +83,23 @@ def test_aggregation_counts_the_days_finished_executions_per_workspace(owner, ou
         "cancelled": 0,
         "node_runs": 1,
         "execution_seconds": 10.0,
+    }
+
+
+def test_aggregation_leaves_out_the_editors_test_runs(api):
+    workflow = a_workflow(api)
+    finished(workflow, "succeeded", at(1), 2, runs=1)
+    finished(workflow, "succeeded", at(2), 30, runs=4, mode="test")
+    finished(workflow, "failed", at(3), 5, runs=2, mode="test")
+
+    usage_aggregate(day=DAY)
+
+    assert row(workflow.workspace_id) == {
+        "succeeded": 1,
+        "failed": 0,
+        "cancelled": 0,
+        "node_runs": 1,
+        "execution_seconds": 2.0,
     }
 
 

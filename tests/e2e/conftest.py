@@ -156,7 +156,8 @@ def new_page(
 ) -> Iterator[Callable[..., Any]]:
     """Open a page as a signed-in user (or anonymous with ``user=None``).
 
-    ``width`` sets the viewport (390 for a phone). Pages default to a 5 s timeout, and a
+    ``width`` sets the viewport (390 for a phone). Pages default to a 15 s timeout (a
+    shared machine under load is slow, never wrong: a passing step does not wait it out), and a
     failing test leaves a screenshot under var/e2e/. A test whose pages had anything
     refused by the Content-Security-Policy fails (the console says so).
     """
@@ -181,7 +182,7 @@ def new_page(
             context.add_cookies(
                 [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server_url}]
             )
-        context.set_default_timeout(5000)
+        context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()
 

@@ -15,6 +15,7 @@ from workflows.models import PinnedData
 from workflows.services import workflow_create
 
 from ..conftest import wait_for
+from ..http_server import orders_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -131,3 +132,81 @@ def test_an_expression_field_previews_its_value_and_its_error_as_one_types(new_p
     preview = page.locator(".expression-preview")
     expect(preview).to_contain_text("Error at 7:")
     expect(preview).to_have_class(re.compile(r"\bpreview-error\b"))
+
+
+def test_a_test_that_would_send_a_request_asks_first_and_cancel_sends_nothing(
+    new_page, owner, e2e_worker
+):
+    with orders_server() as server:
+        url = f"http://127.0.0.1:{server.server_port}/users/7"
+        call = {"id": "call", "type": "http.request", "params": {"method": "POST", "url": url}}
+        workflow = _workflow(owner, [{"id": "start", "type": "trigger.manual"}, call])
+        page = new_page(owner)
+        page.goto(f"/workflows/{workflow.pk}/edit/")
+
+        page.get_by_role("button", name="Test workflow").click()
+        expect(page.locator("#test-loop-status")).to_contain_text(
+            "runs call (http.request) for real"
+        )
+        page.get_by_role("button", name="Cancel").click()
+
+        expect(page.locator("#test-loop-status")).to_have_text("Test cancelled: nothing ran.")
+        assert not Execution.objects.filter(workflow=workflow).exists()
+        assert server.hits == []
+
+        page.get_by_role("button", name="Test workflow").click()
+        page.get_by_role("button", name="Run for real").click()
+        expect(page.locator("#test-loop-status")).to_contain_text("succeeded", timeout=20_000)
+        assert server.hits == ["/users/7"]
+
+
+def test_test_step_runs_the_unsaved_edit_on_the_canvas(new_page, owner, e2e_worker):
+    workflow = _workflow(
+        owner, [{"id": "start", "type": "trigger.manual"}, _set("a", x=1), _set("b", y=2)]
+    )
+    page = new_page(owner)
+    page.goto(f"/workflows/{workflow.pk}/edit/")
+    page.locator('[data-node-id="b"]').click()
+    page.get_by_label("fields value 1").fill("{{ json.x + 40 }}")  # not saved
+
+    page.get_by_role("button", name="Test step").click()
+
+    expect(page.locator("#test-loop-status")).to_contain_text("succeeded", timeout=20_000)
+    assert json.loads(page.locator("#test-step-output").text_content()) == {
+        "main": [{"x": 1, "y": 41}]
+    }
+    workflow.refresh_from_db()
+    assert workflow.current_version.number == 1  # testing saved no version
+    assert workflow.current_version.graph["nodes"][2]["params"]["fields"] == {"y": 2}
+
+
+def test_an_expression_field_completes_item_keys_and_node_ids(new_page, owner, e2e_worker):
+    workflow = _workflow(
+        owner,
+        [{"id": "start", "type": "trigger.manual"}, _set("a", total=5, name="Ada"), _set("b", y=2)],
+    )
+    page = new_page(owner)
+    page.goto(f"/workflows/{workflow.pk}/edit/")
+    page.locator('[data-node-id="b"]').click()
+    page.get_by_role("button", name="Test step").click()
+    expect(page.locator("#test-loop-status")).to_contain_text("succeeded", timeout=20_000)
+    field = page.get_by_label("fields value 1")
+
+    field.fill("")
+    field.press_sequentially("{{ json.")
+    options = page.get_by_role("listbox", name="Completions").get_by_role("option")
+    expect(options).to_have_text(["name", "total"])  # sorted
+    field.press("ArrowDown")
+    field.press("Enter")
+    expect(field).to_have_value("{{ json.total")
+    field.press_sequentially(" * 2 }}")
+    expect(page.locator(".expression-preview")).to_have_text("= 10")
+
+    field.fill("")
+    field.press_sequentially("{{ nodes.")
+    expect(options).to_have_text(["start", "a"])
+    field.press_sequentially("a.json.t")
+    expect(options).to_have_text(["total"])
+    options.first.click()
+    expect(field).to_have_value("{{ nodes.a.json.total")
+    expect(page.get_by_role("listbox", name="Completions")).to_have_count(0)

@@ -14,7 +14,7 @@ from executions.cleanup import executions_cleanup, retention_days_for
 from executions.files import StorageFileStore
 from executions.models import Execution, NodeRun
 from linkflow.accounts.models import User
-from workflows.models import Workflow
+from workflows.models import Workflow, WorkflowVersion
 
 from ..executing import backdated_execution, chain, create_workflow
 
@@ -131,3 +131,29 @@ def test_cleanup_keeps_a_finished_parent_whose_child_still_runs(
     assert executions_cleanup() == 0
 
     assert Execution.objects.filter(pk__in=[parent.pk, child.pk]).count() == 2
+
+
+def test_cleanup_removes_the_hidden_snapshots_of_test_runs_it_deleted_and_keeps_the_rest(
+    owner: User, client_for: Callable[[User], APIClient]
+) -> None:
+    workflow = _workflow(client_for(owner))
+    days = retention_days_for(workflow.workspace_id)
+    assert days is not None
+    old_snapshot, young_snapshot, fresh_unused = (
+        WorkflowVersion.objects.create(workflow=workflow, number=0, graph=chain(SET), test=True)
+        for _ in range(3)
+    )
+    long_ago = timezone.now() - timedelta(days=days + 2)
+    WorkflowVersion.objects.filter(pk__in=[old_snapshot.pk, young_snapshot.pk]).update(
+        created_at=long_ago
+    )
+    for snapshot, age in ((old_snapshot, days + 1), (young_snapshot, days - 1)):
+        run = _execution(workflow, age_days=age)
+        Execution.objects.filter(pk=run.pk).update(version=snapshot, mode="test")
+
+    executions_cleanup(now=timezone.now())
+
+    left = set(WorkflowVersion.objects.filter(workflow=workflow).values_list("pk", flat=True))
+    # the expired run's snapshot went with it; one still run from, and one just made, stay
+    assert old_snapshot.pk not in left
+    assert {young_snapshot.pk, fresh_unused.pk, workflow.current_version_id} <= left

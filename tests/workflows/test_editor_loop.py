@@ -547,3 +547,84 @@ def test_pinned_data_feeds_test_runs_and_never_production_executions(api, celery
     assert statuses(tested)["a"] == ("succeeded", "pinned")
     assert output_of_b(unpinned) == {"main": [{"x": 1, "y": 2}]}
     assert statuses(production)["a"] == ("succeeded", None)
+
+
+# --- the plan: what a test would run for real ------------------------------------------------
+
+
+def plan(api, workflow_id: str, **body: Any):  # type: ignore[no-untyped-def]
+    return api.post(f"/api/v1/workflows/{workflow_id}/test/plan", body, format="json")
+
+
+def _calling(url: str = "http://127.0.0.1:9/never") -> dict[str, Any]:
+    return {"id": "call", "type": "http.request", "params": {"method": "POST", "url": url}}
+
+
+def test_the_plan_names_the_nodes_with_outside_effects_a_test_would_run_and_runs_nothing(api):
+    workflow_id = create_workflow(api, chain(setter("a", x=1), _calling(), setter("b", y=2)))
+    before = (Execution.objects.count(), WorkflowVersion.objects.count())
+
+    answer = plan(api, workflow_id)
+
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "run": ["start", "a", "call", "b"],
+        "pinned": [],
+        "reused": [],
+        "skipped": [],
+        "outside_effects": ["call"],
+    }
+    assert (Execution.objects.count(), WorkflowVersion.objects.count()) == before
+
+
+def test_a_pinned_or_unneeded_node_is_no_outside_effect_of_the_plan(api):
+    workflow_id = create_workflow(api, chain(setter("a", x=1), _calling(), setter("b", y=2)))
+    assert pin(api, workflow_id, "call", {"items": [{"status": 200}]}).status_code == 200
+
+    whole = plan(api, workflow_id).json()
+    step = plan(api, workflow_id, node="a", pinned=False).json()
+
+    assert (whole["pinned"], whole["outside_effects"]) == (["call"], [])
+    assert "call" not in whole["run"]
+    assert (step["run"], step["skipped"], step["outside_effects"]) == (
+        ["start", "a"],
+        ["call", "b"],
+        [],
+    )
+
+
+def test_the_plan_reads_the_unsaved_graph_given_and_skips_disabled_nodes(api):
+    workflow_id = create_workflow(api, chain(setter("a", x=1)))
+    mail = {
+        "id": "mail",
+        "type": "notify.email",
+        "params": {"to": "a@example.com", "subject": "Hi", "text": "Hello"},
+    }
+    muted = {**_calling(), "id": "muted", "disabled": True}
+    unsaved = chain(setter("a", x=1), mail, muted)
+
+    answer = plan(api, workflow_id, graph=unsaved).json()
+
+    assert answer["outside_effects"] == ["mail"]
+    assert "muted" not in answer["run"]
+
+
+def test_the_plan_follows_the_permissions_of_a_test_run(api, viewer, outsider, client_for):
+    workflow_id = create_workflow(api, chain(_calling()))
+
+    assert plan(client_for(viewer), workflow_id).status_code == 403
+    assert plan(client_for(outsider), workflow_id).status_code == 404
+    assert plan(api, workflow_id, node="nope").status_code == 400
+
+
+def test_node_types_say_which_reach_outside_linkflow(api):
+    described = {t["type"]: t["outside_effects"] for t in api.get("/api/v1/node-types/").json()}
+
+    assert described["http.request"] is True
+    assert described["notify.email"] is True
+    assert described["db.postgres"] is True
+    # Pure, sandboxed or random-only types and triggers run nothing outside.
+    assert described["data.set"] is False
+    assert described["code.python"] is False
+    assert described["data.crypto"] is False
+    assert described["trigger.webhook"] is False

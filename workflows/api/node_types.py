@@ -34,6 +34,10 @@ class NodeTypeOutSerializer(serializers.Serializer):
         choices=["per_item", "batch"],
         help_text="`per_item`: errors, retries and lineage per item; `batch`: all at once.",
     )
+    outside_effects = serializers.BooleanField(
+        help_text="Running it reaches past LinkFlow (a request, a mail, a row, a message): "
+        "test runs run it for real, so the editor asks first."
+    )
     settings_schema = serializers.JSONField(
         help_text="JSON Schema of the node's own settings beside `params` (retry,"
         " timeout_seconds, on_error, disabled, notes); the same for every type."
@@ -65,10 +69,12 @@ def _describe(cls) -> dict:  # type: ignore[no-untyped-def]
 
 def node_type_ports(cls) -> dict:  # type: ignore[no-untyped-def]
     """The port fields of a node type's description: ``outputs`` at the current version
-    with default params, ``outputs_from``, ``version`` and ``item_mode``."""
+    with default params, ``outputs_from``, ``version`` and ``item_mode``; and
+    ``outside_effects``, which the editor warns of before a test run."""
     return {
         "outputs": list(cls.ports({}, cls.version)),
         "outputs_from": getattr(cls, "outputs_from", None),
         "version": cls.version,
         "item_mode": cls.item_mode,
+        "outside_effects": cls.reaches_outside(),
     }

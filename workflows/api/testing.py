@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from executions.api.serializers import ExecutionOutSerializer
 from executions.api.views import accepted
-from executions.test_runs import pin_from_node_run, test_run_start
+from executions.test_runs import pin_from_node_run, test_run_plan, test_run_start
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.api import validated
 from linkflow.core.errors import ErrorCode, LinkflowError
@@ -78,6 +78,54 @@ class WorkflowTestView(APIView):
             use_pinned=data["pinned"],
         )
         return accepted(request, execution)
+
+
+class TestPlanInSerializer(serializers.Serializer):
+    graph = GraphField(required=False, help_text="As for a test run.")
+    node = StrictCharField(required=False, max_length=64, help_text="As for a test run.")
+    pinned = StrictBooleanField(required=False, default=True, help_text="As for a test run.")
+
+
+class TestPlanOutSerializer(serializers.Serializer):
+    run = serializers.ListField(child=serializers.CharField(), help_text="Run for real.")
+    pinned = serializers.ListField(child=serializers.CharField(), help_text="Give pinned items.")
+    reused = serializers.ListField(
+        child=serializers.CharField(), help_text="Give the output of an earlier test run."
+    )
+    skipped = serializers.ListField(
+        child=serializers.CharField(), help_text="Not needed for the test step."
+    )
+    outside_effects = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Those of `run` that reach past LinkFlow (requests, mail, rows, messages).",
+    )
+
+
+class WorkflowTestPlanView(APIView):
+    """``POST /api/v1/workflows/{id}/test/plan``: what a test run would run, unstarted."""
+
+    required_scopes = {"read": "executions:read", "write": "executions:write"}
+
+    @extend_schema(
+        operation_id="workflows_test_plan",
+        parameters=[WORKFLOW_ID],
+        request=TestPlanInSerializer,
+        responses={200: TestPlanOutSerializer},
+        description="Which nodes a test run with the same body would run for real, and "
+        "which of those have effects outside LinkFlow; nothing runs and nothing is stored. "
+        "The editor asks it before a test run, to warn.",
+    )
+    def post(self, request: Request, workflow_id: str) -> Response:
+        workflow = _writable(request, workflow_id)
+        data = validated(TestPlanInSerializer(data=request.data))
+        plan = test_run_plan(
+            user=request.user,
+            workflow=workflow,
+            graph=data.get("graph"),
+            node=data.get("node"),
+            use_pinned=data["pinned"],
+        )
+        return Response(TestPlanOutSerializer(plan).data)
 
 
 class PinnedOutSerializer(serializers.ModelSerializer):

@@ -25,6 +25,8 @@ class PythonCode(NodeType):
     """Runs a Python function body that receives ``items`` and returns the new items."""
 
     type = "code.python"
+    # The sandbox has no network and no storage: costly, but nothing leaves LinkFlow.
+    outside_effects = False
     label = "Python code"
     description = (
         "Runs Python over the items in an isolated sandbox: the code is a function body "

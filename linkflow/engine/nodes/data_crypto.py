@@ -29,6 +29,8 @@ class Crypto(NodeType):
     """Hashes or signs a value, or makes a random one."""
 
     type = "data.crypto"
+    # Impure only because a random value differs on each run; nothing leaves LinkFlow.
+    outside_effects = False
     label = "Crypto"
     description = (
         "Hashes a value (SHA-256…), signs it with HMAC using a key credential, or makes a "

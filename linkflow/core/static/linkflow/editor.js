@@ -1160,6 +1160,9 @@
       say("Copied " + selectionSize() + " item(s) as JSON.");
     });
   }
+  // The graph on the canvas, saved or not: the build-test loop (test-loop.js) tests what
+  // is being edited, as n8n does, without saving a version first.
+  window.linkflowEditorGraph = function () { return JSON.parse(JSON.stringify(graph)); };
   redraw();
   renderPanel();
   loadRunCounts();

@@ -1,9 +1,12 @@
 // The build-test loop's buttons (docs/editor-loop.md), on top of the API:
 // in the editor "Test workflow", "Test step" on the selected node (its input and output
 // side by side when done), pin / unpin its output, "Listen for test event" with the
-// test URL to copy; in the run view "Debug in editor". Kept apart from editor.js, which
-// owns the canvas: it reads the live graph through window.linkflowEditorGraph() when the
-// editor offers it, else the saved graph, and the selected node from the side panel.
+// test URL to copy; in the run view "Debug in editor". Before a test runs nodes with
+// outside effects for real (a request, a mail, a row) it asks first; under expression
+// fields a live preview and completion of `json.`, `nodes.` and the current item's keys.
+// Kept apart from editor.js, which owns the canvas: it reads the live graph through
+// window.linkflowEditorGraph() (unsaved edits included), and the selected node from the
+// side panel.
 (function () {
   "use strict";
   var UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
@@ -69,13 +72,42 @@
     }
     function say(text) { show([el("p", { id: "test-loop-status" }, text)]); }
 
+    // A test runs nodes with outside effects for real, as in n8n: ask the plan first and,
+    // when it would send something, say what and wait for a yes.
     function run(node) {
       var body = { graph: graph() };
       if (node) body.node = node;
-      say(node ? "Testing step " + node + "…" : "Testing the workflow…");
+      api("POST", "workflows/" + workflowId + "/test/plan", body)
+        .then(function (plan) {
+          if (!plan.outside_effects.length) return start(body);
+          confirmOutside(plan.outside_effects, function () { start(body); });
+        })
+        .catch(function (error) { say("Test failed to start: " + error.message); });
+    }
+
+    function confirmOutside(nodeIds, proceed) {
+      var kinds = {};
+      graph().nodes.forEach(function (n) { kinds[n.id] = n.type; });
+      var names = nodeIds.map(function (id) { return id + " (" + kinds[id] + ")"; }).join(", ");
+      var go = button("test-confirm", "Run for real");
+      var cancel = button("test-cancel", "Cancel");
+      go.classList.add("btn-primary");
+      go.addEventListener("click", proceed);
+      cancel.addEventListener("click", function () { say("Test cancelled: nothing ran."); });
+      var actions = el("p", { "class": "test-loop-actions" });
+      actions.appendChild(go);
+      actions.appendChild(cancel);
+      show([el("p", { id: "test-loop-status", role: "alert" }, "This test runs " + names +
+        " for real: what they send leaves LinkFlow, as in a production run. Pin their " +
+        "output to test without it."), actions]);
+      go.focus();
+    }
+
+    function start(body) {
+      say(body.node ? "Testing step " + body.node + "…" : "Testing the workflow…");
       api("POST", "workflows/" + workflowId + "/test", body)
         .then(function (execution) { return waitFinished(execution.id); })
-        .then(function (execution) { lastRun = execution; report(execution, node); })
+        .then(function (execution) { lastRun = execution; report(execution, body.node); })
         .catch(function (error) { say("Test failed to start: " + error.message); });
     }
 
@@ -149,13 +181,107 @@
           : "= " + JSON.stringify(answer.value);
       }).catch(function (error) { box.textContent = error.message; });
     }
+    // Completion of what the cursor is in: after `json.` the current item's keys (deeper
+    // after `json.a.`), after `nodes.` the other nodes' ids, after `nodes.<id>.` its
+    // `json` and `items`, after `nodes.<id>.json.` its first item's keys. Items come from
+    // the last test run (what the editor has seen), as n8n's come from the last execution.
+    var IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+    var completion = { box: null, input: null, options: [], active: 0, partial: "" };
+
+    function runOf(nodeId) {
+      return lastRun && lastRun.node_runs.filter(function (r) { return r.node_id === nodeId; }).slice(-1)[0];
+    }
+    function firstOutputItem(nodeId) {
+      var run = runOf(nodeId);
+      if (!run || !run.output) return null;
+      var ports = run.output.main ? ["main"] : Object.keys(run.output);
+      var items = ports.length ? run.output[ports[0]] : null;
+      return items && items.length ? items[0] : null;
+    }
+    function currentItem(nodeId) {
+      var run = runOf(nodeId);
+      if (run && run.input && run.input.length) return run.input[0];
+      var edge = graph().edges.filter(function (e) { return e.target === nodeId; })[0];
+      return edge ? firstOutputItem(edge.source) : null;
+    }
+    function keysAt(value, path) {
+      path.forEach(function (key) { value = value && typeof value === "object" ? value[key] : null; });
+      // Sorted: PostgreSQL does not keep an object's key order, so only this order is stable.
+      return value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value).sort() : [];
+    }
+    function candidates(before, nodeId) {
+      if (before.lastIndexOf("{{") <= before.lastIndexOf("}}")) return null;  // not in {{ }}
+      var match = /([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\.([A-Za-z0-9_]*)$/.exec(before);
+      if (!match) return null;
+      var path = match[1].split("."), names = [];
+      if (path[0] === "json") names = keysAt(currentItem(nodeId), path.slice(1));
+      else if (path[0] === "nodes" && path.length === 1) {
+        names = graph().nodes.map(function (n) { return n.id; })
+          .filter(function (id) { return id !== nodeId && IDENT.test(id); });
+      } else if (path[0] === "nodes" && path.length === 2) names = ["json", "items"];
+      else if (path[0] === "nodes" && path[2] === "json") names = keysAt(firstOutputItem(path[1]), path.slice(3));
+      names = names.filter(function (n) { return n.indexOf(match[2]) === 0 && n !== match[2]; });
+      return names.length ? { names: names, partial: match[2] } : null;
+    }
+    function closeCompletion() {
+      if (completion.box) completion.box.remove();
+      completion.box = null;
+      completion.options = [];
+    }
+    function accept(name) {
+      var input = completion.input, at = input.selectionStart;
+      var head = input.value.slice(0, at - completion.partial.length);
+      input.value = head + name + input.value.slice(at);
+      input.setSelectionRange(head.length + name.length, head.length + name.length);
+      closeCompletion();
+      input.dispatchEvent(new Event("input", { bubbles: true }));  // the editor applies it
+    }
+    function highlight() {
+      completion.options.forEach(function (li, index) {
+        li.setAttribute("aria-selected", index === completion.active ? "true" : "false");
+      });
+    }
+    function complete(input) {
+      var found = candidates(input.value.slice(0, input.selectionStart), selectedNode());
+      closeCompletion();
+      if (!found) return;
+      completion.input = input;
+      completion.partial = found.partial;
+      completion.active = 0;
+      completion.box = el("ul", { "class": "expression-completion", role: "listbox",
+        "aria-label": "Completions" });
+      completion.options = found.names.map(function (name) {
+        var li = el("li", { role: "option" }, name);
+        li.addEventListener("mousedown", function (event) { event.preventDefault(); accept(name); });
+        completion.box.appendChild(li);
+        return li;
+      });
+      highlight();
+      input.insertAdjacentElement("afterend", completion.box);
+    }
     if (sidePanel) {
       sidePanel.addEventListener("input", function (event) {
         var input = event.target;
         if (!input.matches || !input.matches("input[type=text], textarea")) return;
+        complete(input);
         clearTimeout(pending);
         pending = setTimeout(function () { previewFor(input); }, 250);  // debounced
       });
+      sidePanel.addEventListener("keydown", function (event) {
+        if (!completion.box || event.target !== completion.input) return;
+        var count = completion.options.length;
+        if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+          event.preventDefault();
+          completion.active = (completion.active + (event.key === "ArrowDown" ? 1 : count - 1)) % count;
+          highlight();
+        } else if (event.key === "Enter" || event.key === "Tab") {
+          event.preventDefault();
+          accept(completion.options[completion.active].textContent);
+        } else if (event.key === "Escape") {
+          closeCompletion();
+        }
+      });
+      sidePanel.addEventListener("focusout", function () { setTimeout(closeCompletion, 0); });
     }
 
     var tools = [
