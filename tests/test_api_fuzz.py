@@ -70,6 +70,10 @@ BEYOND_SCHEMA: dict[tuple[str, str], set[tuple[str, str | None]]] = {
         ("validation_error", "graph"),
         ("validation_error", "input"),
     },
+    ("POST", "/api/v1/workflows/{workflow_id}/test/plan/"): {
+        ("workflow_graph_invalid", None),
+        ("validation_error", "node"),
+    },
     ("PUT", "/api/v1/workflows/{workflow_id}/pinned/{node_id}/"): {
         ("validation_error", "items"),
         ("validation_error", "node_id"),
