@@ -4,6 +4,7 @@ LinkFlow (after import), answers compared item by item.
 
     ../shared/bench/n8n/install.sh            # once per machine (n8n 2.41 under ~/.cache)
     .venv/bin/python bench/n8n_diff/run.py [--public DIR] [--keep-going]
+    .venv/bin/python bench/n8n_diff/run.py --public DIR --public-only   # no n8n needed
 
 It imports every corpus/*.json into a fresh n8n (its own SQLite folder under /tmp, a free
 127.0.0.1 port, `n8n import:workflow` + `publish:workflow`) and into a fresh embedded
@@ -271,21 +272,41 @@ def compare(
     return results
 
 
-def public_corpus(directory: Path) -> dict[str, Any]:
-    """Convert every n8n workflow JSON under ``directory``: how many import, how many map
-    fully (every node mapped, no expression kept)."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkflow.settings")
-    from workflows.importers.n8n import DocumentError, convert, looks_like_n8n
+# The core nodes the importer is asked to map (#17), by n8n type without its prefix: a
+# public workflow made only of these (and sticky notes) is in the "core" subset.
+CORE = {
+    "manualTrigger", "webhook", "scheduleTrigger", "httpRequest", "set", "if", "filter",
+    "switch", "merge", "splitOut", "aggregate", "wait", "code", "executeWorkflow",
+    "executeWorkflowTrigger", "respondToWebhook", "noOp", "stopAndError", "sort", "limit",
+    "removeDuplicates", "renameKeys", "summarize", "dateTime", "crypto", "html", "xml",
+    "splitInBatches", "errorTrigger", "postgres", "mySql", "redis", "rabbitmq", "mqtt",
+    "awsS3", "emailSend", "stickyNote",
+}  # fmt: skip
 
-    counts = {
-        "files": 0,
+
+def _tally() -> dict[str, Any]:
+    return {
         "workflows": 0,
         "imported": 0,
+        "every_node_mapped": 0,
         "fully_mapped": 0,
         "nodes": 0,
         "nodes_mapped": 0,
         "not_mapped_types": {},
     }
+
+
+def public_corpus(directory: Path) -> dict[str, Any]:
+    """Convert every n8n workflow JSON under ``directory``: how many import, how many have
+    every node mapped, how many map fully (every node mapped, no expression kept); the
+    same for the "core" subset (workflows made only of the core nodes in CORE)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkflow.settings")
+    import django
+
+    django.setup()
+    from workflows.importers.n8n import DocumentError, convert, looks_like_n8n
+
+    counts: dict[str, Any] = {"files": 0, **_tally(), "core": _tally()}
     for path in sorted(directory.rglob("*.json")):
         counts["files"] += 1
         try:
@@ -294,28 +315,43 @@ def public_corpus(directory: Path) -> dict[str, Any]:
             continue
         if not looks_like_n8n(document):
             continue
-        counts["workflows"] += 1
+        types = {str(n.get("type", "")).rsplit(".", 1)[-1] for n in document.get("nodes", [])}
+        tallies = [counts, counts["core"]] if types <= CORE else [counts]
+        for tally in tallies:
+            tally["workflows"] += 1
         try:
             report = convert(document).report
         except DocumentError:
             continue
-        counts["imported"] += 1
         summary = report["summary"]
-        counts["nodes"] += summary["nodes"]
-        counts["nodes_mapped"] += summary["mapped"] + summary["mapped_with_warnings"]
-        if summary["not_mapped"] == 0 and summary["kept"] == 0:
-            counts["fully_mapped"] += 1
-        for node in report["nodes"]:
-            if node["status"] == "not_mapped":
-                key = f"{node['n8n_type']} v{node['type_version']}"
-                counts["not_mapped_types"][key] = counts["not_mapped_types"].get(key, 0) + 1
+        for tally in tallies:
+            tally["imported"] += 1
+            tally["nodes"] += summary["nodes"]
+            tally["nodes_mapped"] += summary["mapped"] + summary["mapped_with_warnings"]
+            if summary["not_mapped"] == 0:
+                tally["every_node_mapped"] += 1
+                if summary["kept"] == 0:
+                    tally["fully_mapped"] += 1
+            for node in report["nodes"]:
+                if node["status"] == "not_mapped":
+                    key = f"{node['n8n_type']} v{node['type_version']}"
+                    tally["not_mapped_types"][key] = tally["not_mapped_types"].get(key, 0) + 1
+    for tally in (counts, counts["core"]):
+        ranked = sorted(tally["not_mapped_types"].items(), key=lambda kv: -kv[1])
+        tally["not_mapped_types"] = dict(ranked[:25])
     return counts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--public", type=Path, help="a folder of public n8n workflow JSON files")
+    parser.add_argument(
+        "--public-only", action="store_true", help="only convert --public (no n8n needed)"
+    )
     args = parser.parse_args()
+    if args.public_only:
+        print(json.dumps(public_corpus(args.public), indent=2))
+        return
     if not N8N_BIN.exists():
         raise SystemExit(f"n8n is not installed at {N8N_BIN}: run ../shared/bench/n8n/install.sh")
     work = Path(tempfile.mkdtemp(prefix="linkflow-n8n-diff-"))

@@ -222,6 +222,11 @@ def _map_one(source: Source, ctx: Context) -> Mapped:
         mapped = mapper(source, ctx)
     except NotMapped as reason:
         return placeholder(source, ctx.node_id, str(reason))
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+        # Public exports hold shapes no mapper foresaw (an expression where a number was,
+        # a list for an object): one such node never fails the whole import.
+        reason = f"its parameters have a shape the importer does not read ({error})"
+        return placeholder(source, ctx.node_id, reason[:500])
     if mapped.status == MAPPED and (
         ctx.warnings or any(e.status == "kept" for e in ctx.expressions)
     ):

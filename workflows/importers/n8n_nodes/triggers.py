@@ -105,8 +105,8 @@ def schedule_trigger(source: Source, ctx: Context) -> Mapped:
 
 def _cron(rule: dict[str, Any], ctx: Context) -> str:
     kind = rule.get("field", "days")
-    minute = int(rule.get("triggerAtMinute", 0) or 0)
-    hour = int(rule.get("triggerAtHour", 0) or 0)
+    minute = _whole(rule, "triggerAtMinute", 0)
+    hour = _whole(rule, "triggerAtHour", 0)
     if kind == "cronExpression":
         fields = str(rule.get("expression", "")).split()
         if len(fields) == 6:
@@ -120,13 +120,13 @@ def _cron(rule: dict[str, Any], ctx: Context) -> str:
         ctx.warn("LinkFlow schedules run at most once a minute: every minute instead")
         return "* * * * *"
     if kind == "minutes":
-        every = int(rule.get("minutesInterval", 5) or 5)
+        every = _whole(rule, "minutesInterval", 5)
         return f"*/{every} * * * *" if every > 1 else "* * * * *"
     if kind == "hours":
-        every = int(rule.get("hoursInterval", 1) or 1)
+        every = _whole(rule, "hoursInterval", 1)
         return f"{minute} */{every} * * *" if every > 1 else f"{minute} * * * *"
     if kind == "days":
-        every = int(rule.get("daysInterval", 1) or 1)
+        every = _whole(rule, "daysInterval", 1)
         return f"{minute} {hour} */{every} * *" if every > 1 else f"{minute} {hour} * * *"
     if kind == "weeks":
         if int(rule.get("weeksInterval", 1) or 1) > 1:
@@ -134,8 +134,19 @@ def _cron(rule: dict[str, Any], ctx: Context) -> str:
         days = rule.get("triggerAtDay") or [0]
         return f"{minute} {hour} * * {','.join(str(int(d)) for d in days)}"
     if kind == "months":
-        every = int(rule.get("monthsInterval", 1) or 1)
-        day = int(rule.get("triggerAtDayOfMonth", 1) or 1)
+        every = _whole(rule, "monthsInterval", 1)
+        day = _whole(rule, "triggerAtDayOfMonth", 1)
         month = f"*/{every}" if every > 1 else "*"
         return f"{minute} {hour} {day} {month} *"
     raise NotMapped(f"schedule interval '{kind}'")
+
+
+def _whole(rule: dict[str, Any], key: str, default: int) -> int:
+    """A rule's number; an expression there (a random minute, say) has no cron form."""
+    value = rule.get(key, default)
+    if isinstance(value, str) and value.startswith("="):
+        raise NotMapped(f"the schedule's {key} is an expression")
+    try:
+        return int(value or default)
+    except (TypeError, ValueError):
+        raise NotMapped(f"the schedule's {key} {value!r} is not a whole number") from None
