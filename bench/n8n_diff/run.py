@@ -315,8 +315,15 @@ def public_corpus(directory: Path) -> dict[str, Any]:
             continue
         if not looks_like_n8n(document):
             continue
-        types = {str(n.get("type", "")).rsplit(".", 1)[-1] for n in document.get("nodes", [])}
-        tallies = [counts, counts["core"]] if types <= CORE else [counts]
+        nodes = document.get("nodes", [])
+        types = {str(n.get("type", "")).rsplit(".", 1)[-1] for n in nodes}
+        # Some collections disguise other nodes as noOp with versions n8n's No Operation
+        # never had (it has only 1): those are not core nodes.
+        disguised = any(
+            str(n.get("type", "")).endswith(".noOp") and n.get("typeVersion", 1) != 1
+            for n in nodes
+        )
+        tallies = [counts, counts["core"]] if types <= CORE and not disguised else [counts]
         for tally in tallies:
             tally["workflows"] += 1
         try:

@@ -596,23 +596,7 @@ def test_execute_workflow_points_at_the_child_imported_with_it():
 
 
 @pytest.mark.parametrize(
-    "kind",
-    [
-        "errorTrigger",
-        "dateTime",
-        "crypto",
-        "html",
-        "xml",
-        "splitInBatches",
-        "postgres",
-        "mySql",
-        "redis",
-        "rabbitmq",
-        "mqtt",
-        "awsS3",
-        "summarize",
-        "@n8n/n8n-nodes-langchain.agent",
-    ],
+    "kind", ["dateTime", "splitInBatches", "awsS3", "@n8n/n8n-nodes-langchain.agent"]
 )
 def test_nodes_without_a_counterpart_are_reported_and_fail_when_run(kind):
     conversion = converted([MANUAL, node("X", kind, 1)], chain("Start", "X"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import actions, data, flow, http, triggers
+from . import actions, data, flow, http, stores, triggers, utilities
 from .base import Context, Mapped, Source
 
 Mapper = Callable[[Source, Context], Mapped]
@@ -34,24 +34,24 @@ MAPPERS: dict[str, Mapper] = {
     "executeWorkflow": actions.execute_workflow,
     "respondToWebhook": actions.respond_to_webhook,
     "emailSend": actions.send_email,
+    "errorTrigger": utilities.error_trigger,
+    "summarize": utilities.summarize,
+    "crypto": utilities.crypto,
+    "xml": utilities.xml,
+    "html": utilities.html,
+    "postgres": stores.postgres,
+    "mySql": stores.my_sql,
+    "redis": stores.redis,
+    "rabbitmq": stores.rabbitmq,
+    "mqtt": stores.mqtt,
 }
 
 # Core nodes LinkFlow has no counterpart for yet, with what to do instead.
 NOT_AVAILABLE: dict[str, str] = {
-    "errorTrigger": "LinkFlow has no error workflows yet; use a node's on_error 'error_output'",
-    "summarize": "LinkFlow has no Summarize node; data.aggregate computes one statistic",
-    "dateTime": "LinkFlow has no Date & Time node; use expressions (js_call(date, 'toFormat', …))",
-    "crypto": "LinkFlow has no Crypto node; use a Python code node (hashlib, hmac)",
-    "html": "LinkFlow has no HTML node; use a Python code node",
-    "xml": "LinkFlow has no XML node; use a Python code node",
+    "dateTime": "Luxon date formats are not translated yet: use data.datetime by hand",
     "splitInBatches": "LinkFlow graphs have no loops; most nodes already handle every item",
-    "postgres": "LinkFlow has no Postgres node yet",
-    "mySql": "LinkFlow has no MySQL node yet",
-    "redis": "LinkFlow has no Redis node yet",
-    "rabbitmq": "LinkFlow has no RabbitMQ node yet",
-    "mqtt": "LinkFlow has no MQTT node yet",
-    "awsS3": "LinkFlow has no S3 node yet",
-    "s3": "LinkFlow has no S3 node yet",
+    "awsS3": "S3 is not mapped yet: use s3.object by hand",
+    "s3": "S3 is not mapped yet: use s3.object by hand",
     "function": "the legacy Function node is JavaScript; rewrite it as a Python code node",
     "functionItem": "the legacy Function Item node is JavaScript; rewrite it as a Python code node",
     "itemLists": "the legacy Item Lists node: use Split Out / Aggregate / Sort / Limit nodes",
