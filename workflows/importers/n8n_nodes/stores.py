@@ -14,13 +14,13 @@ _DOLLAR = re.compile(r"\$(\d+)")
 
 
 def postgres(source: Source, ctx: Context) -> Mapped:
-    """Postgres v1–v2.6, execute query, as db.postgres."""
+    """Postgres v1 to v2.6, execute query, as db.postgres."""
     version_check(source, _PG_VERSIONS)
     return _query(source, ctx, "db.postgres", "postgres credential (n8n postgres)")
 
 
 def my_sql(source: Source, ctx: Context) -> Mapped:
-    """MySQL v1–v2.5, execute query, as db.mysql."""
+    """MySQL v1 to v2.5, execute query, as db.mysql."""
     version_check(source, _MYSQL_VERSIONS)
     return _query(source, ctx, "db.mysql", "mysql credential (n8n mySql)")
 
