@@ -320,8 +320,7 @@ def public_corpus(directory: Path) -> dict[str, Any]:
         # Some collections disguise other nodes as noOp with versions n8n's No Operation
         # never had (it has only 1): those are not core nodes.
         disguised = any(
-            str(n.get("type", "")).endswith(".noOp") and n.get("typeVersion", 1) != 1
-            for n in nodes
+            str(n.get("type", "")).endswith(".noOp") and n.get("typeVersion", 1) != 1 for n in nodes
         )
         tallies = [counts, counts["core"]] if types <= CORE and not disguised else [counts]
         for tally in tallies:
