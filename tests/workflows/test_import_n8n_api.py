@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
 from linkflow.accounts.services import workspace_ensure_personal
-from workflows.models import Workflow
+from workflows.models import PinnedData, Workflow
 
 from ..conftest import signed_in_client
 from .n8n_samples import chain, node, webhook, workflow
@@ -172,3 +172,38 @@ def test_the_command_imports_many_files(owner, tmp_path):
     assert "1 not mapped" in out.getvalue() and "JS [not_mapped]" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("import_n8n", str(tmp_path / "missing.json"), "--workspace", str(workspace.pk))
+
+
+def test_pinned_data_becomes_pins_and_the_error_workflow_is_linked_when_imported_with_it(api):
+    alarm = workflow([node("On error", "errorTrigger", 1)], id="n8nAlarm", name="Alarm")
+    http = node("Fetch", "httpRequest", 4.2, {"url": "https://example.com/x"})
+    main = workflow(
+        [node("Start", "manualTrigger", 1), http],
+        chain("Start", "Fetch"),
+        id="n8nMain",
+        name="Main",
+        settings={"errorWorkflow": "n8nAlarm"},
+        pinData={"Fetch": [{"json": {"ok": 1}}, {"json": {"ok": 2}}], "Gone": [{"json": {}}]},
+    )
+    lonely = workflow(
+        [node("Start", "manualTrigger", 1)], name="Lonely", settings={"errorWorkflow": "elsewhere"}
+    )
+
+    response = api.post(
+        "/api/v1/workflows/import", {"document": [main, alarm, lonely]}, format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    main_out, alarm_out, lonely_out = response.json()["workflows"]
+    main_row = Workflow.objects.get(pk=main_out["id"])
+    assert str(main_row.error_workflow_id) == alarm_out["id"]
+    # every node the request became is pinned, so a test run hands the items on unchanged
+    # and never sends the request
+    pins = {p.node_id: p.items for p in PinnedData.objects.filter(workflow=main_row)}
+    assert set(pins) == {"Fetch", "Fetch__body", "Fetch__items"}
+    assert all(items == [{"ok": 1}, {"ok": 2}] for items in pins.values())
+    plan = api.post(f"/api/v1/workflows/{main_row.pk}/test/plan", {}, format="json").json()
+    assert plan["outside_effects"] == []
+    assert Workflow.objects.get(pk=lonely_out["id"]).error_workflow_id is None
+    notes = response.json()["reports"][2]["workflow_notes"]
+    assert any("was not imported with it" in note for note in notes)

@@ -150,6 +150,8 @@ class Conversion:
     report: dict[str, Any]
     n8n_id: str | None = None
     subworkflow_refs: list[str] = field(default_factory=list)
+    # node id -> (port, items): n8n's pinned data, on every node the n8n node became
+    pinned: dict[str, tuple[str, list[dict[str, Any]]]] = field(default_factory=dict)
 
 
 def convert(document: Any, *, workflow_ids: dict[str, str] | None = None) -> Conversion:
@@ -180,7 +182,27 @@ def convert(document: Any, *, workflow_ids: dict[str, str] | None = None) -> Con
         for s in doc.nodes
         if s.type == "executeWorkflow" and s.param("workflowId")
     ]
-    return Conversion(doc.name, graph, layout, _save_policy(doc.settings), report, doc.id, refs)
+    # Every LinkFlow node an n8n node became is pinned with its items: the helper nodes
+    # after an HTTP request then hand the pin on unchanged, and the request never runs.
+    pinned = {
+        node["id"]: ("main", _pin_items(items))
+        for name, items in doc.pin_data.items()
+        if name in mapped and isinstance(items, list)
+        for node in mapped[name][0].nodes
+    }
+    return Conversion(
+        doc.name, graph, layout, _save_policy(doc.settings), report, doc.id, refs, pinned
+    )
+
+
+def _pin_items(items: list[Any]) -> list[dict[str, Any]]:
+    """n8n pins items as ``{"json": {...}}`` (older exports: the object itself)."""
+    out = []
+    for item in items:
+        if isinstance(item, dict) and set(item) <= {"json", "binary", "pairedItem"}:
+            item = item.get("json", {})
+        out.append(item if isinstance(item, dict) else {"value": item})
+    return out
 
 
 def _node_ids(sources: list[Source]) -> dict[str, str]:
@@ -460,17 +482,14 @@ def _report(
     all_expressions = [x for e in entries for x in e["expressions"]]
     pinned = {ids[name]: items for name, items in doc.pin_data.items() if name in ids}
     workflow_notes = []
-    if doc.settings.get("errorWorkflow"):
-        workflow_notes.append(
-            "The error workflow setting is not kept (LinkFlow has no error workflows)."
-        )
     if doc.settings.get("executionOrder") == "v0":
         workflow_notes.append(
             "n8n's legacy execution order (v0) is not kept: nodes run in graph order."
         )
     if pinned:
         workflow_notes.append(
-            "Pinned data is kept in this report only: LinkFlow runs do not use pinned data."
+            "Pinned data becomes the workflow's pinned data: test runs use it, production "
+            "executions never do."
         )
     if timezone != "UTC":
         workflow_notes.append(

@@ -11,6 +11,7 @@ from linkflow.accounts.models import User, Workspace
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 from workflows.models import Workflow
+from workflows.pinned import pinned_put_many
 from workflows.services import (
     _storable_check,
     _webhook_paths_taken,
@@ -84,11 +85,39 @@ def workflows_import_n8n(
         )
         Workflow.objects.filter(pk=workflow.pk).update(layout=conversion.layout)
         workflow.layout = conversion.layout
+        if conversion.pinned:
+            # n8n's pinned data becomes the workflow's (test runs use it, production never)
+            pinned_put_many(user=user, workflow=workflow, outputs=conversion.pinned)
         if conversion.n8n_id:
             workflow_ids[conversion.n8n_id] = str(workflow.pk)
         conversion.report["workflow_id"] = str(workflow.pk)
         imported[index] = Imported(workflow, conversion.report)
+    _link_error_workflows(documents, imported, workflow_ids)
     return [imported[index] for index in range(len(documents))]
+
+
+def _link_error_workflows(
+    documents: list[Any], imported: dict[int, "Imported"], workflow_ids: dict[str, str]
+) -> None:
+    """n8n's ``settings.errorWorkflow`` names an n8n workflow: when that one came in the
+    same batch, it becomes the LinkFlow workflow's ``error_workflow``; else the report
+    says to choose it."""
+    for index, document in imported.items():
+        settings = documents[index].get("settings") or {}
+        wanted = settings.get("errorWorkflow") if isinstance(settings, dict) else None
+        if not wanted:
+            continue
+        notes = document.report["workflow_notes"]
+        target = workflow_ids.get(str(wanted))
+        if target is None:
+            notes.append(
+                f"The error workflow (n8n id {wanted}) was not imported with it: import it "
+                "and choose it in the workflow's settings."
+            )
+            continue
+        Workflow.objects.filter(pk=document.workflow.pk).update(error_workflow_id=target)
+        document.workflow.error_workflow_id = target
+        notes.append("The error workflow is kept: the one imported with it.")
 
 
 def _children_first(documents: list[Any]) -> list[int]:
