@@ -97,7 +97,7 @@ def workflows_import_n8n(
 
 
 def _link_error_workflows(
-    documents: list[Any], imported: dict[int, "Imported"], workflow_ids: dict[str, str]
+    documents: list[Any], imported: dict[int, Imported], workflow_ids: dict[str, str]
 ) -> None:
     """n8n's ``settings.errorWorkflow`` names an n8n workflow: when that one came in the
     same batch, it becomes the LinkFlow workflow's ``error_workflow``; else the report
