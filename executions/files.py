@@ -92,3 +92,47 @@ def file_open(ref: dict[str, Any], *, execution_id: str | None = None) -> File:
 def files_delete(*, execution_id: str) -> int:
     """Remove every file stored for the execution; return how many went (idempotent)."""
     return storage_delete_tree(f"{FILES_PREFIX}/{execution_segment(execution_id)}")
+
+
+def files_carried(data: Any, *, source_execution_id: str, target_execution_id: str) -> Any:
+    """``data`` (JSON: items, a trigger input, a node's output) with every reference to a
+    file of the source execution replaced by one to a copy stored for the target.
+
+    This is how a file crosses executions (a sub-workflow's input, a re-run's reused
+    outputs): the target may only read files in its own name, and the copy lives and is
+    deleted with the target. References to any other execution's files are left as they
+    are, so a forged one stays unreadable in the target too; a file already gone stays a
+    dangling reference (reading it fails as a missing file). Returns ``data`` itself
+    when nothing was copied."""
+    source = execution_segment(source_execution_id)
+    store = StorageFileStore(execution_id=target_execution_id)
+    copied: dict[str, dict[str, Any]] = {}
+
+    def carry(value: Any) -> Any:
+        if isinstance(value, list):
+            return [carry(entry) for entry in value]
+        if not isinstance(value, dict):
+            return value
+        key = value.get("$file")
+        match = _FILE_KEY.fullmatch(key) if isinstance(key, str) else None
+        if match is None or match[1] != source:
+            return {name: carry(entry) for name, entry in value.items()}
+        if key not in copied:
+            copied[key] = _copy(value, store=store, source=source)
+        return {**value, **copied[key]}
+
+    carried = carry(data)
+    return carried if copied else data
+
+
+def _copy(ref: dict[str, Any], *, store: StorageFileStore, source: str) -> dict[str, Any]:
+    try:
+        with file_open(ref, execution_id=source) as handle:
+            content = handle.read()
+    except FileMissing:
+        return {}
+    name = ref.get("name") if isinstance(ref.get("name"), str) else "file"
+    content_type = ref.get("content_type")
+    if not isinstance(content_type, str):
+        content_type = "application/octet-stream"
+    return store.save(name=name, content=bytes(content), content_type=content_type)
