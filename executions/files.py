@@ -136,3 +136,42 @@ def _copy(ref: dict[str, Any], *, store: StorageFileStore, source: str) -> dict[
     if not isinstance(content_type, str):
         content_type = "application/octet-stream"
     return store.save(name=name, content=bytes(content), content_type=content_type)
+
+
+# The last part of a key as file_store.save writes it: "<32 hex>-<sanitised name>".
+_FILE_NAME = re.compile(r"[0-9a-f]{32}-(?!\.)[A-Za-z0-9._-]+")
+
+
+def execution_file_open(*, execution_id: str, name: str) -> tuple[File, str]:
+    """Open the file ``name`` (the key's last part) stored for the execution, with the
+    name to offer for download. The caller has checked access to the execution: a key is
+    only ever looked up inside that execution's own folder. Raises FileMissing for a name
+    that is malformed, guessed or gone (all alike)."""
+    if not _FILE_NAME.fullmatch(name):
+        raise FileMissing(name)
+    segment = execution_segment(execution_id)
+    handle = file_open({"$file": f"{FILES_PREFIX}/{segment}/{name}"}, execution_id=segment)
+    return handle, name.split("-", 1)[1]
+
+
+def execution_file_names(value: Any, *, execution_id: str) -> list[tuple[str, str]]:
+    """(key name, display name) of every file reference of the execution in ``value``
+    (JSON), in order, each once: what the run view offers to download."""
+    segment = execution_segment(execution_id)
+    found: dict[str, str] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for entry in node:
+                walk(entry)
+        elif isinstance(node, dict):
+            key = node.get("$file")
+            match = _FILE_KEY.fullmatch(key) if isinstance(key, str) else None
+            if match is not None and match[1] == segment:
+                display = node.get("name")
+                found.setdefault(key.rsplit("/", 1)[1], str(display or key.rsplit("/", 1)[1]))
+            for entry in node.values():
+                walk(entry)
+
+    walk(value)
+    return list(found.items())
