@@ -104,7 +104,15 @@ def files_carried(data: Any, *, source_execution_id: str, target_execution_id: s
     are, so a forged one stays unreadable in the target too; a file already gone stays a
     dangling reference (reading it fails as a missing file). Returns ``data`` itself
     when nothing was copied."""
-    source = execution_segment(source_execution_id)
+    return files_carried_from(
+        data, sources={source_execution_id}, target_execution_id=target_execution_id
+    )
+
+
+def files_carried_from(data: Any, *, sources: set[str], target_execution_id: str) -> Any:
+    """``files_carried`` from any of the ``sources`` executions: the caller has checked
+    that each is one whose files the target may have (same workflow, same workspace)."""
+    allowed = {execution_segment(source) for source in sources}
     store = StorageFileStore(execution_id=target_execution_id)
     copied: dict[str, dict[str, Any]] = {}
 
@@ -115,14 +123,34 @@ def files_carried(data: Any, *, source_execution_id: str, target_execution_id: s
             return value
         key = value.get("$file")
         match = _FILE_KEY.fullmatch(key) if isinstance(key, str) else None
-        if match is None or match[1] != source:
+        if match is None or match[1] not in allowed:
             return {name: carry(entry) for name, entry in value.items()}
         if key not in copied:
-            copied[key] = _copy(value, store=store, source=source)
+            copied[key] = _copy(value, store=store, source=match[1])
         return {**value, **copied[key]}
 
     carried = carry(data)
     return carried if copied else data
+
+
+def file_executions(data: Any) -> set[str]:
+    """The execution ids that the file references in ``data`` name (not yet checked)."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, list):
+            for entry in value:
+                walk(entry)
+        elif isinstance(value, dict):
+            key = value.get("$file")
+            match = _FILE_KEY.fullmatch(key) if isinstance(key, str) else None
+            if match is not None:
+                found.add(match[1])
+            for entry in value.values():
+                walk(entry)
+
+    walk(data)
+    return found
 
 
 def _copy(ref: dict[str, Any], *, store: StorageFileStore, source: str) -> dict[str, Any]:

@@ -157,3 +157,63 @@ def test_a_sub_workflow_gets_its_own_copy_of_the_callers_file(celery_worker, api
     assert default_storage.exists(handed["$file"])
     assert [body for _, _, body in uploads] == [REPORT_BYTES]
     assert detail(api, str(child.pk))["status"] == "succeeded"
+
+
+def test_a_rerun_reuses_the_file_as_its_own_copy_and_sends_it_again(celery_worker, api):
+    with files_server() as server:
+        base = f"http://127.0.0.1:{server.server_port}"
+        graph = chain(fetch(base), upload(base, "{{ json.body }}", "file"))
+        first = execute(api, create_workflow(api, graph))
+        assert wait_status(first) == "succeeded"
+        response = api.post(
+            f"/api/v1/executions/{first}/rerun", {"from_node": "upload"}, format="json"
+        )
+        assert response.status_code == 202, response.json()
+        again = response.json()["id"]
+        status = wait_status(again)
+        uploads = [body for _, _, body in server.uploads]
+
+    assert status == "succeeded", Execution.objects.get(pk=again).error
+    reused = file_ref(again)
+    assert reused["$file"].startswith(f"files/{again}/")  # not the first run's file
+    assert uploads == [REPORT_BYTES, REPORT_BYTES]
+
+
+def pin(api: Any, workflow_id: str, items: list[dict[str, Any]]) -> None:
+    body = {"items": items}
+    response = api.put(f"/api/v1/workflows/{workflow_id}/pinned/fetch", body, format="json")
+    assert response.status_code == 200, response.json()
+
+
+def test_a_pinned_file_feeds_a_test_run_a_pin_forged_to_another_tenant_does_not(
+    celery_worker, api, outsider, client_for
+):
+    victim = client_for(outsider)
+    with files_server() as server:
+        base = f"http://127.0.0.1:{server.server_port}"
+        graph = chain(fetch(base), upload(base, "{{ json.body }}", "file"))
+        workflow_id = create_workflow(api, graph)
+        production = execute(api, workflow_id)
+        theirs = execute(victim, create_workflow(victim, chain(fetch(base))))
+        assert [wait_status(e) for e in (production, theirs)] == ["succeeded"] * 2
+        server.uploads.clear()
+
+        pin(api, workflow_id, [{"body": file_ref(production)}])
+        tested = api.post(f"/api/v1/workflows/{workflow_id}/test", {}, format="json").json()["id"]
+        tested_status = wait_status(tested)
+        pinned_uploads = [body for _, _, body in server.uploads]
+
+        pin(api, workflow_id, [{"body": file_ref(theirs)}])
+        forged = api.post(f"/api/v1/workflows/{workflow_id}/test", {}, format="json").json()["id"]
+        forged_status = wait_status(forged)
+        uploads_after = [body for _, _, body in server.uploads]
+
+    assert tested_status == "succeeded", Execution.objects.get(pk=tested).error
+    assert file_ref(tested)["$file"].startswith(f"files/{tested}/")
+    assert pinned_uploads == [REPORT_BYTES]
+    assert forged_status == "failed"
+    assert (
+        "is not one of this execution's files" in Execution.objects.get(pk=forged).error["message"]
+    )
+    assert file_ref(forged) == file_ref(theirs)  # left as it was: nothing copied
+    assert uploads_after == [REPORT_BYTES]  # the forged run sent nothing
