@@ -125,9 +125,9 @@ def files_carried_from(data: Any, *, sources: set[str], target_execution_id: str
         match = _FILE_KEY.fullmatch(key) if isinstance(key, str) else None
         if match is None or match[1] not in allowed:
             return {name: carry(entry) for name, entry in value.items()}
-        if key not in copied:
-            copied[key] = _copy(value, store=store, source=match[1])
-        return {**value, **copied[key]}
+        if match[0] not in copied:
+            copied[match[0]] = _copy(value, store=store, source=match[1])
+        return {**value, **copied[match[0]]}
 
     carried = carry(data)
     return carried if copied else data
@@ -159,7 +159,7 @@ def _copy(ref: dict[str, Any], *, store: StorageFileStore, source: str) -> dict[
             content = handle.read()
     except FileMissing:
         return {}
-    name = ref.get("name") if isinstance(ref.get("name"), str) else "file"
+    name = ref["name"] if isinstance(ref.get("name"), str) else "file"
     content_type = ref.get("content_type")
     if not isinstance(content_type, str):
         content_type = "application/octet-stream"
@@ -170,7 +170,7 @@ def _copy(ref: dict[str, Any], *, store: StorageFileStore, source: str) -> dict[
 _FILE_NAME = re.compile(r"[0-9a-f]{32}-(?!\.)[A-Za-z0-9._-]+")
 
 
-def execution_file_open(*, execution_id: str, name: str) -> tuple[File, str]:
+def execution_file_open(*, execution_id: str, name: str) -> tuple[File[bytes], str]:
     """Open the file ``name`` (the key's last part) stored for the execution, with the
     name to offer for download. The caller has checked access to the execution: a key is
     only ever looked up inside that execution's own folder. Raises FileMissing for a name
@@ -196,8 +196,8 @@ def execution_file_names(value: Any, *, execution_id: str) -> list[tuple[str, st
             key = node.get("$file")
             match = _FILE_KEY.fullmatch(key) if isinstance(key, str) else None
             if match is not None and match[1] == segment:
-                display = node.get("name")
-                found.setdefault(key.rsplit("/", 1)[1], str(display or key.rsplit("/", 1)[1]))
+                last = match[0].rsplit("/", 1)[1]
+                found.setdefault(last, str(node.get("name") or last))
             for entry in node.values():
                 walk(entry)
 

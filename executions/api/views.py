@@ -1,4 +1,4 @@
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -78,7 +78,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         "part), as an attachment. 404 for a name the execution has not stored, or no more.",
     )
     @action(detail=True, methods=["get"], url_path=r"files/(?P<name>[^/]+)")
-    def file(self, request: Request, pk: str, name: str) -> HttpResponse:
+    def file(self, request: Request, pk: str, name: str) -> FileResponse:
         execution = selectors.execution_access(user=request.user, id=pk)
         try:
             handle, filename = execution_file_open(execution_id=str(execution.pk), name=name)
