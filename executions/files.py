@@ -170,7 +170,7 @@ def _copy(ref: dict[str, Any], *, store: StorageFileStore, source: str) -> dict[
 _FILE_NAME = re.compile(r"[0-9a-f]{32}-(?!\.)[A-Za-z0-9._-]+")
 
 
-def execution_file_open(*, execution_id: str, name: str) -> tuple[File[bytes], str]:
+def execution_file_open(*, execution_id: str, name: str) -> tuple["File[bytes]", str]:
     """Open the file ``name`` (the key's last part) stored for the execution, with the
     name to offer for download. The caller has checked access to the execution: a key is
     only ever looked up inside that execution's own folder. Raises FileMissing for a name
