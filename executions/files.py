@@ -92,3 +92,114 @@ def file_open(ref: dict[str, Any], *, execution_id: str | None = None) -> File:
 def files_delete(*, execution_id: str) -> int:
     """Remove every file stored for the execution; return how many went (idempotent)."""
     return storage_delete_tree(f"{FILES_PREFIX}/{execution_segment(execution_id)}")
+
+
+def files_carried(data: Any, *, source_execution_id: str, target_execution_id: str) -> Any:
+    """``data`` (JSON: items, a trigger input, a node's output) with every reference to a
+    file of the source execution replaced by one to a copy stored for the target.
+
+    This is how a file crosses executions (a sub-workflow's input, a re-run's reused
+    outputs): the target may only read files in its own name, and the copy lives and is
+    deleted with the target. References to any other execution's files are left as they
+    are, so a forged one stays unreadable in the target too; a file already gone stays a
+    dangling reference (reading it fails as a missing file). Returns ``data`` itself
+    when nothing was copied."""
+    return files_carried_from(
+        data, sources={source_execution_id}, target_execution_id=target_execution_id
+    )
+
+
+def files_carried_from(data: Any, *, sources: set[str], target_execution_id: str) -> Any:
+    """``files_carried`` from any of the ``sources`` executions: the caller has checked
+    that each is one whose files the target may have (same workflow, same workspace)."""
+    allowed = {execution_segment(source) for source in sources}
+    store = StorageFileStore(execution_id=target_execution_id)
+    copied: dict[str, dict[str, Any]] = {}
+
+    def carry(value: Any) -> Any:
+        if isinstance(value, list):
+            return [carry(entry) for entry in value]
+        if not isinstance(value, dict):
+            return value
+        key = value.get("$file")
+        match = _FILE_KEY.fullmatch(key) if isinstance(key, str) else None
+        if match is None or match[1] not in allowed:
+            return {name: carry(entry) for name, entry in value.items()}
+        if match[0] not in copied:
+            copied[match[0]] = _copy(value, store=store, source=match[1])
+        return {**value, **copied[match[0]]}
+
+    carried = carry(data)
+    return carried if copied else data
+
+
+def file_executions(data: Any) -> set[str]:
+    """The execution ids that the file references in ``data`` name (not yet checked)."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, list):
+            for entry in value:
+                walk(entry)
+        elif isinstance(value, dict):
+            key = value.get("$file")
+            match = _FILE_KEY.fullmatch(key) if isinstance(key, str) else None
+            if match is not None:
+                found.add(match[1])
+            for entry in value.values():
+                walk(entry)
+
+    walk(data)
+    return found
+
+
+def _copy(ref: dict[str, Any], *, store: StorageFileStore, source: str) -> dict[str, Any]:
+    try:
+        with file_open(ref, execution_id=source) as handle:
+            content = handle.read()
+    except FileMissing:
+        return {}
+    name = ref["name"] if isinstance(ref.get("name"), str) else "file"
+    content_type = ref.get("content_type")
+    if not isinstance(content_type, str):
+        content_type = "application/octet-stream"
+    return store.save(name=name, content=bytes(content), content_type=content_type)
+
+
+# The last part of a key as file_store.save writes it: "<32 hex>-<sanitised name>".
+_FILE_NAME = re.compile(r"[0-9a-f]{32}-(?!\.)[A-Za-z0-9._-]+")
+
+
+def execution_file_open(*, execution_id: str, name: str) -> tuple["File[bytes]", str]:
+    """Open the file ``name`` (the key's last part) stored for the execution, with the
+    name to offer for download. The caller has checked access to the execution: a key is
+    only ever looked up inside that execution's own folder. Raises FileMissing for a name
+    that is malformed, guessed or gone (all alike)."""
+    if not _FILE_NAME.fullmatch(name):
+        raise FileMissing(name)
+    segment = execution_segment(execution_id)
+    handle = file_open({"$file": f"{FILES_PREFIX}/{segment}/{name}"}, execution_id=segment)
+    return handle, name.split("-", 1)[1]
+
+
+def execution_file_names(value: Any, *, execution_id: str) -> list[tuple[str, str]]:
+    """(key name, display name) of every file reference of the execution in ``value``
+    (JSON), in order, each once: what the run view offers to download."""
+    segment = execution_segment(execution_id)
+    found: dict[str, str] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for entry in node:
+                walk(entry)
+        elif isinstance(node, dict):
+            key = node.get("$file")
+            match = _FILE_KEY.fullmatch(key) if isinstance(key, str) else None
+            if match is not None and match[1] == segment:
+                last = match[0].rsplit("/", 1)[1]
+                found.setdefault(last, str(node.get("name") or last))
+            for entry in node.values():
+                walk(entry)
+
+    walk(value)
+    return list(found.items())

@@ -169,7 +169,8 @@ class DjangoMailer:
         message: dict[str, Any],
         timeout: float = DEFAULT_SMTP_TIMEOUT_SECONDS,
     ) -> None:
-        """Send ``message`` ({"from", "to", "cc"?, "subject", "text", "html"?}) through
+        """Send ``message`` ({"from", "to", "cc"?, "subject", "text", "html"?,
+        "attachments"?: [{"name", "content", "content_type"}]}) through
         ``smtp`` ({"host", "port", "username"?, "password"?, "security"}: "none",
         "starttls" or "tls" for implicit TLS), all of it within ``timeout`` seconds.
 
@@ -189,6 +190,8 @@ class DjangoMailer:
         )
         if message.get("html"):
             email.attach_alternative(message["html"], "text/html")
+        for attachment in message.get("attachments") or ():
+            email.attach(attachment["name"], attachment["content"], attachment["content_type"])
         if email.send(fail_silently=False) != 1:
             raise RuntimeError("the SMTP server accepted no message")
 

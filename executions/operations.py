@@ -12,6 +12,7 @@ from linkflow.engine import Graph
 from . import events
 from .creation import Admission, NewExecution, execution_admit
 from .dispatch import DISPATCHED_STATUSES, dispatch_promote
+from .files import files_carried
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, NodeRun, NodeRunStatus
 from .payloads import payload_load, payload_store
 
@@ -114,7 +115,25 @@ def _repeat(
         rerun_from_node=rerun_from_node,
         created_by=user,
     )
-    return execution_admit(new=new, admission=Admission.EXTERNAL, prepare=prepare)
+
+    def prepared(repeat: Execution) -> None:
+        _trigger_files_carried(execution, repeat)
+        if prepare is not None:
+            prepare(repeat)
+
+    return execution_admit(new=new, admission=Admission.EXTERNAL, prepare=prepared)
+
+
+def _trigger_files_carried(execution: Execution, repeat: Execution) -> None:
+    # A sub-workflow's input holds files in its own name; the repeat gets its own copies.
+    carried = files_carried(
+        repeat.trigger_input,
+        source_execution_id=str(execution.pk),
+        target_execution_id=str(repeat.pk),
+    )
+    if carried is not repeat.trigger_input:
+        repeat.trigger_input = carried
+        repeat.save(update_fields=["trigger_input"])
 
 
 def _copy_reused_runs(execution: Execution, repeat: Execution, *, skip: set[str]) -> None:
@@ -126,7 +145,11 @@ def _copy_reused_runs(execution: Execution, repeat: Execution, *, skip: set[str]
     def copied(run: NodeRun, kind: str, value: object) -> object:
         # Stored payloads are copied too: the repeat must outlive its source's cleanup.
         name = f"{run.node_id}-1-{kind}"
-        return payload_store(execution_id=target, name=name, data=payload_load(value))
+        # So are its files: the repeat reads only files in its own name (files.py).
+        data = files_carried(
+            payload_load(value), source_execution_id=str(execution.pk), target_execution_id=target
+        )
+        return payload_store(execution_id=target, name=name, data=data)
 
     NodeRun.objects.bulk_create(
         NodeRun(

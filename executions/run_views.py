@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
@@ -24,6 +25,7 @@ from linkflow.core.errors import LinkflowError, PermissionDenied
 from workflows.editor import graph_with_layout, node_catalog
 
 from . import operations, selectors
+from .files import execution_file_names
 from .models import FINISHED_STATUSES, Execution
 from .payloads import PayloadMissing, payload_load
 
@@ -75,7 +77,9 @@ def _loaded(value: Any) -> Any:
         return None  # removed by retention cleanup: the template says so
 
 
-def _paged(items: Any, request: HttpRequest, param: str) -> dict[str, Any] | None:
+def _paged(
+    items: Any, request: HttpRequest, param: str, execution: Execution
+) -> dict[str, Any] | None:
     """One page of ``items`` rendered as JSON views, with links to its neighbours that keep
     the panel's other pages where they are."""
     if not isinstance(items, list):
@@ -88,7 +92,7 @@ def _paged(items: Any, request: HttpRequest, param: str) -> dict[str, Any] | Non
         return f"{request.path}?{query.urlencode()}"
 
     return {
-        "rows": [json_html(item) for item in page_.object_list],
+        "rows": [json_html(item) + _file_links(item, execution) for item in page_.object_list],
         "count": len(items),
         "number": page_.number,
         "num_pages": page_.paginator.num_pages,
@@ -99,16 +103,36 @@ def _paged(items: Any, request: HttpRequest, param: str) -> dict[str, Any] | Non
     }
 
 
+def _file_links(item: Any, execution: Execution) -> SafeString:
+    """Download links for the execution's own file items in ``item`` (through the API,
+    which checks access again; a reference to any other execution gets no link)."""
+    names = execution_file_names(item, execution_id=str(execution.pk))
+    if not names:
+        return SafeString("")
+    links = format_html_join(
+        " ",
+        '<a class="btn btn-small" data-file-download href="{}" download>Download {}</a>',
+        (
+            (reverse("execution-file", kwargs={"pk": execution.pk, "name": key}), name)
+            for key, name in names
+        ),
+    )
+    return format_html('<p class="file-links small">{}</p>', links)
+
+
 def _run_view(run: Any, request: HttpRequest) -> dict[str, Any]:
     """One NodeRun as the panel shows it: input and each output port paged."""
     items_in, output = _loaded(run.input), _loaded(run.output)
     ports = output.items() if isinstance(output, dict) else []
     return {
         "run": run,
-        "input": _paged(items_in, request, f"in{run.attempt}"),
+        "input": _paged(items_in, request, f"in{run.attempt}", run.execution),
         "input_missing": items_in is None,
         "outputs": [
-            {"port": port, "page": _paged(items, request, f"out{run.attempt}-{port}")}
+            {
+                "port": port,
+                "page": _paged(items, request, f"out{run.attempt}-{port}", run.execution),
+            }
             for port, items in ports
         ],
         "output_missing": output is None,

@@ -52,6 +52,16 @@ def execution_get(*, user: User, id: object) -> Execution:
         raise NotFound("Execution not found.") from None
 
 
+def execution_access(*, user: User, id: object) -> Execution:
+    """The execution alone (no NodeRuns) if it is in one of the user's workspaces, else
+    NotFound: another workspace's execution is as unknown as a missing one."""
+    try:
+        scoped = Execution.objects.filter(workspace_id__in=workspace_ids_for(user=user))
+        return scoped.only("pk", "workspace_id").get(pk=id)
+    except (Execution.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("Execution not found.") from None
+
+
 def _scoped(user: User) -> QuerySet[Execution]:
     return Execution.objects.filter(workspace_id__in=workspace_ids_for(user=user)).select_related(
         "version"

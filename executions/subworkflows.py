@@ -10,9 +10,11 @@ from django.utils import timezone
 from credentials.handoff import secrets_seal
 from credentials.redaction import execution_secrets, redact
 from linkflow.engine import NodeError, Suspend
+from linkflow.engine.nodes.trigger import ITEMS_KEY
 from workflows.models import Workflow
 
 from .creation import Admission, Dedupe, NewExecution, execution_admit
+from .files import files_carried
 from .models import Execution, ExecutionMode, ExecutionStatus, NodeRun, NodeRunStatus
 from .payloads import payload_load
 
@@ -24,7 +26,9 @@ _RECHECK = timedelta(seconds=2)
 class SubworkflowHost:
     """The engine's SubworkflowRunner for one parent execution.
 
-    The child gets ``{"items": [...]}`` as its trigger input, with the secrets the
+    The child gets the items as its trigger input (``{"$items": [...]}``, which its
+    trigger emits one item each, for a caller of version 3; ``{"items": [...]}``, one
+    item, for older ones), with the secrets the
     parent's nodes were given redacted (a stored input is readable by every member), and
     those secrets, encrypted, so that it redacts them too from whatever it stores and
     emits, whichever worker runs it (see credentials/handoff.py). Waiting calls run the child
@@ -36,8 +40,11 @@ class SubworkflowHost:
     def __init__(self, *, parent: Execution) -> None:
         self.parent = parent
 
-    def run(self, *, workflow_id: str, items: Items, wait: bool, key: str) -> Items:
-        child = self._child(workflow_id=workflow_id, items=items, key=key, wait=wait)
+    def run(
+        self, *, workflow_id: str, items: Items, wait: bool, key: str, as_items: bool = False
+    ) -> Items:
+        handed = {ITEMS_KEY if as_items else "items": items}
+        child = self._child(workflow_id=workflow_id, handed=handed, key=key, wait=wait)
         if not wait:
             return [{"execution_id": str(child.pk), "status": child.status}]
         if child.status == ExecutionStatus.QUEUED:
@@ -47,7 +54,9 @@ class SubworkflowHost:
             child.refresh_from_db()
         return _result_of(child)
 
-    def _child(self, *, workflow_id: str, items: Items, key: str, wait: bool) -> Execution:
+    def _child(
+        self, *, workflow_id: str, handed: dict[str, Items], key: str, wait: bool
+    ) -> Execution:
         depth = self.parent.depth + 1
         if depth > settings.LINKFLOW_SUBWORKFLOW_MAX_DEPTH:
             limit = settings.LINKFLOW_SUBWORKFLOW_MAX_DEPTH
@@ -59,7 +68,7 @@ class SubworkflowHost:
             workflow_id=workflow.pk,
             version_id=workflow.current_version_id,
             mode=ExecutionMode.SUBWORKFLOW,
-            trigger_input=redact({"items": items}, secrets),
+            trigger_input=redact(handed, secrets),
             inherited_secrets=secrets_seal(secrets=secrets),
             parent=self.parent,
             depth=depth,
@@ -67,7 +76,24 @@ class SubworkflowHost:
         # A waiting child is run inline below; a fire-and-forget one goes to the broker.
         # Either way it is its parent's work, already admitted (see creation.py).
         admission = Admission.CHILD_INLINE if wait else Admission.CHILD
-        return execution_admit(new=new, admission=admission, dedupe=Dedupe(key=f"sub:{key}"))
+        return execution_admit(
+            new=new,
+            admission=admission,
+            dedupe=Dedupe(key=f"sub:{key}"),
+            prepare=self._files_copied,
+        )
+
+    def _files_copied(self, child: Execution) -> None:
+        # A file reference is trusted only in its own execution: the child gets copies of
+        # its caller's files in its own name, which live and expire with the child.
+        carried = files_carried(
+            child.trigger_input,
+            source_execution_id=str(self.parent.pk),
+            target_execution_id=str(child.pk),
+        )
+        if carried != child.trigger_input:
+            child.trigger_input = carried
+            child.save(update_fields=["trigger_input"])
 
     def _workflow(self, workflow_id: str) -> Workflow:
         pk = _uuid_or_none(workflow_id)

@@ -12,6 +12,8 @@ output (noted ``reused_from``) and, in a partial run, every node the target does
 (``skipped``). Production executions never get here, so they never read pins.
 """
 
+import dataclasses
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,7 @@ from workflows.models import PinnedData, Workflow, WorkflowVersion
 from workflows.pinned import first_output, pinned_list, pinned_put, pinned_put_many
 
 from .creation import Admission, NewExecution, execution_admit
+from .files import file_executions, files_carried_from
 from .models import Execution, ExecutionMode, NodeRun, NodeRunStatus
 from .payloads import payload_load, payload_store
 
@@ -266,6 +269,7 @@ def _last_run_seed(*, workflow: Workflow, graph: dict[str, Any], node_id: str) -
 def _seed(execution: Execution, seeds: dict[str, _Seed]) -> None:
     target = str(execution.pk)
     graph_nodes = {n["id"]: n.get("type", "") for n in execution.version.graph.get("nodes", [])}
+    seeds = {node_id: _with_own_files(seed, execution) for node_id, seed in seeds.items()}
     NodeRun.objects.bulk_create(
         NodeRun(
             execution=execution,
@@ -280,6 +284,40 @@ def _seed(execution: Execution, seeds: dict[str, _Seed]) -> None:
         )
         for index, (node_id, seed) in enumerate(seeds.items(), start=1)
     )
+
+
+def _with_own_files(seed: _Seed, execution: Execution) -> _Seed:
+    """``seed`` with copies, in the test run's name, of the files its items name from
+    earlier executions of the same workflow (a pin, a reused output). A pin is user data:
+    a reference to any other execution (another workflow, another workspace) is not
+    copied and stays unreadable."""
+    named = [
+        segment
+        for segment in file_executions(seed.output) | file_executions(seed.input)
+        if _is_uuid(segment)
+    ]
+    sources = {
+        str(pk)
+        for pk in Execution.objects.filter(
+            pk__in=named, workflow_id=execution.workflow_id, workspace_id=execution.workspace_id
+        ).values_list("pk", flat=True)
+    }
+    if not sources:
+        return seed
+    target = str(execution.pk)
+    return dataclasses.replace(
+        seed,
+        output=files_carried_from(seed.output, sources=sources, target_execution_id=target),
+        input=files_carried_from(seed.input, sources=sources, target_execution_id=target),
+    )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 # --- pinning from what ran ---------------------------------------------------------------

@@ -99,3 +99,39 @@ def headers_echo_server() -> Iterator[str]:
     """A HeadersEchoHandler server; yields its URL."""
     with _serving(HeadersEchoHandler) as server:
         yield f"http://127.0.0.1:{server.server_port}/echo"
+
+
+REPORT_BYTES = b"%PDF-1.7 quarterly report \x00\x01\x02"
+
+
+class FilesHandler(BaseHTTPRequestHandler):
+    """GET /report.pdf answers REPORT_BYTES as a PDF attachment; any other request (an
+    upload) is kept in ``server.uploads`` as (path, content type, body) and answered 204."""
+
+    def do_GET(self) -> None:
+        if self.command == "GET" and self.path == "/report.pdf":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Disposition", 'attachment; filename="report.pdf"')
+            self.send_header("Content-Length", str(len(REPORT_BYTES)))
+            self.end_headers()
+            self.wfile.write(REPORT_BYTES)
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        uploads = self.server.uploads  # type: ignore[attr-defined]
+        uploads.append((self.path, self.headers.get("Content-Type", ""), body))
+        self.send_response(204)
+        self.end_headers()
+
+    do_POST = do_PUT = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def files_server() -> Iterator[ThreadingHTTPServer]:
+    """A FilesHandler server: serves a report, records uploads."""
+    with _serving(FilesHandler) as server:
+        server.uploads = []  # type: ignore[attr-defined]
+        yield server

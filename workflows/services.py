@@ -17,6 +17,7 @@ from linkflow.engine.versions import versions_pinned, versions_stamped
 from .models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
 from .notes import NOTES_KEY, layout_notes, notes_checked
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
+from .subworkflow_inputs import subworkflow_callers_check
 from .triggers import WEBHOOK_NODE_TYPE, path_normalized, webhook_triggers_sync
 
 
@@ -53,6 +54,7 @@ def workflow_create(
     require_writer(user=user, workspace_id=workspace.id)
     graph = versions_stamped(graph)
     graph_check(graph)
+    subworkflow_callers_check(workspace_id=workspace.id, graph=graph)
     policy = {key: value for key, value in (settings or {}).items() if key in SAVE_POLICY_FIELDS}
     chosen = (settings or {}).get("error_workflow")
     if chosen is not None:
@@ -97,6 +99,7 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
         # A node already stored keeps its version; a new one gets the current version.
         graph = versions_stamped(changes["graph"], previous=current.graph if current else None)
         graph_check(graph)
+        subworkflow_callers_check(workspace_id=workflow.workspace_id, graph=graph)
         if current is None or current.graph != graph:
             _version_add(workflow=workflow, graph=graph, user=user)
             webhook_triggers_sync(workflow=workflow)

@@ -1,3 +1,4 @@
+from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -6,9 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from linkflow.core.api import CreatedCursorPagination, validated_query
+from linkflow.core.errors import NotFound
 from linkflow.core.schema import PLAN_LIMITED
 
 from .. import operations, selectors
+from ..files import FileMissing, execution_file_open
 from ..models import Execution
 from .serializers import (
     ExecutionDetailOutSerializer,
@@ -68,6 +71,26 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             from_node=body.validated_data["from_node"],
         )
         return accepted(request, repeat)
+
+    @extend_schema(
+        responses={(200, "application/octet-stream"): bytes},
+        description="The bytes of a file item of this execution (its `$file` key's last "
+        "part), as an attachment. 404 for a name the execution has not stored, or no more.",
+    )
+    @action(detail=True, methods=["get"], url_path=r"files/(?P<name>[^/]+)")
+    def file(self, request: Request, pk: str, name: str) -> FileResponse:
+        execution = selectors.execution_access(user=request.user, id=pk)
+        try:
+            handle, filename = execution_file_open(execution_id=str(execution.pk), name=name)
+        except FileMissing:
+            raise NotFound("File not found.") from None
+        # Always a download of opaque bytes: a stored HTML file must never render (and run
+        # its script) on LinkFlow's own origin.
+        response = FileResponse(
+            handle, as_attachment=True, filename=filename, content_type="application/octet-stream"
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 def accepted(request: Request, execution: Execution) -> Response:

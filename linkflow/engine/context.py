@@ -71,7 +71,8 @@ class Mailer(Protocol):
     """The host's mail machinery, for notify.email."""
 
     def send(self, *, smtp: dict[str, Any], message: dict[str, Any], timeout: float) -> None:
-        """Send ``message`` ({"from", "to": [...], "cc"?, "subject", "text", "html"?})
+        """Send ``message`` ({"from", "to": [...], "cc"?, "subject", "text", "html"?,
+        "attachments"?: [{"name", "content": bytes, "content_type"}]})
         through the SMTP server described by ``smtp`` (a credential's fields: host, port,
         username?, password?, security: "none" | "starttls" | "tls") within ``timeout``
         seconds, connecting only where the host's address policy allows (see

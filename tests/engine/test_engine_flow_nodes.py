@@ -377,7 +377,9 @@ class FakeSubworkflows:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def run(self, *, workflow_id: str, items: Items, wait: bool, key: str) -> Items:
+    def run(
+        self, *, workflow_id: str, items: Items, wait: bool, key: str, as_items: bool = False
+    ) -> Items:
         self.calls.append({"workflow_id": workflow_id, "items": items, "wait": wait, "key": key})
         if not wait:
             return [{"execution_id": "child-1"}]

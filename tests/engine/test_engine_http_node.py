@@ -181,6 +181,16 @@ class MemoryFiles:
         key = f"files/{len(self.saved)}"
         return {"$file": key, "name": name, "size": len(content), "content_type": content_type}
 
+    def read(self, *, ref: dict[str, Any], limit: int) -> bytes:
+        # As the host does: only this store's own keys; anything else is unknown.
+        number = str(ref.get("$file", "")).removeprefix("files/")
+        if not number.isdigit() or not 0 < int(number) <= len(self.saved):
+            raise KeyError("not a file of this execution")
+        content = self.saved[int(number) - 1]["content"]
+        if len(content) > limit:
+            raise ValueError(f"the file is larger than {limit} bytes")
+        return bytes(content)
+
 
 def run_http(
     client: httpx.Client | None,
@@ -721,3 +731,97 @@ def test_connection_refused_fails_with_a_clear_message(
 
     assert result.error is not None
     assert result.error["message"].startswith(f"Could not connect: GET {closed_port_url}: ")
+
+
+# Sending file items on (issue #12, point 13)
+
+
+def stored(files: MemoryFiles, content: bytes = FILE_BYTES) -> dict[str, Any]:
+    return files.save(name="report.pdf", content=content, content_type="application/pdf")
+
+
+def test_a_file_body_sends_the_files_bytes_with_its_content_type(
+    client: httpx.Client, server: RecordingServer
+) -> None:
+    files = MemoryFiles()
+    ref = stored(files)
+
+    only_item(
+        run_http(
+            client,
+            items=[{"doc": ref}],
+            files=files,
+            method="POST",
+            url=f"{server.url}/echo",
+            body="{{ json.doc }}",
+            body_type="file",
+        )
+    )
+
+    [(method, _, headers, body)] = server.requests
+    assert (method, body) == ("POST", FILE_BYTES)
+    assert headers["content-type"] == "application/pdf"
+
+
+def test_a_multipart_body_sends_file_references_as_file_parts_and_the_rest_as_fields(
+    client: httpx.Client, server: RecordingServer
+) -> None:
+    files = MemoryFiles()
+    ref = stored(files)
+
+    only_item(
+        run_http(
+            client,
+            items=[{"doc": ref}],
+            files=files,
+            method="POST",
+            url=f"{server.url}/echo",
+            body={"upload": "{{ json.doc }}", "note": "monthly", "n": 3},
+            body_type="multipart",
+        )
+    )
+
+    [(_, _, headers, body)] = server.requests
+    assert headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert b'name="upload"; filename="report.pdf"' in body
+    assert b"Content-Type: application/pdf\r\n\r\n" + FILE_BYTES in body
+    assert b'name="note"\r\n\r\nmonthly' in body and b'name="n"\r\n\r\n3' in body
+
+
+def test_a_forged_reference_to_a_file_not_of_this_execution_fails_the_item_unsent(
+    client: httpx.Client, server: RecordingServer
+) -> None:
+    forged = {"$file": "files/other-execution/secret.pdf", "name": "secret.pdf"}
+
+    result = run_http(
+        client,
+        items=[{"doc": forged}],
+        files=MemoryFiles(),
+        method="POST",
+        url=f"{server.url}/echo",
+        body={"upload": "{{ json.doc }}"},
+        body_type="multipart",
+    )
+
+    assert result.status == "failed"
+    assert result.error["message"] == "The file 'secret.pdf' is not one of this execution's files."
+    assert result.error["param"] == "params.body.upload"
+    assert server.requests == []
+
+
+def test_a_file_body_that_is_no_reference_is_refused_on_body(
+    client: httpx.Client, server: RecordingServer
+) -> None:
+    result = run_http(
+        client,
+        files=MemoryFiles(),
+        method="POST",
+        url=f"{server.url}/echo",
+        body="just text",
+        body_type="file",
+    )
+
+    assert result.status == "failed"
+    assert result.error["param"] == "params.body"
+    assert "Expected a file item's reference" in result.error["message"]
+    assert server.requests == []

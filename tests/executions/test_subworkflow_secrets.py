@@ -30,7 +30,7 @@ from .test_websocket_feed import feed, next_events, run, token
 pytestmark = pytest.mark.django_db(transaction=True)
 
 UNDO_CODE = """
-src = items[0]["items"][0]
+src = items[0]
 return [{"restored": src["reversed"][::-1], "seen": src}]
 """
 
@@ -108,7 +108,7 @@ def test_a_secret_handed_to_a_sub_workflow_is_redacted_everywhere_the_child_keep
     # The child's trigger input: the hand-off redacted every form (the reversed copy is
     # not recognisable as the secret, and goes through).
     execution = Execution.objects.get(pk=child)
-    handed = execution.trigger_input["items"][0]
+    handed = execution.trigger_input["$items"][0]
     assert leaks(execution.trigger_input) == []
     assert handed["raw"] == REDACTED
     assert handed["basic_offset_1"].count(REDACTED) == 1

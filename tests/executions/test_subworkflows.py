@@ -15,12 +15,17 @@ def child_graph() -> dict:
     )
 
 
-def test_a_waiting_call_returns_the_childs_last_items(celery_worker, api):
+def test_a_version_2_call_keeps_handing_the_child_one_wrapped_item(celery_worker, api):
     child_id = create_workflow(api, child_graph(), name="child")
     parent_id = create_workflow(
         api,
         chain(
-            {"id": "call", "type": "workflow.execute", "params": {"workflow": child_id}},
+            {
+                "id": "call",
+                "type": "workflow.execute",
+                "version": 2,
+                "params": {"workflow": child_id},
+            },
             {"id": "after", "type": "data.set", "params": {"fields": {"seen": True}}},
         ),
         name="parent",
@@ -40,7 +45,7 @@ def test_a_waiting_call_returns_the_childs_last_items(celery_worker, api):
 
 
 def test_fire_and_forget_returns_the_child_execution_at_once(celery_worker, api):
-    child_id = create_workflow(api, child_graph(), name="child")
+    child_id = create_workflow(api, chain({"id": "n", "type": "flow.noop"}), name="child")
     parent_id = create_workflow(
         api,
         chain(

@@ -16,6 +16,7 @@ from linkflow.core.fields import (
 from linkflow.core.validators import storable_json
 
 from ..models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow
+from ..subworkflow_inputs import workflow_inputs
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -141,6 +142,10 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
     workspace = serializers.UUIDField(source="workspace_id")
     webhooks = serializers.SerializerMethodField()
     settings = serializers.SerializerMethodField()
+    inputs = serializers.SerializerMethodField(
+        help_text="The fields its manual trigger declares for callers (workflow.execute), "
+        "or null when it takes any items."
+    )
     last_refusal = RefusalOutSerializer(
         allow_null=True,
         read_only=True,
@@ -160,6 +165,7 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
             "graph",
             "webhooks",
             "settings",
+            "inputs",
             "last_refusal",
             "created_at",
             "updated_at",
@@ -172,6 +178,10 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
         error_workflow = workflow.error_workflow_id
         values["error_workflow"] = str(error_workflow) if error_workflow else None
         return values
+
+    @extend_schema_field({"type": "array", "items": {"type": "object"}, "nullable": True})
+    def get_inputs(self, workflow: Workflow) -> list[dict[str, Any]] | None:
+        return workflow_inputs(workflow)
 
     @extend_schema_field(WebhookOutSerializer(many=True))
     def get_webhooks(self, workflow: Workflow) -> Any:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from linkflow.engine.errors import NodeError
+from linkflow.engine.file_items import file_read, is_file_ref
 from linkflow.engine.net import BlockedAddress, ResponseTooLarge, default_client, read_capped
 from linkflow.engine.registry import PER_ITEM, Items, NodeType, or_expression
 
@@ -29,13 +30,16 @@ if TYPE_CHECKING:
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # "text" is the v1 name of "raw" (non-string bodies were JSON-encoded); kept for old graphs.
-BODY_TYPES = ("json", "form", "raw", "text")
+# "file": the body is a file item's bytes; "multipart": a form whose file references are
+# sent as file parts (docs/nodes.md, "File items").
+BODY_TYPES = ("json", "form", "raw", "text", "file", "multipart")
 RESPONSE_FORMATS = ("auto", "json", "text", "file")
 DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_TIMEOUT_SECONDS = 300.0
 DEFAULT_MAX_REDIRECTS = 5
 MAX_REDIRECTS = 20
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 _SCALAR = {"type": ["string", "number", "boolean", "null"]}
 _BOOLEAN = or_expression({"type": "boolean"})
 
@@ -87,7 +91,11 @@ class HttpRequest(NodeType):
                     },
                 }
             ),
-            "body": {"description": "Any JSON value; sent for POST, PUT, PATCH and DELETE."},
+            "body": {
+                "description": "Any JSON value; sent for POST, PUT, PATCH and DELETE. With "
+                "body_type 'file' a file item's reference; with 'multipart' an object "
+                "whose file references go as file parts."
+            },
             "body_type": {**or_expression({"enum": list(BODY_TYPES)}), "default": "json"},
             "content_type": {"type": "string", "minLength": 1, "default": "text/plain"},
             "timeout_seconds": {
@@ -228,9 +236,15 @@ def _build(ctx: NodeContext, index: int, auth: _Auth) -> _Request:
     headers = _headers(param("headers", {}))
     content = {}
     if method in BODY_METHODS:
-        content = _content(param("body", None), body_type)
+        body = param("body", None)
+        if body_type in ("file", "multipart"):
+            content = _file_content(ctx, body, body_type, index)
+        else:
+            content = _content(body, body_type)
         if body_type in ("raw", "text") and content:
             headers.setdefault("Content-Type", _text(param("content_type", "text/plain")))
+        if body_type == "file" and content:
+            headers.setdefault("Content-Type", content.pop("content_type"))
     if _flag(param("send_idempotency_key", False), "send_idempotency_key"):
         headers["Idempotency-Key"] = (
             ctx.item_key(index) if ctx.version >= 2 else ctx.idempotency_key
@@ -312,6 +326,33 @@ def _content(body: Any, body_type: str) -> dict[str, Any]:
             "Parameter 'body' must be a string when body_type is 'raw'.", param="params.body"
         )
     return {"content": _text(body).encode()}
+
+
+def _file_content(ctx: NodeContext, body: Any, body_type: str, index: int) -> dict[str, Any]:
+    """httpx's keywords for a file body (``content``, plus the file's ``content_type``
+    for the header) or a multipart form (``files``: every field a part, file references
+    as file parts, other values as text parts). Every reference is read through the
+    host's file store, so one of another execution fails this item."""
+    if body is None:
+        return {}
+    if body_type == "file":
+        read = file_read(ctx, body, limit=MAX_UPLOAD_BYTES, param="params.body", item=index)
+        return {"content": read.content, "content_type": read.content_type}
+    parts: list[tuple[str, tuple[str | None, bytes, str | None]]] = []
+    for key, value in _object(body, "body").items():
+        for entry in value if isinstance(value, list) else [value]:
+            if is_file_ref(entry):
+                read = file_read(
+                    ctx, entry, limit=MAX_UPLOAD_BYTES, param=f"params.body.{key}", item=index
+                )
+                parts.append((str(key), (read.name, read.content, read.content_type)))
+            else:
+                parts.append((str(key), (None, _form_scalar(entry).encode(), None)))
+    if sum(len(part[1][1]) for part in parts) > MAX_UPLOAD_BYTES:
+        raise NodeError(
+            f"The form is larger than {MAX_UPLOAD_BYTES} bytes.", param="params.body", item=index
+        )
+    return {"files": parts}
 
 
 def _form_value(value: Any) -> str | list[str]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from linkflow.engine.errors import NodeError
+from linkflow.engine.file_items import file_read
 from linkflow.engine.net import BlockedAddress, ResponseTooLarge, default_client, read_capped
 from linkflow.engine.nodes.http import redacted
 from linkflow.engine.registry import PER_ITEM, Items, NodeType, or_expression
@@ -30,6 +31,8 @@ SMTP_SECURITY = ("none", "starttls", "tls")
 DEFAULT_SMTP_SECURITY = "starttls"
 # Per message when neither the node nor the execution sets a timeout.
 SMTP_TIMEOUT_SECONDS = 30.0
+# All attachments of one mail together (SMTP servers refuse much bigger messages anyway).
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 SLACK_API_BASE_URL = "https://slack.com/api"
 SLACK_TIMEOUT_SECONDS = 30.0
 # Slack's answers are tiny; anything bigger is not Slack.
@@ -53,6 +56,13 @@ class Email(NodeType):
             "text": {"type": "string", "description": "The plain-text body."},
             "html": {"type": "string", "description": "An HTML alternative of the body."},
             "from": {**_TEXT, "description": "The sender; by default the credential's."},
+            "attachments": {
+                "description": (
+                    'File items to attach: a file reference ({"$file": ...}), a list of '
+                    "them, or an expression giving them, e.g. '{{ json.body }}'."
+                ),
+                "anyOf": [{"type": "object"}, {"type": "array"}, {"type": "string"}],
+            },
         },
         "required": ["to", "subject", "text"],
         "additionalProperties": False,
@@ -145,7 +155,34 @@ def _message(ctx: NodeContext, index: int, *, default_sender: Any) -> dict[str, 
     html = param("html")
     if html is not None:
         message["html"] = _string(html, "html")
+    attachments = _attachments(ctx, param("attachments"), index)
+    if attachments:
+        message["attachments"] = attachments
     return message
+
+
+def _attachments(ctx: NodeContext, value: Any, index: int) -> list[dict[str, Any]]:
+    """The files ``value`` names as ``{"name", "content", "content_type"}``, read through
+    the host's file store (so only this execution's files); NodeError naming
+    ``params.attachments`` for anything else or past MAX_ATTACHMENT_BYTES in all."""
+    if value is None or value == []:
+        return []
+    refs = value if isinstance(value, list) else [value]
+    attached = []
+    for ref in refs:
+        read = file_read(
+            ctx, ref, limit=MAX_ATTACHMENT_BYTES, param="params.attachments", item=index
+        )
+        attached.append(
+            {"name": read.name, "content": read.content, "content_type": read.content_type}
+        )
+    if sum(len(entry["content"]) for entry in attached) > MAX_ATTACHMENT_BYTES:
+        raise NodeError(
+            f"The attachments add up to more than {MAX_ATTACHMENT_BYTES} bytes.",
+            param="params.attachments",
+            item=index,
+        )
+    return attached
 
 
 def _addresses(value: Any, name: str) -> list[str]:

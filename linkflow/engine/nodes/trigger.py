@@ -9,13 +9,47 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from linkflow.engine.registry import OBJECT_SCHEMA_WITHOUT_PARAMS, Items, NodeType
+from linkflow.engine.registry import Items, NodeType
 
 if TYPE_CHECKING:
     from linkflow.engine.context import NodeContext
 
 
+# The key under which a sub-workflow call (workflow.execute version 3) hands over its
+# items: the called workflow's trigger emits them, one item each, instead of one item.
+ITEMS_KEY = "$items"
+SUBWORKFLOW_MODE = "subworkflow"
+
+# What a workflow may declare on its manual trigger about the items it expects when called
+# by workflow.execute: the editor shows them, saving a caller checks its ``fields``.
+INPUTS_SCHEMA: dict[str, Any] = {
+    "description": (
+        "The fields each item has when another workflow calls this one "
+        "(workflow.execute): name, type (any, string, number, boolean, object, array), "
+        "required."
+    ),
+    "type": "array",
+    "maxItems": 100,
+    "items": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "type": {
+                "enum": ["any", "string", "number", "boolean", "object", "array"],
+                "default": "any",
+            },
+            "required": {"type": "boolean", "default": False},
+        },
+        "required": ["name"],
+        "additionalProperties": False,
+    },
+}
+
+
 def _trigger_items(ctx: NodeContext) -> dict[str, Items]:
+    handed = (ctx.run.trigger_input or {}).get(ITEMS_KEY)
+    if ctx.run.execution.get("mode") == SUBWORKFLOW_MODE and isinstance(handed, list):
+        return {"main": [dict(item) for item in handed if isinstance(item, dict)]}
     return {"main": [dict(ctx.run.trigger_input or {})]}
 
 
@@ -26,11 +60,27 @@ class ManualTrigger(NodeType):
     pure = True
     label = "Manual trigger"
     description = "Starts the workflow by hand or through the API with an optional input."
-    params_schema: ClassVar[dict[str, Any]] = OBJECT_SCHEMA_WITHOUT_PARAMS
+    params_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"inputs": INPUTS_SCHEMA},
+        "additionalProperties": False,
+    }
     is_trigger = True
 
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """Each declared input's name appears once. Never raises."""
+        names = [entry["name"] for entry in params.get("inputs", ())]
+        return [
+            (f"params.inputs.{index}.name", f"The input '{name}' is declared twice.")
+            for index, name in enumerate(names)
+            if name in names[:index]
+        ]
+
     def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
-        """Emit ``[trigger_input]`` on "main" (``[{}]`` when there is no input). Never fails."""
+        """Emit ``[trigger_input]`` on "main" (``[{}]`` when there is no input); in a run
+        started by workflow.execute (version 3), the caller's items, one each. Never
+        fails."""
         return _trigger_items(ctx)
 
 

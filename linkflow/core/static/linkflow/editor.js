@@ -268,6 +268,7 @@
       }));
     });
     if ((type.credential_types || []).length) form.appendChild(credentialField(node, type));
+    if (node.type === "workflow.execute") form.appendChild(calledInputs(node));
     form.appendChild(settingsSection(node, type.settings_schema || {}, problems));
     form.appendChild(h("div", { className: "hint small" }, [
       h("strong", { text: "Expressions: " }),
@@ -676,6 +677,30 @@
       }));
     });
     return section;
+  }
+
+  // What the called workflow declares on its manual trigger (its `inputs`), read from the
+  // workflows API, so the author can map `fields` to them; saving checks the mapping.
+  function calledInputs(node) {
+    var box = h("p", { className: "hint small", id: "called-inputs" });
+    var id = (node.params || {}).workflow;
+    if (typeof id !== "string" || !/^[0-9a-f-]{36}$/i.test(id)) {
+      box.textContent = "Pick a workflow by id to see the inputs it expects.";
+      return box;
+    }
+    box.textContent = "Loading the inputs it expects…";
+    fetch("/api/v1/workflows/" + id + "/", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (workflow) {
+        if (!workflow) { box.textContent = "No workflow with this id in this workspace."; return; }
+        var inputs = workflow.inputs;
+        if (!inputs || !inputs.length) { box.textContent = "'" + workflow.name + "' declares no inputs: it takes the items as they are."; return; }
+        box.textContent = "'" + workflow.name + "' expects: " + inputs.map(function (entry) {
+          return entry.name + " (" + (entry.type || "any") + (entry.required ? ", required" : "") + ")";
+        }).join(", ") + ". Map them in fields.";
+      })
+      .catch(function () { box.textContent = "Could not load the inputs it expects."; });
+    return box;
   }
 
   function credentialField(node, type) {
