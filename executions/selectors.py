@@ -26,8 +26,14 @@ def execution_list(
     ``started_after`` is inclusive, ``started_before`` exclusive, so adjacent windows never
     count an execution twice; executions that have not started yet match neither.
     Test runs (the editor's loop) are listed apart: only with ``mode="test"``.
+
+    The workspaces are looked up first and named in the query as values, not as a
+    subquery: PostgreSQL then walks an index in the list's order and stops after the page,
+    where a semi-join made it read and sort every execution of the workspaces (slow at a
+    million). Each filter has an index in that order (migration 0011).
     """
-    qs = _scoped(user)
+    workspace_ids = list(workspace_ids_for(user=user).values_list("workspace_id", flat=True))
+    qs = Execution.objects.filter(workspace_id__in=workspace_ids).select_related("version")
     if not mode:
         qs = qs.exclude(mode=ExecutionMode.TEST)
     if workflow_id is not None:
