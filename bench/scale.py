@@ -276,10 +276,14 @@ class InProcess:
         self.client = APIClient()
         self.client.force_authenticate(User.objects.get(email=ADMIN["email"]))
 
-    def walk(self, params: dict[str, str], pages: int) -> list[tuple[float, float, float]]:
+    def walk(self, params: dict[str, str], pages: int) -> list[tuple[float, float, float, int]]:
+        """Per page: wall ms, CPU ms, SQL ms, and the buffers (8 kB pages) PostgreSQL
+        touched for the page's list query (EXPLAIN ANALYZE BUFFERS after the request):
+        the one figure no other load on the machine can disturb."""
         from django.db import connection
 
         sql = [0.0]
+        listed: list[tuple[str, Any]] = []
 
         def timed(execute, query, params_, many, context):  # type: ignore[no-untyped-def]
             t0 = time.perf_counter()
@@ -287,21 +291,30 @@ class InProcess:
                 return execute(query, params_, many, context)
             finally:
                 sql[0] += time.perf_counter() - t0
+                if 'FROM "executions_execution"' in query and "LIMIT" in query:
+                    listed.append((query, params_))
 
         samples = []
         url: str | None = "/api/v1/executions/"
         query: dict[str, str] | None = params
-        with connection.execute_wrapper(timed):
-            for _ in range(pages):
-                if url is None:
-                    break
-                sql[0] = 0.0
+        for _ in range(pages):
+            if url is None:
+                break
+            sql[0] = 0.0
+            listed.clear()
+            with connection.execute_wrapper(timed):
                 wall0, cpu0 = time.perf_counter(), time.thread_time()
                 response = self.client.get(url, query, HTTP_HOST="127.0.0.1")
                 wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
-                assert response.status_code == 200, response.content[:300]
-                samples.append((wall * 1000, cpu * 1000, sql[0] * 1000))
-                url, query = response.json()["next"], None
+            assert response.status_code == 200, response.content[:300]
+            buffers = 0
+            with connection.cursor() as cursor:
+                for text, args in listed:
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + text, args)
+                    plan = cursor.fetchone()[0][0]["Plan"]
+                    buffers += plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
+            samples.append((wall * 1000, cpu * 1000, sql[0] * 1000, buffers))
+            url, query = response.json()["next"], None
         return samples
 
 
@@ -337,7 +350,8 @@ def stored(args: argparse.Namespace) -> None:
                 inside = [s for _ in range(args.rounds) for s in probe_in.walk(params, args.pages)]
                 rows.append(
                     f"| {size:,} | {name} | {_p(first)} | {_p(deep)} | {len(first) + len(deep)}"
-                    f" | {_p([s[1] for s in inside])} | {_p([s[2] for s in inside])} |"
+                    f" | {_p([s[1] for s in inside])} | {_p([s[2] for s in inside])}"
+                    f" | {_p([s[3] for s in inside], 0)} |"
                 )
             print("\n".join(rows[-len(queries) - 1 :]), flush=True)
     print(
@@ -346,16 +360,16 @@ def stored(args: argparse.Namespace) -> None:
     )
     print(
         "| stored | filter | HTTP first page | HTTP pages 2.. | pages"
-        " | in-process CPU per page | SQL per page |"
+        " | in-process CPU per page | SQL per page | buffers per page |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 
-def _p(values: list[float]) -> str:
+def _p(values: list[float], digits: int = 1) -> str:
     if not values:
         return "-"
-    return f"{percentile(values, 50):.1f} / {percentile(values, 99):.1f}"
+    return f"{percentile(values, 50):.{digits}f} / {percentile(values, 99):.{digits}f}"
 
 
 def main() -> None:
