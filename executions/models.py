@@ -131,9 +131,11 @@ class Execution(BaseModel):
                 fields=["workspace", "status", "-created_at", "-id"],
                 name="execution_ws_status_created",
             ),
-            # A time-range filter (started_after/before): the rows of the range, then sorted.
+            # A time-range filter (started_after/before): the creation span of the range's
+            # rows, read from the index alone (selectors._within_created_span).
             models.Index(
                 fields=["workspace", "started_at"],
+                include=["created_at"],
                 condition=models.Q(started_at__isnull=False),
                 name="execution_ws_started",
             ),

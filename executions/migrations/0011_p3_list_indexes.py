@@ -75,6 +75,7 @@ class Migration(migrations.Migration):
             index=models.Index(
                 condition=models.Q(("started_at__isnull", False)),
                 fields=["workspace", "started_at"],
+                include=["created_at"],
                 name="execution_ws_started",
             ),
         ),
