@@ -13,7 +13,7 @@ over 40 workflows and two other tenants, mostly succeeded, a few cancelled, Node
 one in 20), then at each size measures the execute path and the list API with the filters
 users use, walking --pages pages deep by the cursor, and prints p50/p99 per filter.
 
-Needs DATABASE_URL (PostgreSQL; a database `<name>_scale` is dropped and created) and
+Needs DATABASE_URL (PostgreSQL; a database `<name>_scale_<curve>` is dropped and made) and
 REDIS_URL. Loopback only; every process it starts is ended. Figures are noisy on a shared
 machine: compare within one run.
 """
@@ -102,8 +102,8 @@ def run_batch(
 
 
 def fresh(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
-    db_url = bench_database(os.environ["DATABASE_URL"], "_scale")
-    env = role_env(db_url, LINKFLOW_QUEUE="linkflow-bench-scale")
+    db_url = bench_database(os.environ["DATABASE_URL"], f"_scale_{args.curve}")
+    env = role_env(db_url, LINKFLOW_QUEUE=f"linkflow-bench-scale-{args.curve}")
     prepare_database(env)
     return db_url, env
 
