@@ -1,11 +1,16 @@
 """Throughput and latency of executions through the API with the Procfile roles running.
 
-Starts the web role (uvicorn or gunicorn) and the worker role (Celery) against PostgreSQL
-and Redis, pushes N executions of a 4-node workflow with no outside calls through
+Starts the web role (uvicorn) and the worker role (Celery) against PostgreSQL and Redis,
+pushes N executions of a 4-node workflow with no outside calls through
 `POST /api/v1/workflows/{id}/execute` from C client threads, waits until all finish, and
 prints executions/s and queued-to-finished latency. Not part of the test suite.
 
     .venv/bin/python bench/executions.py --executions 2000 --concurrency 16
+    .venv/bin/python bench/executions.py --baseline /work/wt/base   # before vs after
+
+With ``--baseline DIR`` the same run is made twice, back to back, first against the
+checkout DIR (its own code, its own fresh database), then against this one, and the
+ratio (this / baseline) is printed: one run, two checkouts, no figures from other runs.
 
 Needs DATABASE_URL (PostgreSQL; a database `<name>_bench` is dropped and created) and
 REDIS_URL (a bench-only queue is used). Loopback only; every process it starts is ended.
@@ -14,13 +19,12 @@ REDIS_URL (a bench-only queue is used). Loopback only; every process it starts i
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import httpx
 import psycopg
@@ -28,173 +32,89 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.roles import (  # noqa: E402
+    api_client,
+    bench_database,
+    percentile,
+    prepare_database,
+    role_env,
+    roles,
+    wait_finished,
+)
 from tests.graphs import pure_graph  # noqa: E402
 
-ADMIN = {"email": "bench@linkflow.local", "password": "bench-password-123"}
-# The roles run in production mode (DEBUG off, URLs set), which requires explicit keys.
-BENCH_SECRET_KEY = "linkflow-bench-only-not-a-secret"
-BENCH_CREDENTIAL_KEY = "bGlua2Zsb3ctYmVuY2gtb25seS1ub3QtYS1zZWNyZXQ="  # Fernet: 32 bytes
+WARM_UP = 50
 
 
-def bench_database(url: str) -> str:
-    parsed = urlparse(url)
-    name = (parsed.path.lstrip("/") or "linkflow") + "_bench"
-    admin = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunparse(parsed._replace(path=f"/{name}"))
-
-
-def role_env(db_url: str, **extra: str) -> dict[str, str]:
-    """The environment the benchmarked roles run with: production mode on the bench
-    database, an unlimited plan and rate limits out of the way (they are not measured)."""
-    return {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "LINKFLOW_QUEUE": "linkflow-bench",
-        "LINKFLOW_ADMIN_EMAIL": ADMIN["email"],
-        "LINKFLOW_ADMIN_PASSWORD": ADMIN["password"],
-        "DJANGO_SETTINGS_MODULE": "linkflow.settings",
-        "LOG_LEVEL": "WARNING",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", BENCH_SECRET_KEY),
-        "LINKFLOW_CREDENTIAL_KEYS": os.environ.get(
-            "LINKFLOW_CREDENTIAL_KEYS", BENCH_CREDENTIAL_KEY
-        ),
-        "LINKFLOW_DEFAULT_PLAN": "unlimited",
-        "LINKFLOW_RATE_DEFAULT": "1000000/min",
-        "LINKFLOW_RATE_EXECUTE": "1000000/min",
-        "LINKFLOW_RATE_AUTH": "1000/min",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        **extra,
-    }
-
-
-def web_command(port: int, workers: int, *, ws_deflate: str = "false") -> list[str]:
-    """The web role as the Procfile runs it (uvicorn serving linkflow.asgi), on 127.0.0.1."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "linkflow.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--ws-per-message-deflate",
-        ws_deflate,
-        # As in the Procfile: only LINKFLOW_TRUSTED_PROXIES may name the client's address.
-        "--forwarded-allow-ips",
-        os.environ.get("LINKFLOW_TRUSTED_PROXIES", ""),
-    ]
-
-
-def worker_command(concurrency: int) -> list[str]:
-    """The worker role as the Procfile runs it, at the given prefork concurrency."""
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "linkflow",
-        "worker",
-        "--concurrency",
-        str(concurrency),
-        "--loglevel",
-        "WARNING",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-
-
-def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer within {timeout}s")
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+@dataclass
+class Figures:
+    executions: int
+    not_succeeded: int
+    node_runs: int
+    submit_rate: float
+    request_p50: float
+    request_p99: float
+    throughput: float
+    latency_p50: float
+    latency_p99: float
+    latency_mean: float
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--executions", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--web", choices=["uvicorn", "gunicorn"], default="uvicorn")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout to run first, for the ratio"
+    )
     args = parser.parse_args()
-
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         raise SystemExit("set DATABASE_URL (PostgreSQL) and REDIS_URL")
+
+    checkouts = [("this", ROOT)]
+    if args.baseline:
+        checkouts.insert(0, ("baseline", args.baseline.resolve()))
+    results: dict[str, Figures] = {}
+    for label, checkout in checkouts:
+        results[label] = measure(checkout, args, tag=label)
+        print(f"-- {label}: {checkout}")
+        print_figures(args, results[label])
+    if args.baseline:
+        before, after = results["baseline"], results["this"]
+        print("-- ratio this / baseline (one run)")
+        print(f"API submit rate:        x{after.submit_rate / before.submit_rate:.2f}")
+        print(f"end-to-end throughput:  x{after.throughput / before.throughput:.2f}")
+        print(f"queued->finished p99:   x{after.latency_p99 / before.latency_p99:.2f}")
+
+
+def measure(checkout: Path, args: argparse.Namespace, *, tag: str) -> Figures:
+    """Fresh database, the roles of ``checkout``, the load; the figures."""
     db_url = bench_database(os.environ["DATABASE_URL"])
-    out = ROOT / "bench" / "out"
-    out.mkdir(exist_ok=True)
-    env = role_env(db_url)
-    py = sys.executable
-    subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([py, "manage.py", "ensure_admin"], cwd=ROOT, env=env, check=True)
-
-    bind = f"127.0.0.1:{args.port}"
-    if args.web == "uvicorn":
-        web_cmd = web_command(args.port, args.web_workers)
-    else:
-        web_cmd = [
-            py,
-            "-m",
-            "gunicorn",
-            "linkflow.wsgi:application",
-            "--bind",
-            bind,
-            "--workers",
-            str(args.web_workers),
-            "--threads",
-            "4",
-        ]
-    procs = [
-        start(web_cmd, env, out / "web.log"),
-        start(worker_command(args.worker_concurrency), env, out / "worker.log"),
-    ]
-    try:
-        base = f"http://{bind}"
-        wait_http(f"{base}/")
-        run(base, args, db_url)
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=30)
+    env = role_env(db_url, checkout=checkout)
+    prepare_database(env, checkout=checkout)
+    with roles(
+        env,
+        port=args.port,
+        web_workers=args.web_workers,
+        worker_concurrency=args.worker_concurrency,
+        checkout=checkout,
+        tag=f"executions-{tag}",
+    ) as base:
+        return run(base, args, db_url)
 
 
-def run(base: str, args: argparse.Namespace, db_url: str) -> None:
-    access = httpx.post(f"{base}/api/v1/auth/token/", json=ADMIN).json()["access"]
-    headers = {"Authorization": f"Bearer {access}"}
-    workflow = httpx.post(
-        f"{base}/api/v1/workflows/", headers=headers, json={"name": "bench", "graph": pure_graph()}
-    ).json()
-    url = f"{base}/api/v1/workflows/{workflow['id']}/execute"
+def run(base: str, args: argparse.Namespace, db_url: str) -> Figures:
+    api = api_client(base)
+    workflow = api.post("/api/v1/workflows/", json={"name": "bench", "graph": pure_graph()})
+    url = f"{base}/api/v1/workflows/{workflow.json()['id']}/execute"
     local = threading.local()
     request_ms: list[float] = []
 
     def fire(i: int) -> None:
-        client = getattr(local, "client", None) or httpx.Client(headers=headers, timeout=30)
+        client = getattr(local, "client", None) or httpx.Client(headers=api.headers, timeout=30)
         local.client = client
         t0 = time.perf_counter()
         response = client.post(url, json={"input": {"n": i % 10}})
@@ -203,58 +123,57 @@ def run(base: str, args: argparse.Namespace, db_url: str) -> None:
 
     # Warm-up so connection pools and imports are not part of the figures.
     with ThreadPoolExecutor(args.concurrency) as pool:
-        list(pool.map(fire, range(50)))
-    wait_finished(db_url, 50)
+        list(pool.map(fire, range(WARM_UP)))
+    wait_finished(db_url, WARM_UP)
     request_ms.clear()
 
     started = time.perf_counter()
     with ThreadPoolExecutor(args.concurrency) as pool:
         list(pool.map(fire, range(args.executions)))
     submitted = time.perf_counter() - started
-    wait_finished(db_url, 50 + args.executions)
-    report(args, db_url, submitted, request_ms)
+    wait_finished(db_url, WARM_UP + args.executions)
+    return figures(args, db_url, submitted, request_ms)
 
 
-def wait_finished(db_url: str, total: int, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            done = conn.execute(
-                "SELECT count(*) FROM executions_execution WHERE status IN ('succeeded', 'failed')"
-            ).fetchone()[0]
-            if done >= total:
-                return
-            time.sleep(0.2)
-    raise SystemExit("executions did not finish in time")
-
-
-def report(
+def figures(
     args: argparse.Namespace, db_url: str, submitted: float, request_ms: list[float]
-) -> None:
+) -> Figures:
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(
             "SELECT queued_at, finished_at, status FROM executions_execution "
-            "ORDER BY queued_at OFFSET 50"
+            f"ORDER BY queued_at OFFSET {WARM_UP}"
         ).fetchall()
         node_runs = conn.execute("SELECT count(*) FROM executions_noderun").fetchone()[0]
-    first_queued = min(r[0] for r in rows)
-    last_finished = max(r[1] for r in rows)
-    span = (last_finished - first_queued).total_seconds()
+    span = (max(r[1] for r in rows) - min(r[0] for r in rows)).total_seconds()
     latency = [(r[1] - r[0]).total_seconds() * 1000 for r in rows]
-    failed = sum(1 for r in rows if r[2] != "succeeded")
+    return Figures(
+        executions=len(rows),
+        not_succeeded=sum(1 for r in rows if r[2] != "succeeded"),
+        node_runs=node_runs,
+        submit_rate=args.executions / submitted,
+        request_p50=percentile(request_ms, 50),
+        request_p99=percentile(request_ms, 99),
+        throughput=len(rows) / span,
+        latency_p50=percentile(latency, 50),
+        latency_p99=percentile(latency, 99),
+        latency_mean=statistics.mean(latency),
+    )
+
+
+def print_figures(args: argparse.Namespace, f: Figures) -> None:
     print(
-        f"web={args.web} x{args.web_workers}  worker concurrency={args.worker_concurrency}  "
+        f"web uvicorn x{args.web_workers}  worker concurrency={args.worker_concurrency}  "
         f"client concurrency={args.concurrency}"
     )
-    print(f"executions: {len(rows)} ({failed} not succeeded), node runs stored: {node_runs}")
+    print(f"executions: {f.executions} ({f.not_succeeded} not succeeded), node runs: {f.node_runs}")
     print(
-        f"API submit rate:        {args.executions / submitted:8.1f} requests/s "
-        f"(p50 {percentile(request_ms, 50):.1f} ms, p99 {percentile(request_ms, 99):.1f} ms)"
+        f"API submit rate:        {f.submit_rate:8.1f} requests/s "
+        f"(p50 {f.request_p50:.1f} ms, p99 {f.request_p99:.1f} ms)"
     )
-    print(f"end-to-end throughput:  {len(rows) / span:8.1f} executions/s")
+    print(f"end-to-end throughput:  {f.throughput:8.1f} executions/s")
     print(
-        f"queued->finished:       p50 {percentile(latency, 50):.0f} ms, "
-        f"p99 {percentile(latency, 99):.0f} ms, mean {statistics.mean(latency):.0f} ms"
+        f"queued->finished:       p50 {f.latency_p50:.0f} ms, "
+        f"p99 {f.latency_p99:.0f} ms, mean {f.latency_mean:.0f} ms"
     )
 
 

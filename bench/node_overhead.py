@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.executions import (  # noqa: E402
+from bench.roles import (  # noqa: E402
     BENCH_CREDENTIAL_KEY,
     BENCH_SECRET_KEY,
     bench_database,

@@ -23,7 +23,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.executions import (  # noqa: E402
+from bench.roles import (  # noqa: E402
     ADMIN,
     bench_database,
     percentile,

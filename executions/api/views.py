@@ -41,7 +41,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             mode=data.get("mode"),
             started_after=data.get("started_after"),
             started_before=data.get("started_before"),
-        )
+        ).defer("version__graph", "inherited_secrets", "resume_call")  # not in a list row
 
     def get_object(self) -> Execution:
         return selectors.execution_get(user=self.request.user, id=self.kwargs["pk"])
