@@ -16,6 +16,7 @@ stored first, and the broker's message id is the dedupe key that keeps a redeliv
 one execution.
 """
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -246,10 +247,8 @@ class ListenerSupervisor:
         running.session.stop.set()
         running.thread.join(timeout=30)
         if release:
-            try:
+            with contextlib.suppress(redis.RedisError):  # then it expires
                 running.lock.release()
-            except redis.RedisError:
-                pass  # it expires
         logger.info("listener %s stopped: %s", key, why)
 
 

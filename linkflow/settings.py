@@ -452,9 +452,7 @@ LINKFLOW_BEAT_STANDBY_SECONDS = _env_float("LINKFLOW_BEAT_STANDBY_SECONDS", defa
 # which listeners should run, and how long a listener's lock outlives a dead beat.
 LINKFLOW_LISTENERS_ENABLED = _env_bool("LINKFLOW_LISTENERS_ENABLED", default=True)
 LINKFLOW_LISTENER_SYNC_SECONDS = _env_float("LINKFLOW_LISTENER_SYNC_SECONDS", default=5.0)
-LINKFLOW_LISTENER_LOCK_TTL_SECONDS = _env_float(
-    "LINKFLOW_LISTENER_LOCK_TTL_SECONDS", default=30.0
-)
+LINKFLOW_LISTENER_LOCK_TTL_SECONDS = _env_float("LINKFLOW_LISTENER_LOCK_TTL_SECONDS", default=30.0)
 # A cron fire sent later than this after its slot (beat down, slow failover) is skipped.
 LINKFLOW_SCHEDULE_GRACE_SECONDS = _env_float("LINKFLOW_SCHEDULE_GRACE_SECONDS", default=120.0)
 # How many item keys a trigger.poll node remembers; past it the least recently seen go.

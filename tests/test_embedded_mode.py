@@ -187,9 +187,9 @@ def test_embedded_mode_runs_listening_triggers_in_process(embedded_server):
                 amqp.Message(json.dumps({"order": 42}), message_id="o42"), routing_key=queue
             )
             deadline = time.monotonic() + 60
-            while not (runs := api.get(f"/api/v1/executions/?workflow={workflow}").json()[
-                "results"
-            ]):
+            while not (
+                runs := api.get(f"/api/v1/executions/?workflow={workflow}").json()["results"]
+            ):
                 assert time.monotonic() < deadline, "the in-process listener never started a run"
                 time.sleep(0.2)
         finally:

@@ -14,9 +14,9 @@ from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import validate_graph
 from linkflow.engine.versions import versions_pinned, versions_stamped
 
+from .listener_triggers import listener_triggers_sync
 from .models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
 from .notes import NOTES_KEY, layout_notes, notes_checked
-from .listener_triggers import listener_triggers_sync
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
 from .triggers import WEBHOOK_NODE_TYPE, path_normalized, webhook_triggers_sync
 

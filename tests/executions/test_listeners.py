@@ -6,6 +6,7 @@ listener per trigger, and LinkFlow's own Redis is refused to every trigger."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import threading
@@ -85,10 +86,8 @@ def _storing(workflow: Workflow, *, kill_first: bool) -> tuple[Callable[[Message
 
 def _listen_in_thread(listener: Any, session: Session) -> threading.Thread:
     def run() -> None:
-        try:
+        with contextlib.suppress(Killed):
             listen_forever(listener, session)
-        except Killed:
-            pass
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -164,10 +163,8 @@ def _jetstream(port: int, stream: str, subject: str, payloads: list[dict[str, An
     async def run() -> None:
         client = await nats.connect(f"nats://127.0.0.1:{port}")
         js = client.jetstream()
-        try:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
             await js.delete_stream(stream)
-        except nats.js.errors.NotFoundError:
-            pass
         await js.add_stream(name=stream, subjects=[subject])
         for payload in payloads:
             await js.publish(subject, json.dumps(payload).encode())
@@ -191,7 +188,9 @@ def test_jetstream_listener_killed_between_store_and_ack_makes_one_execution(own
     params = {"subject": subject, "jetstream": True, "stream": stream, "ack_wait_seconds": 1}
     workflow = _workflow(owner, {"type": "trigger.nats", "params": params})
     _jetstream(port, stream, subject, [{"order": 1}, {"order": 2}])
-    target = Target(fields={"host": "127.0.0.1", "port": port}, params=params, policy=OPEN, name="j")
+    target = Target(
+        fields={"host": "127.0.0.1", "port": port}, params=params, policy=OPEN, name="j"
+    )
     try:
         deliver, seen = _storing(workflow, kill_first=True)
         with pytest.raises(Killed):

@@ -10,7 +10,6 @@ time (prefetch 1): a run is stored before the next message is taken.
 
 from __future__ import annotations
 
-import socket
 import ssl
 from typing import Any
 
@@ -55,7 +54,9 @@ class AmqpListener:
             if params.get("declare", True):
                 channel.queue_declare(queue, durable=True, auto_delete=False)
             if params.get("exchange"):
-                channel.queue_bind(queue, str(params["exchange"]), str(params.get("routing_key", "")))
+                channel.queue_bind(
+                    queue, str(params["exchange"]), str(params.get("routing_key", ""))
+                )
             channel.basic_qos(0, 1, False)
             channel.basic_consume(
                 queue, callback=lambda message: self._one(session, channel, message)
@@ -64,7 +65,7 @@ class AmqpListener:
             while not session.stop.is_set():
                 try:
                     connection.drain_events(timeout=POLL_SECONDS)
-                except socket.timeout:
+                except TimeoutError:
                     connection.heartbeat_tick()
         finally:
             _close(connection)

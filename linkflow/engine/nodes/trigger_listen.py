@@ -135,8 +135,7 @@ class NatsTrigger(_ListenTrigger):
             "jetstream": {"type": "boolean", "default": False},
             "stream": {**_NAME, "description": "JetStream: the stream holding the subject."},
             "durable": {
-                "description": "JetStream: the durable consumer's name (default: one per "
-                "trigger).",
+                "description": "JetStream: the durable consumer's name (default: one per trigger).",
                 "type": "string",
                 "pattern": r"^[A-Za-z0-9_-]{1,100}$",
             },
