@@ -111,6 +111,9 @@ class _HostedListener:
             if row.credential_id
             else {}
         )
+        kind = row.node_type.removeprefix("trigger.")
+        if fields.get("type") not in (kind, None):
+            raise ValueError(f"{row.node_type} needs a {kind} credential")
         target = Target(
             fields=fields,
             params=row.params,

@@ -355,3 +355,9 @@ def test_supervisor_starts_on_activation_stops_on_deactivation_one_listener_per_
     _until(lambda: Execution.objects.filter(workflow=workflow).count() == 2, "the next run")
     inputs = [e.trigger_input for e in Execution.objects.filter(workflow=workflow)]
     assert sorted(i["message"]["id"] for i in inputs) == [1, 2]
+
+    if settings.REDIS_URL:
+        # The process holding the trigger goes away: the other one takes it over.
+        first.stop()
+        second.sync()
+        assert list(second.running) == [key]

@@ -298,3 +298,52 @@ def test_every_listener_is_refused_a_loopback_server_by_the_default_policy(
     with pytest.raises(Exception, match="loopback address"):
         listener.listen(session)
     assert session.connections == 0
+
+
+def _rabbitmq_close(connection_name: str) -> int:
+    """Close, server-side, the RabbitMQ connections named ``connection_name`` (only
+    ours: other clients of the shared broker keep theirs); return how many."""
+    if shutil.which("rabbitmqctl") is None:
+        if IN_CI:
+            pytest.fail("rabbitmqctl is not installed")
+        pytest.skip("rabbitmqctl is not installed")
+    listed = subprocess.run(
+        ["rabbitmqctl", "list_connections", "-q", "pid", "client_properties"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wanted = f'{{"connection_name","{connection_name}"}}'
+    names = [line.split("\t", 1)[0] for line in listed.stdout.splitlines() if wanted in line]
+    for name in names:
+        subprocess.run(
+            ["rabbitmqctl", "close_connection", name, "closed by the test"],
+            capture_output=True,
+            check=True,
+        )
+    return len(names)
+
+
+def test_amqp_listener_comes_back_after_the_broker_closes_its_connection() -> None:
+    port = require_server("rabbitmq")
+    queue = f"{NAME}-closed"
+    target = Target(
+        fields={"host": "127.0.0.1", "port": port},
+        params={"queue": queue},
+        policy=OPEN_POLICY,
+        name=f"{NAME}:closed",
+    )
+    running = Running(listener_for("trigger.amqp", target))
+    try:
+        closed = _rabbitmq_close(f"linkflow listener {target.name}")
+        _until(lambda: running.session.connections >= 2, "the reconnect")
+        with amqp.Connection(host=f"127.0.0.1:{port}") as connection:
+            connection.channel().basic_publish(amqp.Message("after"), routing_key=queue)
+        _until(lambda: len(running.seen) == 1, "the message after the reconnect")
+    finally:
+        running.stop()
+        with amqp.Connection(host=f"127.0.0.1:{port}") as connection:
+            connection.channel().queue_delete(queue)
+
+    assert closed == 1
+    assert running.seen[0].item["body"] == "after"

@@ -45,6 +45,8 @@ class AmqpListener:
             virtual_host=str(fields.get("virtual_host") or "/"),
             connect_timeout=10,
             heartbeat=HEARTBEAT_SECONDS,
+            # Shown in the broker's connection list: which trigger holds this connection.
+            client_properties={"connection_name": f"linkflow listener {self._target.name}"},
             ssl={"server_hostname": host, "cert_reqs": ssl.CERT_REQUIRED} if tls else False,
         )
         try:
