@@ -16,6 +16,7 @@ stored first, and the broker's message id is the dedupe key that keeps a redeliv
 one execution.
 """
 
+import atexit
 import contextlib
 import hashlib
 import logging
@@ -286,3 +287,6 @@ def on_beat_init(**_: Any) -> None:
     global _supervisor
     if _supervisor is None and settings.LINKFLOW_LISTENERS_ENABLED:
         _supervisor = ListenerSupervisor().start()
+        # A beat that stops gives its locks up, so the other beat takes the triggers over
+        # at its next sync instead of after the locks' TTL.
+        atexit.register(_supervisor.stop)

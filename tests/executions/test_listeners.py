@@ -361,3 +361,24 @@ def test_supervisor_starts_on_activation_stops_on_deactivation_one_listener_per_
         first.stop()
         second.sync()
         assert list(second.running) == [key]
+
+
+def test_a_listener_cannot_use_another_workspaces_credential(owner: Any, outsider: Any) -> None:
+    from credentials.services import credential_create
+    from executions.listeners import _HostedListener
+
+    theirs = credential_create(
+        workspace=workspace_ensure_personal(user=outsider),
+        name="their broker",
+        type="amqp",
+        data={"host": "127.0.0.1", "port": 5672},
+    )
+    workflow = _workflow(owner, {"type": "trigger.amqp", "params": {"queue": "q"}})
+    # As if the graph named it (whatever saving checks, the listener checks again).
+    row = ListenerTrigger.objects.get(workflow=workflow)
+    row.credential_id = str(theirs.pk)
+    session = Session(deliver=lambda m: None)
+
+    with pytest.raises(KeyError):
+        _HostedListener(row).listen(session)
+    assert session.connections == 0

@@ -54,7 +54,8 @@ class RedisListener:
             decode_responses=False,
             max_connections=2,
         )
-        client = redis.Redis(connection_pool=pool, protocol=2)
+        # Any: redis-py's command types assume decoded replies; these are bytes.
+        client: Any = redis.Redis(connection_pool=pool, protocol=2)
         try:
             client.ping()
             session.connected()
@@ -65,18 +66,18 @@ class RedisListener:
         finally:
             pool.disconnect()
 
-    def _list(self, client: redis.Redis, session: Session) -> None:
+    def _list(self, client: Any, session: Session) -> None:
         # Left over from a listener that stopped before removing them: oldest first.
         for value in reversed(client.lrange(self.processing, -MAX_REPLAY, -1)):
             if session.stop.is_set():
                 return
             self._one(client, session, value)
         while not session.stop.is_set():
-            value = client.blmove(self._key, self.processing, POLL_SECONDS, "RIGHT", "LEFT")
+            value = client.blmove(self._key, self.processing, int(POLL_SECONDS), "RIGHT", "LEFT")
             if value is not None:
                 self._one(client, session, value)
 
-    def _one(self, client: redis.Redis, session: Session, value: bytes) -> None:
+    def _one(self, client: Any, session: Session, value: bytes) -> None:
         deliver_checked(
             session,
             body=value,
@@ -85,7 +86,7 @@ class RedisListener:
         )
         client.lrem(self.processing, 1, value)
 
-    def _channel(self, client: redis.Redis, session: Session) -> None:
+    def _channel(self, client: Any, session: Session) -> None:
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(self._key)
