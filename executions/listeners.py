@@ -81,7 +81,8 @@ def listener_deliver(*, workflow_id: Any, node_id: str, message: Message) -> Exe
     )
     dedupe = None
     if message.dedupe_key:
-        key = message.dedupe_key
+        # Per trigger: two triggers of one workflow may see the same message id.
+        key = f"{node_id}:{message.dedupe_key}"
         if len(key) > _MAX_KEY:
             key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
         dedupe = Dedupe(key=key, window=DEDUPE_WINDOW)
@@ -178,7 +179,9 @@ class ListenerSupervisor:
         """Stop listeners whose row went, changed or whose lock was lost; start one for
         each row whose lock this process takes. Raises database errors."""
         close_old_connections()
-        rows = {_key(row): row for row in ListenerTrigger.objects.all()}
+        # Rows exist only for active workflows; the filter covers any path that deactivates
+        # a workflow without its services (a bulk update, the admin).
+        rows = {_key(row): row for row in ListenerTrigger.objects.filter(workflow__active=True)}
         for key, running in list(self.running.items()):
             row = rows.get(key)
             if row is None or _fingerprint(row) != running.fingerprint:

@@ -130,6 +130,7 @@ def test_amqp_listener_killed_between_store_and_ack_makes_one_execution(owner: A
     executions = list(Execution.objects.filter(workflow=workflow))
     assert len(executions) == 1
     assert executions[0].mode == "event"
+    assert executions[0].dedupe_key == "listen:amqp:order-7"
     assert executions[0].trigger_input["body"] == {"order": 7}
     assert left == 0  # the redelivery was acknowledged
 
