@@ -6,6 +6,7 @@ class ExecutionsConfig(AppConfig):
 
     def ready(self) -> None:
         from celery.signals import (
+            beat_init,
             task_failure,
             task_unknown,
             worker_init,
@@ -18,7 +19,7 @@ class ExecutionsConfig(AppConfig):
         from linkflow.core.admin_site import admin_panel_register
         from linkflow.core.metrics import fleet_gauges_register, worker_metrics_serve
 
-        from . import dead_letters, shutdown
+        from . import dead_letters, listeners, shutdown
         from .console import console_figures
         from .metering import (
             executions_created_count,
@@ -31,6 +32,8 @@ class ExecutionsConfig(AppConfig):
         task_failure.connect(dead_letters.on_task_failure, weak=False)
         task_unknown.connect(dead_letters.on_task_unknown, weak=False)
         worker_init.connect(worker_metrics_serve, weak=False)
+        # Beat holds the listening triggers' subscriptions (executions/listeners.py).
+        beat_init.connect(listeners.on_beat_init, weak=False)
         # A sub-workflow's inherited secrets are encrypted with the credential keys.
         encrypted_column_register(model="executions.Execution", field="inherited_secrets")
         # A stopping worker hands its executions back (executions/shutdown.py).

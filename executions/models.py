@@ -48,6 +48,8 @@ class ExecutionMode(models.TextChoices):
     ERROR = "error", "Error workflow"
     # From the editor's build-test loop (executions/test_runs.py): own limits, no quota.
     TEST = "test", "Test"
+    # A message of a listening trigger (trigger.redis, .amqp, .mqtt, .nats).
+    EVENT = "event", "Event"
 
 
 class Execution(BaseModel):

@@ -448,6 +448,11 @@ LINKFLOW_BEAT_LOCK_KEY = env.str("LINKFLOW_BEAT_LOCK_KEY", default="")
 LINKFLOW_BEAT_LOCK_TTL_SECONDS = _env_float("LINKFLOW_BEAT_LOCK_TTL_SECONDS", default=15.0)
 LINKFLOW_BEAT_RENEW_SECONDS = _env_float("LINKFLOW_BEAT_RENEW_SECONDS", default=5.0)
 LINKFLOW_BEAT_STANDBY_SECONDS = _env_float("LINKFLOW_BEAT_STANDBY_SECONDS", default=2.0)
+# Listening triggers (executions/listeners.py, run by every beat): how often a beat reads
+# which listeners should run, and how long a listener's lock outlives a dead beat.
+LINKFLOW_LISTENERS_ENABLED = _env_bool("LINKFLOW_LISTENERS_ENABLED", default=True)
+LINKFLOW_LISTENER_SYNC_SECONDS = _env_float("LINKFLOW_LISTENER_SYNC_SECONDS", default=5.0)
+LINKFLOW_LISTENER_LOCK_TTL_SECONDS = _env_float("LINKFLOW_LISTENER_LOCK_TTL_SECONDS", default=30.0)
 # A cron fire sent later than this after its slot (beat down, slow failover) is skipped.
 LINKFLOW_SCHEDULE_GRACE_SECONDS = _env_float("LINKFLOW_SCHEDULE_GRACE_SECONDS", default=120.0)
 # How many item keys a trigger.poll node remembers; past it the least recently seen go.

@@ -134,3 +134,66 @@ def test_embedded_mode_resumes_a_wait_by_its_url(embedded_server):
     assert done["status"] == "succeeded", done["error"]
     hold = [r for r in done["node_runs"] if r["node_id"] == "hold"][-1]
     assert hold["output"] == {"main": [{"ok": True}]}
+
+
+def test_embedded_mode_runs_listening_triggers_in_process(embedded_server):
+    """A trigger.amqp of an activated workflow listens inside `manage.py serve` (no beat
+    role): a message published to its queue becomes an execution of mode "event"."""
+    import json
+
+    import amqp
+
+    from .conftest import require_server
+
+    port = require_server("rabbitmq")
+    queue = f"linkflow-embedded-{os.getpid()}"
+    api = httpx.Client(base_url=embedded_server, timeout=10)
+    tokens = api.post("/api/v1/auth/token/", json=ADMIN).json()
+    api.headers["Authorization"] = f"Bearer {tokens['access']}"
+    workspaces = api.get("/api/v1/workspaces/").json()
+    workspace = (workspaces["results"] if isinstance(workspaces, dict) else workspaces)[0]["id"]
+    credential = api.post(
+        "/api/v1/credentials/",
+        json={
+            "workspace": workspace,
+            "name": "rabbit",
+            "type": "amqp",
+            "data": {"host": "127.0.0.1", "port": port, "username": "guest", "password": "guest"},
+        },
+    )
+    assert credential.status_code == 201, credential.text
+    graph = {
+        "nodes": [
+            {
+                "id": "orders",
+                "type": "trigger.amqp",
+                "credential": credential.json()["id"],
+                "params": {"queue": queue},
+            },
+            {"id": "done", "type": "flow.noop"},
+        ],
+        "edges": [{"source": "orders", "target": "done"}],
+    }
+    created = api.post("/api/v1/workflows/", json={"name": "listen", "graph": graph})
+    assert created.status_code == 201, created.text
+    workflow = created.json()["id"]
+    assert api.patch(f"/api/v1/workflows/{workflow}", json={"active": True}).status_code == 200
+
+    with amqp.Connection(host=f"127.0.0.1:{port}") as connection:
+        channel = connection.channel()
+        channel.queue_declare(queue, durable=True, auto_delete=False)
+        try:
+            channel.basic_publish(
+                amqp.Message(json.dumps({"order": 42}), message_id="o42"), routing_key=queue
+            )
+            deadline = time.monotonic() + 60
+            while not (
+                runs := api.get(f"/api/v1/executions/?workflow={workflow}").json()["results"]
+            ):
+                assert time.monotonic() < deadline, "the in-process listener never started a run"
+                time.sleep(0.2)
+        finally:
+            channel.queue_delete(queue)
+
+    assert len(runs) == 1
+    assert runs[0]["mode"] == "event"

@@ -23,6 +23,10 @@ CREDENTIAL_TYPES: dict[str, tuple[str, ...]] = {
     "notify.email": ("smtp",),
     "notify.slack": ("slack",),
     "trigger.webhook": ("webhook_auth",),
+    "trigger.redis": ("redis",),
+    "trigger.amqp": ("amqp",),
+    "trigger.mqtt": ("mqtt",),
+    "trigger.nats": ("nats",),
 }
 
 # Node keys compared one by one in a diff; "params" is compared per parameter.

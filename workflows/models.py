@@ -227,3 +227,24 @@ class PollSeenKey(BaseModel):
 
     def __str__(self) -> str:
         return self.key_hash
+
+
+class ListenerTrigger(BaseModel):
+    """A listening trigger node (trigger.redis, .amqp, .mqtt, .nats) of an ACTIVE
+    workflow's current graph, written by ``listener_triggers_sync``: the listener process
+    (executions/listeners.py) holds one subscription per row, and drops it when the row
+    goes or changes."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="+")
+    node_id = models.CharField(max_length=64)
+    node_type = models.CharField(max_length=64)
+    params = models.JSONField(default=dict)
+    credential_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "node_id"], name="listener_node_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id} / {self.node_id}"

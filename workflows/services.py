@@ -14,6 +14,7 @@ from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import validate_graph
 from linkflow.engine.versions import versions_pinned, versions_stamped
 
+from .listener_triggers import listener_triggers_sync
 from .models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
 from .notes import NOTES_KEY, layout_notes, notes_checked
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
@@ -67,6 +68,7 @@ def workflow_create(
     _version_add(workflow=workflow, graph=graph, user=user)
     webhook_triggers_sync(workflow=workflow)
     schedule_triggers_sync(workflow=workflow)
+    listener_triggers_sync(workflow=workflow)
     return workflow
 
 
@@ -107,6 +109,7 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
         workflow.save(update_fields=[*fields, "updated_at"])
     if "active" in fields or "graph" in changes:
         schedule_triggers_sync(workflow=workflow)  # (de)activation adds or drops cron tasks
+        listener_triggers_sync(workflow=workflow)  # ... and listeners
     if workflow.active != was_active:
         audit_record(
             action="workflow.activate" if workflow.active else "workflow.deactivate",

@@ -192,6 +192,10 @@ _BUILTIN_PATHS: dict[str, str] = {
     "flow.stop": "linkflow.engine.nodes.flow_stop:Stop",
     "trigger.error": "linkflow.engine.nodes.trigger_error:ErrorTrigger",
     "trigger.poll": "linkflow.engine.nodes.trigger_poll:PollTrigger",
+    "trigger.redis": "linkflow.engine.nodes.trigger_listen:RedisTrigger",
+    "trigger.amqp": "linkflow.engine.nodes.trigger_listen:AmqpTrigger",
+    "trigger.mqtt": "linkflow.engine.nodes.trigger_listen:MqttTrigger",
+    "trigger.nats": "linkflow.engine.nodes.trigger_listen:NatsTrigger",
 }
 
 _targets: dict[str, str | type[NodeType]] = dict(_BUILTIN_PATHS)
