@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('executions', '0010_execution_mode_test'),
+        ('executions', '0011_list_indexes'),
     ]
 
     operations = [
