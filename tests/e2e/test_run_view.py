@@ -100,7 +100,7 @@ def test_after_a_fix_retry_and_rerun_can_run_the_current_version(new_page, owner
         page.goto(f"/executions/{execution.pk}/")
         expect(page.locator("#run-status")).to_have_text("failed", timeout=15_000)
         # the fix: the second call goes elsewhere; the first is unchanged
-        workflow_update(
+        workflow = workflow_update(
             user=owner,
             workflow=workflow,
             changes={"graph": _calls(f"{base}/orders?user=1", f"{base}/orders?user=2")},
