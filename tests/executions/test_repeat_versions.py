@@ -1,7 +1,6 @@
 """Retry and re-run choose the version: ``original`` (default) runs the version the
 execution ran, ``current`` the workflow's current one; a re-run reuses a recorded output only
-where the node computes the same in the version run. A real worker on Redis and PostgreSQL
-(or the embedded one)."""
+where the node computes the same in the version run. A real worker on Redis and PostgreSQL."""
 
 from executions.models import Execution, NodeRun
 
