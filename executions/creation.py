@@ -39,6 +39,7 @@ from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.core.throttling import limit_wait
 
 from .dispatch import dispatch_promote, enqueue_execution
+from .idempotency import repeat_check
 from .models import Execution, ExecutionMode, ExecutionStatus
 
 _UNFINISHED = (
@@ -70,10 +71,13 @@ class Admission(enum.Enum):
 @dataclass(frozen=True)
 class Dedupe:
     """A repeated ``key`` of the workflow gets the earlier execution back; past ``window``
-    (if given) the earlier one gives the key up and a new execution is made."""
+    (if given) the earlier one gives the key up and a new execution is made. With a
+    ``fingerprint`` (the request's hash, idempotency.py), a repeat whose fingerprint
+    differs from the earlier one's is refused instead."""
 
     key: str
     window: timedelta | None = None
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,8 @@ def execution_admit(
     stays pending until a slot frees. A CHILD_INLINE one is created queued, unsent.
 
     With ``dedupe``, an execution of the workflow already holding the key is returned
-    instead (no quota check, nothing created), also when two callers race. ``prepare``
+    instead (no quota check, nothing created), also when two callers race; one whose
+    ``dedupe.fingerprint`` differs raises ``idempotency_key_reused`` (422). ``prepare``
     runs in the creating transaction after the insert (a re-run copies its reused
     NodeRuns there), so the row is never dispatched without it.
 
@@ -122,7 +127,7 @@ def execution_admit(
     if dedupe is not None:
         earlier = _deduplicated(workflow_id=workflow_id, dedupe=dedupe)
         if earlier is not None:
-            return earlier
+            return repeat_check(earlier=earlier, fingerprint=dedupe.fingerprint)
     if admission.metered:
         check_monthly_quota(workspace_id=new.workspace_id)
     if admission is Admission.TEST:
@@ -139,7 +144,8 @@ def execution_admit(
         if dedupe is None:
             raise
         # A concurrent request with the same key created it first: answer with that one.
-        return Execution.objects.get(workflow_id=workflow_id, dedupe_key=dedupe.key)
+        earlier = Execution.objects.get(workflow_id=workflow_id, dedupe_key=dedupe.key)
+        return repeat_check(earlier=earlier, fingerprint=dedupe.fingerprint)
     return execution
 
 
@@ -153,6 +159,7 @@ def _insert(new: NewExecution, *, admission: Admission, dedupe: Dedupe | None) -
         queued_at=now,
         dispatched_at=now if child else None,
         dedupe_key=dedupe.key if dedupe is not None else None,
+        dedupe_fingerprint=dedupe.fingerprint if dedupe is not None else "",
     )
 
 

@@ -113,6 +113,9 @@ class Execution(BaseModel):
     # NULL, not "", when unused: the unique constraint must not see blanks as equal.
     # (On PostgreSQL the constraint is enforced through the executions_dedupe side table.)
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    # The hash of the request that took the key (executions/idempotency.py): the same key
+    # with another body is refused. Empty when the path has no request body to compare.
+    dedupe_fingerprint = models.CharField(max_length=64, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -1,6 +1,8 @@
 """What a user does to an execution after starting it: cancel, retry, re-run from a node."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
 
 from django.utils import timezone
 
@@ -8,6 +10,8 @@ from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import Graph
+from linkflow.engine.reruns import rerun_plan
+from workflows.models import WorkflowVersion
 
 from . import events
 from .creation import Admission, NewExecution, execution_admit
@@ -16,6 +20,8 @@ from .files import files_carried
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, NodeRun, NodeRunStatus
 from .payloads import payload_load, payload_store
 
+# A recorded run whose output a re-run may reuse.
+_REUSABLE = (NodeRunStatus.SUCCEEDED, NodeRunStatus.SKIPPED)
 _ACTIVE = (
     ExecutionStatus.PENDING,
     ExecutionStatus.QUEUED,
@@ -62,42 +68,108 @@ def _cancelled_event(execution: Execution) -> dict[str, object]:
     )
 
 
-def execution_retry(*, user: User, execution: Execution) -> Execution:
-    """A new execution of the same version with the same input, linked to this one."""
-    require_writer(user=user, workspace_id=execution.workspace_id)
-    _require_finished(execution)
-    return _repeat(execution, user=user, rerun_from_node="")
+class RepeatVersion(StrEnum):
+    """Which version a retry or re-run runs: the one the execution ran, or the workflow's
+    current one (after a fix)."""
+
+    ORIGINAL = "original"
+    CURRENT = "current"
 
 
-def execution_rerun(*, user: User, execution: Execution, from_node: str) -> Execution:
-    """A new execution where ``from_node`` and everything downstream of it run again and
-    every other node reuses the output this execution recorded for it.
+@dataclass(frozen=True)
+class Repeat:
+    """A retry or re-run as admitted: the new execution, and which nodes of the version it
+    runs keep their recorded output (``reused_nodes``) or run (``run_nodes``), in order."""
 
-    Raises ``validation_error`` (400) for a node the pinned version does not have.
+    execution: Execution
+    reused_nodes: tuple[str, ...]
+    run_nodes: tuple[str, ...]
+
+
+def execution_retry(
+    *, user: User, execution: Execution, version: str = RepeatVersion.ORIGINAL
+) -> Repeat:
+    """A new execution with the same input, linked to this one, of the version it ran
+    (``original``) or of the workflow's current version (``current``); every node runs.
+
+    Raises ``conflict`` (409) for an unfinished execution, ``workflow_has_no_version``
+    (409), and ``validation_error`` (400, on ``version``) when the current version lacks
+    the trigger this execution started from.
     """
     require_writer(user=user, workspace_id=execution.workspace_id)
     _require_finished(execution)
-    graph = Graph.from_dict(execution.version.graph)
+    target = _target_version(execution, version)
+    graph = _graph(target)
+    plan = rerun_plan(recorded=graph, target=graph, from_node=None, reusable=())
+    repeat = _repeat(execution, user=user, version=target, rerun_from_node="")
+    return Repeat(execution=repeat, reused_nodes=plan.reused, run_nodes=plan.runs)
+
+
+def execution_rerun(
+    *, user: User, execution: Execution, from_node: str, version: str = RepeatVersion.ORIGINAL
+) -> Repeat:
+    """A new execution of the chosen version (see ``execution_retry``) where ``from_node``
+    and everything downstream of it run again, and every other node reuses the output this
+    execution recorded for it where the node computes the same in that version
+    (linkflow/engine/reruns.py); a node that does not, and its downstream, run again.
+
+    Raises ``validation_error`` (400) for a node the version run does not have, and what
+    ``execution_retry`` raises.
+    """
+    require_writer(user=user, workspace_id=execution.workspace_id)
+    _require_finished(execution)
+    target = _target_version(execution, version)
+    graph = _graph(target)
     if from_node not in {node.id for node in graph.nodes}:
-        raise LinkflowError(
-            ErrorCode.VALIDATION_ERROR,
-            "Some fields are invalid.",
-            details={
-                "from_node": [f"Node '{from_node}' is not in version {execution.version.number}."]
-            },
-        )
-    again = graph.downstream(from_node)
+        raise _invalid("from_node", f"Node '{from_node}' is not in version {target.number}.")
+    decided = execution.node_runs.filter(status__in=_REUSABLE).values_list("node_id", flat=True)
+    plan = rerun_plan(
+        recorded=_graph(execution.version), target=graph, from_node=from_node, reusable=decided
+    )
 
     def reuse(repeat: Execution) -> None:
-        _copy_reused_runs(execution, repeat, skip=again)
+        _copy_reused_runs(execution, repeat, nodes=plan.reused)
 
-    return _repeat(execution, user=user, rerun_from_node=from_node, prepare=reuse)
+    repeat = _repeat(execution, user=user, version=target, rerun_from_node=from_node, prepare=reuse)
+    return Repeat(execution=repeat, reused_nodes=plan.reused, run_nodes=plan.runs)
+
+
+def _target_version(execution: Execution, version: str) -> WorkflowVersion:
+    if version == RepeatVersion.ORIGINAL:
+        return execution.version
+    if version != RepeatVersion.CURRENT:
+        raise _invalid("version", "Use 'original' or 'current'.")
+    current = execution.workflow.current_version
+    if current is None:
+        raise LinkflowError(
+            ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
+        )
+    trigger = execution.trigger_node_id
+    if trigger and trigger not in {node.get("id") for node in current.graph.get("nodes", [])}:
+        # Its trigger item would reach no node: the run would do nothing, or fail.
+        raise _invalid(
+            "version",
+            f"Version {current.number} has no node '{trigger}', the trigger this "
+            "execution started from.",
+        )
+    return current
+
+
+def _graph(version: WorkflowVersion) -> Graph:
+    return Graph.from_dict(version.graph)
+
+
+def _invalid(field: str, problem: str) -> LinkflowError:
+    return LinkflowError(
+        ErrorCode.VALIDATION_ERROR, "Some fields are invalid.", details={field: [problem]}
+    )
 
 
 def _repeat(
     execution: Execution,
     *,
     user: User,
+    version: WorkflowVersion,
     rerun_from_node: str,
     prepare: Callable[[Execution], None] | None = None,
 ) -> Execution:
@@ -105,7 +177,7 @@ def _repeat(
     new = NewExecution(
         workspace_id=execution.workspace_id,
         workflow_id=execution.workflow_id,
-        version_id=execution.version_id,
+        version_id=version.pk,
         mode=execution.mode,
         trigger_input=execution.trigger_input,
         # A repeated sub-workflow redacts what its caller handed down, like the first run.
@@ -136,11 +208,10 @@ def _trigger_files_carried(execution: Execution, repeat: Execution) -> None:
         repeat.save(update_fields=["trigger_input"])
 
 
-def _copy_reused_runs(execution: Execution, repeat: Execution, *, skip: set[str]) -> None:
-    decided = execution.node_runs.filter(
-        status__in=(NodeRunStatus.SUCCEEDED, NodeRunStatus.SKIPPED)
-    ).exclude(node_id__in=skip)
+def _copy_reused_runs(execution: Execution, repeat: Execution, *, nodes: Iterable[str]) -> None:
+    decided = execution.node_runs.filter(status__in=_REUSABLE, node_id__in=list(nodes))
     target = str(repeat.pk)
+    source = str(execution.pk)
 
     def copied(run: NodeRun, kind: str, value: object) -> object:
         # Stored payloads are copied too: the repeat must outlive its source's cleanup.
@@ -161,6 +232,8 @@ def _copy_reused_runs(execution: Execution, repeat: Execution, *, skip: set[str]
             sequence=index,
             input=copied(run, "input", run.input),
             output=copied(run, "output", run.output),
+            # The lineage comes along (paired items downstream read it), and where from.
+            item_meta={**(run.item_meta or {}), "reused_from": source},
             started_at=run.started_at,
             finished_at=run.finished_at,
         )

@@ -66,6 +66,7 @@ def detail(request: HttpRequest, pk: object) -> HttpResponse:
         ],
         "can_act": _can_act(request, execution),
         "finished": execution.status in FINISHED_STATUSES,
+        "current_version": execution.workflow.current_version,
     }
     return render(request, "executions/run.html", context)
 
@@ -157,6 +158,7 @@ def node(request: HttpRequest, pk: object, node_id: str) -> HttpResponse:
         "runs": [_run_view(run, request) for run in runs],
         "can_act": _can_act(request, execution),
         "finished": execution.status in FINISHED_STATUSES,
+        "current_version": execution.workflow.current_version,
     }
     return render(request, "executions/run_node.html", context)
 
@@ -177,36 +179,57 @@ def cancel(request: HttpRequest, pk: object) -> HttpResponse:
 @require_POST
 @page(at_least=Role.VIEWER)
 def retry(request: HttpRequest, pk: object) -> HttpResponse:
-    """Run the same version with the same input again, as a new execution."""
+    """Run the version it ran (or the current one) with the same input, as a new execution."""
     execution = _actable(request, pk)
+    version = request.POST.get("version", "original")[:16]
     try:
-        repeat = operations.execution_retry(user=request.user, execution=execution)  # type: ignore[arg-type]
+        repeat = operations.execution_retry(
+            user=request.user,  # type: ignore[arg-type]
+            execution=execution,
+            version=version,
+        )
     except LinkflowError as error:
-        messages.error(request, error.message)
+        messages.error(request, _problems(error))
         return redirect("runs:detail", pk=execution.pk)
-    messages.success(request, "Retrying as a new execution.")
-    return redirect("runs:detail", pk=repeat.pk)
+    messages.success(request, f"Retrying as a new execution{_on_version(repeat)}.")
+    return redirect("runs:detail", pk=repeat.execution.pk)
 
 
 @require_POST
 @page(at_least=Role.VIEWER)
 def rerun(request: HttpRequest, pk: object) -> HttpResponse:
-    """Run ``from_node`` and everything after it again, reusing the other nodes' output."""
+    """Run ``from_node`` and everything after it again (in the version it ran or the
+    current one), reusing the output of the other nodes that compute the same."""
     execution = _actable(request, pk)
     from_node = request.POST.get("from_node", "")[:64]
+    version = request.POST.get("version", "original")[:16]
     try:
         repeat = operations.execution_rerun(
             user=request.user,  # type: ignore[arg-type]
             execution=execution,
             from_node=from_node,
+            version=version,
         )
     except LinkflowError as error:
-        details = error.details if isinstance(error.details, dict) else {}
-        problems = details.get("from_node") or [error.message]
-        messages.error(request, " ".join(str(p) for p in problems))
+        messages.error(request, _problems(error))
         return redirect("runs:detail", pk=execution.pk)
-    messages.success(request, f"Re-running from {from_node} as a new execution.")
-    return redirect("runs:detail", pk=repeat.pk)
+    reused = ", ".join(repeat.reused_nodes) or "nothing"
+    messages.success(
+        request,
+        f"Re-running from {from_node} as a new execution{_on_version(repeat)}: "
+        f"reusing {reused}; running {', '.join(repeat.run_nodes)}.",
+    )
+    return redirect("runs:detail", pk=repeat.execution.pk)
+
+
+def _on_version(repeat: operations.Repeat) -> str:
+    return f" of v{repeat.execution.version.number}"
+
+
+def _problems(error: LinkflowError) -> str:
+    details = error.details if isinstance(error.details, dict) else {}
+    problems = details.get("from_node") or details.get("version") or [error.message]
+    return " ".join(str(p) for p in problems)
 
 
 def _actable(request: HttpRequest, pk: object) -> Execution:

@@ -37,6 +37,7 @@ def execution_create(
     trigger_node_id: str = "",
     dedupe_key: str | None = None,
     dedupe_window: timedelta | None = None,
+    dedupe_fingerprint: str = "",
 ) -> Execution:
     """Start the workflow's current version from outside (API, webhook, editor): an
     execution admitted as EXTERNAL (see creation.py), queued at once when its workspace
@@ -45,6 +46,8 @@ def execution_create(
     With ``dedupe_key``, a request repeating the key of an execution of this workflow gets
     that execution back (no plan check, nothing queued), also when two race; past
     ``dedupe_window`` (if given) the old execution gives the key up and a new one is made.
+    A repeat whose ``dedupe_fingerprint`` (the request's hash, idempotency.py) differs
+    from the first one's raises ``idempotency_key_reused`` (422), creating nothing.
 
     Raises NotFound/PermissionDenied for a caller who may not run it,
     ``workflow_has_no_version`` (409) for a workflow without a graph, and
@@ -66,7 +69,11 @@ def execution_create(
         trigger_node_id=trigger_node_id,
         created_by=user,
     )
-    dedupe = Dedupe(key=dedupe_key, window=dedupe_window) if dedupe_key is not None else None
+    dedupe = (
+        Dedupe(key=dedupe_key, window=dedupe_window, fingerprint=dedupe_fingerprint)
+        if dedupe_key is not None
+        else None
+    )
     return execution_admit(new=new, admission=Admission.EXTERNAL, dedupe=dedupe)
 
 

@@ -56,11 +56,28 @@ from .executing import chain
 BEYOND_SCHEMA: dict[tuple[str, str], set[tuple[str, str | None]]] = {
     # The engine's graph rules: node types and parameters, edges between existing nodes
     # and ports, no cycles, one trigger at least.
-    ("POST", "/api/v1/workflows/"): {("workflow_graph_invalid", None)},
-    ("PUT", "/api/v1/workflows/{id}/"): {("workflow_graph_invalid", None)},
-    ("PATCH", "/api/v1/workflows/{id}/"): {("workflow_graph_invalid", None)},
-    # The node to re-run from must be a node of the execution's graph.
-    ("POST", "/api/v1/executions/{id}/rerun/"): {("validation_error", "from_node")},
+    # settings.error_workflow must be a workflow of the same workspace.
+    ("POST", "/api/v1/workflows/"): {
+        ("workflow_graph_invalid", None),
+        ("validation_error", "settings"),
+    },
+    ("PUT", "/api/v1/workflows/{id}/"): {
+        ("workflow_graph_invalid", None),
+        ("validation_error", "settings"),
+    },
+    ("PATCH", "/api/v1/workflows/{id}/"): {
+        ("workflow_graph_invalid", None),
+        ("validation_error", "settings"),
+    },
+    # The node to re-run from must be a node of the version run; the current version must
+    # have the trigger the execution started from (docs/api.md).
+    ("POST", "/api/v1/executions/{id}/rerun/"): {
+        ("validation_error", "from_node"),
+        ("validation_error", "version"),
+    },
+    ("POST", "/api/v1/executions/{id}/retry/"): {("validation_error", "version")},
+    # A repeated Idempotency-Key must come with the body it was first used with (422).
+    ("POST", "/api/v1/workflows/{id}/execute/"): {("idempotency_key_reused", None)},
     # The editor's loop (docs/editor-loop.md): the graph's rules and a node of it; what is
     # stored (a snapshot, a pin) must be storable, and a pin is size-limited; a node must
     # have run in the execution it is debugged or previewed from.
@@ -121,7 +138,7 @@ def positive_data_acceptance_within_business_rules(ctx: Any, response: Any, case
 
 def _beyond_schema(case: Any, response: Any) -> bool:
     allowed = BEYOND_SCHEMA.get((case.method.upper(), case.path), set())
-    if response.status_code != 400 or not allowed:
+    if response.status_code not in (400, 422) or not allowed:
         return False
     error = json.loads(response.content)["error"]
     if error["code"] != "validation_error":

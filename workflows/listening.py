@@ -30,6 +30,7 @@ from .triggers import (
     webhook_call_check,
     webhook_item,
 )
+from .webhook_failures import public_failures
 
 MAX_LISTEN_SECONDS = 600
 
@@ -74,6 +75,7 @@ def listen_close(*, user: User, workflow: Workflow) -> None:
     cache.delete(_key(workflow.pk))
 
 
+@public_failures
 def webhook_test_call(*, trigger: WebhookTrigger, method: str, read: Any) -> WebhookReply:
     """Answer a request to a test URL of ``trigger``: while its workflow is listened to,
     authenticate it as the production URL would, close the window and start a test run
@@ -81,7 +83,8 @@ def webhook_test_call(*, trigger: WebhookTrigger, method: str, read: Any) -> Web
     outcome in sync mode). ``read()`` gives the WebhookCall (the body is read only then).
 
     Raises ``not_listening`` (404) outside a window (or when another request took it
-    first), and the refusals of the production URL but ``workflow_inactive``.
+    first), and the refusals of the production URL but ``workflow_inactive``, made public
+    as the production URL's are (webhook_failures.py).
     """
     if cache.get(_key(trigger.workflow_id)) is None:
         raise _not_listening()

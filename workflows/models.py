@@ -10,6 +10,9 @@ from linkflow.core.models import BaseModel
 
 # The workflow settings of its save policy, as the API names them.
 SAVE_POLICY_FIELDS = ("save_succeeded", "save_failed", "save_manual", "save_node_data")
+# Every on/off setting the API reads and writes by name: the save policy and the switch
+# that shows webhook callers the details of a failure (workflows/webhook_failures.py).
+SWITCH_SETTING_FIELDS = (*SAVE_POLICY_FIELDS, "webhook_error_details")
 
 
 class Workflow(BaseModel):
@@ -36,6 +39,13 @@ class Workflow(BaseModel):
         default=True,
         help_text="Keep node inputs and outputs and the trigger input of kept executions "
         "(off: only statuses, timings and errors stay).",
+    )
+    # Off: a failed call to one of its webhooks answers a generic error and a reference id;
+    # on (to debug an integration), the details too. The anonymous caller is not trusted.
+    webhook_error_details = models.BooleanField(
+        default=False,
+        help_text="Show webhook callers the details of a failure (execution and node ids, "
+        "errors, auth reasons) instead of only a reference id.",
     )
     current_version = models.ForeignKey(
         "WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -15,7 +15,7 @@ from linkflow.engine import validate_graph
 from linkflow.engine.versions import versions_pinned, versions_stamped
 
 from .listener_triggers import listener_triggers_sync
-from .models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
+from .models import SWITCH_SETTING_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
 from .notes import NOTES_KEY, layout_notes, notes_checked
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
 from .subworkflow_inputs import subworkflow_callers_check
@@ -44,7 +44,8 @@ def workflow_create(
     settings: dict[str, Any] | None = None,
 ) -> Workflow:
     """Create a workflow with version 1 of ``graph`` in ``workspace``; ``settings`` sets
-    some of its save policy (SAVE_POLICY_FIELDS; the rest keep everything) and its
+    some of its on/off settings (SWITCH_SETTING_FIELDS: the save policy, whose unset
+    fields keep everything, and ``webhook_error_details``, off unless set) and its
     ``error_workflow`` (a workflow of the workspace, else ``validation_error``).
 
     Raises NotFound/PermissionDenied unless the user may write there, and
@@ -56,7 +57,7 @@ def workflow_create(
     graph = versions_stamped(graph)
     graph_check(graph)
     subworkflow_callers_check(workspace_id=workspace.id, graph=graph)
-    policy = {key: value for key, value in (settings or {}).items() if key in SAVE_POLICY_FIELDS}
+    policy = {key: value for key, value in (settings or {}).items() if key in SWITCH_SETTING_FIELDS}
     chosen = (settings or {}).get("error_workflow")
     if chosen is not None:
         policy["error_workflow_id"] = _error_workflow_check(
@@ -75,7 +76,7 @@ def workflow_create(
 @transaction.atomic
 def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) -> Workflow:
     """Apply ``changes`` (name, description, active, graph, and ``settings``: a dict of
-    some of SAVE_POLICY_FIELDS and ``error_workflow``); a changed graph adds a version.
+    some of SWITCH_SETTING_FIELDS and ``error_workflow``); a changed graph adds a version.
     An ``error_workflow`` outside the workspace raises ``validation_error`` (400).
 
     The workflow row is locked so two concurrent saves cannot take the same version number.
@@ -87,7 +88,7 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
     if changes.get("active") and not workflow.active:
         check_activation_allowed(workspace_id=workflow.workspace_id)
     values = {**changes.get("settings", {}), **changes}
-    fields = [f for f in ("name", "description", "active", *SAVE_POLICY_FIELDS) if f in values]
+    fields = [f for f in ("name", "description", "active", *SWITCH_SETTING_FIELDS) if f in values]
     for field in fields:
         setattr(workflow, field, values[field])
     if "error_workflow" in changes.get("settings", {}):

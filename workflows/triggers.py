@@ -29,6 +29,7 @@ from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 from linkflow.engine.signing import signature
 
 from .models import WebhookAuth, WebhookMode, WebhookTrigger, Workflow, webhook_token_new
+from .webhook_failures import public_failures
 
 logger = logging.getLogger(__name__)
 
@@ -251,6 +252,7 @@ def webhook_call_check(
         )
 
 
+@public_failures
 def webhook_call_handle(*, trigger: WebhookTrigger, call: WebhookCall) -> WebhookReply:
     """Authenticate the call, start an execution with its item, answer per the trigger's mode.
 
@@ -258,7 +260,8 @@ def webhook_call_handle(*, trigger: WebhookTrigger, call: WebhookCall) -> Webhoo
     the trigger's timeout for the outcome (see ``webhook_reply_for``). Raises
     ``webhook_auth_failed`` (401), ``malformed_request`` (400) for a body that does not
     parse, ``workflow_has_no_version`` (409), and in sync mode ``execution_failed`` (502)
-    or ``execution_timeout`` (504).
+    or ``execution_timeout`` (504). Failures not about the call itself carry a reference
+    id instead of their message and details (webhook_failures.py).
     """
     hidden = webhook_authenticate(trigger=trigger, call=call)
     item = webhook_item(call=call, hidden_headers=hidden)

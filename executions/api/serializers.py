@@ -11,7 +11,19 @@ class ExecuteInSerializer(serializers.Serializer):
     input = serializers.DictField(required=False, default=dict, validators=[storable_json])
 
 
-class RerunInSerializer(serializers.Serializer):
+_VERSION_HELP = (
+    "`original` (default): the version the execution ran; `current`: the workflow's "
+    "current version (after a fix)."
+)
+
+
+class RetryInSerializer(serializers.Serializer):
+    version = serializers.ChoiceField(
+        choices=["original", "current"], default="original", help_text=_VERSION_HELP
+    )
+
+
+class RerunInSerializer(RetryInSerializer):
     from_node = StrictCharField(max_length=64)
 
 
@@ -122,4 +134,23 @@ class ExecutionDetailOutSerializer(ExecutionOutSerializer):
 
     class Meta(ExecutionOutSerializer.Meta):
         fields = (*ExecutionOutSerializer.Meta.fields, "node_runs")
+        read_only_fields = fields
+
+
+class RepeatOutSerializer(ExecutionOutSerializer):
+    """A retry or re-run as admitted: the new execution, and which nodes of the version it
+    runs keep their recorded output and which run again."""
+
+    reused_nodes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Nodes whose output this execution recorded is reused, in execution order.",
+    )
+    run_nodes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Nodes that run: the start node, everything after it, and every node the "
+        "version run changed (type, params, credential, incoming edges) with what follows.",
+    )
+
+    class Meta(ExecutionOutSerializer.Meta):
+        fields = (*ExecutionOutSerializer.Meta.fields, "reused_nodes", "run_nodes")
         read_only_fields = fields

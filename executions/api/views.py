@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from linkflow.core.api import CreatedCursorPagination, validated_query
+from linkflow.core.api import CreatedCursorPagination, validated, validated_query
 from linkflow.core.errors import NotFound
 from linkflow.core.schema import PLAN_LIMITED
 
@@ -17,7 +17,9 @@ from .serializers import (
     ExecutionDetailOutSerializer,
     ExecutionFilterSerializer,
     ExecutionOutSerializer,
+    RepeatOutSerializer,
     RerunInSerializer,
+    RetryInSerializer,
 )
 
 
@@ -52,25 +54,37 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         execution = operations.execution_cancel(user=request.user, execution=self.get_object())
         return Response(ExecutionOutSerializer(execution).data)
 
-    @extend_schema(request=None, responses={202: ExecutionOutSerializer, **PLAN_LIMITED})
+    @extend_schema(request=RetryInSerializer, responses={202: RepeatOutSerializer, **PLAN_LIMITED})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
-        repeat = operations.execution_retry(user=request.user, execution=self.get_object())
-        return accepted(request, repeat)
+        body = validated(RetryInSerializer(data=request.data))
+        repeat = operations.execution_retry(
+            user=request.user, execution=self.get_object(), version=body["version"]
+        )
+        return repeat_accepted(request, repeat)
 
-    @extend_schema(
-        request=RerunInSerializer, responses={202: ExecutionOutSerializer, **PLAN_LIMITED}
-    )
+    @extend_schema(request=RerunInSerializer, responses={202: RepeatOutSerializer, **PLAN_LIMITED})
     @action(detail=True, methods=["post"])
     def rerun(self, request: Request, pk: str) -> Response:
-        body = RerunInSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated(RerunInSerializer(data=request.data))
         repeat = operations.execution_rerun(
             user=request.user,
             execution=self.get_object(),
-            from_node=body.validated_data["from_node"],
+            from_node=body["from_node"],
+            version=body["version"],
         )
-        return accepted(request, repeat)
+        return repeat_accepted(request, repeat)
+
+
+def repeat_accepted(request: Request, repeat: operations.Repeat) -> Response:
+    """202 with the new execution, what it reuses and what it runs."""
+    response = accepted(request, repeat.execution)
+    response.data = {
+        **response.data,
+        "reused_nodes": list(repeat.reused_nodes),
+        "run_nodes": list(repeat.run_nodes),
+    }
+    return response
 
     @extend_schema(
         responses={(200, "application/octet-stream"): bytes},

@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     # The editor's build-test loop (executions/test_runs.py, workflows/listening.py).
     TEST_RUN_LIMIT = "test_run_limit"
     NOT_LISTENING = "not_listening"
+    # The same Idempotency-Key with another request body (executions/idempotency.py).
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 
 
 class LinkflowError(Exception):

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from executions.models import Execution
 from executions.services import execution_create
 from linkflow.accounts.services import workspace_ensure_personal
-from workflows.services import workflow_create
+from workflows.services import workflow_create, workflow_update
 
 from ..http_server import orders_server
 
@@ -69,7 +69,7 @@ def test_cancel_a_running_execution(new_page, owner, e2e_worker):
         expect(page.locator("#run-status")).to_have_text("cancelled")
         execution.refresh_from_db()
         assert execution.status == "cancelled"
-        expect(page.get_by_role("button", name="Retry")).to_be_visible()
+        expect(page.get_by_role("button", name="Retry", exact=True)).to_be_visible()
 
 
 def test_retry_a_failed_execution_runs_it_again_as_a_new_one(new_page, owner, e2e_worker):
@@ -83,12 +83,48 @@ def test_retry_a_failed_execution_runs_it_again_as_a_new_one(new_page, owner, e2
         page.locator('[data-node-id="call1"]').click()
         expect(page.locator("#node-detail .node-error")).to_contain_text("500")
 
-        page.get_by_role("button", name="Retry").click()
+        page.get_by_role("button", name="Retry", exact=True).click()
         page.locator("#confirm-dialog").get_by_role("button", name="Confirm").click()
-        expect(page.get_by_text("Retrying as a new execution.")).to_be_visible()
+        expect(page.get_by_text("Retrying as a new execution of v1.")).to_be_visible()
         repeat = Execution.objects.get(source=execution)
         assert page.url.endswith(f"/executions/{repeat.pk}/")
         expect(page.locator("#run-status")).to_have_text("succeeded", timeout=15_000)
+
+
+def test_after_a_fix_retry_and_rerun_can_run_the_current_version(new_page, owner, e2e_worker):
+    with orders_server() as server:
+        base = f"http://127.0.0.1:{server.server_port}"
+        execution = _run(owner, _calls(f"{base}/orders?user=1", f"{base}/flaky/fix?failures=99"))
+        workflow = execution.workflow
+        page = new_page(owner)
+        page.goto(f"/executions/{execution.pk}/")
+        expect(page.locator("#run-status")).to_have_text("failed", timeout=15_000)
+        # the fix: the second call goes elsewhere; the first is unchanged
+        workflow = workflow_update(
+            user=owner,
+            workflow=workflow,
+            changes={"graph": _calls(f"{base}/orders?user=1", f"{base}/orders?user=2")},
+        )
+        page.reload()
+
+        page.locator('[data-node-id="call2"]').click()
+        page.get_by_role("button", name="Re-run from this node on current version (v2)").click()
+        page.locator("#confirm-dialog").get_by_role("button", name="Confirm").click()
+        expect(page.get_by_text("Re-running from call2 as a new execution of v2")).to_be_visible()
+        expect(page.get_by_text("reusing start, call1; running call2.")).to_be_visible()
+        expect(page.locator("#run-status")).to_have_text("succeeded", timeout=15_000)
+        rerun = Execution.objects.get(source=execution, rerun_from_node="call2")
+        assert page.url.endswith(f"/executions/{rerun.pk}/")
+        assert rerun.version_id == workflow.current_version_id
+
+        page.goto(f"/executions/{execution.pk}/")
+        page.get_by_role("button", name="Retry on current version (v2)").click()
+        page.locator("#confirm-dialog").get_by_role("button", name="Confirm").click()
+        expect(page.get_by_text("Retrying as a new execution of v2.")).to_be_visible()
+        expect(page.locator("#run-status")).to_have_text("succeeded", timeout=15_000)
+        retry = Execution.objects.get(source=execution, rerun_from_node="")
+        assert retry.version_id == workflow.current_version_id
+    assert server.hits.count("/orders?user=1") == 2  # the first run's, then the retry's
 
 
 def test_a_large_offloaded_output_is_paged_in_the_node_panel(new_page, owner, e2e_worker):

@@ -235,6 +235,35 @@ def test_cancel_from_the_run_view_and_refusals_come_back_as_messages(owner):
     assert Execution.objects.count() == 1
 
 
+def test_run_view_offers_retry_and_rerun_on_the_current_version_too(owner):
+    execution = _execution(owner)
+    NodeRun.objects.create(
+        execution=execution, node_id="start", node_type="trigger.manual", status="succeeded"
+    )
+    Execution.objects.filter(pk=execution.pk).update(status="failed")
+    graph = {**GRAPH, "nodes": [GRAPH["nodes"][0], {**GRAPH["nodes"][1], "params": {}}]}
+    workflow_update(user=owner, workflow=execution.workflow, changes={"graph": graph})
+    client = signed_in_client(owner)
+
+    page = client.get(f"/executions/{execution.pk}/").content.decode()
+    panel = client.get(f"/executions/{execution.pk}/nodes/tag/").content.decode()
+    rerun = client.post(
+        f"/executions/{execution.pk}/rerun/",
+        {"from_node": "tag", "version": "current"},
+        follow=True,
+    )
+
+    assert "Retry on current version (v2)" in page and ">Retry</button>" in page
+    assert "Re-run from this node on current version (v2)" in panel
+    repeat = Execution.objects.get(source=execution)
+    assert repeat.version.number == 2
+    assert (
+        "Re-running from tag as a new execution of v2: reusing start; running tag."
+        in rerun.content.decode()
+    )
+    assert list(repeat.node_runs.values_list("node_id", flat=True)) == ["start"]
+
+
 def test_node_panel_pages_items_and_escapes_them(owner):
     execution = _execution(owner)
     items = [{"n": n, "html": "<b>x</b>"} for n in range(25)]

@@ -15,15 +15,16 @@ from linkflow.core.fields import (
 )
 from linkflow.core.validators import storable_json
 
-from ..models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow
+from ..models import SWITCH_SETTING_FIELDS, WebhookTrigger, Workflow
 from ..subworkflow_inputs import workflow_inputs
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 class WorkflowSettingsSerializer(serializers.Serializer):
-    """What the workflow keeps of its finished executions (n8n's save policy). Each field is
-    optional on input; what is left out stays as it was (everything kept, by default)."""
+    """What the workflow keeps of its finished executions (n8n's save policy), its error
+    workflow, and what a failed webhook call is told. Each field is optional on input; what
+    is left out stays as it was (by default everything is kept and no details are told)."""
 
     save_succeeded = StrictBooleanField(
         required=False, help_text="Keep executions that succeeded (manual ones: save_manual)."
@@ -37,6 +38,12 @@ class WorkflowSettingsSerializer(serializers.Serializer):
     save_node_data = StrictBooleanField(
         required=False,
         help_text="Keep node inputs/outputs and the trigger input of kept executions.",
+    )
+    webhook_error_details = StrictBooleanField(
+        required=False,
+        help_text="Off (default): a failed webhook call answers a generic error and a "
+        "`reference` id (logged by the server with the details). On: the details too "
+        "(execution and node ids, errors, auth reasons), for debugging.",
     )
     error_workflow = StrictUUIDField(
         required=False,
@@ -174,7 +181,7 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(WorkflowSettingsSerializer)
     def get_settings(self, workflow: Workflow) -> dict[str, Any]:
-        values: dict[str, Any] = {name: getattr(workflow, name) for name in SAVE_POLICY_FIELDS}
+        values: dict[str, Any] = {name: getattr(workflow, name) for name in SWITCH_SETTING_FIELDS}
         error_workflow = workflow.error_workflow_id
         values["error_workflow"] = str(error_workflow) if error_workflow else None
         return values

@@ -4,7 +4,12 @@ from datetime import timedelta
 
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -12,11 +17,12 @@ from rest_framework.response import Response
 
 from executions.api.serializers import ExecuteInSerializer, ExecutionOutSerializer
 from executions.api.views import accepted
+from executions.idempotency import request_fingerprint
 from executions.services import execution_create
 from linkflow.accounts.selectors import workspace_target
 from linkflow.core.api import validated, validated_query
 from linkflow.core.errors import ErrorCode, LinkflowError
-from linkflow.core.schema import PLAN_LIMITED
+from linkflow.core.schema import PLAN_LIMITED, ErrorSerializer
 
 from .. import selectors, services
 from ..models import Workflow
@@ -130,7 +136,15 @@ class WorkflowViewSet(
 
     @extend_schema(
         request=ExecuteInSerializer,
-        responses={202: ExecutionOutSerializer, **PLAN_LIMITED},
+        responses={
+            202: ExecutionOutSerializer,
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description="idempotency_key_reused: this Idempotency-Key was used with "
+                "another body.",
+            ),
+            **PLAN_LIMITED,
+        },
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -142,8 +156,10 @@ class WorkflowViewSet(
                 },
                 OpenApiParameter.HEADER,
                 description="1 to 200 printable ASCII characters, no space at either end. "
-                "Repeating a key for this workflow within 24 hours answers the first "
-                "execution instead of starting another.",
+                "Repeating a key for this workflow within 24 hours with the same body "
+                "(compared as canonical JSON) answers the first execution instead of "
+                "starting another; with a different body it answers 422 "
+                "idempotency_key_reused.",
             )
         ],
     )
@@ -158,6 +174,7 @@ class WorkflowViewSet(
             mode="api",
             dedupe_key=_idempotency_key(request),
             dedupe_window=IDEMPOTENCY_WINDOW,
+            dedupe_fingerprint=request_fingerprint(data),
         )
         # A repeated key answers the first execution, as it is now, the same way.
         return accepted(request, execution)
