@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from linkflow.core.api import error_body
 from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.json_body import own_body_limit
 from linkflow.core.throttling import webhook_throttled
 
 from .waits import DECISIONS, wait_find, wait_resume
@@ -32,6 +33,7 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
 @csrf_exempt
+@own_body_limit  # a webhook call: LINKFLOW_WEBHOOK_MAX_BYTES, read in _body
 def resume_call(request: HttpRequest, token: str) -> HttpResponse:
     """POST ``/webhooks/wait/<token>``: resume the wait with the body (JSON, or text as a
     string); 202 ``{"execution_id"}``, 404 for a forged token, 410 once used or expired."""
