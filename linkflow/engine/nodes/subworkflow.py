@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from linkflow.engine.errors import NodeError
-from linkflow.engine.registry import Items, NodeType
+from linkflow.engine.registry import REFERENCE_KEYWORD, Items, NodeType
 
 if TYPE_CHECKING:
     from linkflow.engine.context import NodeContext
@@ -27,6 +27,8 @@ class ExecuteWorkflow(NodeType):
                 "description": "The id of the workflow to run, or an expression giving it.",
                 "type": "string",
                 "minLength": 1,
+                # A literal id must name a workflow of the workspace (checked on save).
+                REFERENCE_KEYWORD: "workflow",
             },
             "mode": {
                 "description": (
