@@ -156,3 +156,17 @@ def test_a_webhook_keeps_its_own_larger_limit(owner, client):
     response = client.post(f"/webhooks/{token}", _big(), content_type="application/json")
     assert response.status_code == 202  # past the request limit, inside the webhook's
     assert Execution.objects.filter(workflow=workflow).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_webhook_refuses_deep_json_with_400_and_starts_nothing(owner, client):
+    workspace = workspace_ensure_personal(user=owner)
+    graph = {"nodes": [{"id": "hook", "type": "trigger.webhook", "params": {}}], "edges": []}
+    workflow = workflow_create(user=owner, workspace=workspace, name="hook", graph=graph)
+    workflow_update(user=owner, workflow=workflow, changes={"active": True})
+    token = workflow.webhook_triggers.get().token
+    for depth in (MAX_JSON_DEPTH + 1, 900, 1000):  # 900 parses, but is past the bound
+        response = client.post(f"/webhooks/{token}", _deep(depth), content_type="application/json")
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "malformed_request"
+    assert not Execution.objects.exists()

@@ -15,8 +15,8 @@ from linkflow.engine import validate_graph
 from linkflow.engine.versions import versions_pinned, versions_stamped
 
 from .models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
-from .references import references_check
 from .notes import NOTES_KEY, layout_notes, notes_checked
+from .references import references_check
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
 from .triggers import WEBHOOK_NODE_TYPE, path_normalized, webhook_triggers_sync
 
