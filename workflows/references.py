@@ -44,9 +44,12 @@ def references_check(*, workspace_id: Any, graph: Any, ready: bool) -> None:
     with ``ready``, also every node that needs a credential and names none."""
     problems = references_problems(workspace_id=workspace_id, graph=graph, ready=ready)
     if problems:
+        # The pages show only the message: it names each node and field too.
+        said = "; ".join(f"node '{p.node_id}', {p.field}: {p.message}" for p in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise LinkflowError(
             ErrorCode.WORKFLOW_GRAPH_INVALID,
-            f"The workflow graph has {len(problems)} problem(s).",
+            f"The workflow graph has {len(problems)} problem(s): {said}{more}",
             details={"problems": [p.as_dict() for p in problems]},
         )
 

@@ -19,6 +19,8 @@ from workflows.models import Workflow, WorkflowVersion
 from workflows.references import references_problems
 from workflows.services import workflow_create
 
+from ..conftest import signed_in_client
+
 # Fields that make a valid credential of each type, for the type-mismatch sweep below.
 _FIELDS: dict[str, dict[str, Any]] = {
     "http_basic": {"username": "u", "password": "p"},
@@ -260,3 +262,24 @@ def test_a_disabled_node_needs_no_credential_to_run(api, owner):
     url = f"/api/v1/workflows/{created.json()['id']}/execute/"
     assert api.post(url, {"input": {}}, format="json").status_code == 202
     assert Execution.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_activation_page_says_which_node_lacks_its_credential(owner):
+    hook = {"id": "hook", "type": "trigger.webhook", "params": {"auth": "header"}}
+    workflow = workflow_create(
+        user=owner,
+        workspace=workspace_ensure_personal(user=owner),
+        name="w",
+        graph={"nodes": [hook], "edges": []},
+    )
+
+    response = signed_in_client(owner).post(
+        f"/workflows/{workflow.pk}/active/", {"active": "true"}, follow=True
+    )
+
+    assert "node &#x27;hook&#x27;, credential: This node needs a webhook_auth credential" in (
+        response.content.decode()
+    )
+    workflow.refresh_from_db()
+    assert workflow.active is False
