@@ -23,6 +23,7 @@ from linkflow.accounts.selectors import require_writer, workspace_ids_for
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 from workflows.models import PinnedData, Workflow, WorkflowVersion
 from workflows.pinned import first_output, pinned_list, pinned_put, pinned_put_many
+from workflows.references import references_check
 
 from .creation import Admission, NewExecution, execution_admit
 from .models import Execution, ExecutionMode, NodeRun, NodeRunStatus
@@ -62,8 +63,9 @@ def test_run_start(
     (the test webhook) makes that trigger emit ``trigger_input`` even if it is pinned.
 
     Raises PermissionDenied (403) below the editor role, ``workflow_graph_invalid`` (400)
-    for an invalid ``graph``, ``validation_error`` (400, ``node``) for a node the graph
-    does not have, ``workflow_has_no_version`` (409) and ``test_run_limit`` (429).
+    for an invalid ``graph`` (its credentials and sub-workflows checked as on save),
+    ``validation_error`` (400, ``node``) for a node the graph does not have,
+    ``workflow_has_no_version`` (409) and ``test_run_limit`` (429).
     """
     require_writer(user=user, workspace_id=workflow.workspace_id)
     ran = _graph_for(workflow, graph)
@@ -97,6 +99,9 @@ def _graph_for(workflow: Workflow, graph: dict[str, Any] | None) -> dict[str, An
 
     if graph is not None:
         graph_check(graph)
+        # What an unsaved graph names is checked as a save would (a partial run may
+        # leave a needed credential unset).
+        references_check(workspace_id=workflow.workspace_id, graph=graph, ready=False)
         return graph
     if workflow.current_version is None:
         raise LinkflowError(

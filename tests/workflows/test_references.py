@@ -283,3 +283,17 @@ def test_the_activation_page_says_which_node_lacks_its_credential(owner):
     )
     workflow.refresh_from_db()
     assert workflow.active is False
+
+
+@pytest.mark.django_db
+def test_a_test_run_of_an_unsaved_graph_refuses_another_workspaces_credential(api, owner, outsider):
+    workflow = workflow_create(
+        user=owner, workspace=workspace_ensure_personal(user=owner), name="w", graph=_graph()
+    )
+    theirs = _credential(outsider, "http_bearer")
+    url = f"/api/v1/workflows/{workflow.pk}/test"
+
+    response = api.post(url, {"graph": _graph(_http(theirs.pk))}, format="json")
+
+    assert [p["code"] for p in _problems(response)] == ["credential_not_found"]
+    assert not Execution.objects.exists()
