@@ -1,6 +1,7 @@
 """Big and deep bodies: 413 payload_too_large and 400 malformed_request at every kind of
 entrance (API, editor, page forms), never a 500, and nothing stored; webhooks keep theirs."""
 
+import io
 import json
 from typing import Any
 
@@ -11,7 +12,7 @@ from executions.models import Execution
 from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal
 from linkflow.core.errors import LinkflowError
-from linkflow.core.json_body import MAX_JSON_DEPTH, json_depth, json_loads
+from linkflow.core.json_body import MAX_JSON_DEPTH, BoundedJSONParser, json_depth, json_loads
 from workflows.models import Workflow, WorkflowVersion
 from workflows.services import workflow_create, workflow_update
 
@@ -170,3 +171,11 @@ def test_a_webhook_refuses_deep_json_with_400_and_starts_nothing(owner, client):
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "malformed_request"
     assert not Execution.objects.exists()
+
+
+def test_the_api_parser_caps_what_it_reads_whatever_length_was_declared():
+    body = _big(name="x").encode()
+    with pytest.raises(LinkflowError) as raised:
+        BoundedJSONParser().parse(io.BytesIO(body))
+    assert raised.value.status_code == 413
+    assert BoundedJSONParser().parse(io.BytesIO(b'{"a": [1]}')) == {"a": [1]}

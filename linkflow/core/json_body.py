@@ -122,7 +122,10 @@ class BoundedJSONParser(JSONParser):
     """DRF's JSON parser with this module's depth rule and error codes."""
 
     def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
-        raw = stream.read() if stream is not None else b""
+        limit = max_bytes()
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:  # Django checks only a declared length
+            raise too_large(limit)
         return json_loads(raw) if raw.strip() else None
 
 
