@@ -130,3 +130,28 @@ def _uuids(ids: Iterable[Any]) -> dict[str, uuid.UUID]:
         except ValueError:
             continue
     return parsed
+
+
+def credentials_unknown_dropped(*, workspace_id: Any, graph: Any) -> Any:
+    """A copy of ``graph`` (any shape) whose nodes drop a ``credential`` that is not a
+    credential of the workspace: an imported document names its source's credentials,
+    which mean nothing here, and the node is then saved as a draft without one. The copy
+    is ``graph`` itself when nothing is dropped."""
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    if not isinstance(nodes, list):
+        return graph
+    named = {n["credential"] for n in nodes if isinstance(n, dict) and _named(n)}
+    known = _credentials(workspace_id, named)
+    if named <= set(known):
+        return graph
+    kept = [
+        {k: v for k, v in n.items() if k != CREDENTIAL}
+        if isinstance(n, dict) and _named(n) and n[CREDENTIAL] not in known
+        else n
+        for n in nodes
+    ]
+    return {**graph, "nodes": kept}
+
+
+def _named(node: dict[str, Any]) -> bool:
+    return isinstance(node.get(CREDENTIAL), str) and bool(node[CREDENTIAL])

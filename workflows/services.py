@@ -16,7 +16,7 @@ from linkflow.engine.versions import versions_pinned, versions_stamped
 
 from .models import SAVE_POLICY_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
 from .notes import NOTES_KEY, layout_notes, notes_checked
-from .references import references_check
+from .references import credentials_unknown_dropped, references_check
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
 from .triggers import WEBHOOK_NODE_TYPE, path_normalized, webhook_triggers_sync
 
@@ -254,7 +254,9 @@ def workflow_import(*, user: User, workspace: Workspace, document: Any) -> Workf
     Also accepts the API's workflow representation (any object with ``name`` and
     ``graph``). Raises ``validation_error`` (400) naming ``document``, ``name`` or
     ``graph`` for a document of the wrong shape, and the errors of ``workflow_create``.
-    Webhook paths are dropped when they are already taken in the workspace.
+    Webhook paths are dropped when they are already taken in the workspace, and
+    credentials that are not this workspace's (a copy from elsewhere) are dropped too: the
+    nodes come in as drafts that need their credentials set before activation.
     """
     require_writer(user=user, workspace_id=workspace.id)
     if not isinstance(document, dict):
@@ -275,6 +277,7 @@ def workflow_import(*, user: User, workspace: Workspace, document: Any) -> Workf
     _storable_check(document)
     if _webhook_paths_taken(workspace=workspace, graph=graph):
         graph = _without_webhook_paths(graph)
+    graph = credentials_unknown_dropped(workspace_id=workspace.id, graph=graph)
     return workflow_create(
         user=user, workspace=workspace, name=name.strip(), description=description, graph=graph
     )

@@ -297,3 +297,22 @@ def test_a_test_run_of_an_unsaved_graph_refuses_another_workspaces_credential(ap
 
     assert [p["code"] for p in _problems(response)] == ["credential_not_found"]
     assert not Execution.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_import_drops_credentials_that_are_not_this_workspaces_and_saves_a_draft(
+    api, owner, outsider
+):
+    theirs = _credential(outsider, "http_bearer")
+    ours = _credential(owner, "smtp")
+    graph = _graph(_http(theirs.pk), _email(credential=str(ours.pk)))
+    document = {"format": "linkflow.workflow", "name": "copied", "graph": graph}
+
+    response = api.post("/api/v1/workflows/import/", {"document": document}, format="json")
+
+    assert response.status_code == 201, response.content
+    created = Workflow.objects.get(pk=response.json()["workflow"]["id"])
+    nodes = created.current_version.graph["nodes"]
+    by_id = {node["id"]: node for node in nodes}
+    assert "credential" not in by_id["call"]
+    assert by_id["mail"]["credential"] == str(ours.pk)
