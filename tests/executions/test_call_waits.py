@@ -132,7 +132,7 @@ def test_a_deep_or_too_big_call_is_refused_and_the_wait_goes_on(celery_worker, a
     settings.LINKFLOW_WEBHOOK_MAX_BYTES = 1000
     caller = Client()
 
-    deep = caller.post(links["resume"], "[" * 1000 + "]" * 1000, content_type="application/json")
+    deep = caller.post(links["resume"], "[" * 300 + "]" * 300, content_type="application/json")
     big = caller.post(links["resume"], {"a": "x" * 2000}, content_type="application/json")
 
     assert (deep.status_code, deep.json()["error"]["code"]) == (400, "malformed_request")
