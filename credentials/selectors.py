@@ -1,5 +1,7 @@
 """Reads on credentials, always from the point of view of one user."""
 
+from uuid import UUID
+
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
@@ -15,6 +17,13 @@ from .models import Credential
 def credential_list(*, user: User) -> QuerySet[Credential]:
     """The credentials of every workspace the user belongs to (any role may list them)."""
     return Credential.objects.filter(workspace_id__in=workspace_ids_for(user=user))
+
+
+def credential_types_by_id(workspace_id: object, ids: set[UUID]) -> dict[UUID, str]:
+    """The type of each of ``ids`` that is a credential of the workspace (others absent).
+    What workflows/references.py checks a graph's credentials with."""
+    rows = Credential.objects.filter(workspace_id=workspace_id, pk__in=ids)
+    return dict(rows.values_list("pk", "type"))
 
 
 def credential_get(*, user: User, id: object) -> Credential:

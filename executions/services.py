@@ -15,6 +15,7 @@ from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import Graph, run_graph
 from workflows.models import Workflow
+from workflows.references import references_check
 
 from .creation import Admission, Dedupe, NewExecution, execution_admit
 from .dispatch import dispatch_promote, enqueue_execution
@@ -50,7 +51,9 @@ def execution_create(
     from the first one's raises ``idempotency_key_reused`` (422), creating nothing.
 
     Raises NotFound/PermissionDenied for a caller who may not run it,
-    ``workflow_has_no_version`` (409) for a workflow without a graph, and
+    ``workflow_has_no_version`` (409) for a workflow without a graph, for a person's
+    run ``workflow_graph_invalid`` (400) when a credential or workflow the graph names is
+    missing or unusable (workflows/references.py), and
     ``plan_limit_exceeded`` (402) past the plan's monthly executions. The plan's
     concurrent executions never refuse: past them the execution waits its turn.
     """
@@ -60,6 +63,9 @@ def execution_create(
         raise LinkflowError(
             ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
         )
+    if user is not None:  # triggers fire only active workflows, checked on activation
+        graph = workflow.current_version.graph  # type: ignore[union-attr]
+        references_check(workspace_id=workflow.workspace_id, graph=graph, ready=True)
     new = NewExecution(
         workspace_id=workflow.workspace_id,
         workflow_id=workflow.pk,

@@ -26,6 +26,7 @@ from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 from linkflow.engine import get_node_type
 from workflows.models import PinnedData, Workflow, WorkflowVersion
 from workflows.pinned import first_output, pinned_list, pinned_put, pinned_put_many
+from workflows.references import references_check
 
 from .creation import Admission, NewExecution, execution_admit
 from .files import file_executions, files_carried_from
@@ -66,8 +67,9 @@ def test_run_start(
     (the test webhook) makes that trigger emit ``trigger_input`` even if it is pinned.
 
     Raises PermissionDenied (403) below the editor role, ``workflow_graph_invalid`` (400)
-    for an invalid ``graph``, ``validation_error`` (400, ``node``) for a node the graph
-    does not have, ``workflow_has_no_version`` (409) and ``test_run_limit`` (429).
+    for an invalid ``graph`` (its credentials and sub-workflows checked as on save),
+    ``validation_error`` (400, ``node``) for a node the graph does not have,
+    ``workflow_has_no_version`` (409) and ``test_run_limit`` (429).
     """
     require_writer(user=user, workspace_id=workflow.workspace_id)
     ran, seeds = _prepare(
@@ -158,6 +160,9 @@ def _graph_for(workflow: Workflow, graph: dict[str, Any] | None) -> dict[str, An
 
     if graph is not None:
         graph_check(graph)
+        # What an unsaved graph names is checked as a save would (a partial run may
+        # leave a needed credential unset).
+        references_check(workspace_id=workflow.workspace_id, graph=graph, ready=False)
         return graph
     if workflow.current_version is None:
         raise LinkflowError(

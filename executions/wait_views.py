@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from linkflow.core.api import error_body
 from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.json_body import body_bytes, json_loads, own_body_limit
 from linkflow.core.throttling import webhook_throttled
 
 from .waits import DECISIONS, wait_find, wait_resume
@@ -32,6 +33,7 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
 @csrf_exempt
+@own_body_limit  # a webhook call: LINKFLOW_WEBHOOK_MAX_BYTES, read in _body
 def resume_call(request: HttpRequest, token: str) -> HttpResponse:
     """POST ``/webhooks/wait/<token>``: resume the wait with the body (JSON, or text as a
     string); 202 ``{"execution_id"}``, 404 for a forged token, 410 once used or expired."""
@@ -78,19 +80,12 @@ def _page(request: HttpRequest, template: str, status: int = 200, **context: Any
 
 def _body(request: HttpRequest) -> Any:
     limit = getattr(settings, "LINKFLOW_WEBHOOK_MAX_BYTES", DEFAULT_MAX_BYTES)
-    raw = request.read(limit + 1)
-    if len(raw) > limit:
-        raise LinkflowError(
-            "payload_too_large", f"The request body is larger than {limit} bytes.", status_code=413
-        )
+    raw = body_bytes(request, limit=limit)  # 413 payload_too_large with max_bytes
     if not raw:
         return {}
     content_type = (request.content_type or "").lower()
     if content_type == "application/json" or content_type.endswith("+json"):
-        try:
-            value = json.loads(raw)
-        except (ValueError, RecursionError) as error:
-            raise _malformed(f"The body is not valid JSON: {error}") from None
+        value = json_loads(raw)  # 400 malformed_request: not JSON, or nested too deep
         if "\\u0000" in json.dumps(value):  # jsonb cannot store it
             raise _malformed("The body holds a NUL character.")
         return value

@@ -253,6 +253,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: it sees every response last, so every webhook answer leaves sandboxed.
     "workflows.origin.WebhookOriginMiddleware",
+    # Before CSRF, which reads form posts: a body over the limit is a 413, not a 500.
+    "linkflow.core.json_body.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -520,6 +522,10 @@ LINKFLOW_WORKER_METRICS_PORT = _env_int("LINKFLOW_WORKER_METRICS_PORT", default=
 # The HTTP node refuses private, loopback, link-local and metadata addresses unless opened.
 LINKFLOW_HTTP_ALLOW_PRIVATE = _env_bool("LINKFLOW_HTTP_ALLOW_PRIVATE", default=False)
 LINKFLOW_HTTP_ALLOW_HOSTS = env.list("LINKFLOW_HTTP_ALLOW_HOSTS", default=[])
+# Every other request body (API, pages, editor): past it 413 payload_too_large
+# (linkflow/core/json_body.py). Django's own form limit follows it.
+LINKFLOW_REQUEST_MAX_BYTES = _env_int("LINKFLOW_REQUEST_MAX_BYTES", default=2621440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = LINKFLOW_REQUEST_MAX_BYTES
 LINKFLOW_WEBHOOK_MAX_BYTES = _env_int("LINKFLOW_WEBHOOK_MAX_BYTES", default=10 * 1024 * 1024)
 LINKFLOW_PUBLIC_URL = _env_url(
     "LINKFLOW_PUBLIC_URL", default="http://127.0.0.1:8000", schemes=("http", "https")
@@ -562,7 +568,7 @@ REST_FRAMEWORK = {
         "linkflow.accounts.scoping.HasScope",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["linkflow.core.json_body.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "linkflow.core.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "linkflow.core.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -22,6 +22,7 @@ from executions.services import execution_create
 from linkflow.accounts.models import WRITER_ROLES, Role
 from linkflow.accounts.web import page, show_error
 from linkflow.core.errors import ErrorCode, LinkflowError, PermissionDenied
+from linkflow.core.json_body import NestedTooDeep, body_bytes, json_loads
 from linkflow.core.validators import storable_json
 
 from . import editor, selectors, services
@@ -42,9 +43,9 @@ class ExecuteForm(forms.Form):
         if not text:
             return {}
         try:
-            value = json.loads(text)
-        except ValueError as error:
-            raise forms.ValidationError(f"This is not valid JSON: {error}.") from None
+            value = json_loads(text)
+        except LinkflowError as error:
+            raise forms.ValidationError(error.message.replace("The body is", "This is")) from None
         if not isinstance(value, dict):
             raise forms.ValidationError('Give a JSON object, like {"name": "Ada"}.')
         try:
@@ -134,7 +135,7 @@ def layout(request: HttpRequest, pk: object) -> HttpResponse:
     ``{"saved": n, "notes": n}`` or the API's error shape."""
     workflow = _editable(request, pk)
     try:
-        body = json.loads(request.body or b"null")
+        body = _posted_json(request)
         positions = body.get("positions") if isinstance(body, dict) else None
         workflow = services.workflow_layout_save(
             user=request.user,  # type: ignore[arg-type]
@@ -142,26 +143,36 @@ def layout(request: HttpRequest, pk: object) -> HttpResponse:
             positions=positions,
             notes=body.get("notes") if isinstance(body, dict) else None,
         )
-    except ValueError:
-        return _error_json(
-            LinkflowError(
-                ErrorCode.VALIDATION_ERROR,
-                "Some fields are invalid.",
-                details={"positions": ['Post a JSON object {"positions": {...}}.']},
-            )
-        )
     except LinkflowError as error:
         return _error_json(error)
     notes = layout_notes(workflow.layout)
     return JsonResponse({"saved": len(workflow.layout) - (1 if notes else 0), "notes": len(notes)})
 
 
-def _posted_graph(request: HttpRequest) -> Any:
+def _posted_json(request: HttpRequest) -> Any:
+    """The posted JSON (None for no body); 413 past the request limit, 400
+    ``malformed_request`` for too-deep JSON, ``validation_error`` on ``positions`` else."""
+    raw = body_bytes(request)
     try:
-        body = json.loads(request.body or b"null")
-        graph = body["graph"]
+        return json_loads(raw or b"null")
+    except NestedTooDeep:
+        raise
+    except LinkflowError:
+        raise LinkflowError(
+            ErrorCode.VALIDATION_ERROR,
+            "Some fields are invalid.",
+            details={"positions": ['Post a JSON object {"positions": {...}}.']},
+        ) from None
+
+
+def _posted_graph(request: HttpRequest) -> Any:
+    raw = body_bytes(request)  # 413 passes through, as a too-deep body does below
+    try:
+        graph = json_loads(raw or b"null")["graph"]
         return storable_json(graph)
-    except (ValueError, KeyError, TypeError):
+    except NestedTooDeep:
+        raise
+    except (LinkflowError, KeyError, TypeError):
         message = 'Post a JSON object {"graph": {...}}.'
     except serializers.ValidationError as error:
         message = str(error.detail[0])

@@ -1,9 +1,11 @@
 """Forms of the workflow pages: they check the shape of the input; services check the rules."""
 
-import json
 from typing import Any
 
 from django import forms
+
+from linkflow.core.errors import LinkflowError
+from linkflow.core.json_body import json_loads
 
 # An exported workflow is a few kilobytes; this bounds what a paste or upload may cost.
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
@@ -45,7 +47,7 @@ class WorkflowImportForm(forms.Form):
             field, raw = "text", text.encode()
         data["source_field"] = field
         try:
-            data["document"] = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
-            self.add_error(field, f"This is not valid JSON: {exc}.")
+            data["document"] = json_loads(raw)
+        except LinkflowError as error:  # bad JSON, or nested too deep
+            self.add_error(field, error.message.replace("The body is", "This is"))
         return data

@@ -17,6 +17,7 @@ from linkflow.engine.versions import versions_pinned, versions_stamped
 from .listener_triggers import listener_triggers_sync
 from .models import SWITCH_SETTING_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
 from .notes import NOTES_KEY, layout_notes, notes_checked
+from .references import credentials_unknown_dropped, references_check
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
 from .subworkflow_inputs import subworkflow_callers_check
 from .triggers import WEBHOOK_NODE_TYPE, path_normalized, webhook_triggers_sync
@@ -50,13 +51,16 @@ def workflow_create(
 
     Raises NotFound/PermissionDenied unless the user may write there, and
     ``workflow_graph_invalid`` for a bad graph and ``webhook_path_taken`` (409) for a
-    webhook path used elsewhere in the workspace (nothing is stored then). Nodes without a
+    webhook path used elsewhere in the workspace (nothing is stored then); a credential or
+    workflow id that names nothing here, or a credential of the wrong type, is a
+    ``workflow_graph_invalid`` problem too (references.py). Nodes without a
     ``version`` get their type's current one (engine/versions.py).
     """
     require_writer(user=user, workspace_id=workspace.id)
     graph = versions_stamped(graph)
     graph_check(graph)
     subworkflow_callers_check(workspace_id=workspace.id, graph=graph)
+    references_check(workspace_id=workspace.id, graph=graph, ready=False)
     policy = {key: value for key, value in (settings or {}).items() if key in SWITCH_SETTING_FIELDS}
     chosen = (settings or {}).get("error_workflow")
     if chosen is not None:
@@ -81,12 +85,17 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
 
     The workflow row is locked so two concurrent saves cannot take the same version number.
     Activating past the plan's active workflows raises ``plan_limit_exceeded`` (402).
+    A graph's references are checked as on create; an active workflow (or one being
+    activated) must also have every credential its nodes need (``workflow_graph_invalid``).
     """
     require_writer(user=user, workspace_id=workflow.workspace_id)
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     was_active = workflow.active
     if changes.get("active") and not workflow.active:
         check_activation_allowed(workspace_id=workflow.workspace_id)
+        if "graph" not in changes and workflow.current_version is not None:
+            graph = workflow.current_version.graph
+            references_check(workspace_id=workflow.workspace_id, graph=graph, ready=True)
     values = {**changes.get("settings", {}), **changes}
     fields = [f for f in ("name", "description", "active", *SWITCH_SETTING_FIELDS) if f in values]
     for field in fields:
@@ -103,6 +112,8 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
         graph = versions_stamped(changes["graph"], previous=current.graph if current else None)
         graph_check(graph)
         subworkflow_callers_check(workspace_id=workflow.workspace_id, graph=graph)
+        # An active workflow (or one being activated) must be able to run as saved.
+        references_check(workspace_id=workflow.workspace_id, graph=graph, ready=workflow.active)
         if current is None or current.graph != graph:
             _version_add(workflow=workflow, graph=graph, user=user)
             webhook_triggers_sync(workflow=workflow)
@@ -250,7 +261,9 @@ def workflow_import(*, user: User, workspace: Workspace, document: Any) -> Workf
     Also accepts the API's workflow representation (any object with ``name`` and
     ``graph``). Raises ``validation_error`` (400) naming ``document``, ``name`` or
     ``graph`` for a document of the wrong shape, and the errors of ``workflow_create``.
-    Webhook paths are dropped when they are already taken in the workspace.
+    Webhook paths are dropped when they are already taken in the workspace, and
+    credentials that are not this workspace's (a copy from elsewhere) are dropped too: the
+    nodes come in as drafts that need their credentials set before activation.
     """
     require_writer(user=user, workspace_id=workspace.id)
     if not isinstance(document, dict):
@@ -271,6 +284,7 @@ def workflow_import(*, user: User, workspace: Workspace, document: Any) -> Workf
     _storable_check(document)
     if _webhook_paths_taken(workspace=workspace, graph=graph):
         graph = _without_webhook_paths(graph)
+    graph = credentials_unknown_dropped(workspace_id=workspace.id, graph=graph)
     return workflow_create(
         user=user, workspace=workspace, name=name.strip(), description=description, graph=graph
     )

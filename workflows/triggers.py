@@ -7,7 +7,6 @@ checked (``webhook_call_check``), authenticated, turned into the trigger item an
 """
 
 import hmac
-import json
 import logging
 import re
 import time
@@ -26,6 +25,7 @@ from credentials.services import credential_resolver
 from executions.completion import completion_wait
 from executions.services import execution_create
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
+from linkflow.core.json_body import json_loads
 from linkflow.engine.signing import signature
 
 from .models import WebhookAuth, WebhookMode, WebhookTrigger, Workflow, webhook_token_new
@@ -454,19 +454,12 @@ def _body_parse(call: WebhookCall) -> Any:
 
 
 def _json_parse(raw: bytes) -> Any:
-    try:
-        value = json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError
-        raise _malformed(f"The body is not valid JSON: {error}") from None
+    value = json_loads(raw)  # 400 malformed_request for bad or too-deep JSON
     # Walking a large body is costly; only an escape in the raw text can produce the
     # characters the database refuses (literal control characters are invalid JSON).
     if _UNSTORABLE_JSON_ESCAPE.search(raw):
         _storable_check(value)
     return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:

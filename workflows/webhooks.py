@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from linkflow.core.api import error_body
 from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.json_body import own_body_limit
 from linkflow.core.throttling import webhook_throttled
 from linkflow.engine.reply_headers import reply_headers_split
 
@@ -36,24 +37,28 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
 @csrf_exempt
+@own_body_limit  # LINKFLOW_WEBHOOK_MAX_BYTES, read in _body_read
 def webhook_by_token(request: HttpRequest, token: str) -> HttpResponse:
     """``/webhooks/<token>``: call the webhook trigger that owns the token."""
     return _answer(request, lambda: webhook_trigger_by_token(token=token))
 
 
 @csrf_exempt
+@own_body_limit  # LINKFLOW_WEBHOOK_MAX_BYTES, read in _body_read
 def webhook_by_path(request: HttpRequest, workspace_id: UUID, path: str) -> HttpResponse:
     """``/webhooks/w/<workspace id>/<path>``: call the trigger with that readable path."""
     return _answer(request, lambda: webhook_trigger_by_path(workspace_id=workspace_id, path=path))
 
 
 @csrf_exempt
+@own_body_limit  # LINKFLOW_WEBHOOK_MAX_BYTES, read in _body_read
 def webhook_test_by_token(request: HttpRequest, token: str) -> HttpResponse:
     """``/webhooks/test/<token>``: the trigger's test URL (answers only while listened to)."""
     return _answer_test(request, lambda: webhook_trigger_by_token(token=token))
 
 
 @csrf_exempt
+@own_body_limit  # LINKFLOW_WEBHOOK_MAX_BYTES, read in _body_read
 def webhook_test_by_path(request: HttpRequest, workspace_id: UUID, path: str) -> HttpResponse:
     """``/webhooks/test/w/<workspace id>/<path>``: the test form of a readable path."""
     return _answer_test(

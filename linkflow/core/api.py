@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
@@ -13,6 +14,7 @@ from rest_framework.views import set_rollback
 
 from .errors import ErrorCode, LinkflowError
 from .errors import error_body as error_body  # re-exported: its historical home
+from .json_body import too_large
 from .outages import RETRY_AFTER_SECONDS, is_outage, outage_body
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # a body without a declared length, read by DRF
+        exc = too_large()
 
     if isinstance(exc, LinkflowError):
         set_rollback()

@@ -35,6 +35,11 @@ OBJECT_SCHEMA_WITHOUT_PARAMS: dict[str, Any] = {
 EXPRESSION_SCHEMA: dict[str, Any] = {"type": "string", "pattern": r"\{\{"}
 
 
+# In a parameter's schema: the parameter holds the id of another object of the workspace,
+# of the kind named (``"workflow"``), which saving checks exists (engine/references.py).
+REFERENCE_KEYWORD = "x-linkflow-reference"
+
+
 def or_expression(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema``, or an expression string that will produce such a value at run time."""
     return {"anyOf": [schema, EXPRESSION_SCHEMA]}
@@ -87,6 +92,19 @@ class NodeType:
     # From which version ``on_error`` acts per item (before it: on the whole node). A type
     # written after per-item errors may set it, and ``version``, to 1.
     item_errors_since: ClassVar[int] = 2
+    # The credential types a node of this type may name in its ``credential`` field; empty
+    # for a type that uses none. Saving checks a named credential against them, and
+    # activation and execution refuse a node that needs one and has none
+    # (``credential_needed``; workflows/references.py).
+    credential_types: ClassVar[tuple[str, ...]] = ()
+    # True for a type that works without its credential too (http.request's auth).
+    credential_optional: ClassVar[bool] = False
+
+    @classmethod
+    def credential_needed(cls, params: Mapping[str, Any], version: int) -> bool:
+        """True when a node with these (valid) ``params`` cannot run without a credential:
+        by default whenever the type takes one and it is not ``credential_optional``."""
+        return bool(cls.credential_types) and not cls.credential_optional
 
     @classmethod
     def reaches_outside(cls) -> bool:

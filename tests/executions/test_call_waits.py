@@ -125,3 +125,21 @@ def test_a_timed_wait_or_a_retry_back_off_cannot_be_resumed_by_the_url(celery_wo
     resume = urlsplit(_ran(execution_id, "notify").output["main"][0]["resume"]).path
     assert Client().post(resume, {}, content_type="application/json").status_code == 410
     assert Execution.objects.get(pk=execution_id).status == "waiting"
+
+
+def test_a_deep_or_too_big_call_is_refused_and_the_wait_goes_on(celery_worker, api, settings):
+    execution_id, links = _parked(api, "call", expires_after_seconds=600)
+    settings.LINKFLOW_WEBHOOK_MAX_BYTES = 1000
+    caller = Client()
+
+    deep = caller.post(links["resume"], "[" * 300 + "]" * 300, content_type="application/json")
+    big = caller.post(links["resume"], {"a": "x" * 2000}, content_type="application/json")
+
+    assert (deep.status_code, deep.json()["error"]["code"]) == (400, "malformed_request")
+    assert (big.status_code, big.json()["error"]["code"]) == (413, "payload_too_large")
+    assert big.json()["error"]["details"] == {"max_bytes": 1000}
+    assert Execution.objects.get(pk=execution_id).status == "waiting"
+    assert (
+        caller.post(links["resume"], {"ok": 1}, content_type="application/json").status_code == 202
+    )
+    assert wait_status(execution_id) == "succeeded"

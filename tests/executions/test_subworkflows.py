@@ -86,15 +86,13 @@ def test_recursion_is_bounded(celery_worker, api, settings):
 
 def test_another_workspaces_workflow_cannot_be_called(celery_worker, api, outsider, client_for):
     foreign = create_workflow(client_for(outsider), child_graph(), name="theirs")
-    parent = execute(
-        api,
-        create_workflow(
-            api,
-            chain(
-                {"id": "call", "type": "workflow.execute", "params": {"workflow": foreign}},
-            ),
-        ),
-    )
+    # Named literally, it is refused on save, as a missing id is (tests/workflows/
+    # test_references.py); computed by an expression, the run refuses it.
+    literal = {"id": "call", "type": "workflow.execute", "params": {"workflow": foreign}}
+    saved = api.post("/api/v1/workflows/", {"name": "w", "graph": chain(literal)}, format="json")
+    assert saved.json()["error"]["details"]["problems"][0]["code"] == "workflow_not_found"
+    computed = {**literal, "params": {"workflow": "{{ json.target }}"}}
+    parent = execute(api, create_workflow(api, chain(computed)), {"target": foreign})
 
     assert wait_status(parent) == "failed"
     assert "was not found in this workspace" in Execution.objects.get(pk=parent).error["message"]

@@ -62,3 +62,14 @@ def test_every_node_type_carries_the_settings_schema_the_editor_builds_its_panel
 
 def test_the_catalog_needs_authentication(client):
     assert client.get("/api/v1/node-types/").status_code == 401
+
+
+def test_the_catalog_says_which_credential_types_each_node_takes(api):
+    catalog = {entry["type"]: entry for entry in api.get("/api/v1/node-types/").json()}
+
+    assert catalog["notify.email"]["credential_types"] == ["smtp"]
+    assert catalog["trigger.webhook"]["credential_types"] == ["webhook_auth"]
+    assert catalog["db.postgres"]["credential_types"] == ["postgres"]
+    assert catalog["data.set"]["credential_types"] == []
+    workflow = catalog["workflow.execute"]["params_schema"]["properties"]["workflow"]
+    assert workflow["x-linkflow-reference"] == "workflow"

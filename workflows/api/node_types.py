@@ -38,6 +38,13 @@ class NodeTypeOutSerializer(serializers.Serializer):
         help_text="Running it reaches past LinkFlow (a request, a mail, a row, a message): "
         "test runs run it for real, so the editor asks first."
     )
+    credential_types = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The credential types a node of this type may name in `credential`"
+        " (empty: it takes none). Saving refuses another type or an id that is not a"
+        " credential of the workspace; activation and execution refuse a node that needs"
+        " one and names none.",
+    )
     settings_schema = serializers.JSONField(
         help_text="JSON Schema of the node's own settings beside `params` (retry,"
         " timeout_seconds, on_error, disabled, notes); the same for every type."
@@ -62,6 +69,7 @@ def _describe(cls) -> dict:  # type: ignore[no-untyped-def]
         "description": cls.description,
         "is_trigger": cls.is_trigger,
         "params_schema": cls.params_schema,
+        "credential_types": list(cls.credential_types),
         "settings_schema": node_settings_schema(),
         **node_type_ports(cls),
     }

@@ -25,6 +25,7 @@ class AmqpPublish(NodeType):
     """Publishes one message per item to an AMQP exchange."""
 
     type = "amqp.publish"
+    credential_types = ("amqp",)
     label = "AMQP publish"
     description = (
         "Publishes each item to a RabbitMQ exchange with a routing key, confirmed by the "

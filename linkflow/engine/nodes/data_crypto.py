@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from linkflow.engine.errors import NodeError
@@ -31,6 +32,8 @@ class Crypto(NodeType):
     type = "data.crypto"
     # Impure only because a random value differs on each run; nothing leaves LinkFlow.
     outside_effects = False
+    # The HMAC key: an hmac_key, or a webhook_auth secret (see _key).
+    credential_types = ("hmac_key", "webhook_auth")
     label = "Crypto"
     description = (
         "Hashes a value (SHA-256…), signs it with HMAC using a key credential, or makes a "
@@ -53,6 +56,11 @@ class Crypto(NodeType):
         "required": ["operation"],
         "additionalProperties": False,
     }
+
+    @classmethod
+    def credential_needed(cls, params: Mapping[str, Any], version: int) -> bool:
+        """Only ``hmac`` signs with the key; hashes and random values need none."""
+        return params.get("operation") == "hmac"
 
     def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
         """Every item with ``output_field`` set to the digest or random value. Raises

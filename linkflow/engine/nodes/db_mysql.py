@@ -29,6 +29,7 @@ class MySql(SqlNode):
     """Runs SQL on MySQL or MariaDB, or inserts, updates and upserts items in batches."""
 
     type = "db.mysql"
+    credential_types = ("mysql",)
     label = "MySQL / MariaDB"
     description = (
         "Runs a parameterised query per item and emits the rows, or inserts, updates or "

@@ -25,6 +25,7 @@ class Postgres(SqlNode):
     """Runs SQL on PostgreSQL, or inserts, updates and upserts items in batches."""
 
     type = "db.postgres"
+    credential_types = ("postgres",)
     label = "PostgreSQL"
     description = (
         "Runs a parameterised query per item and emits the rows, or inserts, updates or "

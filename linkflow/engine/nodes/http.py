@@ -73,6 +73,8 @@ class HttpRequest(NodeType):
     """Calls an HTTP API and emits ``{"status", "headers", "body"}`` per request."""
 
     type = "http.request"
+    credential_types = ("http_basic", "http_bearer", "http_header", "oauth2_client")
+    credential_optional = True  # no credential: an unauthenticated request
     label = "HTTP request"
     description = "Sends an HTTP request for each item and emits the response."
     params_schema: ClassVar[dict[str, Any]] = {

@@ -39,6 +39,7 @@ class MqttPublish(NodeType):
     """Publishes one message per item to an MQTT topic."""
 
     type = "mqtt.publish"
+    credential_types = ("mqtt",)
     label = "MQTT publish"
     description = "Publishes each item to an MQTT topic with QoS 0 or 1 (mqtt credential)."
     params_schema: ClassVar[dict[str, Any]] = {

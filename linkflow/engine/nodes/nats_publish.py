@@ -37,6 +37,7 @@ class NatsPublish(NodeType):
     """Publishes one message per item to a NATS subject."""
 
     type = "nats.publish"
+    credential_types = ("nats",)
     label = "NATS publish"
     description = "Publishes each item to a NATS subject and flushes (nats credential)."
     params_schema: ClassVar[dict[str, Any]] = {

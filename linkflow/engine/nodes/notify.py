@@ -45,6 +45,7 @@ class Email(NodeType):
     """Sends an email per item through the SMTP server of an "smtp" credential."""
 
     type = "notify.email"
+    credential_types = ("smtp",)
     label = "Send email"
     description = "Sends an email for each item through an SMTP server."
     params_schema: ClassVar[dict[str, Any]] = {
@@ -240,6 +241,7 @@ class Slack(NodeType):
     """Posts a message per item to Slack, through an incoming webhook or the web API."""
 
     type = "notify.slack"
+    credential_types = ("slack",)
     label = "Send Slack message"
     description = "Posts a message for each item to a Slack channel."
     params_schema: ClassVar[dict[str, Any]] = {

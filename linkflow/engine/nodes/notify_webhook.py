@@ -34,6 +34,9 @@ class WebhookNotify(NodeType):
     """Delivers one signed event per item to a URL."""
 
     type = "notify.webhook"
+    # The signing key: an hmac_key, or a webhook_auth secret (see _secret).
+    credential_types = ("hmac_key", "webhook_auth")
+    credential_optional = True  # no credential: deliveries go unsigned
     label = "Webhook delivery"
     description = (
         "POSTs each item as a JSON event to a URL, signed with HMAC-SHA256 (hmac_key "

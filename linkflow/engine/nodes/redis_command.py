@@ -54,6 +54,7 @@ class RedisCommand(NodeType):
     """Runs one Redis command per item."""
 
     type = "redis.command"
+    credential_types = ("redis",)
     label = "Redis"
     description = (
         "Runs a Redis command per item: get/set (with TTL), delete, incr, expire, list "

@@ -38,6 +38,7 @@ class S3Object(NodeType):
     """Works with objects in an S3 bucket."""
 
     type = "s3.object"
+    credential_types = ("s3",)
     label = "S3 object"
     description = (
         "Gets an object as a file item, puts a file item or text, lists keys under a "

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from linkflow.engine.errors import NodeError
-from linkflow.engine.registry import EXPRESSION_SCHEMA, Items, NodeType
+from linkflow.engine.registry import EXPRESSION_SCHEMA, REFERENCE_KEYWORD, Items, NodeType
 
 if TYPE_CHECKING:
     from linkflow.engine.context import NodeContext
@@ -38,6 +38,8 @@ class ExecuteWorkflow(NodeType):
                 "description": "The id of the workflow to run, or an expression giving it.",
                 "type": "string",
                 "minLength": 1,
+                # A literal id must name a workflow of the workspace (checked on save).
+                REFERENCE_KEYWORD: "workflow",
             },
             "mode": {
                 "description": (

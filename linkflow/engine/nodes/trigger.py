@@ -6,6 +6,7 @@ run itself all triggers behave alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -88,6 +89,7 @@ class WebhookTrigger(NodeType):
     """Started by an HTTP request to the workflow's webhook URL."""
 
     type = "trigger.webhook"
+    credential_types = ("webhook_auth",)
     pure = True
     label = "Webhook"
     description = "Starts the workflow when its URL receives an HTTP request."
@@ -122,6 +124,11 @@ class WebhookTrigger(NodeType):
         "additionalProperties": False,
     }
     is_trigger = True
+
+    @classmethod
+    def credential_needed(cls, params: Mapping[str, Any], version: int) -> bool:
+        """A header token or an HMAC signature is checked against the node's credential."""
+        return params.get("auth", "none") != "none"
 
     def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
         """Emit the request the host received (``{"method", "path", "query", "headers",
