@@ -78,7 +78,6 @@ def lease_claim(*, execution_id: str) -> Lease | None:
     owner = f"{owner_prefix()}{uuid.uuid4().hex[:12]}"
     expires_at = now + _lease_length()
     take = {"status": ExecutionStatus.RUNNING, "lease_owner": owner, "lease_expires_at": expires_at}
-    rows = Execution.objects.filter(pk=execution_id)
     try:
         claimed = _claim_fresh(
             execution_id=execution_id, owner=owner, now=now, expires_at=expires_at
@@ -93,6 +92,7 @@ def lease_claim(*, execution_id: str) -> Lease | None:
             fresh=True,
             execution=claimed,
         )
+    rows = Execution.objects.filter(pk=execution_id)  # a well-formed id by now
     started_at = Coalesce(F("started_at"), now)
     # Resumed after a wait or re-run from a node.
     if rows.filter(status=ExecutionStatus.QUEUED).update(**take, started_at=started_at):
