@@ -9,7 +9,7 @@ statements per execution (each one a round trip) and the Redis commands per exec
 Not part of the test suite.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://.../N \\
-        .venv/bin/python bench/worker_cost.py [--executions 300]
+        .venv/bin/python bench/worker_cost.py [--executions 300]     # from the checkout root
 
 Needs a PostgreSQL DATABASE_URL (a database `<name>_wcost` is dropped and created) and a
 REDIS_URL (its database gets keys of this run; the messages it enqueues go to a queue of
@@ -21,13 +21,13 @@ import collections
 import os
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The checkout measured is the one run from (so another checkout can be measured with
+# this script: cd there, PYTHONPATH=. python <this file>).
+sys.path.insert(0, os.getcwd())
 
 GRAPH = {
     "nodes": [
