@@ -232,18 +232,23 @@ class _RedisLog:
             for call, result in zip(calls, results, strict=False)
             if isinstance(result, Exception)
         ]
-        if failed:
-            if not any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
-                raise next(r for r in results if isinstance(r, Exception))
+        broken = [r for r in results[len(calls) :] if isinstance(r, Exception)]
+        if failed and any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
             # Redis restarted or flushed its scripts: load it and send what failed again
             # (the replies went through: they do not depend on the script).
-            self.client.script_load(_APPEND_LUA)
-            pipe = self.client.pipeline(transaction=False)
-            for call in failed:
-                pipe.evalsha(self.append_script.sha, 2, *call)
-            pipe.execute()
-        broken = [r for r in results[len(calls) :] if isinstance(r, Exception)]
-        if broken:
+            try:
+                self.client.script_load(_APPEND_LUA)
+                pipe = self.client.pipeline(transaction=False)
+                for call in failed:
+                    pipe.evalsha(self.append_script.sha, 2, *call)
+                pipe.execute()
+            except redis.exceptions.RedisError:  # logged, not raised: as below
+                logger.exception("could not publish %s runs of events again", len(failed))
+        elif failed:
+            # Logged, not raised: the replies of the batch went, and must not go twice.
+            error = next(r for r in results if isinstance(r, Exception))
+            logger.error("could not publish %s runs of events: %s", len(failed), error)
+        if broken:  # the caller sends the replies again, one by one
             raise broken[0]
 
     def read(self, execution_id: str) -> tuple[int, list[dict[str, Any]]]:
@@ -385,15 +390,14 @@ class _Publisher:
                     _log().publish(batch, replies)
             except Exception:  # a broken broadcast must not stop later events
                 logger.exception("could not publish %s events", len(batch))
-                self._reply_alone(replies)
+                self._reply_alone(replies)  # nothing went, or the replies did not
             for item in items:
                 if isinstance(item, _Flush):
                     item.done.set()
 
     @staticmethod
     def _reply_alone(replies: list[tuple[str, dict[str, Any]]]) -> None:
-        # The batch failed (Redis away, or one broken event): each reply gets its own try,
-        # pushing one twice at worst (its waiter takes the first; the list expires).
+        # The batch did not reach Redis, or its replies failed: each gets its own try.
         for execution_id, outcome in replies:
             try:
                 completion_publish(execution_id=execution_id, outcome=outcome)
