@@ -37,10 +37,14 @@ def _waiting_redis() -> redis.Redis:
 
 
 def completion_publish(*, execution_id: str, outcome: dict[str, Any]) -> None:
-    """Announce that the execution finished with ``outcome`` (JSON data)."""
+    """Announce that the execution finished with ``outcome`` (JSON data).
+
+    A finishing worker sends it with the run's last events instead (events.py, through
+    ``completion_push``): this is for everything else."""
     if settings.REDIS_URL:
-        key = _key(execution_id)
-        _redis().pipeline().rpush(key, json.dumps(outcome)).expire(key, _TTL_SECONDS).execute()
+        pipe = _redis().pipeline(transaction=False)
+        completion_push(pipe, execution_id=execution_id, outcome=outcome)
+        pipe.execute()
         return
     now = time.monotonic()
     with _local_changed:
@@ -48,6 +52,14 @@ def completion_publish(*, execution_id: str, outcome: dict[str, Any]) -> None:
             del _local[stale]
         _local[execution_id] = (now, outcome)
         _local_changed.notify_all()
+
+
+def completion_push(
+    pipe: redis.client.Pipeline, *, execution_id: str, outcome: dict[str, Any]
+) -> None:
+    """Add the announcement of ``outcome`` to a Redis pipeline (two commands)."""
+    key = _key(execution_id)
+    pipe.rpush(key, json.dumps(outcome)).expire(key, _TTL_SECONDS)
 
 
 def completion_wait(*, execution_id: str, timeout: float) -> dict[str, Any] | None:

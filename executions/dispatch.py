@@ -42,8 +42,11 @@ def dispatch_promote(*, workspace_id: object) -> int:
     inserts of executions, which only take KEY SHARE, go on), so two of them never both
     fill the last slot. The move is a conditional update: a row cancelled meanwhile stays
     cancelled.
+
+    Inside a transaction it joins it (no savepoint: a failure here fails the caller's
+    transaction anyway), so a finishing worker promotes in its own final commit.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         locked = Workspace.objects.select_for_update(no_key=True).filter(pk=workspace_id)
         if not locked.exists():
             return 0

@@ -40,6 +40,7 @@ from django.conf import settings
 from django.db import transaction
 
 from . import fanout
+from .completion import completion_publish, completion_push
 
 logger = logging.getLogger(__name__)
 
@@ -78,16 +79,22 @@ def event_build(
     }
 
 
-def events_publish_on_commit(events: Iterable[dict[str, Any]]) -> None:
+def events_publish_on_commit(
+    events: Iterable[dict[str, Any]], *, reply: tuple[str, dict[str, Any]] | None = None
+) -> None:
     """Publish the events, in order, once the current transaction commits.
 
     Outside a transaction they are published at once. Never blocks on Redis or on
     subscribers; an event that cannot be delivered is logged and dropped (subscribers
     recover from the log or a snapshot), it never fails the caller.
+
+    ``reply`` (execution id, outcome) is a sync webhook's answer (completion.py), sent
+    after the events in the same Redis round trip. Unlike an event it is never dropped:
+    when the publisher cannot take it, it is sent from here.
     """
     pending = list(events)
-    if pending:
-        transaction.on_commit(lambda: _publisher().submit(pending))
+    if pending or reply is not None:
+        transaction.on_commit(lambda: _publisher().submit(pending, reply=reply))
 
 
 def output_summary(output: dict[str, list[Any]]) -> dict[str, Any]:
@@ -202,26 +209,47 @@ class _RedisLog:
     def _keys(execution_id: str) -> tuple[str, str]:
         return f"linkflow:events:{execution_id}:seq", f"linkflow:events:{execution_id}:log"
 
-    def publish(self, events: list[dict[str, Any]]) -> None:
-        """Number, log and broadcast the events: one round trip for the whole batch."""
+    def publish(
+        self, events: list[dict[str, Any]], replies: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        """Number, log and broadcast the events, then push the replies: one round trip
+        for the whole batch."""
         calls = []
         for run in _runs(events):
             channels = [fanout.channel_for(group) for group in _groups(run[0])]
             keys = self._keys(run[0]["execution"])
             calls.append([*keys, _max_len(), _ttl(run[-1]), *channels, *map(_dumps, run)])
-        try:
-            self._execute(calls)
-        except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts
-            self.client.script_load(_APPEND_LUA)
-            self._execute(calls)
-
-    def _execute(self, calls: list[list[Any]]) -> None:
         # EVALSHA by hand: redis-py's Script in a pipeline first asks SCRIPT EXISTS, an
         # extra round trip per batch.
         pipe = self.client.pipeline(transaction=False)
         for call in calls:
             pipe.evalsha(self.append_script.sha, 2, *call)
-        pipe.execute()
+        for execution_id, outcome in replies:
+            completion_push(pipe, execution_id=execution_id, outcome=outcome)
+        results = pipe.execute(raise_on_error=False)
+        failed = [
+            call
+            for call, result in zip(calls, results, strict=False)
+            if isinstance(result, Exception)
+        ]
+        broken = [r for r in results[len(calls) :] if isinstance(r, Exception)]
+        if failed and any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
+            # Redis restarted or flushed its scripts: load it and send what failed again
+            # (the replies went through: they do not depend on the script).
+            try:
+                self.client.script_load(_APPEND_LUA)
+                pipe = self.client.pipeline(transaction=False)
+                for call in failed:
+                    pipe.evalsha(self.append_script.sha, 2, *call)
+                pipe.execute()
+            except redis.exceptions.RedisError:  # logged, not raised: as below
+                logger.exception("could not publish %s runs of events again", len(failed))
+        elif failed:
+            # Logged, not raised: the replies of the batch went, and must not go twice.
+            error = next(r for r in results if isinstance(r, Exception))
+            logger.error("could not publish %s runs of events: %s", len(failed), error)
+        if broken:  # the caller sends the replies again, one by one
+            raise broken[0]
 
     def read(self, execution_id: str) -> tuple[int, list[dict[str, Any]]]:
         seq_key, log_key = self._keys(execution_id)
@@ -245,8 +273,16 @@ class _LocalLog:
         self.entries: dict[str, _LocalEntry] = {}
         self.next_sweep = 0.0
 
-    def publish(self, events: list[dict[str, Any]]) -> None:
-        """Number and log the events, then hand them to the web server's subscribers."""
+    def publish(
+        self, events: list[dict[str, Any]], replies: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        """Number and log the events, hand them to the web server's subscribers, then
+        the replies to their waiting callers."""
+        self._publish_events(events)
+        for execution_id, outcome in replies:
+            completion_publish(execution_id=execution_id, outcome=outcome)
+
+    def _publish_events(self, events: list[dict[str, Any]]) -> None:
         for run in _runs(events):
             texts = self._append(run)
             # The subscribers wait on the web server's loop; no loop bound means none yet.
@@ -311,20 +347,27 @@ class _Publisher:
     """Numbers, logs and broadcasts events on one daemon thread, in submission order.
 
     Whatever was submitted while the previous batch was out goes in the next one: one
-    Redis round trip per batch however many executions and events it holds.
+    Redis round trip per batch however many executions and events it holds, the sync
+    webhook replies of the batch included.
     """
 
     def __init__(self) -> None:
-        self.queue: queue.Queue[list[dict[str, Any]] | _Flush] = queue.Queue(maxsize=_QUEUE_MAX)
+        self.queue: queue.Queue[_Submission | _Flush] = queue.Queue(maxsize=_QUEUE_MAX)
         self.thread = threading.Thread(target=self._run, name="execution-events", daemon=True)
         self.thread.start()
 
-    def submit(self, events: list[dict[str, Any]]) -> None:
+    def submit(
+        self, events: list[dict[str, Any]], *, reply: tuple[str, dict[str, Any]] | None = None
+    ) -> None:
         published_at = time.time()
+        stamped = [{**event, "published_at": published_at} for event in events]
         try:
-            self.queue.put_nowait([{**event, "published_at": published_at} for event in events])
+            self.queue.put_nowait(_Submission(stamped, reply))
         except queue.Full:
-            logger.warning("event queue full, dropped %s events of %s", len(events), events[0])
+            if events:
+                logger.warning("event queue full, dropped %s events of %s", len(events), events[0])
+            if reply is not None:  # a caller is waiting for it: never dropped
+                completion_publish(execution_id=reply[0], outcome=reply[1])
 
     def flush(self, timeout: float) -> bool:
         marker = _Flush()
@@ -339,15 +382,33 @@ class _Publisher:
                     items.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            batch = [event for item in items if isinstance(item, list) for event in item]
+            submissions = [item for item in items if isinstance(item, _Submission)]
+            batch = [event for item in submissions for event in item.events]
+            replies = [item.reply for item in submissions if item.reply is not None]
             try:
-                if batch:
-                    _log().publish(batch)
+                if batch or replies:
+                    _log().publish(batch, replies)
             except Exception:  # a broken broadcast must not stop later events
                 logger.exception("could not publish %s events", len(batch))
+                self._reply_alone(replies)  # nothing went, or the replies did not
             for item in items:
                 if isinstance(item, _Flush):
                     item.done.set()
+
+    @staticmethod
+    def _reply_alone(replies: list[tuple[str, dict[str, Any]]]) -> None:
+        # The batch did not reach Redis, or its replies failed: each gets its own try.
+        for execution_id, outcome in replies:
+            try:
+                completion_publish(execution_id=execution_id, outcome=outcome)
+            except Exception:
+                logger.exception("could not announce the end of execution %s", execution_id)
+
+
+@dataclass
+class _Submission:
+    events: list[dict[str, Any]]
+    reply: tuple[str, dict[str, Any]] | None = None
 
 
 _publisher_lock = threading.Lock()

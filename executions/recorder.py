@@ -10,9 +10,12 @@ Every one of those writes, and every start of a node with outside effects, is fe
 runs in a transaction that first checks this run still holds the lease (runtime.py), and
 raises LeaseLost, writing nothing, when another worker took the execution over.
 
-Progress events (events.py) follow the same rhythm: a pure node's events are published
-when its NodeRun is committed, while a node with outside effects announces its start
-before it runs. Publishing costs no database query: everything is known in memory.
+Progress events (events.py) follow the same rhythm: a pure node's events, and the
+execution's own "started", are published when the next write commits, while a node with
+outside effects announces its start before it runs. Publishing costs no database query:
+everything is known in memory. The final commit also hands the freed dispatch slot on,
+and its events go out with a sync webhook's reply in one Redis round trip. What a crash
+can repeat is in docs/execution-semantics.md.
 """
 
 import time
@@ -28,10 +31,10 @@ from linkflow.core.metrics import node_observed
 from linkflow.engine import NodeOutcome, RunResult, get_node_type
 
 from . import events
-from .completion import completion_publish
-from .dispatch import enqueue_execution
+from .dispatch import dispatch_promote, enqueue_execution
 from .error_workflows import error_handoff
-from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
+from .models import Execution, ExecutionStatus, NodeRunStatus
+from .noderun_rows import noderuns_upsert
 from .payloads import payload_store
 from .runtime import Heartbeat, Lease, lease_fence
 from .shutdown import shutdown_requested
@@ -42,11 +45,6 @@ _RESULT_STATUS = {
     "cancelled": ExecutionStatus.CANCELLED,
     "waiting": ExecutionStatus.WAITING,
 }
-# What a re-recorded attempt may change: a waiting node that later finishes keeps its row.
-_UPSERT_FIELDS = [
-    *("status", "input", "output", "error", "finished_at", "resume_at", "item_meta"),
-    "updated_at",
-]
 # How often a running execution looks whether somebody cancelled it.
 _CANCEL_CHECK_SECONDS = 1.0
 
@@ -66,7 +64,7 @@ class ExecutionRecorder:
         # A sync webhook caller is waiting for the outcome (see completion.py).
         self.announce = announce
         self.lease = lease
-        self._pending: list[NodeRun] = []
+        self._pending: list[dict[str, Any]] = []
         # Events of the pending NodeRuns, published when those are committed.
         self._events: list[dict[str, Any]] = []
         self._sequence = sequence
@@ -77,10 +75,14 @@ class ExecutionRecorder:
     def __enter__(self) -> "ExecutionRecorder":
         self._heartbeat.start()
         started_at = self.execution.started_at
-        self._publish_now(
-            events.EXECUTION_STARTED,
-            status=ExecutionStatus.RUNNING,
-            started_at=started_at.isoformat() if started_at else None,
+        # Published with the first write (a checkpoint, or the end of a run of pure nodes)
+        # like the pure nodes' own events, so a short run costs one Redis round trip.
+        self._events.append(
+            self._event(
+                events.EXECUTION_STARTED,
+                status=ExecutionStatus.RUNNING,
+                started_at=started_at.isoformat() if started_at else None,
+            )
         )
         return self
 
@@ -117,35 +119,24 @@ class ExecutionRecorder:
     ) -> None:
         node_observed(node_type=node_type, seconds=(finished_at - started_at).total_seconds())
         self._sequence += 1
-        stored = f"{node_id}-{attempt}"
         execution_id = str(self.execution.pk)
         # Secret values the execution's nodes were given are never stored or published
         # (free when no secret was used).
         output = redact_execution(execution_id, outcome.output)
         error = redact_execution(execution_id, outcome.error)
         self._pending.append(
-            NodeRun(
-                execution_id=self.execution.pk,
-                execution_created_at=self.execution.created_at,
+            self._row(
                 node_id=node_id,
                 node_type=node_type,
-                status=outcome.status,
                 attempt=attempt,
                 sequence=self._sequence,
-                # Large item lists go to storage; the row keeps a reference.
-                input=payload_store(
-                    execution_id=execution_id,
-                    name=f"{stored}-input",
-                    data=redact_execution(execution_id, input),
-                ),
-                output=payload_store(
-                    execution_id=execution_id, name=f"{stored}-output", data=output
-                ),
+                status=outcome.status,
+                outcome=outcome,
+                output=output,
                 error=error,
+                input=input,
                 started_at=started_at,
                 finished_at=finished_at,
-                resume_at=outcome.resume_at,
-                item_meta=outcome.items.as_meta() if outcome.items else {},
             )
         )
         self._events.append(
@@ -176,22 +167,16 @@ class ExecutionRecorder:
         """A checkpoint of a node with outside effects amid its items: the attempt is
         committed as "running" with the items done so far, so a worker taking over after a
         crash sends none of them again. node_finished later overwrites the row."""
-        execution_id = str(self.execution.pk)
-        output = redact_execution(execution_id, outcome.output)
         self._pending.append(
-            NodeRun(
-                execution_id=self.execution.pk,
-                execution_created_at=self.execution.created_at,
+            self._row(
                 node_id=node_id,
                 node_type=node_type,
-                status=NodeRunStatus.RUNNING,
                 attempt=attempt,
                 sequence=self._sequence + 1,  # the number node_finished will give it
-                output=payload_store(
-                    execution_id=execution_id, name=f"{node_id}-{attempt}-output", data=output
-                ),
+                status=NodeRunStatus.RUNNING,
+                outcome=outcome,
+                output=redact_execution(str(self.execution.pk), outcome.output),
                 started_at=started_at,
-                item_meta=outcome.items.as_meta() if outcome.items else {},
             )
         )
         self._flush()
@@ -211,7 +196,8 @@ class ExecutionRecorder:
 
     # --- end of the run -------------------------------------------------------------------
     def finish(self, result: RunResult) -> str:
-        """Write what is pending and the new status in one transaction; return the status.
+        """Write what is pending and the new status in one transaction, which also hands
+        the freed dispatch slot on; return the status.
 
         The status only changes while this worker still holds the lease: a run that was
         cancelled keeps the lease and records what is pending; a run taken over by another
@@ -246,13 +232,17 @@ class ExecutionRecorder:
                 error_handoff(execution=self.execution, error=error)
             if updated:
                 self._events.append(self._ended(status, result, error, finished_at))
-            self._publish_on_commit()
+            reply = None
             if updated and not waiting and self.announce:
                 # The waiting webhook caller gets what is stored: secrets redacted too.
                 outcome = redact_execution(execution_id, _announcement(status, result, error))
-                transaction.on_commit(
-                    lambda: completion_publish(execution_id=execution_id, outcome=outcome)
-                )
+                reply = (execution_id, outcome)
+            # The last events and the caller's reply: one Redis round trip after commit.
+            events.events_publish_on_commit(self._events, reply=reply)
+            self._events = []
+            # Finished or parked, its slot is free: the workspace's next pending execution
+            # goes, in this same commit (dispatch.py).
+            dispatch_promote(workspace_id=self.execution.workspace_id)
         return status
 
     def hand_back(self) -> bool:
@@ -281,6 +271,53 @@ class ExecutionRecorder:
             lease_fence(self.lease)
             self._write_pending()
             self._publish_on_commit()
+
+    # --- NodeRun rows ---------------------------------------------------------------------
+    def _row(
+        self,
+        *,
+        node_id: str,
+        node_type: str,
+        attempt: int,
+        sequence: int,
+        status: str,
+        outcome: NodeOutcome,
+        output: dict[str, Any],
+        started_at: datetime,
+        input: list[dict[str, Any]] | None = None,
+        error: dict[str, Any] | None = None,
+        finished_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """One attempt's NodeRun as column values: a finished attempt, or (without
+        ``finished_at``) a checkpoint of one still running, which keeps no input.
+        ``output`` and ``error`` come redacted; large item lists go to storage and the
+        row keeps a reference."""
+        execution_id = str(self.execution.pk)
+        stored = f"{node_id}-{attempt}"
+        if input is not None:
+            input = payload_store(
+                execution_id=execution_id,
+                name=f"{stored}-input",
+                data=redact_execution(execution_id, input),
+            )
+        return {
+            "execution_id": self.execution.pk,
+            "execution_created_at": self.execution.created_at,
+            "node_id": node_id,
+            "node_type": node_type,
+            "status": status,
+            "attempt": attempt,
+            "sequence": sequence,
+            "input": [] if input is None else input,
+            "output": payload_store(
+                execution_id=execution_id, name=f"{stored}-output", data=output
+            ),
+            "error": error,
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "resume_at": outcome.resume_at if finished_at is not None else None,
+            "item_meta": outcome.items.as_meta() if outcome.items else {},
+        }
 
     # --- progress events ------------------------------------------------------------------
     def _event(self, type: str, **data: Any) -> dict[str, Any]:
@@ -320,14 +357,7 @@ class ExecutionRecorder:
 
     def _write_pending(self) -> None:
         if self._pending:
-            # A waiting node finishing later, or a worker that took over after a stall,
-            # records the same attempt again: the newer record wins.
-            NodeRun.objects.bulk_create(
-                self._pending,
-                update_conflicts=True,
-                unique_fields=["execution", "node_id", "attempt", "execution_created_at"],
-                update_fields=_UPSERT_FIELDS,
-            )
+            noderuns_upsert(self._pending)
             self._pending = []
 
 

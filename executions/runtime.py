@@ -9,12 +9,15 @@ without writing: an execution is never run by two workers at once, whatever happ
 to a heartbeat. See docs/security/worker-limits.md.
 """
 
+import logging
 import os
 import socket
 import threading
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -24,7 +27,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .lost import WORKER_LOST, execution_fail_lost
-from .models import Execution, ExecutionStatus
+from .models import Execution, ExecutionMode, ExecutionStatus
+
+logger = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
@@ -48,6 +53,8 @@ class Lease:
     expires_at: datetime
     # True when the execution had never started: it has no NodeRuns to resume from.
     fresh: bool
+    # The claimed row as the claim left it, when the claim read it back (a fresh claim).
+    execution: Execution | None = field(default=None, repr=False)
 
 
 def _lease_length() -> timedelta:
@@ -58,8 +65,9 @@ def lease_claim(*, execution_id: str) -> Lease | None:
     """Take the execution if it is queued, or running under an expired lease.
 
     A conditional UPDATE decides: of two workers, or two copies of one message, exactly
-    one gets a row count of 1. The queued case is tried first, as its own statement, so
-    the common path knows there is nothing to resume. Returns None when somebody else
+    one gets a row count of 1. The case of an execution that never ran is tried first, as
+    its own statement that also reads the row back (``Lease.execution``), so the common
+    path knows there is nothing to resume and needs no second query. Returns None when somebody else
     holds the execution, it is finished, or it does not exist.
 
     Taking over a running execution whose lease expired counts as one lost lease; past
@@ -70,15 +78,21 @@ def lease_claim(*, execution_id: str) -> Lease | None:
     owner = f"{owner_prefix()}{uuid.uuid4().hex[:12]}"
     expires_at = now + _lease_length()
     take = {"status": ExecutionStatus.RUNNING, "lease_owner": owner, "lease_expires_at": expires_at}
-    rows = Execution.objects.filter(pk=execution_id)
-    never_ran = Q(status=ExecutionStatus.QUEUED, started_at__isnull=True, rerun_from_node="")
-    # A test run may start with pinned or reused outputs recorded: it resumes from them.
-    never_ran &= ~Q(mode="test")
     try:
-        if rows.filter(never_ran).update(**take, started_at=now):
-            return Lease(execution_id=execution_id, owner=owner, expires_at=expires_at, fresh=True)
+        claimed = _claim_fresh(
+            execution_id=execution_id, owner=owner, now=now, expires_at=expires_at
+        )
     except (ValueError, ValidationError):  # not a UUID: a malformed message
         return None
+    if claimed is not None:
+        return Lease(
+            execution_id=execution_id,
+            owner=owner,
+            expires_at=expires_at,
+            fresh=True,
+            execution=claimed,
+        )
+    rows = Execution.objects.filter(pk=execution_id)  # a well-formed id by now
     started_at = Coalesce(F("started_at"), now)
     # Resumed after a wait or re-run from a node.
     if rows.filter(status=ExecutionStatus.QUEUED).update(**take, started_at=started_at):
@@ -101,6 +115,41 @@ def lease_claim(*, execution_id: str) -> Lease | None:
         ),
     )
     return None
+
+
+def _claim_fresh(
+    *, execution_id: str, owner: str, now: datetime, expires_at: datetime
+) -> Execution | None:
+    """Claim an execution that never ran and read it back in the same statement.
+
+    The common case of every execution, so one round trip (UPDATE ... RETURNING) instead
+    of an UPDATE and a SELECT. A test run may start with pinned or reused outputs
+    recorded: it is never fresh (it resumes from them).
+    """
+    meta = Execution._meta
+    # to_python raises ValidationError for a malformed id.
+    pk = meta.pk.get_db_prep_value(meta.pk.to_python(execution_id), connection)
+    moment = meta.get_field("started_at")
+    ops = connection.ops
+    table = ops.quote_name(meta.db_table)
+    columns = ", ".join(ops.quote_name(f.column) for f in meta.concrete_fields)
+    sql = (
+        f"UPDATE {table} SET status = %s, lease_owner = %s, lease_expires_at = %s, "
+        "started_at = %s WHERE id = %s AND status = %s AND started_at IS NULL "
+        f"AND rerun_from_node = %s AND mode <> %s RETURNING {columns}"
+    )
+    params = [
+        ExecutionStatus.RUNNING.value,
+        owner,
+        moment.get_db_prep_value(expires_at, connection),
+        moment.get_db_prep_value(now, connection),
+        pk,
+        ExecutionStatus.QUEUED.value,
+        "",
+        ExecutionMode.TEST.value,
+    ]
+    found = list(Execution.objects.raw(sql, params))
+    return found[0] if found else None
 
 
 def lease_renew(lease: Lease) -> bool:
@@ -132,33 +181,81 @@ def lease_fence(lease: Lease) -> None:
 
 
 class Heartbeat:
-    """Renews a lease from a background thread while a long node blocks the runner.
+    """Renews a lease in the background while a long node blocks the runner.
 
-    Fast executions finish before the first beat and never touch the database from here.
+    Every heartbeat of a process is served by one shared thread (``_Beats``), so a run
+    costs no thread start: fast executions finish before their first beat is due and
+    never touch the database from there.
     """
 
     def __init__(self, lease: Lease) -> None:
         self.lease = lease
         self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
+        self.due = 0.0
 
     def start(self) -> None:
-        self._thread.start()
+        _beats().add(self)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+        """No renewal of this lease starts after this returns (one under way may end)."""
+        _beats().discard(self)
 
-    def _beat(self) -> None:
-        interval = max(settings.LINKFLOW_LEASE_SECONDS / 3, 0.5)
-        used_db = False
-        try:
-            while not self._stop.wait(interval):
-                used_db = True
-                if not lease_renew(self.lease):
-                    self.lost = True
-                    return
-        finally:
-            if used_db:
+
+def _interval() -> float:
+    return max(settings.LINKFLOW_LEASE_SECONDS / 3, 0.5)
+
+
+class _Beats:
+    """The process's heartbeat thread: renews each registered lease once per interval.
+
+    It looks every half interval, never woken by a registration (waking a thread costs a
+    run a GIL hand-over), so a lease is renewed at most 1.5 intervals after it was taken
+    or last renewed: at half its length, well before it runs out.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.beating: set[Heartbeat] = set()
+        self.thread = threading.Thread(target=self._run, name="lease-heartbeat", daemon=True)
+        self.thread.start()
+
+    def add(self, heartbeat: Heartbeat) -> None:
+        heartbeat.due = time.monotonic() + _interval()
+        with self.lock:
+            self.beating.add(heartbeat)
+
+    def discard(self, heartbeat: Heartbeat) -> None:
+        with self.lock:
+            self.beating.discard(heartbeat)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(_interval() / 2)
+            now = time.monotonic()
+            with self.lock:
+                due = [beat for beat in self.beating if beat.due <= now]
+            if not due:
+                continue
+            try:
+                for beat in due:
+                    beat.due = now + _interval()
+                    if beat in self.beating and not lease_renew(beat.lease):
+                        beat.lost = True
+                        self.discard(beat)
+            except Exception:  # an outage: the next look tries again; fencing still holds
+                logger.exception("could not renew a lease")
+            finally:
+                # Renewals are rare (long runs only): no connection is kept for them.
                 connection.close()
+
+
+_beats_lock = threading.Lock()
+_beats_state: dict[str, Any] = {"pid": None, "beats": None}
+
+
+def _beats() -> _Beats:
+    # Started lazily and again after a fork: a prefork child needs its own thread.
+    with _beats_lock:
+        if _beats_state["pid"] != os.getpid():
+            _beats_state.update(pid=os.getpid(), beats=_Beats())
+        return _beats_state["beats"]

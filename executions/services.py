@@ -19,6 +19,7 @@ from workflows.references import references_check
 
 from .creation import Admission, Dedupe, NewExecution, execution_admit
 from .dispatch import dispatch_promote, enqueue_execution
+from .graphs import version_graph
 from .history import completed_outcomes, failed_attempts, recorded_count
 from .host import run_context
 from .models import Execution, ExecutionMode, ExecutionStatus
@@ -100,8 +101,8 @@ def execution_run(*, execution_id: str) -> str | None:
     claim = lease_claim(execution_id=execution_id)
     if claim is None:
         return None
-    execution = Execution.objects.select_related("version").get(pk=execution_id)
-    graph = Graph.from_dict(execution.version.graph)
+    execution = claim.execution or Execution.objects.get(pk=execution_id)
+    graph = version_graph(version_id=execution.version_id)
     if claim.fresh:  # the common case: nothing recorded yet, nothing to read back
         completed, attempts, sequence = {}, {}, 0
     else:
@@ -124,13 +125,15 @@ def execution_run(*, execution_id: str) -> str | None:
             )
             if result.status == ExecutionStatus.CANCELLED and shutdown_requested():
                 status = ExecutionStatus.QUEUED if recorder.hand_back() else result.status
+                # Not handed back: cancelled meanwhile, its slot is free.
+                dispatch_promote(workspace_id=execution.workspace_id)
             else:
                 status = recorder.finish(result)
     except LeaseLost:
         logger.warning("execution %s: lease lost to another worker; this run stops", execution_id)
         return None
-    # Finished or parked, its slot is free: the workspace's next pending one may go.
-    dispatch_promote(workspace_id=execution.workspace_id)
+    # A finished or parked run's slot went to the next pending execution in its final
+    # commit (recorder.finish).
     return status
 
 

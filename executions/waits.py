@@ -11,6 +11,7 @@ good once per wait. Waits that time out resume through the beat (recovery.py) an
 by the node's "timeout" port.
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,12 +43,31 @@ def resume_urls(*, execution_id: str) -> dict[str, str]:
     hooks = settings.LINKFLOW_WEBHOOK_BASE_URL or settings.LINKFLOW_PUBLIC_URL.rstrip("/")
     public = settings.LINKFLOW_PUBLIC_URL.rstrip("/")
     return {
-        "resume_url": hooks + reverse("wait-resume", kwargs={"token": token}),
-        "approve_url": public
-        + reverse("wait-decide", kwargs={"token": token, "decision": "approve"}),
-        "reject_url": public
-        + reverse("wait-decide", kwargs={"token": token, "decision": "reject"}),
+        "resume_url": hooks + _path("wait-resume", token),
+        "approve_url": public + _path("wait-decide", token, decision="approve"),
+        "reject_url": public + _path("wait-decide", token, decision="reject"),
     }
+
+
+# Every run computes these three paths: the URL resolver is asked once per process for
+# each, with a placeholder token that quoting leaves alone, as a token's characters are.
+_PLACEHOLDER = "0placeholder0"
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:")
+
+
+@functools.cache
+def _template(name: str, decision: str | None) -> tuple[str, str]:
+    kwargs = {"token": _PLACEHOLDER} | ({"decision": decision} if decision else {})
+    before, _, after = reverse(name, kwargs=kwargs).partition(_PLACEHOLDER)
+    return before, after
+
+
+def _path(name: str, token: str, decision: str | None = None) -> str:
+    if not _TOKEN_CHARS.issuperset(token):
+        kwargs = {"token": token} | ({"decision": decision} if decision else {})
+        return reverse(name, kwargs=kwargs)
+    before, after = _template(name, decision)
+    return before + token + after
 
 
 @dataclass(frozen=True)
