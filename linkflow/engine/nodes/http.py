@@ -21,6 +21,7 @@ import httpx
 
 from linkflow.engine.errors import NodeError
 from linkflow.engine.net import BlockedAddress, ResponseTooLarge, default_client, read_capped
+from linkflow.engine.nodes.http_pages import PAGINATION_SCHEMA, follow_pages
 from linkflow.engine.registry import PER_ITEM, Items, NodeType, or_expression
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class HttpRequest(NodeType):
             },
             "fail_on_status": {**_BOOLEAN, "default": True},
             "send_idempotency_key": {**_BOOLEAN, "default": False},
+            "pagination": PAGINATION_SCHEMA,
         },
         "required": ["url"],
         "additionalProperties": False,
@@ -130,6 +132,8 @@ class HttpRequest(NodeType):
         file store, or a non-2xx status while ``fail_on_status`` is true. No message ever
         contains a credential's secret. With ``send_idempotency_key`` the key is the
         item's (version 2: the same on every attempt; version 1: the attempt's).
+        With ``pagination`` it emits one item per page (http_pages.py), each with its
+        ``url``; a failing page fails the item, and the pages stored before it stay stored.
         """
         with redacted(self._auth.secrets):
             request = _build(ctx, index, self._auth)
@@ -138,9 +142,18 @@ class HttpRequest(NodeType):
                 raise NodeError(
                     "No file storage is available here.", param="params.response_format"
                 )
-            credential_headers = tuple(self._auth.headers)
-            response, raw = _exchange(self._client, request, credential_headers=credential_headers)
-            return [_item(ctx, request, response, raw)]
+            if ctx.params.get("pagination"):
+                return follow_pages(ctx, index, request, lambda page: self._fetch(ctx, page))
+            return [self._fetch(ctx, request)]
+
+    def _fetch(self, ctx: NodeContext, request: _Request) -> dict[str, Any]:
+        credential_headers = tuple(self._auth.headers)
+        response, raw = _exchange(self._client, request, credential_headers=credential_headers)
+        item = _item(ctx, request, response, raw)
+        if ctx.params.get("pagination"):
+            # Where the page came from: a relative next link is resolved against it.
+            item["url"] = _display(response.request.url)
+        return item
 
 
 # Credentials
