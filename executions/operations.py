@@ -125,7 +125,11 @@ def _copy_reused_runs(execution: Execution, repeat: Execution, *, skip: set[str]
 
     def copied(run: NodeRun, kind: str, value: object) -> object:
         # Stored payloads are copied too: the repeat must outlive its source's cleanup.
-        name = f"{run.node_id}-1-{kind}"
+        name = (
+            f"{run.node_id}-{run.iteration}-1-{kind}"
+            if run.iteration
+            else f"{run.node_id}-1-{kind}"
+        )
         return payload_store(execution_id=target, name=name, data=payload_load(value))
 
     NodeRun.objects.bulk_create(
@@ -135,6 +139,7 @@ def _copy_reused_runs(execution: Execution, repeat: Execution, *, skip: set[str]
             node_type=run.node_type,
             status=run.status,
             attempt=1,
+            iteration=run.iteration,
             sequence=index,
             input=copied(run, "input", run.input),
             output=copied(run, "output", run.output),

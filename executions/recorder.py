@@ -114,10 +114,11 @@ class ExecutionRecorder:
         outcome: NodeOutcome,
         started_at: datetime,
         finished_at: datetime,
+        iteration: int = 0,
     ) -> None:
         node_observed(node_type=node_type, seconds=(finished_at - started_at).total_seconds())
         self._sequence += 1
-        stored = f"{node_id}-{attempt}"
+        stored = f"{node_id}-{iteration}-{attempt}" if iteration else f"{node_id}-{attempt}"
         execution_id = str(self.execution.pk)
         # Secret values the execution's nodes were given are never stored or published
         # (free when no secret was used).
@@ -131,6 +132,7 @@ class ExecutionRecorder:
                 node_type=node_type,
                 status=outcome.status,
                 attempt=attempt,
+                iteration=iteration,
                 sequence=self._sequence,
                 # Large item lists go to storage; the row keeps a reference.
                 input=payload_store(
@@ -156,6 +158,7 @@ class ExecutionRecorder:
                 attempt=attempt,
                 status=outcome.status,
                 output=events.output_summary(output),
+                **({"iteration": iteration} if iteration else {}),
                 error=error,
                 duration_ms=round((finished_at - started_at).total_seconds() * 1000),
             )
@@ -172,6 +175,7 @@ class ExecutionRecorder:
         input: list[dict[str, Any]],
         outcome: NodeOutcome,
         started_at: datetime,
+        iteration: int = 0,
     ) -> None:
         """A checkpoint of a node with outside effects amid its items: the attempt is
         committed as "running" with the items done so far, so a worker taking over after a
@@ -186,9 +190,14 @@ class ExecutionRecorder:
                 node_type=node_type,
                 status=NodeRunStatus.RUNNING,
                 attempt=attempt,
+                iteration=iteration,
                 sequence=self._sequence + 1,  # the number node_finished will give it
                 output=payload_store(
-                    execution_id=execution_id, name=f"{node_id}-{attempt}-output", data=output
+                    execution_id=execution_id,
+                    name=f"{node_id}-{iteration}-{attempt}-output"
+                    if iteration
+                    else f"{node_id}-{attempt}-output",
+                    data=output,
                 ),
                 started_at=started_at,
                 item_meta=outcome.items.as_meta() if outcome.items else {},
@@ -325,7 +334,9 @@ class ExecutionRecorder:
             NodeRun.objects.bulk_create(
                 self._pending,
                 update_conflicts=True,
-                unique_fields=["execution", "node_id", "attempt", "execution_created_at"],
+                unique_fields=[
+                    *("execution", "node_id", "iteration", "attempt", "execution_created_at")
+                ],
                 update_fields=_UPSERT_FIELDS,
             )
             self._pending = []

@@ -21,6 +21,7 @@ from linkflow.accounts.models import WRITER_ROLES, Role
 from linkflow.accounts.selectors import role_in
 from linkflow.accounts.web import page
 from linkflow.core.errors import LinkflowError, PermissionDenied
+from linkflow.engine.graph import loop_bodies
 from workflows.editor import graph_with_layout, node_catalog
 
 from . import operations, selectors
@@ -103,12 +104,14 @@ def _run_view(run: Any, request: HttpRequest) -> dict[str, Any]:
     """One NodeRun as the panel shows it: input and each output port paged."""
     items_in, output = _loaded(run.input), _loaded(run.output)
     ports = output.items() if isinstance(output, dict) else []
+    # Each run pages on its own: a loop's batches and a node's pages are runs too.
+    key = f"{run.iteration}-{run.attempt}" if run.iteration else f"{run.attempt}"
     return {
         "run": run,
-        "input": _paged(items_in, request, f"in{run.attempt}"),
+        "input": _paged(items_in, request, f"in{key}"),
         "input_missing": items_in is None,
         "outputs": [
-            {"port": port, "page": _paged(items, request, f"out{run.attempt}-{port}")}
+            {"port": port, "page": _paged(items, request, f"out{key}-{port}")}
             for port, items in ports
         ],
         "output_missing": output is None,
@@ -118,10 +121,23 @@ def _run_view(run: Any, request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _iteration_label(graph: dict[str, Any], node_id: str) -> str:
+    """What a run's iteration counts for this node: the batches of the loop it is in, or
+    else the pages it follows."""
+    types = {n.get("id"): n.get("type") for n in graph.get("nodes", [])}
+    edges = [
+        (e.get("source"), e.get("target"), e.get("output", "main")) for e in graph.get("edges", [])
+    ]
+    if any(node_id in body for body in loop_bodies(types, edges).values()):
+        return "Batch"
+    return "Page"
+
+
 @require_GET
 @page(at_least=Role.VIEWER)
 def node(request: HttpRequest, pk: object, node_id: str) -> HttpResponse:
-    """The runs of one node of the execution (every attempt), as a partial for the panel."""
+    """The runs of one node of the execution (every attempt, every batch of a loop and
+    page of a paginated request), as a partial for the panel."""
     execution = selectors.execution_get(user=request.user, id=pk)  # type: ignore[arg-type]
     nodes = {n.get("id"): n for n in execution.version.graph.get("nodes", [])}
     if node_id not in nodes:
@@ -130,6 +146,7 @@ def node(request: HttpRequest, pk: object, node_id: str) -> HttpResponse:
     context = {
         "execution": execution,
         "node": nodes[node_id],
+        "iteration_label": _iteration_label(execution.version.graph, node_id),
         "runs": [_run_view(run, request) for run in runs],
         "can_act": _can_act(request, execution),
         "finished": execution.status in FINISHED_STATUSES,

@@ -110,7 +110,8 @@ class PagesHandler(_JsonHandler):
     - GET /numbered?page=N: the page's records as a list, ``[]`` past the end;
     - GET /cursor?cursor=C: ``{"records", "cursor"}``, the cursor null at the end;
     - GET /fail-at?page=N&fail=F: like /link, but page F answers 500 (once per server);
-    - GET /evil: a next link to ``server.evil_next`` (an address no node may reach).
+    - GET /evil: a next link to ``server.evil_next`` (an address no node may reach);
+    - any of them with ``slow=N``: page N answers after ``server.slow_seconds``.
     """
 
     def do_GET(self) -> None:
@@ -122,13 +123,14 @@ class PagesHandler(_JsonHandler):
         records = [{"id": n} for n in range((page - 1) * 2 + 1, min(page * 2, total) + 1)]
         more = page * 2 < total
         base = f"http://127.0.0.1:{self.server.server_port}"
+        if query.get("slow") == str(page):
+            time.sleep(self.server.slow_seconds)  # type: ignore[attr-defined]
         if url.path == "/fail-at" and page == int(query["fail"]) and not self.server.failed:  # type: ignore[attr-defined]
             self.server.failed = True  # type: ignore[attr-defined]
             self._json(500, {"error": "page failed"})
         elif url.path in ("/link", "/fail-at"):
-            nxt = f"{url.path}?page={page + 1}" + (
-                f"&fail={query['fail']}" if "fail" in query else ""
-            )
+            kept = "".join(f"&{k}={query[k]}" for k in ("fail", "slow") if k in query)
+            nxt = f"{url.path}?page={page + 1}{kept}"
             self._json(200, {"records": records}, link=nxt if more else None)
         elif url.path == "/next":
             nxt = f"{base}/next?page={page + 1}" if more else None
@@ -154,9 +156,12 @@ class PagesHandler(_JsonHandler):
 
 
 @contextmanager
-def pages_server(*, total: int = 5, evil_next: str = "") -> Iterator[ThreadingHTTPServer]:
+def pages_server(
+    *, total: int = 5, evil_next: str = "", slow_seconds: float = 3
+) -> Iterator[ThreadingHTTPServer]:
     """A PagesHandler server of ``total`` records."""
     with _serving(PagesHandler) as server:
+        server.slow_seconds = slow_seconds  # type: ignore[attr-defined]
         server.hits = []  # type: ignore[attr-defined]
         server.total = total  # type: ignore[attr-defined]
         server.failed = False  # type: ignore[attr-defined]

@@ -65,6 +65,7 @@ class NodeRunOutSerializer(serializers.ModelSerializer):
             "node_type",
             "status",
             "attempt",
+            "iteration",
             "input",
             "output",
             "error",
