@@ -603,7 +603,6 @@ def test_execute_workflow_points_at_the_child_imported_with_it():
         "crypto",
         "html",
         "xml",
-        "splitInBatches",
         "postgres",
         "mySql",
         "redis",
