@@ -33,6 +33,7 @@ _SETTINGS = (
     "retry",
     "timeout_seconds",
     "on_error",
+    "execute_once",
     "disabled",
     "notes",
 )

@@ -197,6 +197,8 @@ def loop_bodies(
     without passing through the flow.batch node itself. ``types`` maps node id -> type,
     ``edges`` are (source, target, output port); unknown ids are ignored. An edge from
     the body back into the flow.batch node is what closes the loop."""
+    if LOOP_TYPE not in types.values():
+        return {}  # the common case, on every run: nothing to walk
     successors: dict[str, list[str]] = {node_id: [] for node_id in types}
     for source, target, _ in edges:
         if source in successors and target in successors:
