@@ -161,3 +161,29 @@ def test_a_graph_with_an_open_loop_is_refused_with_its_code(api):
     body = response.json()["error"]
     assert body["code"] == "workflow_graph_invalid"
     assert "graph_loop_open" in str(body["details"])
+
+
+def test_a_rerun_after_a_loop_reuses_every_batch_without_calling_again(start_worker, api):
+    with orders_server() as server:
+        base = f"http://127.0.0.1:{server.server_port}"
+        start_worker(beat=False)
+        rows = [{"url": f"{base}/orders?user={n}"} for n in range(1, 4)]
+        first = execute(api, create_workflow(api, loop_graph(2)), {"rows": rows})
+        assert wait_status(first) == "succeeded"
+
+        response = api.post(
+            f"/api/v1/executions/{first}/rerun", {"from_node": "after"}, format="json"
+        )
+        assert response.status_code == 202
+        repeat = response.json()["id"]
+        status = wait_status(repeat)
+
+    assert status == "succeeded"
+    assert [hit for hit in server.hits if hit.startswith("/orders")] == [
+        "/orders?user=1",
+        "/orders?user=2",
+        "/orders?user=3",
+    ]  # each once: the repeat reused both batches
+    assert succeeded_by_iteration(repeat, "fetch") == {1: 1, 2: 1}
+    after = NodeRun.objects.get(execution_id=repeat, node_id="after")
+    assert [item["body"]["user"] for item in after.output["main"][0]["items"]] == ["1", "2", "3"]
