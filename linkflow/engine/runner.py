@@ -191,12 +191,12 @@ class _Run:
         node_type = _resolve(node.type)
         inputs = self._inputs(node)
         items = [item for per_edge in inputs for item in per_edge]
-        if node.execute_once and len(items) > 1:
-            items, inputs = items[:1], _first_only(inputs)
         if self._skips(node, node_type, items):
             return self._skip(node, items, NodeOutcome(SKIPPED))
         if node.disabled:
             return self._skip(node, items, _passed_on(node, node_type, items))
+        if node.execute_once and len(items) > 1:
+            items, inputs = items[:1], _first_only(inputs)
         suspended_until = earlier.resume_at if earlier and earlier.status == WAITING else None
         done = earlier.items if earlier is not None else None
         return self._execute(node, node_type, items, inputs, suspended_until, done)

@@ -13,7 +13,7 @@ from linkflow.engine import Graph, NodeOutcome, RunContext, RunResult, run_graph
 from linkflow.engine.loops import iteration_key
 from linkflow.engine.net import AddressPolicy, guarded_client, own_endpoints
 
-from ..http_server import pages_server
+from ..http_server import headers_echo_server, pages_server
 
 
 @pytest.fixture(scope="module")
@@ -244,3 +244,24 @@ def _page_outcome(output: dict[str, Any]) -> NodeOutcome:
     record = ItemRecord(inputs=1, per_item=True)
     record.done = {0: {"main": list(output["main"])}}
     return NodeOutcome("succeeded", output, items=record)
+
+
+def test_a_next_link_to_another_origin_does_not_carry_the_credential(client: httpx.Client) -> None:
+    with headers_echo_server() as elsewhere, pages_server(evil_next=elsewhere) as server:
+        url = f"http://127.0.0.1:{server.server_port}/evil"
+        raw = raw_graph(url, {"mode": "link_header"})
+        raw["nodes"][1]["credential"] = "cred-1"
+        context = RunContext(
+            execution={"id": "ex-1", "mode": "manual"},
+            trigger_input={},
+            http_client=client,
+            credentials=lambda _: {"type": "http_bearer", "token": "s3cret-token"},
+        )
+        result = run_graph(Graph.from_dict(raw), context=context, observer=PageObserver())
+
+    assert result.status == "succeeded", result.error
+    first, second = result.outcomes["get"].output["main"]
+    assert second["url"] == elsewhere
+    echoed = second["body"]["headers"]
+    assert "authorization" not in echoed
+    assert "s3cret-token" not in str(echoed)

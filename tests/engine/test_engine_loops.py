@@ -240,3 +240,17 @@ def test_execute_once_is_refused_when_not_a_boolean(items_trigger: str) -> None:
 
 
 _ = datetime  # annotations only
+
+
+def test_a_disabled_execute_once_node_still_passes_every_item_on(items_trigger: str) -> None:
+    raw = {
+        "nodes": [
+            {"id": "start", "type": items_trigger, "params": {"items": numbers(3)}},
+            {"id": "off", "type": "flow.noop", "execute_once": True, "disabled": True},
+        ],
+        "edges": [{"source": "start", "target": "off"}],
+    }
+
+    result = run_graph(Graph.from_dict(raw), context=context(), observer=IterationObserver())
+
+    assert result.outcomes["off"].output["main"] == numbers(3)

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import Message
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -64,6 +64,8 @@ class _Request:
     max_redirects: int
     response_format: str
     fail_on_status: bool
+    # The names of the headers the credential set (a page on another origin drops them).
+    credential_headers: tuple[str, ...] = ()
 
 
 class HttpRequest(NodeType):
@@ -143,7 +145,9 @@ class HttpRequest(NodeType):
                     "No file storage is available here.", param="params.response_format"
                 )
             if ctx.params.get("pagination"):
-                return follow_pages(ctx, index, request, lambda page: self._fetch(ctx, page))
+                return follow_pages(
+                    ctx, index, request, lambda page: self._fetch(ctx, _own_origin(request, page))
+                )
             return [self._fetch(ctx, request)]
 
     def _fetch(self, ctx: NodeContext, request: _Request) -> dict[str, Any]:
@@ -262,7 +266,26 @@ def _build(ctx: NodeContext, index: int, auth: _Auth) -> _Request:
             param("response_format", "auto"), RESPONSE_FORMATS, "response_format"
         ),
         fail_on_status=_flag(param("fail_on_status", True), "fail_on_status"),
+        credential_headers=tuple(auth.headers),
     )
+
+
+def _own_origin(first: _Request, page: _Request) -> _Request:
+    """``page`` without the credential's headers when it is on another origin than the
+    first request: a next link a server hands out must not carry the credential away,
+    as a redirect cannot."""
+    if not first.credential_headers or page.url == first.url:
+        return page
+    try:
+        elsewhere = _origin(httpx.URL(page.url)) != _origin(httpx.URL(first.url))
+    except httpx.InvalidURL:
+        return page  # the exchange refuses it before sending anything
+    if elsewhere:
+        headers = page.headers.copy()
+        for name in first.credential_headers:
+            headers.pop(name, None)
+        return replace(page, headers=headers)
+    return page
 
 
 def _url(value: Any) -> str:
