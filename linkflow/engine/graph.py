@@ -70,6 +70,7 @@ class Graph:
     # node's body: left out of the order, run by the loop once per batch (engine/loops.py).
     _back: frozenset[Edge] = field(init=False, repr=False, compare=False)
     _bodies: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+    _looped: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_id = {node.id: node for node in self.nodes}
@@ -100,6 +101,7 @@ class Graph:
         )
         object.__setattr__(self, "_back", back)
         object.__setattr__(self, "_bodies", bodies)
+        object.__setattr__(self, "_looped", frozenset().union(*bodies.values()))
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Graph:
@@ -142,7 +144,7 @@ class Graph:
 
     def in_loop_body(self, node_id: str) -> bool:
         """True when some flow.batch node runs this node, once per batch."""
-        return any(node_id in body for body in self._bodies.values())
+        return node_id in self._looped
 
     def downstream(self, node_id: str) -> set[str]:
         """``node_id`` and every node reachable from it along edges."""
