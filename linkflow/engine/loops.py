@@ -16,7 +16,6 @@ asked for, so a crash or a retry fetches only the pages not yet stored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -249,9 +248,3 @@ def page_log(run: _Run, node: Node, attempt: int, items: Items) -> PageLog | Non
     if run.iteration or not node.params.get("pagination"):
         return None
     return PageLog(run, node, attempt, items)
-
-
-def completed_by_iteration(completed: Mapping[str, NodeOutcome], node_id: str) -> list[int]:
-    """The iterations of ``node_id`` recorded in ``completed`` (for tests and views)."""
-    prefix = node_id + ITERATION_SEPARATOR
-    return sorted(int(key[len(prefix) :]) for key in completed if key.startswith(prefix))

@@ -261,6 +261,7 @@ def test_a_next_link_to_another_origin_does_not_carry_the_credential(client: htt
 
     assert result.status == "succeeded", result.error
     first, second = result.outcomes["get"].output["main"]
+    assert first["url"].endswith("/evil")
     assert second["url"] == elsewhere
     echoed = second["body"]["headers"]
     assert "authorization" not in echoed
