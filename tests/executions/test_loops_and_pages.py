@@ -54,7 +54,7 @@ def crash_and_resume(start_worker, doomed, execution_id: str) -> str:
     start_worker(beat=False, LINKFLOW_LEASE_SECONDS=LEASE)
     time.sleep(int(LEASE) + 0.5)  # let the dead worker's lease expire
     assert executions_requeue_stale() == 1  # what the beat does every 30 s
-    return wait_status(execution_id, timeout=30)
+    return wait_status(execution_id, timeout=90)  # a generous bound on a loaded machine
 
 
 def test_a_loop_runs_each_batch_as_its_own_iteration_shown_by_api_and_run_view(
