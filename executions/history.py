@@ -4,6 +4,7 @@ from django.db.models import Max
 
 from linkflow.engine import NodeOutcome
 from linkflow.engine.items import from_meta
+from linkflow.engine.loops import iteration_key
 
 from .models import Execution, NodeRunStatus
 from .payloads import payload_load
@@ -12,14 +13,16 @@ from .payloads import payload_load
 def completed_outcomes(execution: Execution) -> dict[str, NodeOutcome]:
     """Per node, its latest recorded attempt: succeeded and skipped nodes are not run
     again; a waiting one runs again knowing when it meant to resume; a failed attempt, or
-    one checkpointed ("running") before a crash, runs again for the items it did not do."""
-    rows = execution.node_runs.order_by("node_id", "attempt").values_list(
-        "node_id", "status", "output", "resume_at", "item_meta"
+    one checkpointed ("running") before a crash, runs again for the items it did not do.
+    A run in a loop batch or a page of a node is keyed ``<node>#<iteration>``."""
+    rows = execution.node_runs.order_by("node_id", "iteration", "attempt").values_list(
+        "node_id", "iteration", "status", "output", "resume_at", "item_meta"
     )
     outcomes = {}
-    for node_id, status, output, resume_at, item_meta in rows:
+    for node_id, iteration, status, output, resume_at, item_meta in rows:
         loaded = payload_load(output)
-        outcomes[node_id] = NodeOutcome(
+        # A loop batch's or a page's run is kept apart from the node's own (loops.py).
+        outcomes[iteration_key(node_id, iteration)] = NodeOutcome(
             status=status, output=loaded, resume_at=resume_at, items=from_meta(item_meta, loaded)
         )
     return outcomes

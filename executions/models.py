@@ -197,6 +197,11 @@ class NodeRun(BaseModel):
     node_type = models.CharField(max_length=100)
     status = models.CharField(max_length=16, choices=NodeRunStatus.choices)
     attempt = models.PositiveSmallIntegerField(default=1)
+    # The batch of a loop (flow.batch) this run was in, or the page of a node following
+    # pages: 1, 2, ...; 0 for a node run outside any loop (engine/loops.py).
+    iteration = models.PositiveIntegerField(
+        default=0, help_text="The loop batch or the page this run was (1, 2, ...); 0 outside loops."
+    )
     # Position in the order the runner decided the nodes; orders the record and, later, events.
     sequence = models.PositiveIntegerField(default=0)
     input = models.JSONField(default=list, blank=True)
@@ -215,15 +220,17 @@ class NodeRun(BaseModel):
         ordering = ("execution", "sequence")
         constraints = [
             # execution_created_at follows from execution, so this is "one row per
-            # attempt"; PostgreSQL needs the partition key in every unique constraint.
+            # attempt of a node in an iteration"; PostgreSQL needs the partition key in
+            # every unique constraint.
             models.UniqueConstraint(
-                fields=["execution", "node_id", "attempt", "execution_created_at"],
+                fields=["execution", "node_id", "iteration", "attempt", "execution_created_at"],
                 name="noderun_unique_attempt",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.node_id} #{self.attempt} {self.status}"
+        turn = f" [{self.iteration}]" if self.iteration else ""
+        return f"{self.node_id}{turn} #{self.attempt} {self.status}"
 
 
 class DeadLetterStatus(models.TextChoices):

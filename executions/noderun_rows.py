@@ -22,12 +22,12 @@ UPSERT_FIELDS = (
     *("status", "input", "output", "error", "finished_at", "resume_at", "item_meta"),
     "updated_at",
 )
-CONFLICT_FIELDS = ("execution_id", "node_id", "attempt", "execution_created_at")
+CONFLICT_FIELDS = ("execution_id", "node_id", "iteration", "attempt", "execution_created_at")
 # Every column a row gives, besides id, created_at and updated_at (set here).
 ROW_FIELDS = (
     *("execution_id", "execution_created_at", "node_id", "node_type", "status", "attempt"),
     *("sequence", "input", "output", "error", "started_at", "finished_at", "resume_at"),
-    "item_meta",
+    *("item_meta", "iteration"),
 )
 
 

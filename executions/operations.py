@@ -215,7 +215,11 @@ def _copy_reused_runs(execution: Execution, repeat: Execution, *, nodes: Iterabl
 
     def copied(run: NodeRun, kind: str, value: object) -> object:
         # Stored payloads are copied too: the repeat must outlive its source's cleanup.
-        name = f"{run.node_id}-1-{kind}"
+        name = (
+            f"{run.node_id}-{run.iteration}-1-{kind}"
+            if run.iteration
+            else f"{run.node_id}-1-{kind}"
+        )
         # So are its files: the repeat reads only files in its own name (files.py).
         data = files_carried(
             payload_load(value), source_execution_id=str(execution.pk), target_execution_id=target
@@ -229,6 +233,7 @@ def _copy_reused_runs(execution: Execution, repeat: Execution, *, nodes: Iterabl
             node_type=run.node_type,
             status=run.status,
             attempt=1,
+            iteration=run.iteration,
             sequence=index,
             input=copied(run, "input", run.input),
             output=copied(run, "output", run.output),

@@ -116,6 +116,7 @@ class ExecutionRecorder:
         outcome: NodeOutcome,
         started_at: datetime,
         finished_at: datetime,
+        iteration: int = 0,
     ) -> None:
         node_observed(node_type=node_type, seconds=(finished_at - started_at).total_seconds())
         self._sequence += 1
@@ -129,6 +130,7 @@ class ExecutionRecorder:
                 node_id=node_id,
                 node_type=node_type,
                 attempt=attempt,
+                iteration=iteration,
                 sequence=self._sequence,
                 status=outcome.status,
                 outcome=outcome,
@@ -147,6 +149,7 @@ class ExecutionRecorder:
                 attempt=attempt,
                 status=outcome.status,
                 output=events.output_summary(output),
+                **({"iteration": iteration} if iteration else {}),
                 error=error,
                 duration_ms=round((finished_at - started_at).total_seconds() * 1000),
             )
@@ -163,6 +166,7 @@ class ExecutionRecorder:
         input: list[dict[str, Any]],
         outcome: NodeOutcome,
         started_at: datetime,
+        iteration: int = 0,
     ) -> None:
         """A checkpoint of a node with outside effects amid its items: the attempt is
         committed as "running" with the items done so far, so a worker taking over after a
@@ -172,6 +176,7 @@ class ExecutionRecorder:
                 node_id=node_id,
                 node_type=node_type,
                 attempt=attempt,
+                iteration=iteration,
                 sequence=self._sequence + 1,  # the number node_finished will give it
                 status=NodeRunStatus.RUNNING,
                 outcome=outcome,
@@ -282,6 +287,7 @@ class ExecutionRecorder:
         sequence: int,
         status: str,
         outcome: NodeOutcome,
+        iteration: int = 0,
         output: dict[str, Any],
         started_at: datetime,
         input: list[dict[str, Any]] | None = None,
@@ -293,7 +299,8 @@ class ExecutionRecorder:
         ``output`` and ``error`` come redacted; large item lists go to storage and the
         row keeps a reference."""
         execution_id = str(self.execution.pk)
-        stored = f"{node_id}-{attempt}"
+        # A loop's batches and an HTTP request's pages are runs of their own (iteration).
+        stored = f"{node_id}-{iteration}-{attempt}" if iteration else f"{node_id}-{attempt}"
         if input is not None:
             input = payload_store(
                 execution_id=execution_id,
@@ -307,6 +314,7 @@ class ExecutionRecorder:
             "node_type": node_type,
             "status": status,
             "attempt": attempt,
+            "iteration": iteration,
             "sequence": sequence,
             "input": [] if input is None else input,
             "output": payload_store(

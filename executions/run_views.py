@@ -22,6 +22,7 @@ from linkflow.accounts.models import WRITER_ROLES, Role
 from linkflow.accounts.selectors import role_in
 from linkflow.accounts.web import page
 from linkflow.core.errors import LinkflowError, PermissionDenied
+from linkflow.engine.graph import loop_bodies
 from workflows.editor import graph_with_layout, node_catalog
 
 from . import operations, selectors
@@ -125,15 +126,14 @@ def _run_view(run: Any, request: HttpRequest) -> dict[str, Any]:
     """One NodeRun as the panel shows it: input and each output port paged."""
     items_in, output = _loaded(run.input), _loaded(run.output)
     ports = output.items() if isinstance(output, dict) else []
+    # Each run pages on its own: a loop's batches and a node's pages are runs too.
+    key = f"{run.iteration}-{run.attempt}" if run.iteration else f"{run.attempt}"
     return {
         "run": run,
-        "input": _paged(items_in, request, f"in{run.attempt}", run.execution),
+        "input": _paged(items_in, request, f"in{key}", run.execution),
         "input_missing": items_in is None,
         "outputs": [
-            {
-                "port": port,
-                "page": _paged(items, request, f"out{run.attempt}-{port}", run.execution),
-            }
+            {"port": port, "page": _paged(items, request, f"out{key}-{port}", run.execution)}
             for port, items in ports
         ],
         "output_missing": output is None,
@@ -143,10 +143,23 @@ def _run_view(run: Any, request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _iteration_label(graph: dict[str, Any], node_id: str) -> str:
+    """What a run's iteration counts for this node: the batches of the loop it is in, or
+    else the pages it follows."""
+    types = {n.get("id"): n.get("type") for n in graph.get("nodes", [])}
+    edges = [
+        (e.get("source"), e.get("target"), e.get("output", "main")) for e in graph.get("edges", [])
+    ]
+    if any(node_id in body for body in loop_bodies(types, edges).values()):
+        return "Batch"
+    return "Page"
+
+
 @require_GET
 @page(at_least=Role.VIEWER)
 def node(request: HttpRequest, pk: object, node_id: str) -> HttpResponse:
-    """The runs of one node of the execution (every attempt), as a partial for the panel."""
+    """The runs of one node of the execution (every attempt, every batch of a loop and
+    page of a paginated request), as a partial for the panel."""
     execution = selectors.execution_get(user=request.user, id=pk)  # type: ignore[arg-type]
     nodes = {n.get("id"): n for n in execution.version.graph.get("nodes", [])}
     if node_id not in nodes:
@@ -155,6 +168,7 @@ def node(request: HttpRequest, pk: object, node_id: str) -> HttpResponse:
     context = {
         "execution": execution,
         "node": nodes[node_id],
+        "iteration_label": _iteration_label(execution.version.graph, node_id),
         "runs": [_run_view(run, request) for run in runs],
         "can_act": _can_act(request, execution),
         "finished": execution.status in FINISHED_STATUSES,

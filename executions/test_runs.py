@@ -358,8 +358,10 @@ def execution_debug(
     all nodes are pinned or none.
     """
     require_writer(user=user, workspace_id=execution.workspace_id)
-    runs = execution.node_runs.filter(status=NodeRunStatus.SUCCEEDED).order_by("attempt")
-    latest = {run.node_id: run for run in runs}  # the last attempt wins
+    runs = execution.node_runs.filter(status=NodeRunStatus.SUCCEEDED).order_by(
+        "attempt", "sequence"
+    )
+    latest = {run.node_id: run for run in runs}  # the last attempt wins, and its last run
     wanted = list(latest) if nodes is None else nodes
     missing = [node_id for node_id in wanted if node_id not in latest]
     if missing:

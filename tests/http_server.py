@@ -135,3 +135,71 @@ def files_server() -> Iterator[ThreadingHTTPServer]:
     with _serving(FilesHandler) as server:
         server.uploads = []  # type: ignore[attr-defined]
         yield server
+
+
+class PagesHandler(_JsonHandler):
+    """A paginated list of ``server.total`` records (``{"id": n}``), 2 per page, served
+    four ways; ``server.hits`` lists the paths asked for, in arrival order:
+
+    - GET /link?page=N: the page, a relative ``Link: <...>; rel="next"`` while more remain;
+    - GET /next?page=N: ``{"records", "next"}``, next an absolute URL or null at the end;
+    - GET /numbered?page=N: the page's records as a list, ``[]`` past the end;
+    - GET /cursor?cursor=C: ``{"records", "cursor"}``, the cursor null at the end;
+    - GET /fail-at?page=N&fail=F: like /link, but page F answers 500 (once per server);
+    - GET /evil: a next link to ``server.evil_next`` (an address no node may reach);
+    - any of them with ``slow=N``: page N answers after ``server.slow_seconds``.
+    """
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        self.server.hits.append(self.path)  # type: ignore[attr-defined]
+        page = int(query.get("page") or query.get("cursor") or 1)
+        total = self.server.total  # type: ignore[attr-defined]
+        records = [{"id": n} for n in range((page - 1) * 2 + 1, min(page * 2, total) + 1)]
+        more = page * 2 < total
+        base = f"http://127.0.0.1:{self.server.server_port}"
+        if query.get("slow") == str(page):
+            time.sleep(self.server.slow_seconds)  # type: ignore[attr-defined]
+        if url.path == "/fail-at" and page == int(query["fail"]) and not self.server.failed:  # type: ignore[attr-defined]
+            self.server.failed = True  # type: ignore[attr-defined]
+            self._json(500, {"error": "page failed"})
+        elif url.path in ("/link", "/fail-at"):
+            kept = "".join(f"&{k}={query[k]}" for k in ("fail", "slow") if k in query)
+            nxt = f"{url.path}?page={page + 1}{kept}"
+            self._json(200, {"records": records}, link=nxt if more else None)
+        elif url.path == "/next":
+            nxt = f"{base}/next?page={page + 1}" if more else None
+            self._json(200, {"records": records, "next": nxt})
+        elif url.path == "/numbered":
+            self._json(200, records)
+        elif url.path == "/cursor":
+            self._json(200, {"records": records, "cursor": str(page + 1) if more else None})
+        elif url.path == "/evil":
+            self._json(200, {"records": []}, link=self.server.evil_next)  # type: ignore[attr-defined]
+        else:
+            self._json(404, {"error": "no such path"})
+
+    def _json(self, status: int, payload: object, *, link: str | None = None) -> None:  # type: ignore[override]
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        if link:
+            self.send_header("Link", f'<{link}>; rel="next"')
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def pages_server(
+    *, total: int = 5, evil_next: str = "", slow_seconds: float = 3
+) -> Iterator[ThreadingHTTPServer]:
+    """A PagesHandler server of ``total`` records."""
+    with _serving(PagesHandler) as server:
+        server.slow_seconds = slow_seconds  # type: ignore[attr-defined]
+        server.hits = []  # type: ignore[attr-defined]
+        server.total = total  # type: ignore[attr-defined]
+        server.failed = False  # type: ignore[attr-defined]
+        server.evil_next = evil_next  # type: ignore[attr-defined]
+        yield server

@@ -197,3 +197,57 @@ def test_embedded_mode_runs_listening_triggers_in_process(embedded_server):
 
     assert len(runs) == 1
     assert runs[0]["mode"] == "event"
+
+
+def test_embedded_mode_runs_a_loop_over_paginated_results(embedded_server):
+    """flow.batch and http.request pagination on SQLite with the in-process worker: each
+    page and each batch is a NodeRun with its iteration."""
+    from .http_server import pages_server
+
+    api = httpx.Client(base_url=embedded_server, timeout=10)
+    tokens = api.post("/api/v1/auth/token/", json=ADMIN).json()
+    api.headers["Authorization"] = f"Bearer {tokens['access']}"
+    with pages_server(total=5) as server:
+        url = f"http://127.0.0.1:{server.server_port}/link"
+        graph = {
+            "nodes": [
+                {"id": "start", "type": "trigger.manual"},
+                {
+                    "id": "pages",
+                    "type": "http.request",
+                    "params": {"url": url, "pagination": {"mode": "link_header"}},
+                },
+                {"id": "batch", "type": "flow.batch", "params": {"batch_size": 2}},
+                {"id": "mark", "type": "data.set", "params": {"fields": {"seen": True}}},
+            ],
+            "edges": [
+                {"source": "start", "target": "pages"},
+                {"source": "pages", "target": "batch"},
+                {"source": "batch", "target": "mark", "output": "loop"},
+                {"source": "mark", "target": "batch"},
+            ],
+        }
+        workflow = api.post("/api/v1/workflows/", json={"name": "l", "graph": graph})
+        assert workflow.status_code == 201, workflow.text
+        location = api.post(f"/api/v1/workflows/{workflow.json()['id']}/execute", json={}).headers[
+            "Location"
+        ]
+        deadline = time.monotonic() + 30
+        while (body := api.get(location).json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, "the in-process worker never finished"
+            time.sleep(0.1)
+
+    assert body["status"] == "succeeded", body["error"]
+    runs = [(r["node_id"], r["iteration"], r["status"]) for r in body["node_runs"]]
+    assert [r for r in runs if r[0] == "pages"] == [
+        ("pages", 1, "succeeded"),
+        ("pages", 2, "succeeded"),
+        ("pages", 3, "succeeded"),
+        ("pages", 0, "succeeded"),
+    ]
+    assert [r for r in runs if r[0] == "mark"] == [
+        ("mark", 1, "succeeded"),
+        ("mark", 2, "succeeded"),
+    ]
+    [batch] = [r for r in body["node_runs"] if r["node_id"] == "batch"]
+    assert [item["seen"] for item in batch["output"]["done"]] == [True, True, True]

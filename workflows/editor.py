@@ -37,6 +37,7 @@ _SETTINGS = (
     "retry",
     "timeout_seconds",
     "on_error",
+    "execute_once",
     "disabled",
     "notes",
 )

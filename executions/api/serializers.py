@@ -77,6 +77,7 @@ class NodeRunOutSerializer(serializers.ModelSerializer):
             "node_type",
             "status",
             "attempt",
+            "iteration",
             "input",
             "output",
             "error",

@@ -159,6 +159,7 @@ class NodeContext:
         timeout_seconds: float | None = None,
         suspended_until: datetime | None = None,
         version: int = 1,
+        pages: Any = None,
     ) -> None:
         self.node_id = node_id
         # The version of the node's type this node was saved with (registry.NodeType).
@@ -171,6 +172,9 @@ class NodeContext:
         self.credential_id = credential_id
         # Set when this node suspended earlier (flow.wait) and is now being resumed.
         self.suspended_until = suspended_until
+        # For a node that follows pages: the pages stored so far and the way to store the
+        # next (loops.PageLog); None when the node does not follow pages or runs in a loop.
+        self.pages = pages
         now = run.clock()
         deadlines = [d for d in (run.deadline,) if d is not None]
         if timeout_seconds is not None:
@@ -264,6 +268,19 @@ class NodeContext:
             return evaluate(raw, names=self._names_for(current), path=f"params.{name}")
         except ExpressionError as error:
             error.locate(node_id=self.node_id, item=item_index)
+            raise
+
+    def evaluate(self, raw: Any, *, current: dict[str, Any], path: str) -> Any:
+        """``raw`` (a parameter's stored value) with its expressions evaluated, ``json``
+        being ``current``: for a value that depends on something other than an input item
+        (http.request's pagination reads the last response). Errors as for ``param``."""
+        if not isinstance(raw, str) or "{{" not in raw:
+            return raw
+        self.check_time()
+        try:
+            return evaluate(raw, names=self._names_for(current), path=path)
+        except ExpressionError as error:
+            error.locate(node_id=self.node_id)
             raise
 
     def _names_for(self, current: dict[str, Any]) -> dict[str, object]:

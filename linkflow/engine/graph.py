@@ -12,6 +12,12 @@ DEFAULT_PORT = "main"
 ERROR_PORT = "error"
 # The version of a stored node that records none (docs/nodes.md, "Versions").
 UNVERSIONED = 1
+# The node type that may close a loop, and its ports (docs/execution.md, "Loops"): items
+# leave in batches by "loop" and come back over the edges into the node from the loop's
+# body; when every batch has been round, all that came back leaves by "done".
+LOOP_TYPE = "flow.batch"
+LOOP_PORT = "loop"
+DONE_PORT = "done"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,8 @@ class Node:
     # The node type's version the node was saved with; 1 when the stored node has none
     # (every node saved before versions existed behaves as version 1).
     version: int = 1
+    # Run for the first input item only (n8n's "Execute Once").
+    execute_once: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,11 @@ class Graph:
     _incoming: dict[str, tuple[Edge, ...]] = field(init=False, repr=False, compare=False)
     _outgoing: dict[str, tuple[Edge, ...]] = field(init=False, repr=False, compare=False)
     _order: tuple[Node, ...] | None = field(init=False, repr=False, compare=False, default=None)
+    # Edges that close a loop (into a flow.batch node from its body), and each loop
+    # node's body: left out of the order, run by the loop once per batch (engine/loops.py).
+    _back: frozenset[Edge] = field(init=False, repr=False, compare=False)
+    _bodies: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+    _looped: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_id = {node.id: node for node in self.nodes}
@@ -74,6 +87,21 @@ class Graph:
         object.__setattr__(self, "_by_id", by_id)
         object.__setattr__(self, "_incoming", {k: tuple(v) for k, v in incoming.items()})
         object.__setattr__(self, "_outgoing", {k: tuple(v) for k, v in outgoing.items()})
+        types = {node.id: node.type for node in self.nodes}
+        pairs = [(edge.source, edge.target, edge.output) for edge in self.edges]
+        bodies = loop_bodies(types, pairs)
+        back = frozenset(
+            edge
+            for edge in self.edges
+            if edge.target in bodies
+            and (
+                edge.source in bodies[edge.target]
+                or (edge.source == edge.target and edge.output == LOOP_PORT)
+            )
+        )
+        object.__setattr__(self, "_back", back)
+        object.__setattr__(self, "_bodies", bodies)
+        object.__setattr__(self, "_looped", frozenset().union(*bodies.values()))
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Graph:
@@ -102,6 +130,22 @@ class Graph:
         """Edges starting at the node, in stored edge order; KeyError for an unknown id."""
         return self._outgoing[node_id]
 
+    def is_back_edge(self, edge: Edge) -> bool:
+        """True for an edge that closes a loop: it brings a batch's results back."""
+        return edge in self._back
+
+    def loop_body(self, node_id: str) -> tuple[Node, ...]:
+        """The nodes a flow.batch node runs once per batch, in execution order (empty
+        for any other node)."""
+        body = self._bodies.get(node_id)
+        if not body:
+            return ()
+        return tuple(node for node in self.topological_order() if node.id in body)
+
+    def in_loop_body(self, node_id: str) -> bool:
+        """True when some flow.batch node runs this node, once per batch."""
+        return node_id in self._looped
+
     def downstream(self, node_id: str) -> set[str]:
         """``node_id`` and every node reachable from it along edges."""
         seen = {node_id}
@@ -122,7 +166,7 @@ class Graph:
         if order is None:
             ids = topological_sort(
                 [node.id for node in self.nodes],
-                [(edge.source, edge.target) for edge in self.edges],
+                [(e.source, e.target) for e in self.edges if e not in self._back],
             )
             if ids is None:
                 raise ValueError("the graph has a cycle")
@@ -144,7 +188,37 @@ def _node_from_dict(raw: Mapping[str, Any], index: int) -> Node:
         timeout_seconds=raw.get("timeout_seconds"),
         on_error=raw.get("on_error", "fail"),
         version=int(raw.get("version", UNVERSIONED)),
+        execute_once=bool(raw.get("execute_once", False)),
     )
+
+
+def loop_bodies(
+    types: Mapping[str, str | None], edges: Sequence[tuple[str, str, str]]
+) -> dict[str, frozenset[str]]:
+    """Per flow.batch node, its loop body: every node reachable from its "loop" port
+    without passing through the flow.batch node itself. ``types`` maps node id -> type,
+    ``edges`` are (source, target, output port); unknown ids are ignored. An edge from
+    the body back into the flow.batch node is what closes the loop."""
+    if LOOP_TYPE not in types.values():
+        return {}  # the common case, on every run: nothing to walk
+    successors: dict[str, list[str]] = {node_id: [] for node_id in types}
+    for source, target, _ in edges:
+        if source in successors and target in successors:
+            successors[source].append(target)
+    bodies = {}
+    for loop_id, type_name in types.items():
+        if type_name != LOOP_TYPE:
+            continue
+        stack = [t for s, t, port in edges if s == loop_id and port == LOOP_PORT and t != loop_id]
+        seen = set(stack) & set(types)
+        stack = list(seen)
+        while stack:
+            for target in successors[stack.pop()]:
+                if target != loop_id and target not in seen:
+                    seen.add(target)
+                    stack.append(target)
+        bodies[loop_id] = frozenset(seen)
+    return bodies
 
 
 def topological_sort(node_ids: Sequence[str], edges: Iterable[tuple[str, str]]) -> list[str] | None:

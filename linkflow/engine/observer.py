@@ -32,8 +32,13 @@ class Observer(Protocol):
         outcome: NodeOutcome,
         started_at: datetime,
         finished_at: datetime,
+        iteration: int = 0,
     ) -> None:
-        """A node succeeded, failed or was skipped (then started_at == finished_at)."""
+        """A node succeeded, failed or was skipped (then started_at == finished_at).
+
+        ``iteration`` is passed only when it is not 0: the batch of a loop the node ran in
+        (1, 2, ...), or the page of a node following pages (engine/loops.py). An observer
+        of graphs without loops or pagination may leave it out."""
 
     def should_stop(self) -> bool:
         """Checked before each node; True ends the run as ``cancelled``."""
@@ -57,6 +62,7 @@ class NullObserver:
         outcome: NodeOutcome,
         started_at: datetime,
         finished_at: datetime,
+        iteration: int = 0,
     ) -> None:
         """Ignore the result."""
 

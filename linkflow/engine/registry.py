@@ -179,6 +179,7 @@ _BUILTIN_PATHS: dict[str, str] = {
     "flow.switch": "linkflow.engine.nodes.flow:Switch",
     "flow.merge": "linkflow.engine.nodes.flow:Merge",
     "flow.wait": "linkflow.engine.nodes.flow:Wait",
+    "flow.batch": "linkflow.engine.nodes.flow_batch:Batch",
     "data.filter": "linkflow.engine.nodes.data:Filter",
     "data.split": "linkflow.engine.nodes.data:Split",
     "data.aggregate": "linkflow.engine.nodes.data:Aggregate",

@@ -16,7 +16,7 @@ from typing import Any
 
 from linkflow.engine.context import NodeContext, NodeViews, RunContext
 from linkflow.engine.errors import NodeError, Suspend
-from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT, Graph, Node
+from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT, LOOP_TYPE, Graph, Node
 from linkflow.engine.items import ItemRecord, whole_node_lineage
 from linkflow.engine.observer import Observer
 from linkflow.engine.registry import Items, NodeType, get_node_type, item_ports
@@ -136,9 +136,13 @@ class _Run:
         self.outcomes: dict[str, NodeOutcome] = {}
         # what expressions see as `nodes`: node id -> {"items": [...], "json": {...}}
         self.views = NodeViews(node.id for node in graph.nodes)
+        # The batch a loop body runs for (engine/loops.py); 0 outside any loop.
+        self.iteration = 0
 
     def execute(self, order: tuple[Node, ...]) -> RunResult:
         for node in order:
+            if self.graph.in_loop_body(node.id):
+                continue  # its loop node runs it, once per batch
             reused = self.completed.get(node.id)
             if reused is not None and reused.status in (SUCCEEDED, SKIPPED):
                 self._record(node, reused)
@@ -148,8 +152,15 @@ class _Run:
             if self._past_deadline():
                 error = {"message": "The execution exceeded its time limit.", "node_id": node.id}
                 return self._result(order, FAILED, {**error, "code": "execution_timeout"})
-            outcome = self._decide(node, reused)
+            if node.type == LOOP_TYPE:
+                from linkflow.engine.loops import run_loop  # imports this module
+
+                node, outcome = run_loop(self, node, reused)
+            else:
+                outcome = self._decide(node, reused)
             self._record(node, outcome)
+            if outcome.status == CANCELLED:
+                return self._result(order, CANCELLED, {"message": "cancelled"})
             if outcome.status == WAITING:
                 return self._result(order, WAITING, None, resume_at=outcome.resume_at)
             if outcome.status == FAILED:
@@ -184,6 +195,8 @@ class _Run:
             return self._skip(node, items, NodeOutcome(SKIPPED))
         if node.disabled:
             return self._skip(node, items, _passed_on(node, node_type, items))
+        if node.execute_once and len(items) > 1:
+            items, inputs = items[:1], _first_only(inputs)
         suspended_until = earlier.resume_at if earlier and earlier.status == WAITING else None
         done = earlier.items if earlier is not None else None
         return self._execute(node, node_type, items, inputs, suspended_until, done)
@@ -198,6 +211,7 @@ class _Run:
             outcome=outcome,
             started_at=now,
             finished_at=now,
+            **self._at(),
         )
         return outcome
 
@@ -227,6 +241,7 @@ class _Run:
             timeout_seconds=node.timeout_seconds,
             suspended_until=suspended_until,
             version=node.version,
+            pages=_page_log(self, node, attempt, items),
         )
         if node_type is None:
             error = {"message": f"Unknown node type '{node.type}'.", "node_id": node.id}
@@ -243,8 +258,13 @@ class _Run:
             outcome=outcome,
             started_at=started_at,
             finished_at=self.context.clock(),
+            **self._at(),
         )
         return outcome
+
+    def _at(self) -> dict[str, int]:
+        """The loop batch to report a node run in, for observers (none outside loops)."""
+        return {"iteration": self.iteration} if self.iteration else {}
 
     def _retries_left(self, node: Node) -> bool:
         return self._attempt(node) < int((node.retry or {}).get("max_attempts", 1))
@@ -381,6 +401,7 @@ class _Run:
             input=items,
             outcome=NodeOutcome(RUNNING, output, items=record),
             started_at=started_at,
+            **self._at(),
         )
 
     def _record(self, node: Node, outcome: NodeOutcome) -> None:
@@ -407,6 +428,20 @@ class _Run:
                 if last_items:
                     break
         return RunResult(status, self.outcomes, error, last_items, resume_at, self.context.response)
+
+
+def _first_only(inputs: list[Items]) -> list[Items]:
+    """execute_once: only the first item, on the edge it came by."""
+    first = next(index for index, per_edge in enumerate(inputs) if per_edge)
+    return [per_edge[:1] if index == first else [] for index, per_edge in enumerate(inputs)]
+
+
+def _page_log(run: _Run, node: Node, attempt: int, items: Items) -> Any:
+    if not node.params.get("pagination"):
+        return None  # the common case: no import, no log
+    from linkflow.engine.loops import page_log
+
+    return page_log(run, node, attempt, items)
 
 
 def _resolve(type_name: str) -> type[NodeType] | None:

@@ -18,7 +18,16 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from linkflow.engine.expressions import syntax_errors
-from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT, UNVERSIONED, find_cycles
+from linkflow.engine.graph import (
+    DEFAULT_PORT,
+    DONE_PORT,
+    ERROR_PORT,
+    LOOP_PORT,
+    LOOP_TYPE,
+    UNVERSIONED,
+    find_cycles,
+    loop_bodies,
+)
 from linkflow.engine.registry import EXPRESSION_SCHEMA, NodeType, get_node_type
 
 MAX_NODES = 500
@@ -80,6 +89,12 @@ NODE_SETTINGS_SCHEMA: dict[str, Any] = {
             "enum": ["fail", "continue", "error_output"],
             "default": "fail",
         },
+        "execute_once": {
+            "title": "Execute once",
+            "description": "Run the node for the first input item only.",
+            "type": "boolean",
+            "default": False,
+        },
         "disabled": {
             "title": "Disabled",
             "description": "A disabled node passes its input through unchanged.",
@@ -101,7 +116,7 @@ NODE_SETTINGS_SCHEMA: dict[str, Any] = {
 _SETTINGS_VALIDATOR = Draft202012Validator(NODE_SETTINGS_SCHEMA)
 # The settings every node takes beside its parameters, as the editor's panel shows them
 # (name, credential and position have their own widgets there).
-EDITABLE_SETTINGS = ("retry", "timeout_seconds", "on_error", "disabled", "notes")
+EDITABLE_SETTINGS = ("retry", "timeout_seconds", "on_error", "execute_once", "disabled", "notes")
 
 
 def node_settings_schema() -> dict[str, Any]:
@@ -162,6 +177,7 @@ class _GraphChecker:
         self._reported: set[Problem] = set()
         self.nodes: dict[str, _NodeInfo] = {}  # by id, first occurrence of each id
         self.edge_pairs: list[tuple[str, str]] = []
+        self.edge_ports: list[tuple[str, str, str]] = []  # (source, target, output)
 
     def report(
         self, code: str, message: str, *, node_id: str | None = None, field: str | None = None
@@ -362,6 +378,10 @@ class _GraphChecker:
         if source is not None and target is not None:
             assert source.id is not None and target.id is not None
             self.edge_pairs.append((source.id, target.id))
+            output = edge.get("output", DEFAULT_PORT)
+            self.edge_ports.append(
+                (source.id, target.id, output if isinstance(output, str) else "")
+            )
 
     def _edge_end(self, index: int, edge: dict[str, Any], key: str) -> _NodeInfo | None:
         node_id = edge.get(key)
@@ -402,13 +422,68 @@ class _GraphChecker:
     # whole graph
 
     def _check_cycles(self) -> None:
-        for cycle in find_cycles(list(self.nodes), self.edge_pairs):
+        bodies = loop_bodies({k: v.type_name for k, v in self.nodes.items()}, self.edge_ports)
+        self._check_loops(bodies)
+        forward = [
+            (source, target)
+            for source, target, port in self.edge_ports
+            if not _closes_loop(bodies, source, target, port)
+        ]
+        for cycle in find_cycles(list(self.nodes), forward):
             self.report(
                 "graph_cycle",
                 f"Nodes {', '.join(cycle)} form a cycle.",
                 node_id=cycle[0],
                 field="edges",
             )
+
+    def _check_loops(self, bodies: dict[str, frozenset[str]]) -> None:
+        """A loop is a flow.batch node, the body its "loop" port leads to, and at least one
+        edge from the body back into it. The body may lead nowhere else (its results
+        leave by "done") and may hold no other loop: one iteration index per NodeRun."""
+        for loop_id, body in bodies.items():
+            closing = [
+                s
+                for s, t, port in self.edge_ports
+                if t == loop_id and _closes_loop(bodies, s, t, port)
+            ]
+            if body and not closing:
+                self.report(
+                    "graph_loop_open",
+                    f"The loop of '{loop_id}' never comes back: connect the last node of "
+                    f"its body to '{loop_id}'.",
+                    node_id=loop_id,
+                    field="edges",
+                )
+            for node_id in sorted(body, key=lambda n: self.nodes[n].index):
+                if self.nodes[node_id].type_name == LOOP_TYPE:
+                    self.report(
+                        "graph_loop_nested",
+                        f"'{node_id}' is a loop inside the loop of '{loop_id}'; loops "
+                        "cannot be nested (call a sub-workflow from the loop instead).",
+                        node_id=node_id,
+                        field="edges",
+                    )
+            after = self._after_done(loop_id)
+            for source, target, _ in self.edge_ports:
+                if source in body and source not in after and target in after:
+                    self.report(
+                        "graph_loop_leak",
+                        f"'{source}' is in the loop of '{loop_id}' and cannot lead to "
+                        f"'{target}', which comes after the loop; use its 'done' output.",
+                        node_id=source,
+                        field="edges",
+                    )
+
+    def _after_done(self, loop_id: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [t for s, t, port in self.edge_ports if s == loop_id and port == DONE_PORT]
+        while stack:
+            node_id = stack.pop()
+            if node_id not in seen and node_id != loop_id:
+                seen.add(node_id)
+                stack.extend(t for s, t, _ in self.edge_ports if s == node_id)
+        return seen
 
     def _is_trigger(self, info: _NodeInfo) -> bool:
         if info.type is not None:
@@ -420,6 +495,13 @@ class _GraphChecker:
             self.report(
                 "trigger_missing", "A workflow needs at least one trigger node.", field="nodes"
             )
+
+
+def _closes_loop(bodies: dict[str, frozenset[str]], source: str, target: str, port: str) -> bool:
+    body = bodies.get(target)
+    if body is None:
+        return False
+    return source in body or (source == target and port == LOOP_PORT)
 
 
 @cache

@@ -71,6 +71,7 @@ def test_node_types_lists_the_builtin_types_sorted_by_name() -> None:
         "data.xml",
         "db.mysql",
         "db.postgres",
+        "flow.batch",
         "flow.if",
         "flow.merge",
         "flow.noop",

@@ -330,4 +330,4 @@ def test_the_settings_schema_lists_every_setting_the_runner_reads() -> None:
     runner_reads = set(Node.__dataclass_fields__) - {"id", "type", "index", "name", "params"}
     # The credential has its own picker and the version is stamped on save, not edited.
     assert runner_reads - {"credential", "version"} <= settings
-    assert settings == {"retry", "timeout_seconds", "on_error", "disabled", "notes"}
+    assert settings == {"retry", "timeout_seconds", "on_error", "execute_once", "disabled", "notes"}

@@ -94,6 +94,7 @@ def test_execution_detail_lists_node_runs_in_run_order(api, workflow_id):
         "node_type",
         "status",
         "attempt",
+        "iteration",  # the loop batch or page (docs/execution.md); 0 outside loops
         "input",
         "output",
         "error",
@@ -101,6 +102,7 @@ def test_execution_detail_lists_node_runs_in_run_order(api, workflow_id):
         "started_at",
         "finished_at",
     }
+    assert {run["iteration"] for run in body["node_runs"]} == {0}
 
 
 def test_another_workspaces_executions_are_invisible(api, workflow_id, outsider, client_for):

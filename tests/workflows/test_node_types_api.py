@@ -49,9 +49,11 @@ def test_every_node_type_carries_the_settings_schema_the_editor_builds_its_panel
         "retry",
         "timeout_seconds",
         "on_error",
+        "execute_once",
         "disabled",
         "notes",
     }
+    assert settings["properties"]["execute_once"]["type"] == "boolean"
     assert set(settings["properties"]["retry"]["properties"]) == {
         "max_attempts",
         "backoff_seconds",

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import Message
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,6 +22,7 @@ import httpx
 from linkflow.engine.errors import NodeError
 from linkflow.engine.file_items import file_read, is_file_ref
 from linkflow.engine.net import BlockedAddress, ResponseTooLarge, default_client, read_capped
+from linkflow.engine.nodes.http_pages import PAGINATION_SCHEMA, follow_pages
 from linkflow.engine.registry import PER_ITEM, Items, NodeType, or_expression
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class _Request:
     max_redirects: int
     response_format: str
     fail_on_status: bool
+    # The names of the headers the credential set (a page on another origin drops them).
+    credential_headers: tuple[str, ...] = ()
 
 
 class HttpRequest(NodeType):
@@ -117,6 +120,7 @@ class HttpRequest(NodeType):
             },
             "fail_on_status": {**_BOOLEAN, "default": True},
             "send_idempotency_key": {**_BOOLEAN, "default": False},
+            "pagination": PAGINATION_SCHEMA,
         },
         "required": ["url"],
         "additionalProperties": False,
@@ -140,6 +144,8 @@ class HttpRequest(NodeType):
         file store, or a non-2xx status while ``fail_on_status`` is true. No message ever
         contains a credential's secret. With ``send_idempotency_key`` the key is the
         item's (version 2: the same on every attempt; version 1: the attempt's).
+        With ``pagination`` it emits one item per page (http_pages.py), each with its
+        ``url``; a failing page fails the item, and the pages stored before it stay stored.
         """
         with redacted(self._auth.secrets):
             request = _build(ctx, index, self._auth)
@@ -148,9 +154,20 @@ class HttpRequest(NodeType):
                 raise NodeError(
                     "No file storage is available here.", param="params.response_format"
                 )
-            credential_headers = tuple(self._auth.headers)
-            response, raw = _exchange(self._client, request, credential_headers=credential_headers)
-            return [_item(ctx, request, response, raw)]
+            if ctx.params.get("pagination"):
+                return follow_pages(
+                    ctx, index, request, lambda page: self._fetch(ctx, _own_origin(request, page))
+                )
+            return [self._fetch(ctx, request)]
+
+    def _fetch(self, ctx: NodeContext, request: _Request) -> dict[str, Any]:
+        credential_headers = tuple(self._auth.headers)
+        response, raw = _exchange(self._client, request, credential_headers=credential_headers)
+        item = _item(ctx, request, response, raw)
+        if ctx.params.get("pagination"):
+            # Where the page came from: a relative next link is resolved against it.
+            item["url"] = _display(response.request.url)
+        return item
 
 
 # Credentials
@@ -265,7 +282,26 @@ def _build(ctx: NodeContext, index: int, auth: _Auth) -> _Request:
             param("response_format", "auto"), RESPONSE_FORMATS, "response_format"
         ),
         fail_on_status=_flag(param("fail_on_status", True), "fail_on_status"),
+        credential_headers=tuple(auth.headers),
     )
+
+
+def _own_origin(first: _Request, page: _Request) -> _Request:
+    """``page`` without the credential's headers when it is on another origin than the
+    first request: a next link a server hands out must not carry the credential away,
+    as a redirect cannot."""
+    if not first.credential_headers or page.url == first.url:
+        return page
+    try:
+        elsewhere = _origin(httpx.URL(page.url)) != _origin(httpx.URL(first.url))
+    except httpx.InvalidURL:
+        return page  # the exchange refuses it before sending anything
+    if elsewhere:
+        headers = page.headers.copy()
+        for name in first.credential_headers:
+            headers.pop(name, None)
+        return replace(page, headers=headers)
+    return page
 
 
 def _url(value: Any) -> str:

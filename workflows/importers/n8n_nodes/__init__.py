@@ -28,6 +28,7 @@ MAPPERS: dict[str, Mapper] = {
     "switch": flow.switch_node,
     "merge": flow.merge_node,
     "wait": flow.wait_node,
+    "splitInBatches": flow.split_in_batches,
     "noOp": flow.no_op,
     "stopAndError": flow.stop_and_error,
     "code": actions.code_node,
@@ -49,7 +50,6 @@ MAPPERS: dict[str, Mapper] = {
 # Core nodes LinkFlow has no counterpart for yet, with what to do instead.
 NOT_AVAILABLE: dict[str, str] = {
     "dateTime": "Luxon date formats are not translated yet: use data.datetime by hand",
-    "splitInBatches": "LinkFlow graphs have no loops; most nodes already handle every item",
     "awsS3": "S3 is not mapped yet: use s3.object by hand",
     "s3": "S3 is not mapped yet: use s3.object by hand",
     "function": "the legacy Function node is JavaScript; rewrite it as a Python code node",

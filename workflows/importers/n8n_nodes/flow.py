@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from linkflow.engine.nodes.flow_batch import MAX_BATCH_SIZE
 from workflows.importers.n8n_expressions import literal
 
 from .base import Context, Mapped, NotMapped, Source, version_check
@@ -315,3 +316,18 @@ def stop_and_error(source: Source, ctx: Context) -> Mapped:
     code = f"raise Exception({literal(str(message))})\n"
     ctx.warn("runs as a Python code node that raises the message")
     return Mapped([{"id": ctx.node_id, "type": "code.python", "params": {"code": code}}])
+
+
+def split_in_batches(source: Source, ctx: Context) -> Mapped:
+    """Loop Over Items (splitInBatches v3): flow.batch, its n8n outputs "done" (0) and
+    "loop" (1). n8n's edge from the loop's last node back into it is kept as it is: in
+    LinkFlow too, that edge is what closes the loop. v1/v2 (one output, with the end told
+    by ``noItemsLeft`` in an IF) and the "reset" option are not mapped."""
+    version_check(source, (3,))
+    if source.param("options.reset"):
+        raise NotMapped("the 'reset' option (a loop that starts over with new items)")
+    size = source.param("batchSize", 1)
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_BATCH_SIZE:
+        raise NotMapped(f"batch size {size!r} (a whole number from 1 to {MAX_BATCH_SIZE})")
+    node = {"id": ctx.node_id, "type": "flow.batch", "params": {"batch_size": size}}
+    return Mapped([node], ports={0: "done", 1: "loop"})

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from .base import Context, Mapped, NotMapped, Source, version_check
+from .http_pagination import pagination
 
 _V3 = (3, 4, 4.1, 4.2, 4.3, 4.4, 4.5)
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -115,7 +116,11 @@ def _v3(source: Source, ctx: Context) -> dict[str, Any]:
         _body(source, ctx, params)
     options = source.param("options") or {}
     _options(options, ctx, params)
-    if source.param("options.pagination") or source.param("pagination"):
+    if source.param("options.pagination"):
+        following = pagination(options, ctx)
+        if following is not None:
+            params["pagination"] = following
+    elif source.param("pagination"):
         ctx.warn("pagination is not kept: only the first page is fetched")
     return params
 
