@@ -75,17 +75,6 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         )
         return repeat_accepted(request, repeat)
 
-
-def repeat_accepted(request: Request, repeat: operations.Repeat) -> Response:
-    """202 with the new execution, what it reuses and what it runs."""
-    response = accepted(request, repeat.execution)
-    response.data = {
-        **response.data,
-        "reused_nodes": list(repeat.reused_nodes),
-        "run_nodes": list(repeat.run_nodes),
-    }
-    return response
-
     @extend_schema(
         responses={(200, "application/octet-stream"): bytes},
         description="The bytes of a file item of this execution (its `$file` key's last "
@@ -105,6 +94,17 @@ def repeat_accepted(request: Request, repeat: operations.Repeat) -> Response:
         )
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+def repeat_accepted(request: Request, repeat: operations.Repeat) -> Response:
+    """202 with the new execution, what it reuses and what it runs."""
+    response = accepted(request, repeat.execution)
+    response.data = {
+        **response.data,
+        "reused_nodes": list(repeat.reused_nodes),
+        "run_nodes": list(repeat.run_nodes),
+    }
+    return response
 
 
 def accepted(request: Request, execution: Execution) -> Response:
