@@ -53,7 +53,7 @@ def test_task_send_leaves_a_routed_task_to_celery(queue: Any, monkeypatch: Any) 
     # given a route for the task: only Celery's router knows where its messages go
     client, name = queue
     sent: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(run_execution.app.conf, "task_routes", {"executions.run": {"queue": "q"}})
+    monkeypatch.setitem(run_execution.app.conf, "task_routes", {"executions.run": {"queue": "q"}})
     monkeypatch.setattr(run_execution, "apply_async", lambda args, kwargs: sent.append(args))
     # when it is sent
     task_send(run_execution, args=("x",), kwargs={})
