@@ -4,15 +4,18 @@ Calls Django's WSGI handler directly (no HTTP server, no worker) N times per pat
 prints the process CPU milliseconds per request, and the SQL queries one request makes.
 The webhook is an async-mode one (the sync wait is the worker's time, not the web's);
 between requests, outside the measured time, the queued executions are marked finished
-as a worker would (so every request finds a free dispatch slot). The messages enqueued go to a bench-only queue that is deleted at the end. Run it for two
-checkouts back to back and compare the ratio; never compare figures of two runs.
+as a worker would (so every request finds a free dispatch slot). The messages enqueued
+go to a bench-only queue that is deleted at the end. Run it for two checkouts back to
+back and compare the ratio; never compare figures of two runs.
 
-    DATABASE_URL=postgres://...  REDIS_URL=redis://.../n  .venv/bin/python bench/web_cpu.py [-n 2000] [--profile]
+    DATABASE_URL=postgres://...  REDIS_URL=redis://.../n \
+      .venv/bin/python bench/web_cpu.py [-n 2000] [--profile]
 
 Needs PostgreSQL and Redis; a database ``<name>_webcpu`` is dropped and created.
 """
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -32,6 +35,7 @@ GRAPH = {
     "edges": [{"source": "hook", "target": "set"}],
 }
 ADMIN = ("webcpu@example.com", "Webcpu-Passw0rd-!x")
+BENCH_CREDENTIAL_KEY = "bGlua2Zsb3ctYmVuY2gtb25seS1ub3QtYS1zZWNyZXQ="  # Fernet: 32 bytes
 
 
 def bench_database(url: str) -> str:
@@ -82,6 +86,21 @@ def call(app, method: str, path: str, body: object = None, headers: dict | None 
     return int(status[0].split()[0]), out
 
 
+def queries_of(run) -> list[str]:
+    """The SQL statements ``run()`` sends."""
+    from django.db import connection
+
+    sent: list[str] = []
+
+    def record(execute, sql, *rest):
+        sent.append(sql)
+        return execute(sql, *rest)
+
+    with connection.execute_wrapper(record):
+        run()
+    return sent
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=2000)
@@ -100,7 +119,7 @@ def main() -> None:
         ALLOWED_HOSTS="127.0.0.1",
     )
     os.environ.setdefault("SECRET_KEY", "linkflow-webcpu-bench-only-not-a-secret-0123456789")
-    os.environ.setdefault("LINKFLOW_CREDENTIAL_KEYS", "bGlua2Zsb3ctYmVuY2gtb25seS1ub3QtYS1zZWNyZXQ=")
+    os.environ.setdefault("LINKFLOW_CREDENTIAL_KEYS", BENCH_CREDENTIAL_KEY)
     import django
     from django.core.management import call_command
 
@@ -122,6 +141,7 @@ def main() -> None:
         "webhook (async)": ("POST", hook, {"a": 1}, {}, 202),
         "execute": ("POST", f"/api/v1/workflows/{wf_id}/execute", {"input": {"a": 1}}, auth, 202),
     }
+
     def finish() -> None:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -133,9 +153,7 @@ def main() -> None:
             status, out = call(app, method, path, body, headers)
             assert status == expected, (label, status, out[:300])
             finish()
-        queries: list[str] = []
-        with connection.execute_wrapper(lambda ex, sql, *rest: (queries.append(sql), ex(sql, *rest))[1]):
-            call(app, method, path, body, headers)
+        queries = queries_of(functools.partial(call, app, method, path, body, headers))
         profiler = None
         if a.profile:
             import cProfile
@@ -155,7 +173,7 @@ def main() -> None:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
         print(f"{label}: {spent / a.n * 1000:.2f} CPU ms/request, {len(queries)} queries")
         for sql in queries:
-            print("   ", sql[:160])
+            print("   ", " ".join(sql.split())[:160])
     from executions.completion import _redis
 
     _redis().delete("linkflow-webcpu")
