@@ -38,7 +38,7 @@ from linkflow.accounts.models import User, Workspace
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.core.throttling import limit_wait
 
-from .dispatch import dispatch_promote, enqueue_execution
+from .dispatch import dispatch_promoted, enqueue_execution
 from .idempotency import repeat_check
 from .models import Execution, ExecutionMode, ExecutionStatus
 
@@ -170,8 +170,10 @@ def _dispatch(execution: Execution, *, admission: Admission) -> None:
         return
     # Usually the slot is free and the caller sees it queued at once; if older pending
     # executions of the workspace are first, they go first.
-    if dispatch_promote(workspace_id=execution.workspace_id):
-        execution.refresh_from_db(fields=["status", "dispatched_at"])
+    promoted = dispatch_promoted(workspace_id=execution.workspace_id)
+    if str(execution.pk) in promoted.ids:  # the row says so too: no read back
+        execution.status = ExecutionStatus.QUEUED
+        execution.dispatched_at = promoted.at
 
 
 def check_test_rate(*, workspace_id: object) -> None:

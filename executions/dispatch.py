@@ -12,15 +12,19 @@ freed it calls ``dispatch_promote``, and the beat's ``dispatch_sweep`` catches w
 crash between the two left behind.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.admission import concurrency_limit
 from linkflow.accounts.models import Workspace
 from linkflow.core.transactions import enqueue_on_commit
 
-from .models import Execution, ExecutionStatus
+from .models import Execution, ExecutionMode, ExecutionStatus
 
 # What holds a slot: a message in the broker, or a worker running it.
 DISPATCHED_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
@@ -36,35 +40,80 @@ def dispatch_window(*, workspace_id: object) -> int:
 
 def dispatch_promote(*, workspace_id: object) -> int:
     """Dispatch the workspace's oldest pending executions into its free slots; return how
-    many. Their messages are sent when the surrounding transaction (or this one) commits.
+    many. Their messages are sent when the surrounding transaction (or this one) commits."""
+    return len(dispatch_promoted(workspace_id=workspace_id).ids)
+
+
+@dataclass(frozen=True)
+class Promoted:
+    """The executions one promotion dispatched, and the ``dispatched_at`` it gave them."""
+
+    ids: list[str]
+    at: datetime | None = None
+
+
+def dispatch_promoted(*, workspace_id: object) -> Promoted:
+    """``dispatch_promote``, saying which executions it dispatched and when.
 
     Promoters of one workspace are serialised by a lock on its row (FOR NO KEY UPDATE, so
     inserts of executions, which only take KEY SHARE, go on), so two of them never both
-    fill the last slot. The move is a conditional update: a row cancelled meanwhile stays
-    cancelled.
-
-    Inside a transaction it joins it (no savepoint: a failure here fails the caller's
-    transaction anyway), so a finishing worker promotes in its own final commit.
+    fill the last slot. Counting the held slots, picking the oldest pending rows and moving
+    them is one statement run after the lock is held, so it sees every promotion committed
+    before; the move is conditional, so a row cancelled meanwhile stays cancelled.
     """
+    # No savepoint inside a caller's transaction: a failure here fails the caller anyway,
+    # and a finishing worker promotes in its own final commit.
     with transaction.atomic(savepoint=False):
         locked = Workspace.objects.select_for_update(no_key=True).filter(pk=workspace_id)
         if not locked.exists():
-            return 0
-        mine = Execution.objects.filter(workspace_id=workspace_id)
-        # Test runs have limits of their own (creation.py) and never hold a plan slot.
-        held = mine.filter(status__in=DISPATCHED_STATUSES).exclude(mode="test").count()
-        free = dispatch_window(workspace_id=workspace_id) - held
-        if free <= 0:
-            return 0
-        pending = mine.filter(status=ExecutionStatus.PENDING).order_by("queued_at", "created_at")
-        ids = list(pending.values_list("pk", flat=True)[:free])
-        if not ids:
-            return 0
-        moved = Execution.objects.filter(pk__in=ids, status=ExecutionStatus.PENDING)
-        moved.update(status=ExecutionStatus.QUEUED, dispatched_at=timezone.now())
+            return Promoted(ids=[])
+        now = timezone.now()
+        window = dispatch_window(workspace_id=workspace_id)
+        ids = _pending_moved(workspace_id=workspace_id, window=window, now=now)
         for execution_id in ids:
-            enqueue_execution(execution_id=str(execution_id))
-        return len(ids)
+            enqueue_execution(execution_id=execution_id)
+        return Promoted(ids=ids, at=now)
+
+
+# One round trip instead of three (count, select, update). Test runs have limits of their
+# own (creation.py) and never hold a plan slot. CASE, not GREATEST: SQLite has no GREATEST,
+# and a negative LIMIT there means no limit at all.
+_PROMOTE_SQL = f"""
+UPDATE {Execution._meta.db_table} SET status = %s, dispatched_at = %s
+WHERE status = %s AND id IN (
+    SELECT id FROM {Execution._meta.db_table}
+    WHERE workspace_id = %s AND status = %s
+    ORDER BY queued_at, created_at
+    LIMIT (SELECT CASE WHEN n < %s THEN %s - n ELSE 0 END FROM (
+        SELECT COUNT(*) AS n FROM {Execution._meta.db_table}
+        WHERE workspace_id = %s AND status IN (%s, %s) AND mode <> %s) AS held)
+)
+RETURNING id
+"""
+
+
+def _pending_moved(*, workspace_id: object, window: int, now: datetime) -> list[str]:
+    workspace = str(workspace_id) if connection.vendor == "postgresql" else _hex(workspace_id)
+    params = [
+        ExecutionStatus.QUEUED.value,
+        connection.ops.adapt_datetimefield_value(now),
+        ExecutionStatus.PENDING.value,
+        workspace,
+        ExecutionStatus.PENDING.value,
+        window,
+        window,
+        workspace,
+        *(status.value for status in DISPATCHED_STATUSES),
+        ExecutionMode.TEST.value,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_PROMOTE_SQL, params)
+        return [str(UUID(str(row[0]))) for row in cursor.fetchall()]
+
+
+def _hex(value: object) -> str:
+    # Django stores a UUID in SQLite as 32 hex digits, no dashes.
+    return UUID(str(value)).hex
 
 
 def dispatch_sweep() -> int:

@@ -204,7 +204,7 @@ def _rows_update(pairs: list[tuple[WebhookTrigger, dict[str, Any]]]) -> None:
 
 
 def webhook_trigger_by_token(*, token: str) -> WebhookTrigger:
-    """The trigger with this URL token, its workflow and version loaded; NotFound (404)."""
+    """The trigger with this URL token, its workflow loaded; NotFound (404)."""
     return _trigger_get(token=token)
 
 
@@ -217,8 +217,9 @@ def webhook_trigger_by_path(*, workspace_id: UUID, path: str) -> WebhookTrigger:
 
 
 def _trigger_get(**lookup: Any) -> WebhookTrigger:
-    # The version comes along because starting the execution pins it.
-    rows = WebhookTrigger.objects.select_related("workflow__current_version")
+    # Not the version: starting the execution pins it by id, and its graph (parsed from
+    # JSON on every load) is the worker's to read. A test URL loads it when it needs it.
+    rows = WebhookTrigger.objects.select_related("workflow")
     try:
         return rows.get(**lookup)
     except WebhookTrigger.DoesNotExist:
