@@ -272,3 +272,21 @@ def test_rabbitmq_and_mqtt_send_the_item_or_the_message():
     assert graph_node(conversion, "Rabbit")["params"] == {"exchange": "", "routing_key": "orders"}
     assert graph_node(conversion, "Mqtt")["params"] == {"topic": "t/1", "body": "ping", "qos": 1}
     assert entry(conversion, "Mqtt")["status"] == "mapped_with_warnings"
+
+
+def test_set_text_with_braces_but_no_equals_sign_stays_literal_text():
+    # In n8n a value without the leading "=" is never an expression, "{{" or not.
+    literal_text = node(
+        "Set",
+        "set",
+        3.4,
+        {
+            "assignments": {
+                "assignments": [{"name": "url", "type": "string", "value": "{{ $env.URL }}/x"}]
+            }
+        },
+    )
+    conversion = converted([MANUAL, literal_text], chain("Start", "Set"))
+
+    assert entry(conversion, "Set")["status"] == "mapped"
+    assert outputs(run(conversion, {}), "Set")[0]["url"] == "{{ $env.URL }}/x"

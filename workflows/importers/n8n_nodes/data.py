@@ -118,9 +118,13 @@ def _typed(ctx: Context, value: Any, kind: str, where: str, version: float, igno
         from linkflow.engine.js_compat import JsError, typed
 
         try:
-            return typed(value, kind, version, ignore)
+            converted = typed(value, kind, version, ignore)
         except JsError as error:
             raise NotMapped(f"the value of {where} {error}") from None
+        # Plain text in n8n, even with "{{" in it: LinkFlow must not read it as a template.
+        return (
+            ctx.value(converted, where) if isinstance(converted, str | list | dict) else converted
+        )
     operand = ctx.operand(value, where)
     return f"{{{{ js_out(js_typed({operand}, {literal(kind)}, {version}, {literal(ignore)})) }}}}"
 
