@@ -32,10 +32,11 @@ WORKFLOW_ID = OpenApiParameter("workflow_id", OpenApiTypes.UUID, OpenApiParamete
 _SCOPES = {"read": "workflows:read", "write": "workflows:write"}
 
 
-class TestRunInSerializer(serializers.Serializer):
+class TestPlanInSerializer(serializers.Serializer):
+    """What a test run and its plan share: which graph, which node, whether pins count."""
+
     graph = GraphField(
         required=False,
-        validators=[storable_json],
         help_text="An unsaved graph to test (default: the saved one). Kept as a hidden "
         "snapshot version (number 0), never listed or restored.",
     )
@@ -45,10 +46,24 @@ class TestRunInSerializer(serializers.Serializer):
         help_text="Run only what this node's output needs: its upstream from pinned or "
         "last-run data where there is some, then the node.",
     )
-    input = serializers.DictField(required=False, default=dict, validators=[storable_json])
     pinned = StrictBooleanField(
         required=False, default=True, help_text="Use the workflow's pinned data (default)."
     )
+
+
+class TestRunInSerializer(TestPlanInSerializer):
+    # A test run stores its graph (the snapshot) and its input: both must be storable.
+    graph = GraphField(
+        required=False,
+        validators=[storable_json],
+        help_text=TestPlanInSerializer._declared_fields["graph"].help_text,
+    )
+    input = serializers.DictField(required=False, default=dict, validators=[storable_json])
+
+
+def _tested(data: dict[str, Any]) -> dict[str, Any]:
+    """A validated test body as the services' keyword arguments."""
+    return {"graph": data.get("graph"), "node": data.get("node"), "use_pinned": data["pinned"]}
 
 
 class WorkflowTestView(APIView):
@@ -70,20 +85,9 @@ class WorkflowTestView(APIView):
         workflow = _writable(request, workflow_id)
         data = validated(TestRunInSerializer(data=request.data))
         execution = test_run_start(
-            user=request.user,
-            workflow=workflow,
-            graph=data.get("graph"),
-            node=data.get("node"),
-            trigger_input=data["input"],
-            use_pinned=data["pinned"],
+            user=request.user, workflow=workflow, trigger_input=data["input"], **_tested(data)
         )
         return accepted(request, execution)
-
-
-class TestPlanInSerializer(serializers.Serializer):
-    graph = GraphField(required=False, help_text="As for a test run.")
-    node = StrictCharField(required=False, max_length=64, help_text="As for a test run.")
-    pinned = StrictBooleanField(required=False, default=True, help_text="As for a test run.")
 
 
 class TestPlanOutSerializer(serializers.Serializer):
@@ -118,13 +122,7 @@ class WorkflowTestPlanView(APIView):
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = _writable(request, workflow_id)
         data = validated(TestPlanInSerializer(data=request.data))
-        plan = test_run_plan(
-            user=request.user,
-            workflow=workflow,
-            graph=data.get("graph"),
-            node=data.get("node"),
-            use_pinned=data["pinned"],
-        )
+        plan = test_run_plan(user=request.user, workflow=workflow, **_tested(data))
         return Response(TestPlanOutSerializer(plan).data)
 
 
