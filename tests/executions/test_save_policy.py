@@ -21,6 +21,7 @@ KEEP_ALL = {
     "save_failed": True,
     "save_manual": True,
     "save_node_data": True,
+    "webhook_error_details": False,
     "error_workflow": None,
 }
 
