@@ -22,10 +22,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.roles import bench_database  # noqa: E402
 
 GRAPH = {
     "nodes": [
@@ -36,18 +38,6 @@ GRAPH = {
 }
 ADMIN = ("webcpu@example.com", "Webcpu-Passw0rd-!x")
 BENCH_CREDENTIAL_KEY = "bGlua2Zsb3ctYmVuY2gtb25seS1ub3QtYS1zZWNyZXQ="  # Fernet: 32 bytes
-
-
-def bench_database(url: str) -> str:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = (parsed.path.lstrip("/") or "linkflow") + "_webcpu"
-    admin = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunparse(parsed._replace(path=f"/{name}"))
 
 
 def environ_for(method: str, path: str, body: bytes, headers: dict[str, str]) -> dict:
@@ -106,7 +96,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=2000)
     ap.add_argument("--profile", action="store_true", help="print a cProfile of each path")
     a = ap.parse_args()
-    os.environ["DATABASE_URL"] = bench_database(os.environ["DATABASE_URL"])
+    os.environ["DATABASE_URL"] = bench_database(os.environ["DATABASE_URL"], "_webcpu")
     os.environ.update(
         DJANGO_SETTINGS_MODULE="linkflow.settings",
         LINKFLOW_QUEUE="linkflow-webcpu",

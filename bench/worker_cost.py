@@ -21,13 +21,14 @@ import collections
 import os
 import sys
 import time
-from urllib.parse import urlparse, urlunparse
-
-import psycopg
 
 # The checkout measured is the one run from (so another checkout can be measured with
 # this script: cd there, PYTHONPATH=. python <this file>).
 sys.path.insert(0, os.getcwd())
+# The helpers beside this script, whichever checkout it measures (cwd).
+sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
+
+from roles import bench_database
 
 GRAPH = {
     "nodes": [
@@ -82,16 +83,6 @@ GRAPH = {
 BODY = {"name": "ada", "amount": 150, "qty": 2}
 
 
-def fresh_database(url: str) -> str:
-    parsed = urlparse(url)
-    name = (parsed.path.lstrip("/") or "linkflow") + "_wcost"
-    admin = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunparse(parsed._replace(path=f"/{name}"))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--executions", type=int, default=300)
@@ -102,7 +93,7 @@ def main() -> None:
         "REDIS_URL"
     ):
         raise SystemExit("needs DATABASE_URL (PostgreSQL) and REDIS_URL")
-    os.environ["DATABASE_URL"] = fresh_database(os.environ["DATABASE_URL"])
+    os.environ["DATABASE_URL"] = bench_database(os.environ["DATABASE_URL"], "_wcost")
     os.environ.update(
         DJANGO_SETTINGS_MODULE="linkflow.settings",
         LINKFLOW_QUEUE=f"linkflow-wcost-{os.getpid()}",
