@@ -232,30 +232,30 @@ def publish_only(executions: int) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkflow.settings")
     django.setup()
-    from executions import events
+    from executions.feeds import publisher, vocabulary
 
     def execution_events(execution: str, workspace: str) -> tuple[list[dict], list[dict]]:
         def build(type: str, **data: object) -> dict:
-            return events.event_build(
+            return vocabulary.event_build(
                 type=type, execution_id=execution, workspace_id=workspace, workflow_id="w", **data
             )
 
         nodes = [
             build(kind, node_id=f"n{i}", status="succeeded")
             for i in range(4)
-            for kind in (events.NODE_STARTED, events.NODE_FINISHED)
+            for kind in (vocabulary.NODE_STARTED, vocabulary.NODE_FINISHED)
         ]
-        finished = build(events.EXECUTION_FINISHED, status="succeeded")
-        return [build(events.EXECUTION_STARTED)], [*nodes, finished]
+        finished = build(vocabulary.EXECUTION_FINISHED, status="succeeded")
+        return [build(vocabulary.EXECUTION_STARTED)], [*nodes, finished]
 
     workspace = str(uuid.uuid4())
     batches = [execution_events(str(uuid.uuid4()), workspace) for _ in range(executions)]
-    events.events_flush()  # the publisher thread and its connection are up
+    publisher.events_flush()  # the publisher thread and its connection are up
     wall, cpu = time.perf_counter(), time.process_time()
     for started, rest in batches:
-        events.events_publish_on_commit(started)
-        events.events_publish_on_commit(rest)
-    events.events_flush(timeout=120)
+        publisher.events_publish_on_commit(started)
+        publisher.events_publish_on_commit(rest)
+    publisher.events_flush(timeout=120)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(
         f"published {executions * 10} events of {executions} executions: "

@@ -114,7 +114,7 @@ def main() -> None:
     from redis.client import Pipeline, Redis
 
     from executions.completion import _key
-    from executions.events import events_flush
+    from executions.feeds.publisher import events_flush
     from executions.models import Execution
     from executions.services import execution_create, execution_run
     from linkflow.accounts.services import user_create

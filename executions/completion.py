@@ -39,7 +39,7 @@ def _waiting_redis() -> redis.Redis:
 def completion_publish(*, execution_id: str, outcome: dict[str, Any]) -> None:
     """Announce that the execution finished with ``outcome`` (JSON data).
 
-    A finishing worker sends it with the run's last events instead (events.py, through
+    A finishing worker sends it with the run's last events instead (feeds/log.py, through
     ``completion_push``): this is for everything else."""
     if settings.REDIS_URL:
         pipe = _redis().pipeline(transaction=False)

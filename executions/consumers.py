@@ -32,8 +32,9 @@ from linkflow.accounts.selectors import role_in
 from linkflow.core import metrics
 from linkflow.core.errors import NotFound
 
-from . import events, fanout, selectors
+from . import fanout, selectors
 from .api.serializers import ExecutionDetailOutSerializer
+from .feeds import log, vocabulary
 
 # Close codes (the 4000-4999 range is the application's).
 CLOSE_BAD_REQUEST = 4400
@@ -53,7 +54,7 @@ class _FeedConsumer(AsyncWebsocketConsumer):
         """The signed-in user; or None after refusing with 4401 (not signed in) or 4403
         (an API key without the scope to read executions)."""
         if not settings.REDIS_URL:  # embedded: the publisher delivers onto this loop
-            events.bind_loop(asyncio.get_running_loop())
+            log.bind_loop(asyncio.get_running_loop())
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self._refuse(CLOSE_UNAUTHENTICATED)
@@ -117,7 +118,7 @@ class ExecutionFeedConsumer(_FeedConsumer):
             await self._refuse(CLOSE_BAD_REQUEST)
             return
         execution_id = self.scope["url_route"]["kwargs"]["execution_id"]
-        await self._join(events.execution_group(execution_id), ordered=True)
+        await self._join(vocabulary.execution_group(execution_id), ordered=True)
         start = await _execution_start(user=user, execution_id=execution_id, after=after)
         if start is None:
             await self._refuse(CLOSE_FORBIDDEN)
@@ -138,7 +139,7 @@ class WorkspaceFeedConsumer(_FeedConsumer):
             await self._refuse(CLOSE_FORBIDDEN)
             return
         # Accepted once subscribed: a client that sees the socket open misses nothing.
-        await self._join(events.workspace_group(workspace_id), ordered=False)
+        await self._join(vocabulary.workspace_group(workspace_id), ordered=False)
         await self._accept()
         self.subscriber.start()
 
@@ -163,7 +164,7 @@ def _execution_start(*, user: User, execution_id: str, after: int | None) -> dic
     A snapshot also names the nodes running now (``running_nodes``, from the log): a
     running node has no NodeRun row yet, so the execution alone cannot show it.
     """
-    last, logged = events.events_after(execution_id=execution_id, after=after or 0)
+    last, logged = log.events_after(execution_id=execution_id, after=after or 0)
     try:
         execution = selectors.execution_get(user=user, id=execution_id)
     except NotFound:
@@ -187,9 +188,9 @@ def _running_nodes(logged: list[dict[str, Any]]) -> list[str]:
     """The nodes whose last logged event is ``node.started``, in the order they started."""
     running: dict[str, None] = {}
     for event in logged:
-        if event["type"] == events.NODE_STARTED:
+        if event["type"] == vocabulary.NODE_STARTED:
             running[event["node_id"]] = None
-        elif event["type"] == events.NODE_FINISHED:
+        elif event["type"] == vocabulary.NODE_FINISHED:
             running.pop(event["node_id"], None)
     return list(running)
 

@@ -5,9 +5,9 @@ workspace.<id>.executions) its WebSocket subscribers follow. With Redis, one pub
 connection per hub listens to every group's channel (a pattern subscription); a
 published message is split into its events' JSON texts once and handed to the local
 subscribers of its group, whatever their number. Embedded, the publisher thread hands
-the texts to the hub directly (events.py).
+the texts to the hub directly (feeds/log.py).
 
-Wire format of a published message (written by events.py's Lua script): the events'
+Wire format of a published message (written by the Lua script of feeds/log.py): the events'
 JSON texts joined by newlines, each beginning with ``{"seq":<n>,`` (JSON never holds a
 raw newline), so nothing is parsed or serialised again per process or per subscriber.
 

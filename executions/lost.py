@@ -13,9 +13,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import events
 from .completion import completion_publish
 from .error_workflows import error_handoff
+from .feeds import publisher, vocabulary
 from .models import Execution, ExecutionStatus
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def execution_fail_lost(*, execution_id: str, lease: Q, code: str, message: str)
                 "workspace_id", "workflow_id", "mode", "created_at"
             ).get(pk=execution_id)
             error_handoff(execution=execution, error=error)
-            events.events_publish_on_commit([_finished_event(execution, error, now)])
+            publisher.events_publish_on_commit([_finished_event(execution, error, now)])
             outcome = {"status": "failed", "response": None, "last_items": [], "error": error}
             transaction.on_commit(
                 lambda: completion_publish(execution_id=execution_id, outcome=outcome)
@@ -69,8 +69,8 @@ def execution_fail_lost(*, execution_id: str, lease: Q, code: str, message: str)
 def _finished_event(
     execution: Execution, error: dict[str, Any], finished_at: Any
 ) -> dict[str, Any]:
-    return events.event_build(
-        type=events.EXECUTION_FINISHED,
+    return vocabulary.event_build(
+        type=vocabulary.EXECUTION_FINISHED,
         execution_id=execution.pk,
         workspace_id=execution.workspace_id,
         workflow_id=execution.workflow_id,

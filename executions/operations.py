@@ -13,9 +13,9 @@ from linkflow.engine import Graph
 from linkflow.engine.reruns import rerun_plan
 from workflows.models import WorkflowVersion
 
-from . import events
 from .creation import Admission, NewExecution, execution_admit
 from .dispatch import DISPATCHED_STATUSES, dispatch_promote
+from .feeds import publisher, vocabulary
 from .files import files_carried
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, NodeRun, NodeRunStatus
 from .payloads import payload_load, payload_store
@@ -50,15 +50,15 @@ def execution_cancel(*, user: User, execution: Execution) -> Execution:
         raise _finished(execution)
     execution.refresh_from_db()
     # Only this call changed the status: the worker's own finish will find it taken.
-    events.events_publish_on_commit([_cancelled_event(execution)])
+    publisher.events_publish_on_commit([_cancelled_event(execution)])
     if was in DISPATCHED_STATUSES:
         dispatch_promote(workspace_id=execution.workspace_id)
     return execution
 
 
 def _cancelled_event(execution: Execution) -> dict[str, object]:
-    return events.event_build(
-        type=events.EXECUTION_FINISHED,
+    return vocabulary.event_build(
+        type=vocabulary.EXECUTION_FINISHED,
         execution_id=execution.pk,
         workspace_id=execution.workspace_id,
         workflow_id=execution.workflow_id,

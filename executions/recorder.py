@@ -10,7 +10,7 @@ Every one of those writes, and every start of a node with outside effects, is fe
 runs in a transaction that first checks this run still holds the lease (runtime.py), and
 raises LeaseLost, writing nothing, when another worker took the execution over.
 
-Progress events (events.py) follow the same rhythm: a pure node's events, and the
+Progress events (feeds/) follow the same rhythm: a pure node's events, and the
 execution's own "started", are published when the next write commits, while a node with
 outside effects announces its start before it runs. Publishing costs no database query:
 everything is known in memory. The final commit also hands the freed dispatch slot on,
@@ -30,9 +30,9 @@ from credentials.redaction import redact_execution
 from linkflow.core.metrics import node_observed
 from linkflow.engine import NodeOutcome, RunResult, get_node_type
 
-from . import events
 from .dispatch import dispatch_promote, enqueue_execution
 from .error_workflows import error_handoff
+from .feeds import publisher, vocabulary
 from .models import Execution, ExecutionStatus, NodeRunStatus
 from .noderun_rows import noderuns_upsert
 from .payloads import payload_store
@@ -79,7 +79,7 @@ class ExecutionRecorder:
         # like the pure nodes' own events, so a short run costs one Redis round trip.
         self._events.append(
             self._event(
-                events.EXECUTION_STARTED,
+                vocabulary.EXECUTION_STARTED,
                 status=ExecutionStatus.RUNNING,
                 started_at=started_at.isoformat() if started_at else None,
             )
@@ -100,11 +100,11 @@ class ExecutionRecorder:
     ) -> None:
         started = {"node_id": node_id, "node_type": node_type, "attempt": attempt}
         if _is_pure(node_type):
-            self._events.append(self._event(events.NODE_STARTED, **started))
+            self._events.append(self._event(vocabulary.NODE_STARTED, **started))
             return
         # Even with nothing pending: a node with outside effects starts only under the lease.
         self._flush()
-        self._publish_now(events.NODE_STARTED, **started)
+        self._publish_now(vocabulary.NODE_STARTED, **started)
 
     def node_finished(
         self,
@@ -143,12 +143,12 @@ class ExecutionRecorder:
         )
         self._events.append(
             self._event(
-                events.NODE_FINISHED,
+                vocabulary.NODE_FINISHED,
                 node_id=node_id,
                 node_type=node_type,
                 attempt=attempt,
                 status=outcome.status,
-                output=events.output_summary(output),
+                output=vocabulary.output_summary(output),
                 **({"iteration": iteration} if iteration else {}),
                 error=error,
                 duration_ms=round((finished_at - started_at).total_seconds() * 1000),
@@ -243,7 +243,7 @@ class ExecutionRecorder:
                 outcome = redact_execution(execution_id, _announcement(status, result, error))
                 reply = (execution_id, outcome)
             # The last events and the caller's reply: one Redis round trip after commit.
-            events.events_publish_on_commit(self._events, reply=reply)
+            publisher.events_publish_on_commit(self._events, reply=reply)
             self._events = []
             # Finished or parked, its slot is free: the workspace's next pending execution
             # goes, in this same commit (dispatch.py).
@@ -329,7 +329,7 @@ class ExecutionRecorder:
 
     # --- progress events ------------------------------------------------------------------
     def _event(self, type: str, **data: Any) -> dict[str, Any]:
-        return events.event_build(
+        return vocabulary.event_build(
             type=type,
             execution_id=self.execution.pk,
             workspace_id=self.execution.workspace_id,
@@ -343,7 +343,7 @@ class ExecutionRecorder:
         self._publish_on_commit()
 
     def _publish_on_commit(self) -> None:
-        events.events_publish_on_commit(self._events)
+        publisher.events_publish_on_commit(self._events)
         self._events = []
 
     def _ended(
@@ -355,9 +355,9 @@ class ExecutionRecorder:
     ) -> dict[str, Any]:
         if finished_at is None:  # parked: a wait or a retry back-off
             resume_at = result.resume_at.isoformat() if result.resume_at else None
-            return self._event(events.EXECUTION_WAITING, status=status, resume_at=resume_at)
+            return self._event(vocabulary.EXECUTION_WAITING, status=status, resume_at=resume_at)
         return self._event(
-            events.EXECUTION_FINISHED,
+            vocabulary.EXECUTION_FINISHED,
             status=status,
             error=error,
             finished_at=finished_at.isoformat(),

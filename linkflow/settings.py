@@ -410,7 +410,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# --- Live feeds (executions/events.py, executions/fanout.py) -----------------------------
+# --- Live feeds (executions/feeds/, executions/fanout.py) ---------------------------------
 # Events kept per execution for `?after=` replay, and for how long after the last one.
 LINKFLOW_WS_EVENT_LOG_MAX = _env_int("LINKFLOW_WS_EVENT_LOG_MAX", default=1000)
 LINKFLOW_WS_EVENT_LOG_TTL_SECONDS = _env_int("LINKFLOW_WS_EVENT_LOG_TTL_SECONDS", default=3600)

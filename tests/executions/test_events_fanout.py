@@ -7,7 +7,8 @@ import uuid
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
-from executions import events, fanout
+from executions import fanout
+from executions.feeds import log, publisher, vocabulary
 
 from ..conftest import require_services
 
@@ -17,8 +18,8 @@ committing = pytest.mark.django_db(transaction=True)
 
 def node_events(execution: str, workspace: str, count: int, first: int = 0) -> list[dict]:
     return [
-        events.event_build(
-            type=events.NODE_STARTED,
+        vocabulary.event_build(
+            type=vocabulary.NODE_STARTED,
             execution_id=execution,
             workspace_id=workspace,
             workflow_id="w",
@@ -29,8 +30,8 @@ def node_events(execution: str, workspace: str, count: int, first: int = 0) -> l
 
 
 def publish(batch: list[dict]) -> None:
-    events.events_publish_on_commit(batch)
-    assert events.events_flush()
+    publisher.events_publish_on_commit(batch)
+    assert publisher.events_flush()
 
 
 class Reader:
@@ -64,8 +65,8 @@ def test_one_batch_numbers_each_execution_in_order_and_logs_it():
     batch = node_events(a, workspace, 2) + node_events(b, workspace, 1)
     publish(batch + node_events(a, workspace, 1, first=2))
 
-    last_a, logged_a = events.events_after(execution_id=a, after=0)
-    last_b, logged_b = events.events_after(execution_id=b, after=0)
+    last_a, logged_a = log.events_after(execution_id=a, after=0)
+    last_b, logged_b = log.events_after(execution_id=b, after=0)
     assert last_a == 3
     assert [(e["seq"], e["node_id"]) for e in logged_a] == [(1, "n0"), (2, "n1"), (3, "n2")]
     assert (last_b, [(e["seq"], e["node_id"]) for e in logged_b]) == (1, [(1, "n0")])
@@ -77,7 +78,7 @@ def test_a_burst_reaches_every_subscriber_in_few_frames_and_a_stuck_one_is_dropp
     require_services()
     settings.LINKFLOW_WS_SEND_BUFFER = 10
     execution, workspace = str(uuid.uuid4()), str(uuid.uuid4())
-    group = events.workspace_group(workspace)
+    group = vocabulary.workspace_group(workspace)
 
     async def scenario():
         hub = fanout.hub()
@@ -136,10 +137,10 @@ def test_embedded_mode_delivers_on_the_web_servers_loop(settings):
     execution, workspace = str(uuid.uuid4()), str(uuid.uuid4())
 
     async def scenario():
-        events.bind_loop(asyncio.get_running_loop())
+        log.bind_loop(asyncio.get_running_loop())
         reader = Reader()
         subscriber = fanout.Subscriber(send=reader.send, close=reader.close, ordered=True)
-        await fanout.hub().join(events.execution_group(execution), subscriber)
+        await fanout.hub().join(vocabulary.execution_group(execution), subscriber)
         subscriber.start()
         await sync_to_async(publish)(node_events(execution, workspace, 3))
         await asyncio.wait_for(reader.got.wait(), 5)
@@ -148,5 +149,5 @@ def test_embedded_mode_delivers_on_the_web_servers_loop(settings):
 
     reader = async_to_sync(scenario)()
     assert [(e["seq"], e["node_id"]) for e in reader.events()] == [(1, "n0"), (2, "n1"), (3, "n2")]
-    last, missed = events.events_after(execution_id=execution, after=1)
+    last, missed = log.events_after(execution_id=execution, after=1)
     assert (last, [e["seq"] for e in missed]) == (3, [2, 3])

@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from django.test import Client
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from executions import events
+from executions.feeds import publisher, vocabulary
 from executions.models import Execution
 from executions.operations import execution_cancel
 from linkflow.accounts.api_keys import api_key_create
@@ -113,9 +113,9 @@ def queued(api) -> str:
 def publish(execution_id: str, count: int) -> None:
     """``count`` node events of the execution, through the real publisher."""
     execution = Execution.objects.get(pk=execution_id)
-    events.events_publish_on_commit(
-        events.event_build(
-            type=events.NODE_STARTED,
+    publisher.events_publish_on_commit(
+        vocabulary.event_build(
+            type=vocabulary.NODE_STARTED,
             execution_id=execution.pk,
             workspace_id=execution.workspace_id,
             workflow_id=execution.workflow_id,
@@ -123,7 +123,7 @@ def publish(execution_id: str, count: int) -> None:
         )
         for i in range(count)
     )
-    assert events.events_flush()
+    assert publisher.events_flush()
 
 
 # --- who may connect ------------------------------------------------------------------------
@@ -188,14 +188,14 @@ def test_the_snapshot_names_the_nodes_started_and_not_yet_finished(queued, owner
         "workspace_id": execution.workspace_id,
         "workflow_id": execution.workflow_id,
     }
-    events.events_publish_on_commit(
+    publisher.events_publish_on_commit(
         [
-            events.event_build(type=events.NODE_STARTED, node_id="start", **ids),
-            events.event_build(type=events.NODE_FINISHED, node_id="start", **ids),
-            events.event_build(type=events.NODE_STARTED, node_id="set", **ids),
+            vocabulary.event_build(type=vocabulary.NODE_STARTED, node_id="start", **ids),
+            vocabulary.event_build(type=vocabulary.NODE_FINISHED, node_id="start", **ids),
+            vocabulary.event_build(type=vocabulary.NODE_STARTED, node_id="set", **ids),
         ]
     )
-    assert events.events_flush()
+    assert publisher.events_flush()
     access = token(owner)
 
     async def scenario():

@@ -13,8 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from executions import events
 from executions.completion import _key, completion_wait
+from executions.feeds import log, vocabulary
 from executions.models import Execution, NodeRun
 from executions.runtime import Heartbeat, Lease, lease_claim
 from executions.services import execution_run
@@ -163,19 +163,22 @@ def test_one_thread_renews_every_live_lease_and_reports_the_lost_one(owner, sett
 
 def test_the_reply_goes_once_with_the_events_even_when_redis_lost_the_script(db):
     require_services()
-    log = events._RedisLog(settings.REDIS_URL)
+    redis_log = log._RedisLog(settings.REDIS_URL)
     execution_id = "00000000-0000-4000-8000-00000000beef"
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.delete(_key(execution_id), *log._keys(execution_id))
-    event = events.event_build(
-        type=events.EXECUTION_FINISHED, execution_id=execution_id, workspace_id="w", workflow_id="f"
+    client.delete(_key(execution_id), *redis_log._keys(execution_id))
+    event = vocabulary.event_build(
+        type=vocabulary.EXECUTION_FINISHED,
+        execution_id=execution_id,
+        workspace_id="w",
+        workflow_id="f",
     )
     # Redis restarted without its scripts: the EVALSHA of the batch fails once.
     client.script_flush()
 
-    log.publish([event], [(execution_id, {"status": "succeeded"})])
+    redis_log.publish([event], [(execution_id, {"status": "succeeded"})])
 
     assert completion_wait(execution_id=execution_id, timeout=5) == {"status": "succeeded"}
     assert client.llen(_key(execution_id)) == 0  # pushed once, not once per try
-    last, logged = log.read(execution_id)
+    last, logged = redis_log.read(execution_id)
     assert (last, [e["type"] for e in logged]) == (1, ["execution.finished"])

@@ -1,17 +1,11 @@
-"""Live progress events of executions: numbered, kept for a while, broadcast after commit.
+"""The per-execution event log: numbered, kept for a while, broadcast with each append.
 
 Every event of an execution gets the next number of that execution's sequence (``seq``)
-and is appended to a short, bounded log of the execution before it is broadcast to two
-feed groups: the execution's own and its workspace's. A WebSocket subscriber that joins
-late or reconnects reads the log (or a snapshot) and then follows the groups, skipping
-what it already has by ``seq`` (see consumers.py; fanout.py delivers to subscribers).
-
-Publishing never makes the caller wait for subscribers or for Redis: events are handed
-to one background thread per process, which numbers, logs and broadcasts them in the
-order they were published, everything submitted meanwhile in one batch. An event is
-published only once the database write it describes has committed
-(``events_publish_on_commit``), like Zulip's ``send_event_on_commit``; a rolled-back write
-publishes nothing.
+and is appended to a short, bounded log of the execution as it is broadcast to two feed
+groups: the execution's own and its workspace's. A WebSocket subscriber that joins late or
+reconnects reads the log (``events_after``, or a snapshot) and then follows the groups,
+skipping what it already has by ``seq`` (see consumers.py; fanout.py delivers to
+subscribers).
 
 With Redis (the distributed roles) one Lua script per run of an execution's events
 increments the sequence, appends to a capped list (both expiring after
@@ -22,96 +16,24 @@ live in this process and the texts hop onto the web server's event loop.
 """
 
 import asyncio
-import atexit
 import json
 import logging
-import os
-import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import transaction
 
-from . import fanout
-from .completion import completion_publish, completion_push
+from .. import fanout
+from ..completion import completion_publish, completion_push
+from .vocabulary import EXECUTION_FINISHED, execution_group, workspace_group
 
 logger = logging.getLogger(__name__)
-
-EXECUTION_STARTED = "execution.started"
-EXECUTION_WAITING = "execution.waiting"
-EXECUTION_FINISHED = "execution.finished"
-NODE_STARTED = "node.started"
-NODE_FINISHED = "node.finished"
-
-# A node's first output item is sent whole up to this size (as JSON), else cut.
-FIRST_ITEM_MAX_CHARS = 1024
-# Submissions waiting for the publisher thread; beyond this they are dropped, not waited
-# for. At most this many submissions go out in one batch.
-_QUEUE_MAX = 10_000
-_BATCH_MAX = 200
-
-
-def execution_group(execution_id: object) -> str:
-    return f"execution.{execution_id}"
-
-
-def workspace_group(workspace_id: object) -> str:
-    return f"workspace.{workspace_id}.executions"
-
-
-def event_build(
-    *, type: str, execution_id: object, workspace_id: object, workflow_id: object, **data: Any
-) -> dict[str, Any]:
-    """An event (JSON data) of the execution; ``seq`` and ``published_at`` come at publish."""
-    return {
-        "type": type,
-        "execution": str(execution_id),
-        "workspace": str(workspace_id),
-        "workflow": str(workflow_id),
-        **data,
-    }
-
-
-def events_publish_on_commit(
-    events: Iterable[dict[str, Any]], *, reply: tuple[str, dict[str, Any]] | None = None
-) -> None:
-    """Publish the events, in order, once the current transaction commits.
-
-    Outside a transaction they are published at once. Never blocks on Redis or on
-    subscribers; an event that cannot be delivered is logged and dropped (subscribers
-    recover from the log or a snapshot), it never fails the caller.
-
-    ``reply`` (execution id, outcome) is a sync webhook's answer (completion.py), sent
-    after the events in the same Redis round trip. Unlike an event it is never dropped:
-    when the publisher cannot take it, it is sent from here.
-    """
-    pending = list(events)
-    if pending or reply is not None:
-        transaction.on_commit(lambda: _publisher().submit(pending, reply=reply))
-
-
-def output_summary(output: dict[str, list[Any]]) -> dict[str, Any]:
-    """What a live view shows of a node's output: items per port and the first item.
-
-    The first item of the first port that has one is sent as is when its JSON is at most
-    ``FIRST_ITEM_MAX_CHARS`` long; a longer one is sent as its JSON text cut to that length
-    under ``"truncated": true``. The full output is in the execution's record.
-    """
-    counts = {port: len(items) for port, items in output.items() if isinstance(items, list)}
-    first = next((items[0] for items in output.values() if isinstance(items, list) and items), None)
-    if first is None:
-        return {"items": counts, "first_item": None, "truncated": False}
-    text = json.dumps(first, default=str, separators=(",", ":"))
-    if len(text) <= FIRST_ITEM_MAX_CHARS:
-        return {"items": counts, "first_item": first, "truncated": False}
-    return {"items": counts, "first_item": text[:FIRST_ITEM_MAX_CHARS], "truncated": True}
 
 
 def events_after(*, execution_id: object, after: int | None) -> tuple[int, list[dict] | None]:
@@ -121,18 +43,13 @@ def events_after(*, execution_id: object, after: int | None) -> tuple[int, list[
     ``after + 1`` (trimmed, expired, or ``after`` lies beyond the last ``seq``): the caller
     must then start from a snapshot. Both values come from one consistent read.
     """
-    last, logged = _log().read(str(execution_id))
+    last, logged = event_log().read(str(execution_id))
     if after is None or after > last:
         return last, None
     missed = [event for event in logged if event["seq"] > after]
     if after < last and (not missed or missed[0]["seq"] != after + 1):
         return last, None
     return last, missed
-
-
-def events_flush(timeout: float = 5.0) -> bool:
-    """Wait until this process has published everything submitted so far (tests, exit)."""
-    return _publisher().flush(timeout)
 
 
 def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -144,7 +61,6 @@ def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
 _subscriber_loop: asyncio.AbstractEventLoop | None = None
 
 
-# --- the per-execution log -----------------------------------------------------------------
 def _ttl(event: dict[str, Any]) -> int:
     """How long the log outlives the execution's last event.
 
@@ -333,97 +249,6 @@ def _redis_log(url: str) -> _RedisLog:
 _local_log = _LocalLog()
 
 
-def _log() -> _RedisLog | _LocalLog:
+def event_log() -> _RedisLog | _LocalLog:
+    """This process's log: on Redis when the roles share one, else in this process."""
     return _redis_log(settings.REDIS_URL) if settings.REDIS_URL else _local_log
-
-
-# --- the publisher thread ------------------------------------------------------------------
-class _Flush:
-    def __init__(self) -> None:
-        self.done = threading.Event()
-
-
-class _Publisher:
-    """Numbers, logs and broadcasts events on one daemon thread, in submission order.
-
-    Whatever was submitted while the previous batch was out goes in the next one: one
-    Redis round trip per batch however many executions and events it holds, the sync
-    webhook replies of the batch included.
-    """
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[_Submission | _Flush] = queue.Queue(maxsize=_QUEUE_MAX)
-        self.thread = threading.Thread(target=self._run, name="execution-events", daemon=True)
-        self.thread.start()
-
-    def submit(
-        self, events: list[dict[str, Any]], *, reply: tuple[str, dict[str, Any]] | None = None
-    ) -> None:
-        published_at = time.time()
-        stamped = [{**event, "published_at": published_at} for event in events]
-        try:
-            self.queue.put_nowait(_Submission(stamped, reply))
-        except queue.Full:
-            if events:
-                logger.warning("event queue full, dropped %s events of %s", len(events), events[0])
-            if reply is not None:  # a caller is waiting for it: never dropped
-                completion_publish(execution_id=reply[0], outcome=reply[1])
-
-    def flush(self, timeout: float) -> bool:
-        marker = _Flush()
-        self.queue.put(marker, timeout=timeout)
-        return marker.done.wait(timeout)
-
-    def _run(self) -> None:
-        while True:
-            items = [self.queue.get()]
-            while len(items) < _BATCH_MAX:
-                try:
-                    items.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            submissions = [item for item in items if isinstance(item, _Submission)]
-            batch = [event for item in submissions for event in item.events]
-            replies = [item.reply for item in submissions if item.reply is not None]
-            try:
-                if batch or replies:
-                    _log().publish(batch, replies)
-            except Exception:  # a broken broadcast must not stop later events
-                logger.exception("could not publish %s events", len(batch))
-                self._reply_alone(replies)  # nothing went, or the replies did not
-            for item in items:
-                if isinstance(item, _Flush):
-                    item.done.set()
-
-    @staticmethod
-    def _reply_alone(replies: list[tuple[str, dict[str, Any]]]) -> None:
-        # The batch did not reach Redis, or its replies failed: each gets its own try.
-        for execution_id, outcome in replies:
-            try:
-                completion_publish(execution_id=execution_id, outcome=outcome)
-            except Exception:
-                logger.exception("could not announce the end of execution %s", execution_id)
-
-
-@dataclass
-class _Submission:
-    events: list[dict[str, Any]]
-    reply: tuple[str, dict[str, Any]] | None = None
-
-
-_publisher_lock = threading.Lock()
-_publisher_state: dict[str, Any] = {"pid": None, "publisher": None}
-
-
-def _publisher() -> _Publisher:
-    # Started lazily and again after a fork: a prefork worker child needs its own thread.
-    with _publisher_lock:
-        if _publisher_state["pid"] != os.getpid():
-            _publisher_state.update(pid=os.getpid(), publisher=_Publisher())
-        return _publisher_state["publisher"]
-
-
-@atexit.register
-def _drain_at_exit() -> None:
-    if _publisher_state["pid"] == os.getpid():
-        _publisher_state["publisher"].flush(2.0)

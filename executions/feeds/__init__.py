@@ -1,0 +1,1 @@
+"""Live feeds of executions: what an event says, the log it is kept in, its publishing."""
