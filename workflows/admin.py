@@ -5,7 +5,7 @@ from linkflow.core.admin_readonly import NoAddOrChange
 
 from .models import WebhookTrigger, Workflow, WorkflowVersion
 from .services import workflow_update
-from .triggers import webhook_token_rotate
+from .webhook_rows import webhook_token_rotate
 
 
 class WorkflowVersionInline(admin.TabularInline):

@@ -22,15 +22,10 @@ from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 
 from .models import WebhookTrigger, Workflow
-from .triggers import (
-    WebhookCall,
-    WebhookReply,
-    webhook_answer,
-    webhook_authenticate,
-    webhook_call_check,
-    webhook_item,
-)
+from .webhook_auth import webhook_authenticate
+from .webhook_calls import WebhookReply, webhook_answer, webhook_call_check
 from .webhook_failures import public_failures
+from .webhook_items import WebhookCall, webhook_item
 
 MAX_LISTEN_SECONDS = 600
 

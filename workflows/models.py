@@ -159,7 +159,7 @@ def webhook_token_new() -> str:
 class WebhookTrigger(BaseModel):
     """The URL of one `trigger.webhook` node of a workflow's current graph.
 
-    Rows mirror the graph and are written only by ``workflows.triggers.webhook_triggers_sync``
+    Rows mirror the graph and are written only by ``workflows.webhook_rows.webhook_triggers_sync``
     when a version is saved; the node's settings are copied here so answering a request
     never has to read the graph. The token survives edits of the same node id.
     """

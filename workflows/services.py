@@ -20,7 +20,7 @@ from .notes import NOTES_KEY, layout_notes, notes_checked
 from .references import credentials_unknown_dropped, references_check
 from .schedules import schedule_triggers_remove, schedule_triggers_sync
 from .subworkflow_inputs import subworkflow_callers_check
-from .triggers import WEBHOOK_NODE_TYPE, path_normalized, webhook_triggers_sync
+from .webhook_rows import WEBHOOK_NODE_TYPE, path_normalized, webhook_triggers_sync
 
 
 def graph_check(graph: Any) -> None:

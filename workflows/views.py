@@ -33,7 +33,7 @@ from .forms import WorkflowCreateForm, WorkflowImportForm, WorkflowSearchForm
 from .importers.n8n import looks_like_n8n
 from .importers.service import workflows_import_n8n
 from .models import WebhookAuth, Workflow
-from .triggers import DEFAULT_TOKEN_HEADER
+from .webhook_auth import DEFAULT_TOKEN_HEADER
 
 PAGE_SIZE = 25
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,100}")

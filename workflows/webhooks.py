@@ -2,7 +2,7 @@
 
 A plain Django view, not DRF: no session, JWT or CSRF, because the unguessable token (and
 the node's header token or HMAC signature) is the credential. It reads the call, hands it
-to workflows.triggers and shapes the answer; refusals use the one error shape. Every answer
+to workflows.webhook_calls and shapes the answer; refusals use the one error shape. Every answer
 is sandboxed by workflows.origin.WebhookOriginMiddleware.
 """
 
@@ -23,15 +23,15 @@ from linkflow.engine.reply_headers import reply_headers_split
 
 from .listening import webhook_test_call
 from .models import WebhookTrigger
-from .triggers import (
-    WebhookCall,
-    WebhookErrorCode,
+from .webhook_calls import (
     WebhookReply,
     webhook_call_check,
     webhook_call_handle,
     webhook_trigger_by_path,
     webhook_trigger_by_token,
 )
+from .webhook_errors import WebhookErrorCode
+from .webhook_items import WebhookCall
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 

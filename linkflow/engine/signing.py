@@ -2,7 +2,7 @@
 
 ``X-LinkFlow-Signature: t=<unix seconds>,v1=<hex>`` where the hex is
 HMAC-SHA256(secret, "<t>." + body). LinkFlow checks it on incoming webhook calls
-(workflows/triggers.py) and puts it on the events notify.webhook delivers, so a receiver
+(workflows/webhook_auth.py) and puts it on the events notify.webhook delivers, so a receiver
 verifies LinkFlow's events exactly as LinkFlow verifies its callers.
 """
 

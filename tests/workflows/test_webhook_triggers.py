@@ -12,7 +12,7 @@ from linkflow.accounts.services import workspace_ensure_personal
 from workflows.api.serializers import WorkflowOutSerializer
 from workflows.models import WebhookTrigger, Workflow, WorkflowVersion
 from workflows.services import workflow_create, workflow_delete, workflow_update
-from workflows.triggers import webhook_token_rotate
+from workflows.webhook_rows import webhook_token_rotate
 
 pytestmark = pytest.mark.django_db
 

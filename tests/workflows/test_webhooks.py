@@ -24,7 +24,7 @@ from linkflow.accounts.services import workspace_ensure_personal
 from linkflow.core.errors import LinkflowError
 from workflows.models import WebhookTrigger
 from workflows.services import workflow_create, workflow_update
-from workflows.triggers import webhook_reply_for
+from workflows.webhook_calls import webhook_reply_for
 from workflows.webhooks import webhook_by_token
 
 from ..executing import detail, wait_status
