@@ -9,8 +9,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import close_old_connections
 
+from .cron_fires import schedule_fire_due
 from .recovery import executions_requeue_stale, executions_resume_due
-from .schedules import schedule_fire_due
 from .services import execution_run
 from .worker import execution_fail_time_limit
 

@@ -14,11 +14,11 @@ from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import validate_graph
 from linkflow.engine.versions import versions_pinned, versions_stamped
 
+from .cron_sync import schedule_triggers_remove, schedule_triggers_sync
 from .listener_triggers import listener_triggers_sync
 from .models import SWITCH_SETTING_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
 from .notes import NOTES_KEY, layout_notes, notes_checked
 from .references import credentials_unknown_dropped, references_check
-from .schedules import schedule_triggers_remove, schedule_triggers_sync
 from .subworkflow_inputs import subworkflow_callers_check
 from .webhook_rows import WEBHOOK_NODE_TYPE, path_normalized, webhook_triggers_sync
 

@@ -225,7 +225,7 @@ def test_retry_and_rerun_count_against_the_plan(owner, api):
 
 
 def test_a_cron_fire_past_the_quota_is_skipped(owner, api):
-    from executions.schedules import schedule_fire
+    from executions.cron_fires import schedule_fire
 
     on_plan(owner, executions_per_month=0)
     graph = {

@@ -4,7 +4,7 @@ User cron triggers are data, not code: each enabled schedule node of an ACTIVE w
 current graph has a PeriodicTask (named ``linkflow-cron:<workflow>:<node>``) on a
 CrontabSchedule in the node's time zone, so django-celery-beat handles daylight saving.
 The task it sends, ``executions.fire_schedule``, decides the slot with croniter and runs
-each slot once (``executions.schedules``); the crontab only has to fire at least at every
+each slot once (``executions.cron_fires``); the crontab only has to fire at least at every
 tick, which lets cron features celery's crontab lacks ("L", "5#3", day-of-month OR
 day-of-week) fire on a wider crontab that the slot check narrows again.
 """

@@ -1,7 +1,7 @@
 """Cron fires: turning a beat's send into exactly one execution per scheduled slot.
 
 The beat sends ``executions.fire_schedule`` at each tick of a `trigger.schedule` node's
-cron (the PeriodicTask rows come from ``workflows.schedules``). The slot is the latest cron
+cron (the PeriodicTask rows come from ``workflows.cron_sync``). The slot is the latest cron
 tick at or before the time the beat sent the fire, computed with croniter in the node's
 time zone, so two beats sending the same fire, or a new leader catching up on a fire the
 old one already sent, name the same slot; the execution's dedupe key ``cron:<node>:<slot>``
