@@ -19,7 +19,14 @@ class ExecutionsConfig(AppConfig):
         from linkflow.core.admin_site import admin_panel_register
         from linkflow.core.metrics import fleet_gauges_register, worker_metrics_serve
 
-        from . import dead_letters, listeners, shutdown
+        # Every process registers the tasks, not only workers: sending.py sends the run
+        # task by its name.
+        from . import (
+            dead_letters,
+            listeners,
+            shutdown,
+            tasks,  # noqa: F401
+        )
         from .console import console_figures
         from .metering import (
             executions_created_count,
@@ -27,6 +34,8 @@ class ExecutionsConfig(AppConfig):
             executions_live_count,
         )
         from .metrics import execution_gauges
+        from .services import execution_run
+        from .subworkflows import child_runner_register
 
         # Jobs that fail for good become dead letters (weak=False: module-level handlers).
         task_failure.connect(dead_letters.on_task_failure, weak=False)
@@ -39,6 +48,8 @@ class ExecutionsConfig(AppConfig):
         # A stopping worker hands its executions back (executions/shutdown.py).
         worker_shutting_down.connect(shutdown.on_worker_shutting_down, weak=False)
         worker_process_init.connect(shutdown.on_worker_process_init, weak=False)
+        # A waiting sub-workflow call runs its child inline (subworkflows.py).
+        child_runner_register(run=execution_run)
         # What core shows of this app: the console's fleet panel and the /metrics gauges.
         admin_panel_register(name="console", figures=console_figures)
         fleet_gauges_register(name="executions", read=execution_gauges)

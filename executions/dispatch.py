@@ -25,6 +25,7 @@ from linkflow.accounts.models import Workspace
 from linkflow.core.transactions import enqueue_on_commit
 
 from .models import Execution, ExecutionMode, ExecutionStatus
+from .sending import run_task
 
 # What holds a slot: a message in the broker, or a worker running it.
 DISPATCHED_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
@@ -130,6 +131,4 @@ def dispatch_sweep() -> int:
 
 def enqueue_execution(*, execution_id: str) -> None:
     """Send the execution to the workers once the current transaction commits."""
-    from .tasks import run_execution  # tasks import the services that import this module
-
-    enqueue_on_commit(run_execution, execution_id)
+    enqueue_on_commit(run_task(), execution_id)

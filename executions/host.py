@@ -20,7 +20,10 @@ from linkflow.engine.net import (
     own_endpoints,
 )
 
+from .files import StorageFileStore
+from .mail import DjangoMailer
 from .models import Execution
+from .subworkflows import SubworkflowHost
 from .waits import resume_urls
 
 _client: httpx.Client | None = None
@@ -82,11 +85,6 @@ def http_client() -> httpx.Client:
 
 def run_context(execution: Execution) -> RunContext:
     """The RunContext of one run of ``execution``: its data and the host's services."""
-    # Imported here: these modules import the services that import this one.
-    from .files import StorageFileStore
-    from .mail import DjangoMailer
-    from .subworkflows import SubworkflowHost
-
     started = execution.started_at or execution.queued_at
     execution_data: dict[str, Any] = {
         "id": str(execution.pk),

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from .dispatch import dispatch_promote
 from .models import Execution, ExecutionStatus
+from .sending import run_task
 
 BATCH = 500
 
@@ -61,13 +62,12 @@ def executions_requeue_stale() -> int:
     Sending twice is harmless (a worker must claim before running). Returns how many
     were sent; at most BATCH per call so one run stays short.
     """
-    from .tasks import run_execution
-
     ids = list(
         Execution.objects.filter(stale_condition(now=timezone.now())).values_list("pk", flat=True)[
             :BATCH
         ]
     )
+    task = run_task()
     for execution_id in ids:
-        run_execution.delay(str(execution_id))
+        task.delay(str(execution_id))
     return len(ids)

@@ -1,6 +1,7 @@
 """workflow.execute on the host side: running another workflow of the same workspace."""
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,15 @@ from .payloads import payload_load
 Items = list[dict[str, Any]]
 # How long a caller parks when its child is being run by another worker.
 _RECHECK = timedelta(seconds=2)
+# What runs a waiting child inline: services.py's execution_run, registered from apps.py.
+# Not imported: running an execution builds its host (host.py), which builds this module's
+# SubworkflowHost, so an import back would close a loop.
+_child_runner: dict[str, Callable[..., object]] = {}
+
+
+def child_runner_register(*, run: Callable[..., object]) -> None:
+    """Name the function that runs an execution to its end by id (``execution_id=``)."""
+    _child_runner["run"] = run
 
 
 class SubworkflowHost:
@@ -48,9 +58,7 @@ class SubworkflowHost:
         if not wait:
             return [{"execution_id": str(child.pk), "status": child.status}]
         if child.status == ExecutionStatus.QUEUED:
-            from .services import execution_run
-
-            execution_run(execution_id=str(child.pk))
+            _child_runner["run"](execution_id=str(child.pk))
             child.refresh_from_db()
         return _result_of(child)
 

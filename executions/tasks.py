@@ -11,6 +11,7 @@ from django.db import close_old_connections
 
 from .cron_fires import schedule_fire_due
 from .recovery import executions_requeue_stale, executions_resume_due
+from .sending import RUN_TASK
 from .services import execution_run
 from .worker import execution_fail_time_limit
 
@@ -26,7 +27,7 @@ def _did(count: int, message: str) -> int:
 
 
 # RunRequest: on the hard time limit the worker's main process fails the execution.
-@shared_task(name="executions.run", Request="executions.worker:RunRequest")
+@shared_task(name=RUN_TASK, Request="executions.worker:RunRequest")
 def run_execution(execution_id: str) -> None:
     """Run one execution. Safe to deliver twice: the claim lets only one delivery run it.
 
