@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import workspace_ids_for
 from linkflow.core.errors import NotFound
+from workflows.current_graph import workflow_graph
 from workflows.models import Workflow
 from workflows.selectors import workflow_list
 
@@ -43,9 +44,8 @@ def credential_usage(*, user: User, workspace_id: object) -> dict[str, list[Work
     used: dict[str, list[Workflow]] = {}
     workflows = workflow_list(user=user).filter(workspace_id=workspace_id).order_by("name")
     for workflow in workflows:
-        graph = workflow.current_version.graph if workflow.current_version else None
-        nodes = graph.get("nodes", []) if isinstance(graph, dict) else []
-        named = {str(n["credential"]) for n in nodes if isinstance(n, dict) and n.get("credential")}
+        nodes = workflow_graph(workflow).nodes
+        named = {str(node.credential) for node in nodes if node.credential}
         for credential_id in named:
             used.setdefault(credential_id, []).append(workflow)
     return used

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from linkflow.core.errors import LinkflowError
+from linkflow.engine import Graph
 from workflows.models import Workflow
 from workflows.refusals import workflow_refusal_record
 
@@ -39,7 +40,8 @@ def cron_slot(*, cron: str, timezone_name: str, at: datetime) -> datetime:
     zone = ZoneInfo(timezone_name)
     # Ticks fall on whole minutes: "strictly before the next second" is "at or before at".
     base = at.astimezone(zone).replace(microsecond=0) + timedelta(seconds=1)
-    return croniter(cron, base).get_prev(datetime)
+    slot: datetime = croniter(cron, base).get_prev(datetime)
+    return slot
 
 
 def schedule_fire(*, workflow_id: UUID | str, node_id: str, slot: datetime) -> Execution | None:
@@ -93,12 +95,11 @@ def _schedule_node(
     )
     if workflow is None or workflow.current_version is None:
         return None
-    for node in workflow.current_version.graph.get("nodes", []):
-        if node.get("id") == node_id:
-            if node.get("type") not in (SCHEDULE_NODE_TYPE, POLL_NODE_TYPE) or node.get("disabled"):
-                return None
-            return workflow, node.get("params") or {}
-    return None
+    graph = Graph.from_dict(workflow.current_version.graph)
+    node = graph.find(node_id)
+    if node is None or node.type not in (SCHEDULE_NODE_TYPE, POLL_NODE_TYPE) or node.disabled:
+        return None
+    return workflow, dict(node.params)
 
 
 def _execution_for_slot(

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
+from linkflow.engine import Graph
 from workflows.models import Workflow
 
 from .creation import Admission, Dedupe, NewExecution, execution_admit
@@ -86,7 +87,5 @@ def _error_trigger(workflow: Workflow | None) -> str | None:
     version = workflow.current_version if workflow is not None else None
     if version is None:
         return None
-    for node in version.graph.get("nodes", []):
-        if node.get("type") == ERROR_TRIGGER_TYPE and not node.get("disabled"):
-            return str(node["id"])
-    return None
+    triggers = Graph.from_dict(version.graph).nodes_of_type(ERROR_TRIGGER_TYPE)
+    return triggers[0].id if triggers else None

@@ -145,7 +145,7 @@ def _target_version(execution: Execution, version: str) -> WorkflowVersion:
             ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
         )
     trigger = execution.trigger_node_id
-    if trigger and trigger not in {node.get("id") for node in current.graph.get("nodes", [])}:
+    if trigger and Graph.from_dict(current.graph).find(trigger) is None:
         # Its trigger item would reach no node: the run would do nothing, or fail.
         raise _invalid(
             "version",

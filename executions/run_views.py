@@ -22,7 +22,7 @@ from linkflow.accounts.models import WRITER_ROLES, Role
 from linkflow.accounts.selectors import role_in
 from linkflow.accounts.web import page
 from linkflow.core.errors import LinkflowError, PermissionDenied
-from linkflow.engine.graph import loop_bodies
+from linkflow.engine import Graph
 from workflows.editor import graph_with_layout, node_catalog
 
 from . import operations, selectors
@@ -47,8 +47,8 @@ def _statuses(execution: Execution) -> dict[str, str]:
     """Each node's latest status (runs come in the order the runner decided them)."""
     latest = {run.node_id: run.status for run in execution.node_runs.all()}
     if execution.status not in FINISHED_STATUSES:
-        for node in execution.version.graph.get("nodes", []):
-            latest.setdefault(node.get("id"), "queued")
+        for node in Graph.from_dict(execution.version.graph).nodes:
+            latest.setdefault(node.id, "queued")
     return latest
 
 
@@ -143,16 +143,10 @@ def _run_view(run: Any, request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _iteration_label(graph: dict[str, Any], node_id: str) -> str:
+def _iteration_label(graph: Graph, node_id: str) -> str:
     """What a run's iteration counts for this node: the batches of the loop it is in, or
     else the pages it follows."""
-    types = {n.get("id"): n.get("type") for n in graph.get("nodes", [])}
-    edges = [
-        (e.get("source"), e.get("target"), e.get("output", "main")) for e in graph.get("edges", [])
-    ]
-    if any(node_id in body for body in loop_bodies(types, edges).values()):
-        return "Batch"
-    return "Page"
+    return "Batch" if graph.in_loop_body(node_id) else "Page"
 
 
 @require_GET
@@ -161,14 +155,15 @@ def node(request: HttpRequest, pk: object, node_id: str) -> HttpResponse:
     """The runs of one node of the execution (every attempt, every batch of a loop and
     page of a paginated request), as a partial for the panel."""
     execution = selectors.execution_get(user=request.user, id=pk)  # type: ignore[arg-type]
-    nodes = {n.get("id"): n for n in execution.version.graph.get("nodes", [])}
-    if node_id not in nodes:
+    graph = Graph.from_dict(execution.version.graph)
+    found = graph.find(node_id)
+    if found is None:
         return render(request, "404.html", status=404)
     runs = [run for run in execution.node_runs.all() if run.node_id == node_id]
     context = {
         "execution": execution,
-        "node": nodes[node_id],
-        "iteration_label": _iteration_label(execution.version.graph, node_id),
+        "node": found,
+        "iteration_label": _iteration_label(graph, node_id),
         "runs": [_run_view(run, request) for run in runs],
         "can_act": _can_act(request, execution),
         "finished": execution.status in FINISHED_STATUSES,

@@ -1,7 +1,6 @@
 """The execution list page: filters, cursor paging and the rows the live feed asks for."""
 
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -14,6 +13,7 @@ from rest_framework.request import Request
 
 from linkflow.accounts.web import page
 from linkflow.core.api import CreatedCursorPagination
+from linkflow.engine import Graph
 from workflows.selectors import workflow_list
 
 from . import selectors
@@ -157,11 +157,8 @@ def _trigger(execution: Execution) -> str:
     """The name of the trigger node that fired, else what or who started the execution."""
     node_id = execution.trigger_node_id
     if node_id:
-        graph: Any = execution.version.graph or {}
-        for node in graph.get("nodes", []) if isinstance(graph, dict) else []:
-            if isinstance(node, dict) and node.get("id") == node_id:
-                return str(node.get("name") or node_id)
-        return node_id
+        node = Graph.from_dict(execution.version.graph).find(node_id)
+        return str(node.name or node_id) if node is not None else node_id
     if execution.rerun_from_node:
         return f"re-run from {execution.rerun_from_node}"
     if execution.source_id:

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from linkflow.core.errors import LinkflowError, NotFound
+from linkflow.engine import Graph
 
 from .dispatch import dispatch_promote
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
@@ -105,9 +106,8 @@ def wait_find(*, token: str, mode: str) -> ParkedWait:
         )
     if execution is None or waiting is None or not _in_time(waiting["resume_at"]):
         raise _gone()
-    node = _graph_node(execution, waiting["node_id"])
-    params = node.get("params") or {}
-    if node.get("type") != WAIT_NODE_TYPE or params.get("mode", "time") != mode:
+    node = Graph.from_dict(execution.version.graph).find(waiting["node_id"])
+    if node is None or node.type != WAIT_NODE_TYPE or node.params.get("mode", "time") != mode:
         raise _gone()
     return ParkedWait(execution=execution, node_id=waiting["node_id"], mode=mode)
 
@@ -134,13 +134,6 @@ def wait_resume(*, token: str, mode: str, call: dict[str, Any]) -> Execution:
 
 def _in_time(resume_at: Any) -> bool:
     return resume_at is None or timezone.now() < resume_at
-
-
-def _graph_node(execution: Execution, node_id: str) -> dict[str, Any]:
-    for node in execution.version.graph.get("nodes", []):
-        if node.get("id") == node_id:
-            return dict(node)
-    return {}
 
 
 def _gone() -> LinkflowError:

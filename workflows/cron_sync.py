@@ -16,6 +16,7 @@ from croniter import croniter
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask, PeriodicTasks
 
+from .current_graph import workflow_graph
 from .models import Workflow
 
 SCHEDULE_NODE_TYPE = "trigger.schedule"
@@ -64,15 +65,9 @@ def _tasks_of(workflow: Workflow) -> Any:
 
 
 def _schedule_nodes(workflow: Workflow) -> dict[str, tuple[str, dict[str, Any]]]:
-    version = workflow.current_version
-    nodes = version.graph.get("nodes", []) if version is not None else []
     return {
-        schedule_task_name(workflow_id=workflow.pk, node_id=n["id"]): (
-            n["id"],
-            n.get("params") or {},
-        )
-        for n in nodes
-        if n.get("type") in CRON_NODE_TYPES and not n.get("disabled", False)
+        schedule_task_name(workflow_id=workflow.pk, node_id=node.id): (node.id, dict(node.params))
+        for node in workflow_graph(workflow).nodes_of_type(*CRON_NODE_TYPES)
     }
 
 

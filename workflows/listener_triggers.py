@@ -6,12 +6,12 @@ deactivating a workflow deletes its rows and the listener stops on its next sync
 activating it writes them and a listener starts, with no process restarted.
 """
 
-from typing import Any
-
 from django.db import transaction
 
+from linkflow.engine import Node
 from linkflow.engine.listeners import LISTENER_TYPES
 
+from .current_graph import workflow_graph
 from .models import ListenerTrigger, Workflow
 
 
@@ -26,9 +26,9 @@ def listener_triggers_sync(*, workflow: Workflow) -> None:
     existing = {row.node_id: row for row in rows}
     for node_id, node in wanted.items():
         values = {
-            "node_type": node["type"],
-            "params": node.get("params") or {},
-            "credential_id": str(node.get("credential") or ""),
+            "node_type": node.type,
+            "params": dict(node.params),
+            "credential_id": str(node.credential or ""),
         }
         row = existing.get(node_id)
         if row is None:
@@ -39,11 +39,5 @@ def listener_triggers_sync(*, workflow: Workflow) -> None:
             row.save(update_fields=[*values, "updated_at"])
 
 
-def _listener_nodes(workflow: Workflow) -> dict[str, dict[str, Any]]:
-    version = workflow.current_version
-    nodes = version.graph.get("nodes", []) if version is not None else []
-    return {
-        n["id"]: n
-        for n in nodes
-        if n.get("type") in LISTENER_TYPES and not n.get("disabled", False)
-    }
+def _listener_nodes(workflow: Workflow) -> dict[str, Node]:
+    return {node.id: node for node in workflow_graph(workflow).nodes_of_type(*LISTENER_TYPES)}

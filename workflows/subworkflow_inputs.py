@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.engine import Graph
 from linkflow.engine.nodes.subworkflow import (
     ITEMS_AS_ITEMS_SINCE,
     caller_problems,
@@ -25,10 +26,11 @@ def subworkflow_callers_check(*, workspace_id: Any, graph: Any) -> None:
     expression, a missing or foreign workflow (point 9's checks report those) and a
     workflow that declares nothing take any items. ``graph`` is already valid."""
     problems = []
-    for node in graph.get("nodes", ()):
-        if node.get("type") != CALL_NODE_TYPE or node.get("version", 1) < ITEMS_AS_ITEMS_SINCE:
+    calls = Graph.from_dict(graph).nodes_of_type(CALL_NODE_TYPE, include_disabled=True)
+    for node in calls:
+        if node.version < ITEMS_AS_ITEMS_SINCE:
             continue
-        params = node.get("params") or {}
+        params = node.params
         declared = _declared_by(workspace_id=workspace_id, workflow_id=params.get("workflow"))
         if declared is None:
             continue
@@ -37,7 +39,7 @@ def subworkflow_callers_check(*, workspace_id: Any, graph: Any) -> None:
                 {
                     "code": "subworkflow_input_invalid",
                     "message": message,
-                    "node_id": node.get("id"),
+                    "node_id": node.id,
                     "field": field,
                 }
             )

@@ -10,7 +10,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from linkflow.core.errors import LinkflowError
+from linkflow.engine import Node
 
+from .current_graph import workflow_graph
 from .models import WebhookAuth, WebhookMode, WebhookTrigger, Workflow, webhook_token_new
 from .webhook_errors import WebhookErrorCode
 
@@ -54,22 +56,23 @@ def webhook_token_rotate(*, trigger: WebhookTrigger) -> WebhookTrigger:
 
 
 def _webhook_nodes(workflow: Workflow) -> dict[str, dict[str, Any]]:
-    version = workflow.current_version
-    nodes = version.graph.get("nodes", []) if version is not None else []
-    return {n["id"]: _node_settings(n) for n in nodes if n.get("type") == WEBHOOK_NODE_TYPE}
+    # Disabled nodes keep their row (marked, answering 404), so enabling one again
+    # restores the URL its callers were given: the token is not made anew.
+    nodes = workflow_graph(workflow).nodes_of_type(WEBHOOK_NODE_TYPE, include_disabled=True)
+    return {node.id: _node_settings(node) for node in nodes}
 
 
-def _node_settings(node: dict[str, Any]) -> dict[str, Any]:
+def _node_settings(node: Node) -> dict[str, Any]:
     """The row's fields for one node, with the node type's defaults filled in."""
-    params = node.get("params") or {}
+    params = node.params
     return {
         "path": path_normalized(params.get("path") or ""),
         "method": str(params.get("method", "POST")).upper(),
         "mode": params.get("mode", WebhookMode.ASYNC),
         "auth": params.get("auth", WebhookAuth.NONE),
-        "credential_id": node.get("credential") or "",
+        "credential_id": node.credential or "",
         "timeout_seconds": float(params.get("timeout_seconds", 30)),
-        "disabled": bool(node.get("disabled", False)),
+        "disabled": node.disabled,
     }
 
 

@@ -36,7 +36,9 @@ from .vocabulary import EXECUTION_FINISHED, execution_group, workspace_group
 logger = logging.getLogger(__name__)
 
 
-def events_after(*, execution_id: object, after: int | None) -> tuple[int, list[dict] | None]:
+def events_after(
+    *, execution_id: object, after: int | None
+) -> tuple[int, list[dict[str, Any]] | None]:
     """The execution's last ``seq`` and its logged events numbered above ``after``.
 
     The event list is None when ``after`` is None or the log no longer reaches back to
@@ -130,7 +132,7 @@ class _RedisLog:
     ) -> None:
         """Number, log and broadcast the events, then push the replies: one round trip
         for the whole batch."""
-        calls = []
+        calls: list[list[str | int]] = []
         for run in _runs(events):
             channels = [fanout.channel_for(group) for group in _groups(run[0])]
             keys = self._keys(run[0]["execution"])
@@ -170,7 +172,9 @@ class _RedisLog:
     def read(self, execution_id: str) -> tuple[int, list[dict[str, Any]]]:
         seq_key, log_key = self._keys(execution_id)
         pipe = self.client.pipeline(transaction=True)
-        last, logged = pipe.get(seq_key).lrange(log_key, 0, -1).execute()
+        pipe.get(seq_key)
+        pipe.lrange(log_key, 0, -1)
+        last, logged = pipe.execute()
         return int(last or 0), [json.loads(entry) for entry in logged]
 
 

@@ -136,7 +136,8 @@ def _publisher() -> _Publisher:
     with _publisher_lock:
         if _publisher_state["pid"] != os.getpid():
             _publisher_state.update(pid=os.getpid(), publisher=_Publisher())
-        return _publisher_state["publisher"]
+        publisher: _Publisher = _publisher_state["publisher"]
+        return publisher
 
 
 @atexit.register

@@ -122,6 +122,23 @@ class Graph:
         """The node with this id; KeyError if there is none."""
         return self._by_id[node_id]
 
+    def find(self, node_id: str) -> Node | None:
+        """The node with this id, or None (an id from a request or an older version)."""
+        return self._by_id.get(node_id)
+
+    def nodes_of_type(self, *types: str, include_disabled: bool = False) -> tuple[Node, ...]:
+        """The nodes of any of ``types``, in stored order.
+
+        Disabled nodes are left out unless ``include_disabled``: a disabled trigger starts
+        nothing (docs/nodes.md, "Disabled triggers"); only the webhook rows keep theirs.
+        """
+        wanted = frozenset(types)
+        return tuple(
+            node
+            for node in self.nodes
+            if node.type in wanted and (include_disabled or not node.disabled)
+        )
+
     def incoming(self, node_id: str) -> tuple[Edge, ...]:
         """Edges ending at the node, in stored edge order; KeyError for an unknown id."""
         return self._incoming[node_id]

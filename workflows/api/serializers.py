@@ -14,7 +14,9 @@ from linkflow.core.fields import (
     StrictUUIDField,
 )
 from linkflow.core.validators import storable_json
+from linkflow.engine import Graph
 
+from ..current_graph import workflow_graph
 from ..models import SWITCH_SETTING_FIELDS, WebhookTrigger, Workflow
 from ..subworkflow_inputs import workflow_inputs
 
@@ -192,12 +194,15 @@ class WorkflowOutSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(WebhookOutSerializer(many=True))
     def get_webhooks(self, workflow: Workflow) -> Any:
-        version = workflow.current_version
-        nodes = version.graph.get("nodes", []) if version is not None else []
-        position = {node.get("id"): index for index, node in enumerate(nodes)}
+        graph = workflow_graph(workflow)
         # In the graph's node order, as the user laid the workflow out.
-        rows = sorted(workflow.webhook_triggers.all(), key=lambda t: position.get(t.node_id, 0))
+        rows = sorted(workflow.webhook_triggers.all(), key=lambda t: _position(graph, t.node_id))
         return WebhookOutSerializer(rows, many=True, context=self.context).data
+
+
+def _position(graph: Graph, node_id: str) -> int:
+    node = graph.find(node_id)
+    return node.index if node is not None else 0
 
 
 @extend_schema_field(
