@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from linkflow.accounts.http import api_caller
 from linkflow.accounts.selectors import workspace_get
 
 from .usage import usage_report
@@ -99,5 +100,5 @@ class WorkspaceUsageView(APIView):
 
     @extend_schema(responses=UsageOutSerializer)
     def get(self, request: Request, workspace_id: str) -> Response:
-        workspace = workspace_get(user=request.user, id=workspace_id)
+        workspace = workspace_get(user=api_caller(request), id=workspace_id)
         return Response(UsageOutSerializer(usage_report(workspace_id=workspace.pk)).data)

@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from linkflow.accounts.http import api_caller
 from linkflow.core.api import CreatedCursorPagination, validated_query
 
 from .. import dead_letters
@@ -52,10 +53,12 @@ class DeadLetterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         filters = validated_query(DeadLetterFilterSerializer, self.request)
-        return dead_letters.dead_letter_list(user=self.request.user, status=filters.get("status"))
+        return dead_letters.dead_letter_list(
+            user=api_caller(self.request), status=filters.get("status")
+        )
 
     def get_object(self) -> DeadLetter:
-        return dead_letters.dead_letter_get(user=self.request.user, id=self.kwargs["pk"])
+        return dead_letters.dead_letter_get(user=api_caller(self.request), id=self.kwargs["pk"])
 
     @extend_schema(request=None, responses=DeadLetterOutSerializer)
     @action(detail=True, methods=["post"])

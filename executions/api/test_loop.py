@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from linkflow.accounts.http import api_caller
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.api import validated
 from linkflow.core.fields import StrictCharField, StrictUUIDField
@@ -41,11 +42,13 @@ class ExecutionDebugView(APIView):
         "`nodes`) into its workflow's pinned data, so the editor opens on what happened.",
     )
     def post(self, request: Request, execution_id: str) -> Response:
-        execution = selectors.execution_get(user=request.user, id=execution_id)
+        execution = selectors.execution_get(user=api_caller(request), id=execution_id)
         # The role before the body: a viewer gets 403 whatever it sends.
-        require_writer(user=request.user, workspace_id=execution.workspace_id)
+        require_writer(user=api_caller(request), workspace_id=execution.workspace_id)
         data = validated(DebugInSerializer(data=request.data))
-        pins = execution_debug(user=request.user, execution=execution, nodes=data.get("nodes"))
+        pins = execution_debug(
+            user=api_caller(request), execution=execution, nodes=data.get("nodes")
+        )
         return Response(PinnedOutSerializer(pins, many=True).data)
 
 
@@ -97,7 +100,7 @@ class ExpressionPreviewView(APIView):
     def post(self, request: Request) -> Response:
         data = validated(PreviewInSerializer(data=request.data))
         answer = expression_preview(
-            user=request.user,
+            user=api_caller(request),
             expression=data["expression"],
             item=data.get("item"),
             execution_id=data.get("execution"),

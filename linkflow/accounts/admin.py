@@ -15,22 +15,22 @@ from django.http import HttpRequest
 from linkflow.core.errors import LinkflowError
 
 from .api_keys import api_key_revoke
-from .models import ApiKey, Membership, Role, User, Workspace
-from .selectors import remember_role
+from .caller import Caller
+from .http import AuthenticatedHttpRequest
+from .models import ApiKey, Membership, User, Workspace
 from .services import workspace_ensure_personal
 
 
-def operator_acting_in(request: HttpRequest, workspace_id: object) -> User:
-    """The signed-in operator, given the owner role in ``workspace_id`` for this request.
+def operator_acting_in(request: AuthenticatedHttpRequest, workspace_id: object) -> Caller:
+    """A caller for the signed-in operator with the owner role in ``workspace_id`` alone.
 
-    Services read the caller's role from the memberships, and roles read for a user object
-    are kept on it (``remember_role``); an operator is usually no member, so the request's
-    own user object is told "owner" here. Nothing is stored, and audit entries name the
-    operator. Only admin actions call this, which Django admin gives to staff alone.
+    Services read the caller's role from the memberships, and an operator is usually no
+    member, so this caller is told "owner" there. The grant lives on the returned caller
+    only: nothing is stored, the operator's user object is untouched, other workspaces
+    are checked as usual, and audit entries name the operator. Only admin actions call
+    this, which Django admin gives to staff alone.
     """
-    user: User = request.user  # type: ignore[assignment]
-    remember_role(user=user, workspace_id=workspace_id, role=Role.OWNER)
-    return user
+    return Caller.person(request.user).acting_as_owner_in(workspace_id)
 
 
 def act_on_each(

@@ -15,6 +15,7 @@ from linkflow.core.errors import NotFound
 from linkflow.core.fields import StrictCharField
 
 from ..api_keys import api_key_create, api_key_get, api_key_list, api_key_revoke
+from ..http import api_caller
 from ..models import ApiKey, Workspace
 from ..scoping import SCOPES, SignedInPersonOnly
 
@@ -61,7 +62,7 @@ class ApiKeyListView(APIView):
 
     @extend_schema(responses=ApiKeyOutSerializer(many=True))
     def get(self, request: Request, workspace_id: str) -> Response:
-        keys = api_key_list(user=request.user, workspace_id=workspace_id)
+        keys = api_key_list(user=api_caller(request), workspace_id=workspace_id)
         return Response(ApiKeyOutSerializer(keys, many=True).data)
 
     @extend_schema(request=ApiKeyInSerializer, responses={201: ApiKeyCreatedSerializer})
@@ -71,7 +72,9 @@ class ApiKeyListView(APIView):
         workspace = Workspace.objects.filter(pk=workspace_id).first()
         if workspace is None:
             raise NotFound("Workspace not found.")
-        key, raw_key = api_key_create(user=request.user, workspace=workspace, **body.validated_data)
+        key, raw_key = api_key_create(
+            user=api_caller(request), workspace=workspace, **body.validated_data
+        )
         key.key = raw_key  # type: ignore[attr-defined]
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 
@@ -81,11 +84,11 @@ class ApiKeyDetailView(APIView):
 
     @extend_schema(responses=ApiKeyOutSerializer)
     def get(self, request: Request, workspace_id: str, key_id: str) -> Response:
-        key = api_key_get(user=request.user, workspace_id=workspace_id, id=key_id)
+        key = api_key_get(user=api_caller(request), workspace_id=workspace_id, id=key_id)
         return Response(ApiKeyOutSerializer(key).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, workspace_id: str, key_id: str) -> Response:
-        key = api_key_get(user=request.user, workspace_id=workspace_id, id=key_id)
-        api_key_revoke(user=request.user, key=key)
+        key = api_key_get(user=api_caller(request), workspace_id=workspace_id, id=key_id)
+        api_key_revoke(user=api_caller(request), key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -16,6 +16,7 @@ from linkflow.audit.services import audit_record
 from linkflow.core.api import CreatedCursorPagination
 
 from ..auth_views import ThrottledTokenObtainPairView
+from ..http import api_caller
 from ..selectors import audit_list
 
 
@@ -47,7 +48,7 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return audit_list(
-            user=self.request.user,
+            user=api_caller(self.request),
             workspace_id=self.kwargs["workspace_id"],
             action=self.request.query_params.get("action", ""),
         )
