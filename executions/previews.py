@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from linkflow.accounts.models import User
+from linkflow.accounts.caller import Actor
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine.errors import ExpressionError
 from linkflow.engine.expressions import evaluate
@@ -23,7 +23,7 @@ from .selectors import execution_get
 
 def expression_preview(
     *,
-    user: User,
+    user: Actor,
     expression: str,
     item: dict[str, Any] | None = None,
     execution_id: object = None,
@@ -47,7 +47,7 @@ def expression_preview(
     return {"value": value, "error": None}
 
 
-def _names(*, user: User, execution_id: object, node_id: str | None) -> dict[str, Any]:
+def _names(*, user: Actor, execution_id: object, node_id: str | None) -> dict[str, Any]:
     names: dict[str, Any] = {
         "json": {},
         "items": [],

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Min, Prefetch, QuerySet
 
-from linkflow.accounts.models import User
+from linkflow.accounts.caller import Actor
 from linkflow.accounts.selectors import workspace_ids_for
 from linkflow.core.errors import NotFound
 
@@ -14,7 +14,7 @@ from .models import Execution, ExecutionMode, NodeRun
 
 def execution_list(
     *,
-    user: User,
+    user: Actor,
     workflow_id: object = None,
     status: str | None = None,
     mode: str | None = None,
@@ -81,7 +81,7 @@ def _within_created_span(
     return qs.filter(created_at__gte=span["low"], created_at__lte=span["high"])
 
 
-def execution_get(*, user: User, id: object) -> Execution:
+def execution_get(*, user: Actor, id: object) -> Execution:
     """The execution with its NodeRuns in run order, or NotFound."""
     node_runs = Prefetch("node_runs", queryset=NodeRun.objects.order_by("sequence"))
     try:
@@ -90,7 +90,7 @@ def execution_get(*, user: User, id: object) -> Execution:
         raise NotFound("Execution not found.") from None
 
 
-def execution_access(*, user: User, id: object) -> Execution:
+def execution_access(*, user: Actor, id: object) -> Execution:
     """The execution alone (no NodeRuns) if it is in one of the user's workspaces, else
     NotFound: another workspace's execution is as unknown as a missing one."""
     try:
@@ -100,7 +100,7 @@ def execution_access(*, user: User, id: object) -> Execution:
         raise NotFound("Execution not found.") from None
 
 
-def _scoped(user: User) -> QuerySet[Execution]:
+def _scoped(user: Actor) -> QuerySet[Execution]:
     return Execution.objects.filter(workspace_id__in=workspace_ids_for(user=user)).select_related(
         "version"
     )
@@ -108,7 +108,7 @@ def _scoped(user: User) -> QuerySet[Execution]:
 
 def execution_list_in_workspace(
     *,
-    user: User,
+    user: Actor,
     workspace_id: object,
     ids: list[str] | None = None,
     **filters: object,

@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from linkflow.accounts.models import User
+from linkflow.accounts.caller import Actor
 from linkflow.accounts.selectors import caller_role, remember_role, workspace_ids_for
 from linkflow.core.errors import NotFound
 
@@ -11,7 +11,7 @@ from .models import Workflow
 
 
 def workflow_list(
-    *, user: User, active: bool | None = None, search: str | None = None
+    *, user: Actor, active: bool | None = None, search: str | None = None
 ) -> QuerySet[Workflow]:
     """Every workflow in a workspace the user belongs to, newest first, optionally only the
     (in)active ones and those whose name contains ``search`` in any case."""
@@ -25,7 +25,7 @@ def workflow_list(
     return qs
 
 
-def workflow_get(*, user: User, id: object) -> Workflow:
+def workflow_get(*, user: Actor, id: object) -> Workflow:
     """The workflow, or NotFound if it is missing or in another workspace.
 
     The caller's role in its workspace comes back in the same query and is remembered,

@@ -12,7 +12,7 @@ own for that one call.
 """
 
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TypeAlias, overload
 
 from .models import ApiKey, Role, User
 
@@ -98,6 +98,11 @@ def as_caller(actor: Actor) -> Caller:
     return actor if isinstance(actor, Caller) else Caller.person(actor)
 
 
-def user_of(actor: Actor) -> User:
-    """The user row an actor stands for (what ``created_by`` and audit entries name)."""
+@overload
+def user_of(actor: Actor) -> User: ...
+@overload
+def user_of(actor: Actor | None) -> User | None: ...
+def user_of(actor: Actor | None) -> User | None:
+    """The user row an actor stands for (what ``created_by`` and audit entries name);
+    None for the system acting (a trigger, a task with no person behind it)."""
     return actor.user if isinstance(actor, Caller) else actor
