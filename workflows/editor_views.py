@@ -11,7 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework import serializers
@@ -19,6 +19,7 @@ from rest_framework import serializers
 from credentials.selectors import credential_list
 from executions.models import ExecutionMode
 from executions.services import execution_create
+from linkflow.accounts.http import WorkspaceHttpRequest
 from linkflow.accounts.models import WRITER_ROLES, Role
 from linkflow.accounts.web import page, show_error
 from linkflow.core.errors import ErrorCode, LinkflowError, PermissionDenied
@@ -59,9 +60,9 @@ def _can_edit(workflow: Workflow) -> bool:
     return getattr(workflow, "caller_role", None) in WRITER_ROLES
 
 
-def _editable(request: HttpRequest, pk: object) -> Workflow:
+def _editable(request: WorkspaceHttpRequest, pk: object) -> Workflow:
     """The workflow, when the user may change it; else 404 or the 403 page (nothing done)."""
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     if not _can_edit(workflow):
         raise PermissionDenied("Changing or running this workflow needs the editor role.")
     return workflow
@@ -75,14 +76,12 @@ def _versions(workflow: Workflow) -> list[WorkflowVersion]:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def edit(request: HttpRequest, pk: object) -> HttpResponse:
+def edit(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
     """The canvas with the current graph; read-only for viewers."""
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     version = workflow.current_version
     graph = version.graph if version else {"nodes": [], "edges": []}
-    credentials = credential_list(user=request.user).filter(  # type: ignore[arg-type]
-        workspace_id=workflow.workspace_id
-    )
+    credentials = credential_list(user=request.caller).filter(workspace_id=workflow.workspace_id)
     context = {
         "workflow": workflow,
         "version": version,
@@ -104,7 +103,7 @@ def _error_json(error: LinkflowError) -> JsonResponse:
 
 @require_POST
 @page(at_least=Role.EDITOR)
-def save(request: HttpRequest, pk: object) -> HttpResponse:
+def save(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
     """Store the posted ``{"graph": …}`` as a new version (none when it is unchanged).
 
     Answers ``{"version": n, "created": bool}``, or the API's error shape: 400 with every
@@ -115,7 +114,7 @@ def save(request: HttpRequest, pk: object) -> HttpResponse:
         graph = _posted_graph(request)
         before = workflow.current_version_id
         workflow = services.workflow_update(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.caller,
             workflow=workflow,
             changes={"graph": graph},
         )
@@ -129,7 +128,7 @@ def save(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.EDITOR)
-def layout(request: HttpRequest, pk: object) -> HttpResponse:
+def layout(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
     """Store the posted ``{"positions": {node_id: {x, y}}, "notes"?: [note]}`` as the
     nodes' places and the sticky notes on the canvas (no new version). Answers
     ``{"saved": n, "notes": n}`` or the API's error shape."""
@@ -138,7 +137,7 @@ def layout(request: HttpRequest, pk: object) -> HttpResponse:
         body = _posted_json(request)
         positions = body.get("positions") if isinstance(body, dict) else None
         workflow = services.workflow_layout_save(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.caller,
             workflow=workflow,
             positions=positions,
             notes=body.get("notes") if isinstance(body, dict) else None,
@@ -149,7 +148,7 @@ def layout(request: HttpRequest, pk: object) -> HttpResponse:
     return JsonResponse({"saved": len(workflow.layout) - (1 if notes else 0), "notes": len(notes)})
 
 
-def _posted_json(request: HttpRequest) -> Any:
+def _posted_json(request: WorkspaceHttpRequest) -> Any:
     """The posted JSON (None for no body); 413 past the request limit, 400
     ``malformed_request`` for too-deep JSON, ``validation_error`` on ``positions`` else."""
     raw = body_bytes(request)
@@ -165,7 +164,7 @@ def _posted_json(request: HttpRequest) -> Any:
         ) from None
 
 
-def _posted_graph(request: HttpRequest) -> Any:
+def _posted_graph(request: WorkspaceHttpRequest) -> Any:
     raw = body_bytes(request)  # 413 passes through, as a too-deep body does below
     try:
         graph = json_loads(raw or b"null")["graph"]
@@ -182,14 +181,14 @@ def _posted_graph(request: HttpRequest) -> Any:
 
 
 @page(at_least=Role.EDITOR)
-def execute(request: HttpRequest, pk: object) -> HttpResponse:
+def execute(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
     """Run the current version with the given input, then show the run."""
     workflow = _editable(request, pk)
     form = ExecuteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             execution = execution_create(
-                user=request.user,  # type: ignore[arg-type]
+                user=request.caller,
                 workflow=workflow,
                 trigger_input=form.cleaned_data["input"],
                 mode=ExecutionMode.MANUAL,
@@ -209,9 +208,9 @@ def execute(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def history(request: HttpRequest, pk: object) -> HttpResponse:
+def history(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
     """Every version with its author and time, to compare two or restore one."""
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     return render(
         request,
         "workflows/editor_versions.html",
@@ -221,9 +220,9 @@ def history(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def diff(request: HttpRequest, pk: object) -> HttpResponse:
+def diff(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
     """What changed from version ``a`` to version ``b`` (query parameters, numbers)."""
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     numbers = []
     for key in ("a", "b"):
         try:
@@ -254,14 +253,14 @@ def _shown(value: Any) -> str:
 
 @require_POST
 @page(at_least=Role.EDITOR)
-def restore(request: HttpRequest, pk: object, number: int) -> HttpResponse:
+def restore(request: WorkspaceHttpRequest, pk: object, number: int) -> HttpResponse:
     """Make a new version whose graph is version ``number``'s."""
     workflow = _editable(request, pk)
     old = get_object_or_404(WorkflowVersion, workflow=workflow, number=number, test=False)
     before = workflow.current_version_id
     try:
         workflow = services.workflow_update(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.caller,
             workflow=workflow,
             changes={"graph": old.graph},
         )
