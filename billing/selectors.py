@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
+from uuid import UUID
 
 from django.conf import settings
 from django.utils import timezone
@@ -79,7 +80,7 @@ def plan_default() -> Plan:
     return plan
 
 
-def subscription_get(workspace_id: object) -> Subscription | None:
+def subscription_get(workspace_id: UUID | str) -> Subscription | None:
     """The workspace's subscription with its plan, or None: none is made on first use (a
     workspace without one follows LINKFLOW_DEFAULT_PLAN)."""
     return Subscription.objects.select_related("plan").filter(workspace_id=workspace_id).first()

@@ -31,7 +31,7 @@ from .types import SCHEMAS
 class CredentialViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Credential],
 ):
     serializer_class = CredentialOutSerializer
     pagination_class = None

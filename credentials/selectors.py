@@ -19,14 +19,14 @@ def credential_list(*, user: Actor) -> QuerySet[Credential]:
     return Credential.objects.filter(workspace_id__in=workspace_ids_for(user=user))
 
 
-def credential_types_by_id(workspace_id: object, ids: set[UUID]) -> dict[UUID, str]:
+def credential_types_by_id(workspace_id: UUID | str, ids: set[UUID]) -> dict[UUID, str]:
     """The type of each of ``ids`` that is a credential of the workspace (others absent).
     What workflows/references.py checks a graph's credentials with."""
     rows = Credential.objects.filter(workspace_id=workspace_id, pk__in=ids)
     return dict(rows.values_list("pk", "type"))
 
 
-def credential_get(*, user: Actor, id: object) -> Credential:
+def credential_get(*, user: Actor, id: UUID | str) -> Credential:
     """One credential of the user's workspaces; NotFound (also for another workspace's)."""
     try:
         return credential_list(user=user).get(pk=id)
@@ -34,7 +34,7 @@ def credential_get(*, user: Actor, id: object) -> Credential:
         raise NotFound("Credential not found.") from None
 
 
-def credential_usage(*, user: Actor, workspace_id: object) -> dict[str, list[Workflow]]:
+def credential_usage(*, user: Actor, workspace_id: UUID | str) -> dict[str, list[Workflow]]:
     """The workflows of the workspace whose current version names each credential in a
     node's ``credential``, by credential id (ids no workflow uses are absent).
 

@@ -30,7 +30,7 @@ class CredentialDataField(serializers.JSONField):
         return super().to_internal_value(data)
 
 
-class CredentialCreateSerializer(serializers.Serializer):
+class CredentialCreateSerializer(serializers.Serializer[Any]):
     name = StrictCharField(max_length=200)
     type = serializers.ChoiceField(choices=CredentialType.choices)
     # Checked against the type's schema by the service.
@@ -38,12 +38,12 @@ class CredentialCreateSerializer(serializers.Serializer):
     workspace = StrictUUIDField(required=False)
 
 
-class CredentialUpdateSerializer(serializers.Serializer):
+class CredentialUpdateSerializer(serializers.Serializer[Any]):
     name = StrictCharField(max_length=200, required=False)
     data = CredentialDataField(required=False)
 
 
-class OAuth2CallbackQuerySerializer(serializers.Serializer):
+class OAuth2CallbackQuerySerializer(serializers.Serializer[Any]):
     """What the provider appends to the redirect URI (RFC 6749 section 4.1.2)."""
 
     state = StrictCharField(max_length=200, help_text="The one-time state of the connect link.")
@@ -51,7 +51,7 @@ class OAuth2CallbackQuerySerializer(serializers.Serializer):
     error = StrictCharField(required=False, help_text="Set when refused.")
 
 
-class CredentialOutSerializer(serializers.ModelSerializer):
+class CredentialOutSerializer(serializers.ModelSerializer[Credential]):
     """Names which fields are set, never their values."""
 
     fields_set = serializers.SerializerMethodField()
@@ -95,7 +95,7 @@ class CredentialOutSerializer(serializers.ModelSerializer):
         return cached
 
 
-class CredentialFieldOutSerializer(serializers.Serializer):
+class CredentialFieldOutSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     secret = serializers.BooleanField()
     required = serializers.BooleanField()
@@ -103,7 +103,7 @@ class CredentialFieldOutSerializer(serializers.Serializer):
     choices = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class CredentialTypeOutSerializer(serializers.Serializer):
+class CredentialTypeOutSerializer(serializers.Serializer[Any]):
     """One credential type: its fields, which are secret, and alternatives (``one_of``)."""
 
     type = serializers.CharField()

@@ -8,6 +8,7 @@ where input and output items are paged so a large payload never arrives whole.
 
 import json
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -55,7 +56,7 @@ def _statuses(execution: Execution) -> dict[str, str]:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def detail(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def detail(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """The execution's graph coloured by status, its summary and its actions."""
     execution = selectors.execution_get(user=request.caller, id=pk)
     context = {
@@ -158,7 +159,7 @@ def _iteration_label(graph: dict[str, Any], node_id: str) -> str:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def node(request: WorkspaceHttpRequest, pk: object, node_id: str) -> HttpResponse:
+def node(request: WorkspaceHttpRequest, pk: UUID, node_id: str) -> HttpResponse:
     """The runs of one node of the execution (every attempt, every batch of a loop and
     page of a paginated request), as a partial for the panel."""
     execution = selectors.execution_get(user=request.caller, id=pk)
@@ -180,7 +181,7 @@ def node(request: WorkspaceHttpRequest, pk: object, node_id: str) -> HttpRespons
 
 @require_POST
 @page(at_least=Role.VIEWER)
-def cancel(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def cancel(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Stop a queued, waiting or running execution."""
     execution = _actable(request, pk)
     try:
@@ -193,7 +194,7 @@ def cancel(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.VIEWER)
-def retry(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def retry(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Run the version it ran (or the current one) with the same input, as a new execution."""
     execution = _actable(request, pk)
     version = request.POST.get("version", "original")[:16]
@@ -212,7 +213,7 @@ def retry(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.VIEWER)
-def rerun(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def rerun(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Run ``from_node`` and everything after it again (in the version it ran or the
     current one), reusing the output of the other nodes that compute the same."""
     execution = _actable(request, pk)
@@ -247,7 +248,7 @@ def _problems(error: LinkflowError) -> str:
     return " ".join(str(p) for p in problems)
 
 
-def _actable(request: WorkspaceHttpRequest, pk: object) -> Execution:
+def _actable(request: WorkspaceHttpRequest, pk: UUID) -> Execution:
     execution = selectors.execution_get(user=request.caller, id=pk)
     if not _can_act(request, execution):
         raise PermissionDenied("Acting on executions needs the editor role.")

@@ -1,6 +1,7 @@
 """Reads on executions, always scoped to the caller's workspaces."""
 
 from datetime import datetime
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Min, Prefetch, QuerySet
@@ -15,7 +16,7 @@ from .models import Execution, ExecutionMode, NodeRun
 def execution_list(
     *,
     user: Actor,
-    workflow_id: object = None,
+    workflow_id: UUID | str | None = None,
     status: str | None = None,
     mode: str | None = None,
     started_after: datetime | None = None,
@@ -53,7 +54,7 @@ def execution_list(
 
 def _within_created_span(
     qs: QuerySet[Execution],
-    workspace_ids: list[object],
+    workspace_ids: list[UUID],
     started_after: datetime | None,
     started_before: datetime | None,
 ) -> QuerySet[Execution]:
@@ -81,7 +82,7 @@ def _within_created_span(
     return qs.filter(created_at__gte=span["low"], created_at__lte=span["high"])
 
 
-def execution_get(*, user: Actor, id: object) -> Execution:
+def execution_get(*, user: Actor, id: UUID | str) -> Execution:
     """The execution with its NodeRuns in run order, or NotFound."""
     node_runs = Prefetch("node_runs", queryset=NodeRun.objects.order_by("sequence"))
     try:
@@ -90,7 +91,7 @@ def execution_get(*, user: Actor, id: object) -> Execution:
         raise NotFound("Execution not found.") from None
 
 
-def execution_access(*, user: Actor, id: object) -> Execution:
+def execution_access(*, user: Actor, id: UUID | str) -> Execution:
     """The execution alone (no NodeRuns) if it is in one of the user's workspaces, else
     NotFound: another workspace's execution is as unknown as a missing one."""
     try:
@@ -109,7 +110,7 @@ def _scoped(user: Actor) -> QuerySet[Execution]:
 def execution_list_in_workspace(
     *,
     user: Actor,
-    workspace_id: object,
+    workspace_id: UUID | str,
     ids: list[str] | None = None,
     **filters: object,
 ) -> QuerySet[Execution]:

@@ -8,6 +8,7 @@ edits the graph in memory and posts it whole to ``save``, which goes through the
 
 import json
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.contrib import messages
@@ -60,7 +61,7 @@ def _can_edit(workflow: Workflow) -> bool:
     return getattr(workflow, "caller_role", None) in WRITER_ROLES
 
 
-def _editable(request: WorkspaceHttpRequest, pk: object) -> Workflow:
+def _editable(request: WorkspaceHttpRequest, pk: UUID) -> Workflow:
     """The workflow, when the user may change it; else 404 or the 403 page (nothing done)."""
     workflow = selectors.workflow_get(user=request.caller, id=pk)
     if not _can_edit(workflow):
@@ -76,7 +77,7 @@ def _versions(workflow: Workflow) -> list[WorkflowVersion]:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def edit(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def edit(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """The canvas with the current graph; read-only for viewers."""
     workflow = selectors.workflow_get(user=request.caller, id=pk)
     version = workflow.current_version
@@ -103,7 +104,7 @@ def _error_json(error: LinkflowError) -> JsonResponse:
 
 @require_POST
 @page(at_least=Role.EDITOR)
-def save(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def save(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Store the posted ``{"graph": …}`` as a new version (none when it is unchanged).
 
     Answers ``{"version": n, "created": bool}``, or the API's error shape: 400 with every
@@ -128,7 +129,7 @@ def save(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.EDITOR)
-def layout(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def layout(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Store the posted ``{"positions": {node_id: {x, y}}, "notes"?: [note]}`` as the
     nodes' places and the sticky notes on the canvas (no new version). Answers
     ``{"saved": n, "notes": n}`` or the API's error shape."""
@@ -181,7 +182,7 @@ def _posted_graph(request: WorkspaceHttpRequest) -> Any:
 
 
 @page(at_least=Role.EDITOR)
-def execute(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def execute(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Run the current version with the given input, then show the run."""
     workflow = _editable(request, pk)
     form = ExecuteForm(request.POST or None)
@@ -208,7 +209,7 @@ def execute(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def history(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def history(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Every version with its author and time, to compare two or restore one."""
     workflow = selectors.workflow_get(user=request.caller, id=pk)
     return render(
@@ -220,7 +221,7 @@ def history(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def diff(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def diff(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """What changed from version ``a`` to version ``b`` (query parameters, numbers)."""
     workflow = selectors.workflow_get(user=request.caller, id=pk)
     numbers = []
@@ -253,7 +254,7 @@ def _shown(value: Any) -> str:
 
 @require_POST
 @page(at_least=Role.EDITOR)
-def restore(request: WorkspaceHttpRequest, pk: object, number: int) -> HttpResponse:
+def restore(request: WorkspaceHttpRequest, pk: UUID, number: int) -> HttpResponse:
     """Make a new version whose graph is version ``number``'s."""
     workflow = _editable(request, pk)
     old = get_object_or_404(WorkflowVersion, workflow=workflow, number=number, test=False)

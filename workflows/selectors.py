@@ -1,5 +1,7 @@
 """Reads on workflows, always scoped to the caller's workspaces."""
 
+from uuid import UUID
+
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
@@ -25,7 +27,7 @@ def workflow_list(
     return qs
 
 
-def workflow_get(*, user: Actor, id: object) -> Workflow:
+def workflow_get(*, user: Actor, id: UUID | str) -> Workflow:
     """The workflow, or NotFound if it is missing or in another workspace.
 
     The caller's role in its workspace comes back in the same query and is remembered,
@@ -39,6 +41,6 @@ def workflow_get(*, user: Actor, id: object) -> Workflow:
     return workflow
 
 
-def workflows_active_count(*, workspace_id: object) -> int:
+def workflows_active_count(*, workspace_id: UUID | str) -> int:
     """The workspace's active workflows (billing's meter: no caller, the whole workspace)."""
     return Workflow.objects.filter(workspace_id=workspace_id, active=True).count()

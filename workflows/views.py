@@ -92,7 +92,7 @@ def workflow_new(request: WorkspaceHttpRequest) -> HttpResponse:
 
 @require_GET
 @page()
-def workflow_detail(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def workflow_detail(request: WorkspaceHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """One workflow's overview: state, version, links, and its webhook URLs."""
     workflow = selectors.workflow_get(user=request.caller, id=pk)
     last = Execution.objects.filter(workflow=workflow).order_by("-created_at").first()
@@ -111,7 +111,7 @@ def workflow_detail(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page()
-def workflow_toggle(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def workflow_toggle(request: WorkspaceHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Activate or deactivate through ``workflow_update`` (plan limit, cron and webhooks).
 
     htmx swaps the returned control in place, with the service's refusal next to it.
@@ -142,7 +142,7 @@ def workflow_toggle(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page()
-def workflow_duplicate(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def workflow_duplicate(request: WorkspaceHttpRequest, pk: uuid.UUID) -> HttpResponse:
     workflow = selectors.workflow_get(user=request.caller, id=pk)
     try:
         copy = services.workflow_duplicate(user=request.caller, workflow=workflow)
@@ -157,7 +157,7 @@ def workflow_duplicate(request: WorkspaceHttpRequest, pk: object) -> HttpRespons
 
 @require_POST
 @page()
-def workflow_delete(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def workflow_delete(request: WorkspaceHttpRequest, pk: uuid.UUID) -> HttpResponse:
     workflow = selectors.workflow_get(user=request.caller, id=pk)
     services.workflow_delete(user=request.caller, workflow=workflow)
     messages.success(request, f"Deleted {workflow.name}.")
@@ -166,7 +166,7 @@ def workflow_delete(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
 
 @require_GET
 @page()
-def workflow_export(request: WorkspaceHttpRequest, pk: object) -> HttpResponse:
+def workflow_export(request: WorkspaceHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """The workflow as a JSON file download (the document ``workflow_import`` reads)."""
     workflow = selectors.workflow_get(user=request.caller, id=pk)
     document = services.workflow_export(workflow=workflow)

@@ -1,5 +1,7 @@
 """/api/v1/dead-letters/: failed jobs, for workspace owners and admins (and staff)."""
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -13,11 +15,11 @@ from .. import dead_letters
 from ..models import DeadLetter, DeadLetterStatus
 
 
-class DeadLetterFilterSerializer(serializers.Serializer):
+class DeadLetterFilterSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=DeadLetterStatus.choices, required=False)
 
 
-class DeadLetterOutSerializer(serializers.ModelSerializer):
+class DeadLetterOutSerializer(serializers.ModelSerializer[DeadLetter]):
     workspace = serializers.UUIDField(source="workspace_id", allow_null=True)
     execution = serializers.UUIDField(source="execution_id", allow_null=True)
 
@@ -47,7 +49,9 @@ class DeadLetterPagination(CreatedCursorPagination):
 
 
 @extend_schema(parameters=[DeadLetterFilterSerializer])
-class DeadLetterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DeadLetterViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[DeadLetter]
+):
     serializer_class = DeadLetterOutSerializer
     pagination_class = DeadLetterPagination
 

@@ -1,5 +1,7 @@
 """The editor's loop on executions: debug a past run, preview an expression."""
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -19,7 +21,7 @@ from ..previews import expression_preview
 from ..test_runs import execution_debug
 
 
-class DebugInSerializer(serializers.Serializer):
+class DebugInSerializer(serializers.Serializer[Any]):
     nodes = serializers.ListField(
         child=StrictCharField(max_length=64),
         required=False,
@@ -52,7 +54,7 @@ class ExecutionDebugView(APIView):
         return Response(PinnedOutSerializer(pins, many=True).data)
 
 
-class PreviewInSerializer(serializers.Serializer):
+class PreviewInSerializer(serializers.Serializer[Any]):
     expression = StrictCharField(
         max_length=MAX_EXPRESSION_CHARS,
         allow_blank=True,
@@ -71,14 +73,14 @@ class PreviewInSerializer(serializers.Serializer):
     )
 
 
-class _PreviewErrorSerializer(serializers.Serializer):
+class _PreviewErrorSerializer(serializers.Serializer[Any]):
     message = serializers.CharField()
     position = serializers.IntegerField(
         required=False, help_text="Offset of the failing {{ in the expression."
     )
 
 
-class PreviewOutSerializer(serializers.Serializer):
+class PreviewOutSerializer(serializers.Serializer[Any]):
     value = serializers.JSONField(allow_null=True, help_text="The value, or null on error.")
     error = _PreviewErrorSerializer(allow_null=True)
 

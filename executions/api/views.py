@@ -25,7 +25,9 @@ from .serializers import (
 
 
 @extend_schema_view(list=extend_schema(parameters=[ExecutionFilterSerializer]))
-class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ExecutionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Execution]
+):
     pagination_class = CreatedCursorPagination
     # For API keys and OAuth2 tokens (linkflow.accounts.scoping.HasScope).
     required_scopes = {"read": "executions:read", "write": "executions:write"}

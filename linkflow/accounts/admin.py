@@ -34,7 +34,7 @@ def operator_acting_in(request: AuthenticatedHttpRequest, workspace_id: object) 
 
 
 def act_on_each(
-    modeladmin: admin.ModelAdmin,
+    modeladmin: admin.ModelAdmin[Any],
     request: HttpRequest,
     objects: Iterable[Any],
     act: Callable[[Any], Any],
@@ -56,7 +56,7 @@ def act_on_each(
         modeladmin.message_user(request, f"{len(refused)} skipped: {shown}", messages.WARNING)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[Membership, Workspace]):
     model = Membership
     extra = 0
     autocomplete_fields = ("user",)
@@ -64,7 +64,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BaseUserAdmin[User]):
     ordering = ("email",)
     list_display = ("email", "name", "is_active", "is_staff", "date_joined", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser")
@@ -85,7 +85,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
     list_display = ("name", "personal_owner", "member_count", "created_at")
     search_fields = ("name", "personal_owner__email", "=id")
     readonly_fields = ("id", "created_at", "updated_at")
@@ -103,7 +103,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin[Membership]):
     list_display = ("user", "workspace", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("user__email", "workspace__name", "=workspace__id")
@@ -129,7 +129,7 @@ class _KeyStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     """Read-only but for revoking. The secret is shown once to its creator and only its
     hash is stored; the hash is not shown here either (``secret_hash`` is left out)."""
 

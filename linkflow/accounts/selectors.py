@@ -5,7 +5,8 @@ confinement and role cache travel with it), or a bare ``User`` acting with its f
 membership.
 """
 
-from typing import Any
+from typing import TypedDict
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db.models import F, OuterRef, QuerySet, Subquery
@@ -17,7 +18,11 @@ from .caller import Actor, Caller, as_caller, user_of
 from .models import WRITER_ROLES, Membership, Role, Workspace, workspace_ensure_personal
 
 
-def workspace_ids_for(*, user: Actor) -> QuerySet[Membership, dict[str, Any]]:
+class WorkspaceIdRow(TypedDict):
+    workspace_id: UUID
+
+
+def workspace_ids_for(*, user: Actor) -> QuerySet[Membership, WorkspaceIdRow]:
     """The ids of the workspaces the caller belongs to, as a subquery.
 
     A caller confined to one workspace (an API key) gets that one alone, and only while
@@ -30,14 +35,14 @@ def workspace_ids_for(*, user: Actor) -> QuerySet[Membership, dict[str, Any]]:
     return memberships.values("workspace_id")
 
 
-def remember_role(*, user: Actor, workspace_id: object, role: str | None) -> None:
+def remember_role(*, user: Actor, workspace_id: UUID | str, role: str | None) -> None:
     """Record a role read elsewhere (e.g. annotated on a query) for this caller's later
     checks; a bare user has no cache to keep it in."""
     if isinstance(user, Caller):
         user.roles.remember(workspace_id=workspace_id, role=role)
 
 
-def role_in(*, user: Actor, workspace_id: object) -> str | None:
+def role_in(*, user: Actor, workspace_id: UUID | str) -> str | None:
     """The caller's role in the workspace, or None for an outsider (and for any workspace
     outside an API key's own)."""
     caller = as_caller(user)
@@ -63,7 +68,7 @@ def caller_role(*, user: Actor) -> Subquery:
     )
 
 
-def require_writer(*, user: Actor, workspace_id: object) -> None:
+def require_writer(*, user: Actor, workspace_id: UUID | str) -> None:
     """Raise NotFound for an outsider and PermissionDenied for a read-only member."""
     role = role_in(user=user, workspace_id=workspace_id)
     if role is None:
@@ -95,7 +100,7 @@ def workspace_default_for(*, user: Actor) -> Workspace:
 ROLE_RANK: dict[Role, int] = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
 
 
-def require_role(*, user: Actor, workspace_id: object, at_least: Role) -> Role:
+def require_role(*, user: Actor, workspace_id: UUID | str, at_least: Role) -> Role:
     """The user's role in the workspace, when it is ``at_least`` or higher.
 
     Raises NotFound (404) for an outsider, so a foreign workspace looks like a missing one,
@@ -120,7 +125,7 @@ def workspace_list(*, user: Actor) -> QuerySet[Workspace]:
     return workspaces.annotate(role=F("memberships__role"))
 
 
-def workspace_get(*, user: Actor, id: object) -> Workspace:
+def workspace_get(*, user: Actor, id: UUID | str | None) -> Workspace:
     """One of the user's workspaces (annotated with ``role``); NotFound otherwise."""
     try:
         workspace = workspace_list(user=user).get(pk=id)
@@ -130,7 +135,7 @@ def workspace_get(*, user: Actor, id: object) -> Workspace:
     return workspace
 
 
-def member_list(*, user: Actor, workspace_id: object) -> QuerySet[Membership]:
+def member_list(*, user: Actor, workspace_id: UUID | str) -> QuerySet[Membership]:
     """The memberships of a workspace the user belongs to (any role); NotFound otherwise."""
     require_role(user=user, workspace_id=workspace_id, at_least=Role.VIEWER)
     return (
@@ -140,7 +145,7 @@ def member_list(*, user: Actor, workspace_id: object) -> QuerySet[Membership]:
     )
 
 
-def workspace_target(*, user: Actor, workspace_id: object = None) -> Workspace:
+def workspace_target(*, user: Actor, workspace_id: UUID | str | None = None) -> Workspace:
     """The workspace a request names, or the caller's default when it names none.
 
     Only existence is checked here (the service checks the role); an unknown id raises
@@ -154,7 +159,7 @@ def workspace_target(*, user: Actor, workspace_id: object = None) -> Workspace:
     return workspace
 
 
-def audit_list(*, user: Actor, workspace_id: object, action: str = "") -> QuerySet[AuditEvent]:
+def audit_list(*, user: Actor, workspace_id: UUID | str, action: str = "") -> QuerySet[AuditEvent]:
     """The workspace's audit events, newest first; only for its admins and owners.
 
     NotFound for an outsider, PermissionDenied for an editor or a viewer.

@@ -7,6 +7,7 @@ an owner); their refusals are shown next to the form or row they concern.
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -105,7 +106,7 @@ def _row_error(
     return _members_page(request, error_member=membership.user_id, row_error=message, status=status)
 
 
-def _member(request: WorkspaceHttpRequest, user_id: object) -> Membership:
+def _member(request: WorkspaceHttpRequest, user_id: UUID) -> Membership:
     workspace = request.workspace
     membership = (
         member_list(user=request.caller, workspace_id=workspace.pk).filter(user_id=user_id).first()

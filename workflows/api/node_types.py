@@ -1,3 +1,5 @@
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -7,7 +9,7 @@ from rest_framework.views import APIView
 from linkflow.engine import node_settings_schema, node_types
 
 
-class NodeTypeOutSerializer(serializers.Serializer):
+class NodeTypeOutSerializer(serializers.Serializer[Any]):
     type = serializers.CharField(help_text="Namespaced `family.name`, e.g. `http.request`.")
     label = serializers.CharField()
     description = serializers.CharField()

@@ -33,7 +33,7 @@ WORKFLOW_ID = OpenApiParameter("workflow_id", OpenApiTypes.UUID, OpenApiParamete
 _SCOPES = {"read": "workflows:read", "write": "workflows:write"}
 
 
-class TestPlanInSerializer(serializers.Serializer):
+class TestPlanInSerializer(serializers.Serializer[Any]):
     """What a test run and its plan share: which graph, which node, whether pins count."""
 
     graph = GraphField(
@@ -94,7 +94,7 @@ class WorkflowTestView(APIView):
         return accepted(request, execution)
 
 
-class TestPlanOutSerializer(serializers.Serializer):
+class TestPlanOutSerializer(serializers.Serializer[Any]):
     run = serializers.ListField(child=serializers.CharField(), help_text="Run for real.")
     pinned = serializers.ListField(child=serializers.CharField(), help_text="Give pinned items.")
     reused = serializers.ListField(
@@ -130,14 +130,14 @@ class WorkflowTestPlanView(APIView):
         return Response(TestPlanOutSerializer(plan).data)
 
 
-class PinnedOutSerializer(serializers.ModelSerializer):
+class PinnedOutSerializer(serializers.ModelSerializer[PinnedData]):
     class Meta:
         model = PinnedData
         fields = ("node_id", "port", "items", "updated_at")
         read_only_fields = fields
 
 
-class PinnedInSerializer(serializers.Serializer):
+class PinnedInSerializer(serializers.Serializer[Any]):
     """Either ``items`` (with an optional ``port``) or ``from_node_run``."""
 
     items = serializers.ListField(
@@ -244,7 +244,7 @@ def _node_id_check(node_id: str) -> None:
         )
 
 
-class ListenInSerializer(serializers.Serializer):
+class ListenInSerializer(serializers.Serializer[Any]):
     seconds = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -256,7 +256,7 @@ class ListenInSerializer(serializers.Serializer):
     )
 
 
-class ListenOutSerializer(serializers.Serializer):
+class ListenOutSerializer(serializers.Serializer[Any]):
     listening_until = serializers.DateTimeField(source="until")
     pin = serializers.BooleanField()
 

@@ -48,7 +48,7 @@ class WorkflowViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Workflow],
 ):
     serializer_class = WorkflowOutSerializer
     # For API keys and OAuth2 tokens (linkflow.accounts.scoping.HasScope); running a

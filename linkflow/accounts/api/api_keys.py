@@ -4,6 +4,8 @@ Admins and owners only (checked by the services); signed-in people only, never a
 an OAuth2 token, so a leaked key cannot mint itself successors.
 """
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -20,7 +22,7 @@ from ..models import ApiKey, Workspace
 from ..scoping import SCOPES, SignedInPersonOnly
 
 
-class ApiKeyInSerializer(serializers.Serializer):
+class ApiKeyInSerializer(serializers.Serializer[Any]):
     name = StrictCharField(max_length=150)
     # min_length documents minItems: 1 in the schema (allow_empty alone does not).
     scopes = serializers.ListField(
@@ -29,7 +31,7 @@ class ApiKeyInSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
-class ApiKeyOutSerializer(serializers.ModelSerializer):
+class ApiKeyOutSerializer(serializers.ModelSerializer[ApiKey]):
     created_by = serializers.EmailField(source="created_by.email", read_only=True)
 
     class Meta:

@@ -20,7 +20,7 @@ from ..http import api_caller
 from ..selectors import audit_list
 
 
-class AuditEventOutSerializer(serializers.ModelSerializer):
+class AuditEventOutSerializer(serializers.ModelSerializer[AuditEvent]):
     actor_email = serializers.EmailField(source="actor.email", default=None, read_only=True)
 
     class Meta:
@@ -39,7 +39,7 @@ class AuditEventOutSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[AuditEvent]):
     """``GET /api/v1/workspaces/{id}/audit/?action=``: admins and owners only."""
 
     serializer_class = AuditEventOutSerializer

@@ -23,7 +23,7 @@ from .serializers import (
 class WorkspaceViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Workspace],
 ):
     """``/api/v1/workspaces/``: the caller's workspaces, with the caller's role in each."""
 
@@ -62,7 +62,7 @@ class WorkspaceViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MemberViewSet(viewsets.GenericViewSet):
+class MemberViewSet(viewsets.GenericViewSet[Membership]):
     """``/api/v1/workspaces/{workspace_id}/members/[{user_id}/]``."""
 
     serializer_class = MemberOutSerializer
