@@ -33,7 +33,7 @@ class PlanAdmin(_ClearsPlanCache, admin.ModelAdmin[Plan]):
 
     @admin.display(description="Subscriptions", ordering="subscription_count")
     def subscription_count(self, plan: Plan) -> int:
-        return plan.subscription_count  # type: ignore[attr-defined]
+        return int(plan.subscription_count)  # type: ignore[attr-defined]  # get_queryset's
 
 
 @admin.register(Subscription)

@@ -86,7 +86,7 @@ def subscription_get(workspace_id: UUID | str) -> Subscription | None:
     return Subscription.objects.select_related("plan").filter(workspace_id=workspace_id).first()
 
 
-def plan_effective(workspace_id: object) -> EffectivePlan:
+def plan_effective(workspace_id: UUID | str) -> EffectivePlan:
     """Which plan applies to the workspace and why (uncached; the usage page and API).
 
     A lapsed (past due, cancelled) subscription falls back to the default plan, never to

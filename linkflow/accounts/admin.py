@@ -99,7 +99,7 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
 
     @admin.display(description="Members", ordering="member_count")
     def member_count(self, workspace: Workspace) -> int:
-        return workspace.member_count  # type: ignore[attr-defined]
+        return int(workspace.member_count)  # type: ignore[attr-defined]  # get_queryset's
 
 
 @admin.register(Membership)

@@ -12,6 +12,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.db import transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -115,13 +116,13 @@ def _audit(action: str, *, user: Actor, key: ApiKey, data: dict[str, object]) ->
 # --- Selectors ------------------------------------------------------------------------
 
 
-def api_key_list(*, user: Actor, workspace_id: object) -> QuerySet[ApiKey]:
+def api_key_list(*, user: Actor, workspace_id: UUID | str) -> QuerySet[ApiKey]:
     """The workspace's keys, newest first (revoked ones too); admins and owners only."""
     require_role(user=user, workspace_id=workspace_id, at_least=Role.ADMIN)
     return ApiKey.objects.filter(workspace_id=workspace_id).select_related("created_by")
 
 
-def api_key_get(*, user: Actor, workspace_id: object, id: object) -> ApiKey:
+def api_key_get(*, user: Actor, workspace_id: UUID | str, id: UUID | str) -> ApiKey:
     """One key of the workspace, or NotFound; admins and owners only."""
     key = api_key_list(user=user, workspace_id=workspace_id).filter(pk=id).first()
     if key is None:
@@ -204,14 +205,14 @@ class ApiKeyAuthentication(BaseAuthentication):
         return key.created_by, key
 
     def _raw_key(self, request: Request) -> str | None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
+        header: str = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() == self.keyword.lower():
             value = value.strip()
             if not value:
                 raise exceptions.AuthenticationFailed("No API key after 'Api-Key'.")
             return value
-        value = request.META.get("HTTP_X_API_KEY", "").strip()
+        value = str(request.META.get("HTTP_X_API_KEY", "")).strip()
         return value or None
 
     def authenticate_header(self, request: Request) -> str:

@@ -34,7 +34,7 @@ class WorkspaceHttpRequest(AuthenticatedHttpRequest):
 class ApiRequest(Request):
     """A DRF request that passed ``IsAuthenticated``; its caller is ``api_caller(request)``."""
 
-    user: User  # type: ignore[assignment]  # DRF's property is typed for anonymous users too
+    user: User
     linkflow_caller: Caller
 
 

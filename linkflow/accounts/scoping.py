@@ -95,7 +95,7 @@ class SignedInPersonOnly(BasePermission):
         return not is_delegated(request)
 
 
-class ScopesBackend(BaseScopes):
+class ScopesBackend(BaseScopes):  # type: ignore[misc]  # oauth2_provider ships no types
     """django-oauth-toolkit reads the scope list from here, so it is defined once."""
 
     def get_all_scopes(self) -> dict[str, str]:

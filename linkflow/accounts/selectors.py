@@ -128,6 +128,8 @@ def workspace_list(*, user: Actor) -> QuerySet[Workspace]:
 def workspace_get(*, user: Actor, id: UUID | str | None) -> Workspace:
     """One of the user's workspaces (annotated with ``role``); NotFound otherwise."""
     try:
+        if id is None:
+            raise Workspace.DoesNotExist
         workspace = workspace_list(user=user).get(pk=id)
     except (Workspace.DoesNotExist, ValueError, ValidationError):
         raise NotFound("Workspace not found.") from None

@@ -129,7 +129,8 @@ def workspace_nav(request: HttpRequest) -> dict[str, Any]:
             workspace = current_workspace(request, caller=caller)
         except LinkflowError:
             return {"nav_workspaces": []}
-    role = workspace.role
+    # Annotated by workspace_get, like every workspace a page is given.
+    role: str | None = getattr(workspace, "role", None)
     return {
         "current_workspace": workspace,
         "nav_workspaces": workspace_list(user=caller).order_by("name"),
