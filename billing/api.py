@@ -40,7 +40,7 @@ class _DaySerializer(serializers.Serializer[Any]):
 class _PlanSerializer(serializers.Serializer[Any]):
     slug = serializers.CharField()
     name = serializers.CharField()
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # shadows a Field attribute
         choices=["billing_off", "default_plan", "subscription"],
         help_text="Why this plan applies: billing is off (no limits), the default plan "
         "(LINKFLOW_DEFAULT_PLAN), or the workspace's active subscription.",

@@ -34,13 +34,13 @@ class CredentialCreateSerializer(serializers.Serializer[Any]):
     name = StrictCharField(max_length=200)
     type = serializers.ChoiceField(choices=CredentialType.choices)
     # Checked against the type's schema by the service.
-    data = CredentialDataField()
+    data = CredentialDataField()  # type: ignore[assignment]  # shadows a Field attribute
     workspace = StrictUUIDField(required=False)
 
 
 class CredentialUpdateSerializer(serializers.Serializer[Any]):
     name = StrictCharField(max_length=200, required=False)
-    data = CredentialDataField(required=False)
+    data = CredentialDataField(required=False)  # type: ignore[assignment]  # shadows a Field attribute
 
 
 class OAuth2CallbackQuerySerializer(serializers.Serializer[Any]):
@@ -98,7 +98,7 @@ class CredentialOutSerializer(serializers.ModelSerializer[Credential]):
 class CredentialFieldOutSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     secret = serializers.BooleanField()
-    required = serializers.BooleanField()
+    required = serializers.BooleanField()  # type: ignore[assignment]  # shadows a Field attribute
     kind = serializers.CharField()
     choices = serializers.ListField(child=serializers.CharField(), required=False)
 
@@ -107,6 +107,6 @@ class CredentialTypeOutSerializer(serializers.Serializer[Any]):
     """One credential type: its fields, which are secret, and alternatives (``one_of``)."""
 
     type = serializers.CharField()
-    label = serializers.CharField()
-    fields = CredentialFieldOutSerializer(many=True)
+    label = serializers.CharField()  # type: ignore[assignment]  # shadows a Field attribute
+    fields = CredentialFieldOutSerializer(many=True)  # type: ignore[assignment]  # shadows a Field attribute
     one_of = serializers.ListField(child=serializers.CharField())

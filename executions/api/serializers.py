@@ -99,12 +99,12 @@ class ExecutionOutSerializer(serializers.ModelSerializer[Execution]):
         "hidden snapshot).",
     )
     input = serializers.JSONField(source="trigger_input")
-    source = serializers.UUIDField(source="source_id", allow_null=True)
-    parent = serializers.UUIDField(source="parent_id", allow_null=True)
+    source = serializers.UUIDField(source="source_id", allow_null=True)  # type: ignore[assignment]  # shadows a Field attribute
+    parent = serializers.UUIDField(source="parent_id", allow_null=True)  # type: ignore[assignment]  # shadows a Field attribute
 
     class Meta:
         model = Execution
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "workspace",
             "workflow",

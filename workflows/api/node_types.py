@@ -11,7 +11,7 @@ from linkflow.engine import node_settings_schema, node_types
 
 class NodeTypeOutSerializer(serializers.Serializer[Any]):
     type = serializers.CharField(help_text="Namespaced `family.name`, e.g. `http.request`.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # shadows a Field attribute
     description = serializers.CharField()
     is_trigger = serializers.BooleanField()
     params_schema = serializers.JSONField(help_text="JSON Schema of the node's `params`.")
