@@ -80,13 +80,15 @@ def plan_default() -> Plan:
     return plan
 
 
-def subscription_get(workspace_id: UUID | str) -> Subscription | None:
+def subscription_get(workspace_id: object) -> Subscription | None:
     """The workspace's subscription with its plan, or None: none is made on first use (a
     workspace without one follows LINKFLOW_DEFAULT_PLAN)."""
+    if not isinstance(workspace_id, UUID | str):  # e.g. None: no workspace, no subscription
+        return None
     return Subscription.objects.select_related("plan").filter(workspace_id=workspace_id).first()
 
 
-def plan_effective(workspace_id: UUID | str) -> EffectivePlan:
+def plan_effective(workspace_id: object) -> EffectivePlan:
     """Which plan applies to the workspace and why (uncached; the usage page and API).
 
     A lapsed (past due, cancelled) subscription falls back to the default plan, never to

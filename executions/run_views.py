@@ -285,7 +285,9 @@ def _compact(value: Any) -> str:
         return "… (nested too deep to show)"
 
 
-def _folding(pairs: Any, opening: str, closing: str, size: str, depth: int, *, keyed: bool) -> Any:
+def _folding(
+    pairs: Any, opening: str, closing: str, size: str, depth: int, *, keyed: bool
+) -> SafeString:
     pairs = list(pairs)
     if not pairs:
         return mark_safe(opening + closing)

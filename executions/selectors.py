@@ -1,6 +1,7 @@
 """Reads on executions, always scoped to the caller's workspaces."""
 
 from datetime import datetime
+from typing import TypedDict, Unpack
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -11,6 +12,16 @@ from linkflow.accounts.selectors import workspace_ids_for
 from linkflow.core.errors import NotFound
 
 from .models import Execution, ExecutionMode, NodeRun
+
+
+class ExecutionFilters(TypedDict, total=False):
+    """The narrowing ``execution_list`` takes beside the caller, as one typed bundle."""
+
+    workflow_id: UUID | str | None
+    status: str | None
+    mode: str | None
+    started_after: datetime | None
+    started_before: datetime | None
 
 
 def execution_list(
@@ -112,12 +123,12 @@ def execution_list_in_workspace(
     user: Actor,
     workspace_id: UUID | str,
     ids: list[str] | None = None,
-    **filters: object,
+    **filters: Unpack[ExecutionFilters],
 ) -> QuerySet[Execution]:
     """``execution_list`` narrowed to one of the user's workspaces (the web UI works in one
     at a time), with each workflow loaded for display; ``ids`` keeps only those executions
     (the list page asks for the rows the live feed mentions)."""
-    qs = execution_list(user=user, **filters).filter(workspace_id=workspace_id)  # type: ignore[arg-type]
+    qs = execution_list(user=user, **filters).filter(workspace_id=workspace_id)
     if ids is not None:
         qs = qs.filter(pk__in=ids)
     # A list row shows none of the big JSON columns but the version's graph (trigger name).

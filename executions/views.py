@@ -165,6 +165,7 @@ def _trigger(execution: Execution) -> str:
         return f"re-run from {execution.rerun_from_node}"
     if execution.source_id:
         return "retry"
-    if execution.created_by_id:  # a manual or API run: who started it
-        return f"by {execution.created_by.email}"  # type: ignore[union-attr]
-    return execution.get_mode_display()  # type: ignore[attr-defined]
+    creator = execution.created_by if execution.created_by_id else None
+    if creator is not None:  # a manual or API run: who started it
+        return f"by {creator.email}"
+    return execution.get_mode_display()

@@ -51,9 +51,16 @@ class ExecuteForm(forms.Form):
         if not isinstance(value, dict):
             raise forms.ValidationError('Give a JSON object, like {"name": "Ada"}.')
         try:
-            return storable_json(value)
+            stored: dict[str, Any] = storable_json(value)
         except serializers.ValidationError as error:
-            raise forms.ValidationError(error.detail[0]) from None
+            raise forms.ValidationError(_first_message(error)) from None
+        return stored
+
+
+def _first_message(error: serializers.ValidationError) -> str:
+    """The one message storable_json's refusal carries (DRF keeps it in a list)."""
+    detail = error.detail
+    return str(detail[0] if isinstance(detail, list) else detail)
 
 
 def _can_edit(workflow: Workflow) -> bool:
@@ -175,7 +182,7 @@ def _posted_graph(request: WorkspaceHttpRequest) -> Any:
     except (LinkflowError, KeyError, TypeError):
         message = 'Post a JSON object {"graph": {...}}.'
     except serializers.ValidationError as error:
-        message = str(error.detail[0])
+        message = _first_message(error)
     raise LinkflowError(
         ErrorCode.VALIDATION_ERROR, "Some fields are invalid.", details={"graph": [message]}
     )

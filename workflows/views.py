@@ -264,7 +264,8 @@ def _webhooks(request: WorkspaceHttpRequest, workflow: Workflow) -> list[dict[st
     shown = []
     for trigger in triggers:
         url = urls[trigger.node_id]["url"]
-        credential = credentials.get(_as_uuid(trigger.credential_id))
+        credential_id = _as_uuid(trigger.credential_id)
+        credential = credentials.get(credential_id) if credential_id else None
         header = _token_header(credential) if trigger.auth == WebhookAuth.HEADER else ""
         shown.append(
             {

@@ -118,7 +118,7 @@ def _member(request: WorkspaceHttpRequest, user_id: UUID) -> Membership:
 
 @require_POST
 @page(at_least=Role.ADMIN)
-def member_role(request: WorkspaceHttpRequest, user_id: str) -> HttpResponse:
+def member_role(request: WorkspaceHttpRequest, user_id: UUID) -> HttpResponse:
     """Give a member another role."""
     membership = _member(request, user_id)
     form = MemberRoleForm(request.POST)
@@ -139,7 +139,7 @@ def member_role(request: WorkspaceHttpRequest, user_id: str) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.ADMIN)
-def member_remove(request: WorkspaceHttpRequest, user_id: str) -> HttpResponse:
+def member_remove(request: WorkspaceHttpRequest, user_id: UUID) -> HttpResponse:
     """Take a member out of the workspace (asked to confirm first, on the page)."""
     membership = _member(request, user_id)
     member: User = membership.user
