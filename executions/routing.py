@@ -155,5 +155,4 @@ def _caller_from_api_key(raw_key: str) -> tuple[Caller | None, bool]:
         key = api_key_check(raw_key=raw_key)
     except AuthenticationFailed:
         return None, False
-    caller = Caller.for_api_key(key, creator_role=key.creator_role)
-    return caller, API_KEY_SCOPE in key.scopes
+    return Caller.for_api_key(key), API_KEY_SCOPE in key.scopes

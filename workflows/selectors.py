@@ -41,6 +41,8 @@ def workflow_get(*, user: Actor, id: UUID | str) -> Workflow:
     return workflow
 
 
-def workflows_active_count(*, workspace_id: UUID | str) -> int:
+def workflows_active_count(*, workspace_id: object) -> int:
     """The workspace's active workflows (billing's meter: no caller, the whole workspace)."""
+    if not isinstance(workspace_id, UUID | str):  # e.g. None: no workspace, no workflows
+        return 0
     return Workflow.objects.filter(workspace_id=workspace_id, active=True).count()

@@ -60,12 +60,14 @@ class Caller:
         return cls(user=user, scopes=scopes)
 
     @classmethod
-    def for_api_key(cls, key: ApiKey, *, creator_role: str | None) -> "Caller":
+    def for_api_key(cls, key: ApiKey) -> "Caller":
         """The key's creator, inside the key's workspace only, within the key's scopes.
 
-        ``creator_role`` is the role authentication read with the key, kept so the first
-        permission check costs no query (None: not read yet, looked up when needed).
+        The creator's role that ``api_key_check`` annotated on the key is kept, so the first
+        permission check costs no query; a key loaded some other way has its role read
+        when it is first needed.
         """
+        creator_role: str | None = getattr(key, "creator_role", None)
         roles = RoleCache()
         if creator_role is not None:
             roles.remember(workspace_id=key.workspace_id, role=creator_role)

@@ -55,8 +55,5 @@ def api_caller(request: Request) -> Caller:
 def _caller_from_auth(request: Request) -> Caller:
     key = request.auth
     if isinstance(key, ApiKey):
-        # api_key_check annotated the creator's role; a key put on a request some other
-        # way (force_authenticate in a test) leaves the role to be read on first use.
-        role: str | None = getattr(key, "creator_role", None)
-        return Caller.for_api_key(key, creator_role=role)
+        return Caller.for_api_key(key)
     return Caller.person(cast(ApiRequest, request).user, scopes=granted_scopes(request))

@@ -48,7 +48,7 @@ def _raw_key(owner: User, workspace: Workspace) -> str:
 def _key_caller(owner: User, workspace: Workspace) -> Caller:
     """The caller an API request with a fresh key of ``workspace`` gets."""
     key = api_key_check(raw_key=_raw_key(owner, workspace))
-    return Caller.for_api_key(key, creator_role=key.creator_role)
+    return Caller.for_api_key(key)
 
 
 def test_a_key_of_workspace_a_cannot_read_or_write_workspace_b(owner, two_teams):
@@ -75,8 +75,8 @@ def test_two_keys_on_one_user_object_do_not_leak_into_each_other(owner, two_team
     key_b.created_by = user = key_a.created_by  # one User object behind both callers
     attributes_before = set(vars(user))
 
-    in_a = Caller.for_api_key(key_a, creator_role=key_a.creator_role)
-    in_b = Caller.for_api_key(key_b, creator_role=key_b.creator_role)
+    in_a = Caller.for_api_key(key_a)
+    in_b = Caller.for_api_key(key_b)
 
     assert in_a.user is in_b.user is user
     assert list(workflow_list(user=in_a)) == [flow_a]
