@@ -14,7 +14,7 @@ class _ClearsPlanCache:
 
 
 @admin.register(Plan)
-class PlanAdmin(_ClearsPlanCache, admin.ModelAdmin):
+class PlanAdmin(_ClearsPlanCache, admin.ModelAdmin[Plan]):
     list_display = (
         "name",
         "slug",
@@ -33,11 +33,11 @@ class PlanAdmin(_ClearsPlanCache, admin.ModelAdmin):
 
     @admin.display(description="Subscriptions", ordering="subscription_count")
     def subscription_count(self, plan: Plan) -> int:
-        return plan.subscription_count  # type: ignore[attr-defined]
+        return int(plan.subscription_count)  # type: ignore[attr-defined]  # get_queryset's
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(_ClearsPlanCache, admin.ModelAdmin):
+class SubscriptionAdmin(_ClearsPlanCache, admin.ModelAdmin[Subscription]):
     list_display = ("workspace", "plan", "status", "current_period_start", "current_period_end")
     list_filter = ("plan", "status")
     list_select_related = ("workspace", "plan")
@@ -47,7 +47,7 @@ class SubscriptionAdmin(_ClearsPlanCache, admin.ModelAdmin):
 
 
 @admin.register(UsageDaily)
-class UsageDailyAdmin(admin.ModelAdmin):
+class UsageDailyAdmin(admin.ModelAdmin[UsageDaily]):
     """Rebuilt by the usage aggregation every few minutes: read it, do not edit it."""
 
     list_display = (

@@ -1,22 +1,25 @@
 """``GET /api/v1/workspaces/{workspace_id}/usage/``: the plan's limits against current use."""
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from linkflow.accounts.http import api_caller
 from linkflow.accounts.selectors import workspace_get
 
 from .usage import usage_report
 
 
-class _LimitSerializer(serializers.Serializer):
+class _LimitSerializer(serializers.Serializer[Any]):
     allowed = serializers.IntegerField(allow_null=True, help_text="null: no limit")
     current = serializers.IntegerField()
 
 
-class _LimitsSerializer(serializers.Serializer):
+class _LimitsSerializer(serializers.Serializer[Any]):
     executions_per_month = _LimitSerializer()
     concurrent_executions = _LimitSerializer(
         help_text="Dispatched (queued) plus running executions; past the limit new ones wait"
@@ -25,7 +28,7 @@ class _LimitsSerializer(serializers.Serializer):
     active_workflows = _LimitSerializer()
 
 
-class _DaySerializer(serializers.Serializer):
+class _DaySerializer(serializers.Serializer[Any]):
     day = serializers.DateField()
     succeeded = serializers.IntegerField()
     failed = serializers.IntegerField()
@@ -34,10 +37,10 @@ class _DaySerializer(serializers.Serializer):
     execution_seconds = serializers.FloatField()
 
 
-class _PlanSerializer(serializers.Serializer):
+class _PlanSerializer(serializers.Serializer[Any]):
     slug = serializers.CharField()
     name = serializers.CharField()
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # shadows a Field attribute
         choices=["billing_off", "default_plan", "subscription"],
         help_text="Why this plan applies: billing is off (no limits), the default plan "
         "(LINKFLOW_DEFAULT_PLAN), or the workspace's active subscription.",
@@ -45,7 +48,7 @@ class _PlanSerializer(serializers.Serializer):
     reason = serializers.CharField(help_text="The same, in words.")
 
 
-class _SubscriptionSerializer(serializers.Serializer):
+class _SubscriptionSerializer(serializers.Serializer[Any]):
     status = serializers.CharField()
     plan = serializers.CharField(
         help_text="The subscribed plan's slug (a lapsed one no longer applies)."
@@ -54,12 +57,12 @@ class _SubscriptionSerializer(serializers.Serializer):
     current_period_end = serializers.DateTimeField()
 
 
-class _MonthSerializer(serializers.Serializer):
+class _MonthSerializer(serializers.Serializer[Any]):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
 
 
-class RefusalOutSerializer(serializers.Serializer):
+class RefusalOutSerializer(serializers.Serializer[Any]):
     at = serializers.DateTimeField()
     node_id = serializers.CharField(help_text="The trigger node whose fire was refused.")
     slot = serializers.DateTimeField(help_text="The cron slot that did not run.")
@@ -73,7 +76,7 @@ class _RefusedFireSerializer(RefusalOutSerializer):
     name = serializers.CharField()
 
 
-class UsageOutSerializer(serializers.Serializer):
+class UsageOutSerializer(serializers.Serializer[Any]):
     workspace = serializers.UUIDField()
     billing = serializers.BooleanField(help_text="Whether plan limits apply (LINKFLOW_BILLING).")
     plan = _PlanSerializer()
@@ -99,5 +102,5 @@ class WorkspaceUsageView(APIView):
 
     @extend_schema(responses=UsageOutSerializer)
     def get(self, request: Request, workspace_id: str) -> Response:
-        workspace = workspace_get(user=request.user, id=workspace_id)
+        workspace = workspace_get(user=api_caller(request), id=workspace_id)
         return Response(UsageOutSerializer(usage_report(workspace_id=workspace.pk)).data)

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
+from uuid import UUID
 
 from django.conf import settings
 from django.utils import timezone
@@ -82,6 +83,8 @@ def plan_default() -> Plan:
 def subscription_get(workspace_id: object) -> Subscription | None:
     """The workspace's subscription with its plan, or None: none is made on first use (a
     workspace without one follows LINKFLOW_DEFAULT_PLAN)."""
+    if not isinstance(workspace_id, UUID | str):  # e.g. None: no workspace, no subscription
+        return None
     return Subscription.objects.select_related("plan").filter(workspace_id=workspace_id).first()
 
 

@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from linkflow.accounts.http import WorkspaceHttpRequest
 from linkflow.accounts.web import page
 
 from .chart import daily_chart
@@ -25,9 +26,9 @@ _LIMIT_HELP = {
 
 @require_GET
 @page()
-def usage_page(request: HttpRequest) -> HttpResponse:
+def usage_page(request: WorkspaceHttpRequest) -> HttpResponse:
     """Any member may see the workspace's usage (as over the API)."""
-    report = usage_report(workspace_id=request.workspace.pk)  # type: ignore[attr-defined]
+    report = usage_report(workspace_id=request.workspace.pk)
     context = {
         "report": report,
         "limits": [_limit(name, used) for name, used in report["limits"].items()],

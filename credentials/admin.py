@@ -6,7 +6,7 @@ from .models import Credential
 
 
 @admin.register(Credential)
-class CredentialAdmin(NoAddOrChange, admin.ModelAdmin):
+class CredentialAdmin(NoAddOrChange, admin.ModelAdmin[Credential]):
     """Secrets are never shown, not even encrypted: the ``secret`` column is neither listed
     nor loaded. Read-only: users change credentials through the service, which re-encrypts
     and audits; an operator looks, or deletes a leaked one."""

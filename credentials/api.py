@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from linkflow.accounts.http import api_caller
 from linkflow.accounts.selectors import workspace_target
 from linkflow.core.api import validated, validated_query
 from linkflow.core.schema import ErrorSerializer, error_response
@@ -30,7 +31,7 @@ from .types import SCHEMAS
 class CredentialViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Credential],
 ):
     serializer_class = CredentialOutSerializer
     pagination_class = None
@@ -41,17 +42,19 @@ class CredentialViewSet(
     }
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.credential_list(user=self.request.user)
+        return selectors.credential_list(user=api_caller(self.request))
 
     def get_object(self) -> Credential:
-        return selectors.credential_get(user=self.request.user, id=self.kwargs["pk"])
+        return selectors.credential_get(user=api_caller(self.request), id=self.kwargs["pk"])
 
     @extend_schema(request=CredentialCreateSerializer, responses={201: CredentialOutSerializer})
     def create(self, request: Request) -> Response:
         data = validated(CredentialCreateSerializer(data=request.data))
         credential = services.credential_create(
-            user=request.user,
-            workspace=workspace_target(user=request.user, workspace_id=data.get("workspace")),
+            user=api_caller(request),
+            workspace=workspace_target(
+                user=api_caller(request), workspace_id=data.get("workspace")
+            ),
             name=data["name"],
             type=data["type"],
             data=data["data"],
@@ -72,7 +75,7 @@ class CredentialViewSet(
         credential = self.get_object()
         data = validated(CredentialUpdateSerializer(data=request.data))
         credential = services.credential_update(
-            user=request.user,
+            user=api_caller(request),
             credential=credential,
             name=data.get("name"),
             data=data.get("data"),
@@ -81,7 +84,7 @@ class CredentialViewSet(
         return Response(CredentialOutSerializer(credential).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.credential_delete(user=request.user, credential=self.get_object())
+        services.credential_delete(user=api_caller(request), credential=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=CredentialTypeOutSerializer(many=True))
@@ -99,7 +102,7 @@ class CredentialViewSet(
         """
         redirect_uri = request.build_absolute_uri(reverse("credential-oauth2-callback"))
         url = oauth2_connect_url(
-            user=request.user, credential=self.get_object(), redirect_uri=redirect_uri
+            user=api_caller(request), credential=self.get_object(), redirect_uri=redirect_uri
         )
         return HttpResponseRedirect(url)
 

@@ -71,7 +71,11 @@ class CredentialForm(forms.Form):
         if self.schema.one_of and spec.name in self.schema.one_of:
             help_text = f"{help_text} Give one of: {', '.join(self.schema.one_of)}.".strip()
         # Requiredness is the service's rule (and a stored secret may stay blank).
-        common = {"label": field_label(spec.name), "required": False, "help_text": help_text}
+        common: dict[str, Any] = {
+            "label": field_label(spec.name),
+            "required": False,
+            "help_text": help_text,
+        }
         if spec.kind == "choice":
             choices = [("", "—"), *((c, c) for c in spec.choices)]
             return forms.ChoiceField(choices=choices, **common)

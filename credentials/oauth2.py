@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from linkflow.accounts.caller import Actor, user_of
 from linkflow.accounts.models import Role, User
 from linkflow.accounts.selectors import require_role
 from linkflow.audit.services import audit_record
@@ -44,7 +45,7 @@ class OAuth2Error(LinkflowError):
         super().__init__(code, message, status_code=status_code)
 
 
-def oauth2_connect_url(*, user: User, credential: Credential, redirect_uri: str) -> str:
+def oauth2_connect_url(*, user: Actor, credential: Credential, redirect_uri: str) -> str:
     """The provider's authorize URL for connecting ``credential``; admins and owners only.
 
     Raises a 400 ``oauth2_not_applicable`` for a credential of another type.
@@ -60,7 +61,7 @@ def oauth2_connect_url(*, user: User, credential: Credential, redirect_uri: str)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     pending = {
         "credential_id": str(credential.pk),
-        "user_id": str(user.pk),
+        "user_id": str(user_of(user).pk),
         "verifier": verifier,
         "redirect_uri": redirect_uri,
     }

@@ -30,20 +30,20 @@ class CredentialDataField(serializers.JSONField):
         return super().to_internal_value(data)
 
 
-class CredentialCreateSerializer(serializers.Serializer):
+class CredentialCreateSerializer(serializers.Serializer[Any]):
     name = StrictCharField(max_length=200)
     type = serializers.ChoiceField(choices=CredentialType.choices)
     # Checked against the type's schema by the service.
-    data = CredentialDataField()
+    data = CredentialDataField()  # type: ignore[assignment]  # shadows a Field attribute
     workspace = StrictUUIDField(required=False)
 
 
-class CredentialUpdateSerializer(serializers.Serializer):
+class CredentialUpdateSerializer(serializers.Serializer[Any]):
     name = StrictCharField(max_length=200, required=False)
-    data = CredentialDataField(required=False)
+    data = CredentialDataField(required=False)  # type: ignore[assignment]  # shadows a Field attribute
 
 
-class OAuth2CallbackQuerySerializer(serializers.Serializer):
+class OAuth2CallbackQuerySerializer(serializers.Serializer[Any]):
     """What the provider appends to the redirect URI (RFC 6749 section 4.1.2)."""
 
     state = StrictCharField(max_length=200, help_text="The one-time state of the connect link.")
@@ -51,7 +51,7 @@ class OAuth2CallbackQuerySerializer(serializers.Serializer):
     error = StrictCharField(required=False, help_text="Set when refused.")
 
 
-class CredentialOutSerializer(serializers.ModelSerializer):
+class CredentialOutSerializer(serializers.ModelSerializer[Credential]):
     """Names which fields are set, never their values."""
 
     fields_set = serializers.SerializerMethodField()
@@ -95,18 +95,18 @@ class CredentialOutSerializer(serializers.ModelSerializer):
         return cached
 
 
-class CredentialFieldOutSerializer(serializers.Serializer):
+class CredentialFieldOutSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     secret = serializers.BooleanField()
-    required = serializers.BooleanField()
+    required = serializers.BooleanField()  # type: ignore[assignment]  # shadows a Field attribute
     kind = serializers.CharField()
     choices = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class CredentialTypeOutSerializer(serializers.Serializer):
+class CredentialTypeOutSerializer(serializers.Serializer[Any]):
     """One credential type: its fields, which are secret, and alternatives (``one_of``)."""
 
     type = serializers.CharField()
-    label = serializers.CharField()
-    fields = CredentialFieldOutSerializer(many=True)
+    label = serializers.CharField()  # type: ignore[assignment]  # shadows a Field attribute
+    fields = CredentialFieldOutSerializer(many=True)  # type: ignore[assignment]  # shadows a Field attribute
     one_of = serializers.ListField(child=serializers.CharField())

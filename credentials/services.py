@@ -6,7 +6,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from linkflow.accounts.models import Role, User, Workspace
+from linkflow.accounts.caller import Actor, user_of
+from linkflow.accounts.models import Role, Workspace
 from linkflow.accounts.selectors import require_role
 from linkflow.audit.models import AuditEvent
 from linkflow.audit.services import audit_record
@@ -27,7 +28,7 @@ def credential_create(
     name: str,
     type: str,
     data: dict[str, Any],
-    user: User | None = None,
+    user: Actor | None = None,
 ) -> Credential:
     """Store a credential with its fields checked against the type's schema and encrypted.
 
@@ -39,7 +40,7 @@ def credential_create(
         require_role(user=user, workspace_id=workspace.pk, at_least=Role.ADMIN)
     fields = fields_check(type=type, data=data)
     credential = Credential(
-        workspace=workspace, name=name, type=type, secret=encrypt(fields), created_by=user
+        workspace=workspace, name=name, type=type, secret=encrypt(fields), created_by=user_of(user)
     )
     _save_unique(credential)
     _audit(user, credential, "credential.create", changed=sorted(fields))
@@ -49,7 +50,7 @@ def credential_create(
 @transaction.atomic
 def credential_update(
     *,
-    user: User,
+    user: Actor,
     credential: Credential,
     name: str | None = None,
     data: dict[str, Any] | None = None,
@@ -81,7 +82,7 @@ def credential_update(
 
 
 @transaction.atomic
-def credential_delete(*, user: User, credential: Credential) -> None:
+def credential_delete(*, user: Actor, credential: Credential) -> None:
     """Delete the credential; admins and owners only. Nodes naming it fail from then on."""
     require_role(user=user, workspace_id=credential.workspace_id, at_least=Role.ADMIN)
     _audit(user, credential, "credential.delete")
@@ -118,11 +119,11 @@ def _reconnect_needed(changed: list[str]) -> bool:
     return bool({"client_id", "authorize_url", "token_url"} & set(changed))
 
 
-def _audit(user: User | None, credential: Credential, action: str, **data: Any) -> None:
+def _audit(user: Actor | None, credential: Credential, action: str, **data: Any) -> None:
     audit_record(
         action=action,
         workspace_id=credential.workspace_id,
-        actor=user,
+        actor=user_of(user),
         target=credential,
         data={"name": credential.name, "type": credential.type, **data},
     )

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from linkflow.accounts.http import WorkspaceHttpRequest
 from linkflow.accounts.models import Role
 from linkflow.accounts.web import page, show_error
 from linkflow.core.errors import LinkflowError
@@ -24,16 +25,16 @@ from .types import SCHEMAS
 
 @require_GET
 @page()
-def credential_list_page(request: HttpRequest) -> HttpResponse:
+def credential_list_page(request: WorkspaceHttpRequest) -> HttpResponse:
     """The workspace's credentials: type, age, and the workflows that use each."""
     credentials = list(
-        selectors.credential_list(user=request.user)  # type: ignore[arg-type]
-        .filter(workspace_id=request.workspace.pk)  # type: ignore[attr-defined]
+        selectors.credential_list(user=request.caller)
+        .filter(workspace_id=request.workspace.pk)
         .order_by("name")
     )
     usage = selectors.credential_usage(
-        user=request.user,  # type: ignore[arg-type]
-        workspace_id=request.workspace.pk,  # type: ignore[attr-defined]
+        user=request.caller,
+        workspace_id=request.workspace.pk,
     )
     for credential in credentials:
         credential.used_by = usage.get(str(credential.pk), [])  # type: ignore[attr-defined]
@@ -43,7 +44,7 @@ def credential_list_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @page(at_least=Role.ADMIN)
-def credential_new(request: HttpRequest) -> HttpResponse:
+def credential_new(request: WorkspaceHttpRequest) -> HttpResponse:
     """Pick the type of the new credential."""
     types = [
         {"type": name, "label": CredentialType(name).label, "fields": schema.fields}
@@ -54,7 +55,7 @@ def credential_new(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @page(at_least=Role.ADMIN)
-def credential_create_page(request: HttpRequest, type: str) -> HttpResponse:
+def credential_create_page(request: WorkspaceHttpRequest, type: str) -> HttpResponse:
     """The form of one credential type; saving stores it encrypted."""
     if type not in SCHEMAS:
         raise Http404("No such credential type.")
@@ -62,8 +63,8 @@ def credential_create_page(request: HttpRequest, type: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             credential = services.credential_create(
-                user=request.user,  # type: ignore[arg-type]
-                workspace=request.workspace,  # type: ignore[attr-defined]
+                user=request.caller,
+                workspace=request.workspace,
                 name=form.cleaned_data["name"],
                 type=type,
                 data=form.data_for_service(),
@@ -79,7 +80,7 @@ def credential_create_page(request: HttpRequest, type: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @page(at_least=Role.ADMIN)
-def credential_edit_page(request: HttpRequest, pk: str) -> HttpResponse:
+def credential_edit_page(request: WorkspaceHttpRequest, pk: str) -> HttpResponse:
     """Rename or change fields; a blank secret keeps the stored one."""
     credential = _get(request, pk)
     stored = services.credential_fields(credential=credential)
@@ -92,7 +93,7 @@ def credential_edit_page(request: HttpRequest, pk: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             credential = services.credential_update(
-                user=request.user,  # type: ignore[arg-type]
+                user=request.caller,
                 credential=credential,
                 name=form.cleaned_data["name"],
                 data=form.data_for_service(),
@@ -103,7 +104,7 @@ def credential_edit_page(request: HttpRequest, pk: str) -> HttpResponse:
             messages.success(request, f"Saved credential {credential.name}.")
             return redirect("credentials:edit", pk=credential.pk)
     usage = selectors.credential_usage(
-        user=request.user,  # type: ignore[arg-type]
+        user=request.caller,
         workspace_id=credential.workspace_id,
     )
     context: dict[str, Any] = {
@@ -119,23 +120,23 @@ def credential_edit_page(request: HttpRequest, pk: str) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.ADMIN)
-def credential_delete_page(request: HttpRequest, pk: str) -> HttpResponse:
+def credential_delete_page(request: WorkspaceHttpRequest, pk: str) -> HttpResponse:
     credential = _get(request, pk)
     name = credential.name
-    services.credential_delete(user=request.user, credential=credential)  # type: ignore[arg-type]
+    services.credential_delete(user=request.caller, credential=credential)
     messages.success(request, f"Deleted credential {name}.")
     return redirect("credentials:list")
 
 
 @require_POST
 @page(at_least=Role.ADMIN)
-def credential_connect(request: HttpRequest, pk: str) -> HttpResponse:
+def credential_connect(request: WorkspaceHttpRequest, pk: str) -> HttpResponse:
     """Start the OAuth2 round trip: off to the provider, back at ``oauth2_return``."""
     credential = _get(request, pk)
     redirect_uri = request.build_absolute_uri(reverse("credentials:oauth2_return"))
     try:
         url = oauth2_connect_url(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.caller,
             credential=credential,
             redirect_uri=redirect_uri,
         )
@@ -163,10 +164,10 @@ def credential_oauth2_return(request: HttpRequest) -> HttpResponse:
     return redirect("credentials:edit", pk=credential.pk)
 
 
-def _get(request: HttpRequest, pk: str) -> Credential:
+def _get(request: WorkspaceHttpRequest, pk: str) -> Credential:
     """A credential of the current workspace (NotFound, shown as 404, for any other)."""
-    credential = selectors.credential_get(user=request.user, id=pk)  # type: ignore[arg-type]
-    if credential.workspace_id != request.workspace.pk:  # type: ignore[attr-defined]
+    credential = selectors.credential_get(user=request.caller, id=pk)
+    if credential.workspace_id != request.workspace.pk:
         raise Http404("Credential not found.")
     return credential
 

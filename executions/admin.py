@@ -27,7 +27,7 @@ _NODE_RUN_FIELDS = (
 )
 
 
-class NodeRunInline(NoAddOrChange, admin.TabularInline):
+class NodeRunInline(NoAddOrChange, admin.TabularInline[NodeRun, Execution]):
     model = NodeRun
     extra = 0
     fields = _NODE_RUN_FIELDS
@@ -37,7 +37,7 @@ class NodeRunInline(NoAddOrChange, admin.TabularInline):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(NoAddOrChange, admin.ModelAdmin):
+class ExecutionAdmin(NoAddOrChange, admin.ModelAdmin[Execution]):
     list_display = (
         "id",
         "workflow",
@@ -101,7 +101,7 @@ class ExecutionAdmin(NoAddOrChange, admin.ModelAdmin):
 
 
 @admin.register(NodeRun)
-class NodeRunAdmin(NoAddOrChange, admin.ModelAdmin):
+class NodeRunAdmin(NoAddOrChange, admin.ModelAdmin[NodeRun]):
     list_display = ("node_id", "node_type", "status", "attempt", "execution", "started_at")
     list_filter = ("status", "node_type")
     search_fields = ("node_id", "=execution__id")
@@ -110,7 +110,7 @@ class NodeRunAdmin(NoAddOrChange, admin.ModelAdmin):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(NoAddOrChange, admin.ModelAdmin):
+class DeadLetterAdmin(NoAddOrChange, admin.ModelAdmin[DeadLetter]):
     list_display = (
         "task_name",
         "status",

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
-from linkflow.accounts.models import User
+from linkflow.accounts.caller import Caller
 from linkflow.accounts.selectors import role_in
 from linkflow.core import metrics
 from linkflow.core.errors import NotFound
@@ -43,16 +43,17 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = fanout.CLOSE_TOO_SLOW
 
 
-class _FeedConsumer(AsyncWebsocketConsumer):
+class _FeedConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
     # Events reach consumers through fanout.py, not through a channel layer: no channel
     # (and no Redis subscription) per connection.
     channel_layer_alias = None
     group: str | None = None
     subscriber: fanout.Subscriber | None = None
 
-    async def _user(self) -> User | None:
-        """The signed-in user; or None after refusing with 4401 (not signed in) or 4403
-        (an API key without the scope to read executions)."""
+    async def _caller(self) -> Caller | None:
+        """Who connected: the credential's caller (routing.py; an API key's is confined to
+        its workspace), else the session's user; or None after refusing with 4401 (not
+        signed in) or 4403 (an API key without the scope to read executions)."""
         if not settings.REDIS_URL:  # embedded: the publisher delivers onto this loop
             log.bind_loop(asyncio.get_running_loop())
         user = self.scope.get("user")
@@ -62,7 +63,8 @@ class _FeedConsumer(AsyncWebsocketConsumer):
         if not self.scope.get("linkflow_scope_ok", True):
             await self._refuse(CLOSE_FORBIDDEN)
             return None
-        return user
+        caller: Caller | None = self.scope.get("linkflow_caller")
+        return caller if caller is not None else Caller.person(user)
 
     async def _accept(self) -> None:
         await self.accept(subprotocol=self.scope.get("linkflow_subprotocol"))
@@ -73,16 +75,17 @@ class _FeedConsumer(AsyncWebsocketConsumer):
         await self._accept()
         await self.close(code=code)
 
-    async def _join(self, group: str, *, ordered: bool) -> None:
+    async def _join(self, group: str, *, ordered: bool) -> fanout.Subscriber:
         self.group = group
-        self.subscriber = fanout.Subscriber(
+        self.subscriber = subscriber = fanout.Subscriber(
             send=self._send_text, close=self._close, ordered=ordered
         )
-        await fanout.hub().join(group, self.subscriber)
+        await fanout.hub().join(group, subscriber)
         metrics.websocket_connected()
+        return subscriber
 
     def _leave(self) -> None:
-        if self.subscriber is not None:
+        if self.subscriber is not None and self.group is not None:
             self.subscriber.stop()
             fanout.hub().leave(self.group, self.subscriber)
             self.subscriber = None
@@ -109,8 +112,8 @@ class ExecutionFeedConsumer(_FeedConsumer):
     """``/ws/executions/{id}/[?after=<seq>]``: a snapshot (or the missed events), then live."""
 
     async def connect(self) -> None:
-        user = await self._user()
-        if user is None:
+        caller = await self._caller()
+        if caller is None:
             return
         try:
             after = _after(self.scope)
@@ -118,30 +121,32 @@ class ExecutionFeedConsumer(_FeedConsumer):
             await self._refuse(CLOSE_BAD_REQUEST)
             return
         execution_id = self.scope["url_route"]["kwargs"]["execution_id"]
-        await self._join(vocabulary.execution_group(execution_id), ordered=True)
-        start = await _execution_start(user=user, execution_id=execution_id, after=after)
+        subscriber = await self._join(vocabulary.execution_group(execution_id), ordered=True)
+        start = await database_sync_to_async(_execution_start)(
+            caller=caller, execution_id=execution_id, after=after
+        )
         if start is None:
             await self._refuse(CLOSE_FORBIDDEN)
             return
         await self._accept()
-        self.subscriber.start(first=start["frames"], floor=start["seq"])
+        subscriber.start(first=start["frames"], floor=start["seq"])
 
 
 class WorkspaceFeedConsumer(_FeedConsumer):
     """``/ws/workspaces/{id}/executions/``: every execution event of the workspace, live."""
 
     async def connect(self) -> None:
-        user = await self._user()
-        if user is None:
+        caller = await self._caller()
+        if caller is None:
             return
         workspace_id = self.scope["url_route"]["kwargs"]["workspace_id"]
-        if not await _is_member(user=user, workspace_id=workspace_id):
+        if not await database_sync_to_async(_is_member)(caller=caller, workspace_id=workspace_id):
             await self._refuse(CLOSE_FORBIDDEN)
             return
         # Accepted once subscribed: a client that sees the socket open misses nothing.
-        await self._join(vocabulary.workspace_group(workspace_id), ordered=False)
+        subscriber = await self._join(vocabulary.workspace_group(workspace_id), ordered=False)
         await self._accept()
-        self.subscriber.start()
+        subscriber.start()
 
 
 def _after(scope: dict[str, Any]) -> int | None:
@@ -155,8 +160,9 @@ def _after(scope: dict[str, Any]) -> int | None:
     return after
 
 
-@database_sync_to_async
-def _execution_start(*, user: User, execution_id: str, after: int | None) -> dict | None:
+def _execution_start(
+    *, caller: Caller, execution_id: str, after: int | None
+) -> dict[str, Any] | None:
     """What a new subscriber gets first, and the ``seq`` it covers; None without access.
 
     The log is read before the snapshot: every event numbered up to the log's last
@@ -166,7 +172,7 @@ def _execution_start(*, user: User, execution_id: str, after: int | None) -> dic
     """
     last, logged = log.events_after(execution_id=execution_id, after=after or 0)
     try:
-        execution = selectors.execution_get(user=user, id=execution_id)
+        execution = selectors.execution_get(user=caller, id=execution_id)
     except NotFound:
         return None
     if after is not None and logged is not None:
@@ -199,9 +205,8 @@ def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
-@database_sync_to_async
-def _is_member(*, user: User, workspace_id: str) -> bool:
+def _is_member(*, caller: Caller, workspace_id: str) -> bool:
     try:
-        return role_in(user=user, workspace_id=workspace_id) is not None
+        return role_in(user=caller, workspace_id=workspace_id) is not None
     except (ValidationError, ValueError):  # not a UUID: no such workspace
         return False

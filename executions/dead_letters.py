@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from credentials.handoff import secrets_unseal
 from credentials.redaction import active_secrets, redact
-from linkflow.accounts.models import Membership, Role, User
+from linkflow.accounts.caller import Actor, user_of
+from linkflow.accounts.models import Membership, Role
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 from linkflow.core.outages import is_outage
 
@@ -269,20 +270,20 @@ def _execution_of(task_name: str, args: list[Any], kwargs: dict[str, Any]) -> di
 
 
 # --- reads (tenant-scoped) ---------------------------------------------------------------
-def dead_letter_list(*, user: User, status: str | None = None) -> QuerySet[DeadLetter]:
+def dead_letter_list(*, user: Actor, status: str | None = None) -> QuerySet[DeadLetter]:
     """Dead letters of the workspaces the user owns or administers; staff also see the
     platform-level ones (no workspace)."""
-    managed = Membership.objects.filter(user=user, role__in=(Role.OWNER, Role.ADMIN)).values(
-        "workspace_id"
-    )
+    managed = Membership.objects.filter(
+        user=user_of(user), role__in=(Role.OWNER, Role.ADMIN)
+    ).values("workspace_id")
     visible = Q(workspace_id__in=managed)
-    if user.is_staff:
+    if user_of(user).is_staff:
         visible |= Q(workspace__isnull=True)
     rows = DeadLetter.objects.filter(visible)
     return rows.filter(status=status) if status else rows
 
 
-def dead_letter_get(*, user: User, id: object) -> DeadLetter:
+def dead_letter_get(*, user: Actor, id: object) -> DeadLetter:
     """One dead letter the user may see, or NotFound (also for a malformed id)."""
     try:
         return dead_letter_list(user=user).get(pk=uuid.UUID(str(id)))

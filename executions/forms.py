@@ -5,6 +5,7 @@ from django import forms
 from workflows.models import Workflow
 
 from .models import ExecutionMode, ExecutionStatus
+from .selectors import ExecutionFilters
 
 # The names the API uses, so a filtered page URL and an API call read alike.
 FILTER_FIELDS = ("workflow", "status", "mode", "started_after", "started_before")
@@ -43,7 +44,7 @@ class ExecutionFilterForm(forms.Form):
             self.add_error("started_before", "Must be later than From.")
         return data
 
-    def selector_filters(self) -> dict[str, object]:
+    def selector_filters(self) -> ExecutionFilters:
         """The valid filters as ``execution_list`` keywords (a bad one is left out and its
         error shown next to its field)."""
         data = self.cleaned_data if hasattr(self, "cleaned_data") else {}

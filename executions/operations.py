@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from django.utils import timezone
 
+from linkflow.accounts.caller import Actor, user_of
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
@@ -30,7 +31,7 @@ _ACTIVE = (
 )
 
 
-def execution_cancel(*, user: User, execution: Execution) -> Execution:
+def execution_cancel(*, user: Actor, execution: Execution) -> Execution:
     """Cancel a pending, queued, waiting or running execution.
 
     A running one stops before its next node (its worker checks every second); a waiting
@@ -44,7 +45,7 @@ def execution_cancel(*, user: User, execution: Execution) -> Execution:
         status=ExecutionStatus.CANCELLED,
         finished_at=timezone.now(),
         resume_at=None,
-        error={"message": "cancelled", "by": str(user.pk)},
+        error={"message": "cancelled", "by": str(user_of(user).pk)},
     )
     if not cancelled:
         raise _finished(execution)
@@ -87,7 +88,7 @@ class Repeat:
 
 
 def execution_retry(
-    *, user: User, execution: Execution, version: str = RepeatVersion.ORIGINAL
+    *, user: Actor, execution: Execution, version: str = RepeatVersion.ORIGINAL
 ) -> Repeat:
     """A new execution with the same input, linked to this one, of the version it ran
     (``original``) or of the workflow's current version (``current``); every node runs.
@@ -101,12 +102,12 @@ def execution_retry(
     target = _target_version(execution, version)
     graph = _graph(target)
     plan = rerun_plan(recorded=graph, target=graph, from_node=None, reusable=())
-    repeat = _repeat(execution, user=user, version=target, rerun_from_node="")
+    repeat = _repeat(execution, user=user_of(user), version=target, rerun_from_node="")
     return Repeat(execution=repeat, reused_nodes=plan.reused, run_nodes=plan.runs)
 
 
 def execution_rerun(
-    *, user: User, execution: Execution, from_node: str, version: str = RepeatVersion.ORIGINAL
+    *, user: Actor, execution: Execution, from_node: str, version: str = RepeatVersion.ORIGINAL
 ) -> Repeat:
     """A new execution of the chosen version (see ``execution_retry``) where ``from_node``
     and everything downstream of it run again, and every other node reuses the output this
@@ -130,7 +131,9 @@ def execution_rerun(
     def reuse(repeat: Execution) -> None:
         _copy_reused_runs(execution, repeat, nodes=plan.reused)
 
-    repeat = _repeat(execution, user=user, version=target, rerun_from_node=from_node, prepare=reuse)
+    repeat = _repeat(
+        execution, user=user_of(user), version=target, rerun_from_node=from_node, prepare=reuse
+    )
     return Repeat(execution=repeat, reused_nodes=plan.reused, run_nodes=plan.runs)
 
 

@@ -8,10 +8,11 @@ the names are those the node saw: ``json`` its first input item, ``items`` its i
 """
 
 from typing import Any
+from uuid import UUID
 
 from django.utils import timezone
 
-from linkflow.accounts.models import User
+from linkflow.accounts.caller import Actor
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine.errors import ExpressionError
 from linkflow.engine.expressions import evaluate
@@ -23,10 +24,10 @@ from .selectors import execution_get
 
 def expression_preview(
     *,
-    user: User,
+    user: Actor,
     expression: str,
     item: dict[str, Any] | None = None,
-    execution_id: object = None,
+    execution_id: UUID | str | None = None,
     node_id: str | None = None,
 ) -> dict[str, Any]:
     """``{"value": ..., "error": None}`` or ``{"value": None, "error": {"message",
@@ -47,7 +48,7 @@ def expression_preview(
     return {"value": value, "error": None}
 
 
-def _names(*, user: User, execution_id: object, node_id: str | None) -> dict[str, Any]:
+def _names(*, user: Actor, execution_id: UUID | str | None, node_id: str | None) -> dict[str, Any]:
     names: dict[str, Any] = {
         "json": {},
         "items": [],

@@ -31,6 +31,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from linkflow.accounts.api_keys import api_key_check
+from linkflow.accounts.caller import Caller
 from linkflow.accounts.models import User
 
 from .consumers import ExecutionFeedConsumer, WorkspaceFeedConsumer
@@ -49,9 +50,10 @@ websocket_urlpatterns = [
 
 
 class CredentialMiddleware(BaseMiddleware):
-    """Puts the user of a JWT or API key from the handshake into ``scope["user"]``, the
-    subprotocol to answer with into ``scope["linkflow_subprotocol"]``, and for an API key
-    whether its scopes allow following executions into ``scope["linkflow_scope_ok"]``."""
+    """Puts the user of a JWT or API key from the handshake into ``scope["user"]`` and its
+    caller (an API key's confined to the key's workspace) into ``scope["linkflow_caller"]``,
+    the subprotocol to answer with into ``scope["linkflow_subprotocol"]``, and for an API
+    key whether its scopes allow following executions into ``scope["linkflow_scope_ok"]``."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         scope = dict(scope)
@@ -59,8 +61,9 @@ class CredentialMiddleware(BaseMiddleware):
         scope["linkflow_subprotocol"] = subprotocol
         scope["linkflow_scope_ok"] = True
         if kind is not None:
-            user, scope_ok = await _user_for(kind=kind, credential=credential)
-            scope["user"] = user if user is not None else AnonymousUser()
+            caller, scope_ok = await _caller_for(kind=kind, credential=credential)
+            scope["user"] = caller.user if caller is not None else AnonymousUser()
+            scope["linkflow_caller"] = caller
             scope["linkflow_scope_ok"] = scope_ok
         return await super().__call__(scope, receive, send)
 
@@ -125,11 +128,12 @@ def _presented(scope: dict[str, Any]) -> tuple[str | None, str, str | None]:
 
 
 @database_sync_to_async
-def _user_for(*, kind: str, credential: str) -> tuple[User | None, bool]:
-    """The credential's user (None when it does not check out) and whether it may read."""
+def _caller_for(*, kind: str, credential: str) -> tuple[Caller | None, bool]:
+    """The credential's caller (None when it does not check out) and whether it may read."""
     if kind == BEARER_SUBPROTOCOL:
-        return _user_from_jwt(credential), True
-    return _user_from_api_key(credential)
+        user = _user_from_jwt(credential)
+        return (Caller.person(user) if user is not None else None), True
+    return _caller_from_api_key(credential)
 
 
 def _user_from_jwt(token: str) -> User | None:
@@ -140,7 +144,7 @@ def _user_from_jwt(token: str) -> User | None:
         return None
 
 
-def _user_from_api_key(raw_key: str) -> tuple[User | None, bool]:
+def _caller_from_api_key(raw_key: str) -> tuple[Caller | None, bool]:
     """The key's creator, confined to the key's workspace, and whether the key may read
     executions.
 
@@ -151,4 +155,4 @@ def _user_from_api_key(raw_key: str) -> tuple[User | None, bool]:
         key = api_key_check(raw_key=raw_key)
     except AuthenticationFailed:
         return None, False
-    return key.created_by, API_KEY_SCOPE in key.scopes
+    return Caller.for_api_key(key), API_KEY_SCOPE in key.scopes

@@ -8,16 +8,18 @@ where input and output items are paged so a large payload never arrives whole.
 
 import json
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from linkflow.accounts.http import WorkspaceHttpRequest
 from linkflow.accounts.models import WRITER_ROLES, Role
 from linkflow.accounts.selectors import role_in
 from linkflow.accounts.web import page
@@ -38,8 +40,8 @@ OPEN_DEPTH = 2
 FOLD_DEPTH = 40
 
 
-def _can_act(request: HttpRequest, execution: Execution) -> bool:
-    role = role_in(user=request.user, workspace_id=execution.workspace_id)  # type: ignore[arg-type]
+def _can_act(request: WorkspaceHttpRequest, execution: Execution) -> bool:
+    role = role_in(user=request.caller, workspace_id=execution.workspace_id)
     return role in WRITER_ROLES
 
 
@@ -54,9 +56,9 @@ def _statuses(execution: Execution) -> dict[str, str]:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def detail(request: HttpRequest, pk: object) -> HttpResponse:
+def detail(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """The execution's graph coloured by status, its summary and its actions."""
-    execution = selectors.execution_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    execution = selectors.execution_get(user=request.caller, id=pk)
     context = {
         "execution": execution,
         "workflow": execution.workflow,
@@ -80,7 +82,7 @@ def _loaded(value: Any) -> Any:
 
 
 def _paged(
-    items: Any, request: HttpRequest, param: str, execution: Execution
+    items: Any, request: WorkspaceHttpRequest, param: str, execution: Execution
 ) -> dict[str, Any] | None:
     """One page of ``items`` rendered as JSON views, with links to its neighbours that keep
     the panel's other pages where they are."""
@@ -122,7 +124,7 @@ def _file_links(item: Any, execution: Execution) -> SafeString:
     return format_html('<p class="file-links small">{}</p>', links)
 
 
-def _run_view(run: Any, request: HttpRequest) -> dict[str, Any]:
+def _run_view(run: Any, request: WorkspaceHttpRequest) -> dict[str, Any]:
     """One NodeRun as the panel shows it: input and each output port paged."""
     items_in, output = _loaded(run.input), _loaded(run.output)
     ports = output.items() if isinstance(output, dict) else []
@@ -151,10 +153,10 @@ def _iteration_label(graph: Graph, node_id: str) -> str:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def node(request: HttpRequest, pk: object, node_id: str) -> HttpResponse:
+def node(request: WorkspaceHttpRequest, pk: UUID, node_id: str) -> HttpResponse:
     """The runs of one node of the execution (every attempt, every batch of a loop and
     page of a paginated request), as a partial for the panel."""
-    execution = selectors.execution_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    execution = selectors.execution_get(user=request.caller, id=pk)
     graph = Graph.from_dict(execution.version.graph)
     found = graph.find(node_id)
     if found is None:
@@ -174,11 +176,11 @@ def node(request: HttpRequest, pk: object, node_id: str) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.VIEWER)
-def cancel(request: HttpRequest, pk: object) -> HttpResponse:
+def cancel(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Stop a queued, waiting or running execution."""
     execution = _actable(request, pk)
     try:
-        operations.execution_cancel(user=request.user, execution=execution)  # type: ignore[arg-type]
+        operations.execution_cancel(user=request.caller, execution=execution)
         messages.success(request, "Execution cancelled.")
     except LinkflowError as error:
         messages.error(request, error.message)
@@ -187,13 +189,13 @@ def cancel(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.VIEWER)
-def retry(request: HttpRequest, pk: object) -> HttpResponse:
+def retry(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Run the version it ran (or the current one) with the same input, as a new execution."""
     execution = _actable(request, pk)
     version = request.POST.get("version", "original")[:16]
     try:
         repeat = operations.execution_retry(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.caller,
             execution=execution,
             version=version,
         )
@@ -206,7 +208,7 @@ def retry(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.VIEWER)
-def rerun(request: HttpRequest, pk: object) -> HttpResponse:
+def rerun(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Run ``from_node`` and everything after it again (in the version it ran or the
     current one), reusing the output of the other nodes that compute the same."""
     execution = _actable(request, pk)
@@ -214,7 +216,7 @@ def rerun(request: HttpRequest, pk: object) -> HttpResponse:
     version = request.POST.get("version", "original")[:16]
     try:
         repeat = operations.execution_rerun(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.caller,
             execution=execution,
             from_node=from_node,
             version=version,
@@ -241,8 +243,8 @@ def _problems(error: LinkflowError) -> str:
     return " ".join(str(p) for p in problems)
 
 
-def _actable(request: HttpRequest, pk: object) -> Execution:
-    execution = selectors.execution_get(user=request.user, id=pk)  # type: ignore[arg-type]
+def _actable(request: WorkspaceHttpRequest, pk: UUID) -> Execution:
+    execution = selectors.execution_get(user=request.caller, id=pk)
     if not _can_act(request, execution):
         raise PermissionDenied("Acting on executions needs the editor role.")
     return execution
@@ -278,7 +280,9 @@ def _compact(value: Any) -> str:
         return "… (nested too deep to show)"
 
 
-def _folding(pairs: Any, opening: str, closing: str, size: str, depth: int, *, keyed: bool) -> Any:
+def _folding(
+    pairs: Any, opening: str, closing: str, size: str, depth: int, *, keyed: bool
+) -> SafeString:
     pairs = list(pairs)
     if not pairs:
         return mark_safe(opening + closing)

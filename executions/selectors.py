@@ -1,21 +1,33 @@
 """Reads on executions, always scoped to the caller's workspaces."""
 
 from datetime import datetime
+from typing import TypedDict, Unpack
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Min, Prefetch, QuerySet
 
-from linkflow.accounts.models import User
+from linkflow.accounts.caller import Actor
 from linkflow.accounts.selectors import workspace_ids_for
 from linkflow.core.errors import NotFound
 
 from .models import Execution, ExecutionMode, NodeRun
 
 
+class ExecutionFilters(TypedDict, total=False):
+    """The narrowing ``execution_list`` takes beside the caller, as one typed bundle."""
+
+    workflow_id: UUID | str | None
+    status: str | None
+    mode: str | None
+    started_after: datetime | None
+    started_before: datetime | None
+
+
 def execution_list(
     *,
-    user: User,
-    workflow_id: object = None,
+    user: Actor,
+    workflow_id: UUID | str | None = None,
     status: str | None = None,
     mode: str | None = None,
     started_after: datetime | None = None,
@@ -53,7 +65,7 @@ def execution_list(
 
 def _within_created_span(
     qs: QuerySet[Execution],
-    workspace_ids: list[object],
+    workspace_ids: list[UUID],
     started_after: datetime | None,
     started_before: datetime | None,
 ) -> QuerySet[Execution]:
@@ -81,7 +93,7 @@ def _within_created_span(
     return qs.filter(created_at__gte=span["low"], created_at__lte=span["high"])
 
 
-def execution_get(*, user: User, id: object) -> Execution:
+def execution_get(*, user: Actor, id: UUID | str) -> Execution:
     """The execution with its NodeRuns in run order, or NotFound."""
     node_runs = Prefetch("node_runs", queryset=NodeRun.objects.order_by("sequence"))
     try:
@@ -90,7 +102,7 @@ def execution_get(*, user: User, id: object) -> Execution:
         raise NotFound("Execution not found.") from None
 
 
-def execution_access(*, user: User, id: object) -> Execution:
+def execution_access(*, user: Actor, id: UUID | str) -> Execution:
     """The execution alone (no NodeRuns) if it is in one of the user's workspaces, else
     NotFound: another workspace's execution is as unknown as a missing one."""
     try:
@@ -100,7 +112,7 @@ def execution_access(*, user: User, id: object) -> Execution:
         raise NotFound("Execution not found.") from None
 
 
-def _scoped(user: User) -> QuerySet[Execution]:
+def _scoped(user: Actor) -> QuerySet[Execution]:
     return Execution.objects.filter(workspace_id__in=workspace_ids_for(user=user)).select_related(
         "version"
     )
@@ -108,15 +120,15 @@ def _scoped(user: User) -> QuerySet[Execution]:
 
 def execution_list_in_workspace(
     *,
-    user: User,
-    workspace_id: object,
+    user: Actor,
+    workspace_id: UUID | str,
     ids: list[str] | None = None,
-    **filters: object,
+    **filters: Unpack[ExecutionFilters],
 ) -> QuerySet[Execution]:
     """``execution_list`` narrowed to one of the user's workspaces (the web UI works in one
     at a time), with each workflow loaded for display; ``ids`` keeps only those executions
     (the list page asks for the rows the live feed mentions)."""
-    qs = execution_list(user=user, **filters).filter(workspace_id=workspace_id)  # type: ignore[arg-type]
+    qs = execution_list(user=user, **filters).filter(workspace_id=workspace_id)
     if ids is not None:
         qs = qs.filter(pk__in=ids)
     # A list row shows none of the big JSON columns but the version's graph (trigger name).

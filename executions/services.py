@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from linkflow.accounts.models import User
+from linkflow.accounts.caller import Actor, user_of
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import Graph, run_graph
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 def execution_create(
     *,
-    user: User | None,
+    user: Actor | None,
     workflow: Workflow,
     trigger_input: dict[str, Any],
     mode: str,
@@ -74,7 +74,7 @@ def execution_create(
         mode=ExecutionMode(mode),
         trigger_input=trigger_input,
         trigger_node_id=trigger_node_id,
-        created_by=user,
+        created_by=user_of(user),
     )
     dedupe = (
         Dedupe(key=dedupe_key, window=dedupe_window, fingerprint=dedupe_fingerprint)

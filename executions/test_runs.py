@@ -20,6 +20,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
+from linkflow.accounts.caller import Actor, user_of
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer, workspace_ids_for
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
@@ -49,7 +50,7 @@ class _Seed:
 
 def test_run_start(
     *,
-    user: User,
+    user: Actor,
     workflow: Workflow,
     graph: dict[str, Any] | None = None,
     node: str | None = None,
@@ -76,7 +77,7 @@ def test_run_start(
         workflow=workflow, graph=graph, node=node, use_pinned=use_pinned, trigger=trigger_node_id
     )
     with transaction.atomic():  # a refused run leaves no snapshot behind
-        version = _version_for(workflow, ran, user=user)
+        version = _version_for(workflow, ran, user=user_of(user))
         new = NewExecution(
             workspace_id=workflow.workspace_id,
             workflow_id=workflow.pk,
@@ -84,7 +85,7 @@ def test_run_start(
             mode=ExecutionMode.TEST,
             trigger_input=trigger_input or {},
             trigger_node_id=trigger_node_id,
-            created_by=user,
+            created_by=user_of(user),
         )
         return execution_admit(
             new=new, admission=Admission.TEST, prepare=lambda run: _seed(run, seeds)
@@ -106,7 +107,7 @@ class RunPlan:
 
 def test_run_plan(
     *,
-    user: User,
+    user: Actor,
     workflow: Workflow,
     graph: dict[str, Any] | None = None,
     node: str | None = None,
@@ -329,7 +330,7 @@ def _is_uuid(value: str) -> bool:
 
 
 def pin_from_node_run(
-    *, user: User, workflow: Workflow, node_id: str, node_run_id: object
+    *, user: Actor, workflow: Workflow, node_id: str, node_run_id: object
 ) -> PinnedData:
     """Pin the output a NodeRun recorded (``main``, else its first port with items) as the
     node's pinned data. The NodeRun may be of any execution the user can see.
@@ -348,7 +349,7 @@ def pin_from_node_run(
 
 
 def execution_debug(
-    *, user: User, execution: Execution, nodes: list[str] | None = None
+    *, user: Actor, execution: Execution, nodes: list[str] | None = None
 ) -> list[PinnedData]:
     """Copy what ``execution`` recorded for each node that succeeded (all, or ``nodes``)
     into its workflow's pinned data, so the editor opens on exactly what happened.

@@ -4,13 +4,14 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from rest_framework.exceptions import NotFound as InvalidCursor
 from rest_framework.request import Request
 
+from linkflow.accounts.http import WorkspaceHttpRequest
 from linkflow.accounts.web import page
 from linkflow.core.api import CreatedCursorPagination
 from linkflow.engine import Graph
@@ -34,12 +35,12 @@ class _Pagination(CreatedCursorPagination):
 @require_GET
 @vary_on_headers("HX-Request")
 @page()
-def execution_list_page(request: HttpRequest) -> HttpResponse:
+def execution_list_page(request: WorkspaceHttpRequest) -> HttpResponse:
     """Executions of the current workspace, newest first, narrowed by the GET filters."""
     form = _filter_form(request)
     executions = selectors.execution_list_in_workspace(
-        user=request.user,  # type: ignore[arg-type]
-        workspace_id=request.workspace.pk,  # type: ignore[attr-defined]
+        user=request.caller,
+        workspace_id=request.workspace.pk,
         **form.selector_filters(),
     )
     paginator = _Pagination()
@@ -62,8 +63,8 @@ def execution_list_page(request: HttpRequest) -> HttpResponse:
         "any_execution": filtered
         or bool(rows)
         or selectors.execution_list_in_workspace(
-            user=request.user,  # type: ignore[arg-type]
-            workspace_id=request.workspace.pk,  # type: ignore[attr-defined]
+            user=request.caller,
+            workspace_id=request.workspace.pk,
         ).exists(),
     }
     htmx = getattr(request, "htmx", None)
@@ -76,7 +77,7 @@ def execution_list_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @page()
-def execution_rows(request: HttpRequest) -> HttpResponse:
+def execution_rows(request: WorkspaceHttpRequest) -> HttpResponse:
     """The table rows of the executions named by ``ids`` that match the filters (for the
     live feed: a new execution shows up only when the list would have shown it)."""
     ids = [value for value in request.GET.get("ids", "").split(",") if value][:MAX_LIVE_IDS]
@@ -84,8 +85,8 @@ def execution_rows(request: HttpRequest) -> HttpResponse:
     try:
         executions = list(
             selectors.execution_list_in_workspace(
-                user=request.user,  # type: ignore[arg-type]
-                workspace_id=request.workspace.pk,  # type: ignore[attr-defined]
+                user=request.caller,
+                workspace_id=request.workspace.pk,
                 ids=ids,
                 **form.selector_filters(),
             ).order_by("-created_at", "-id")
@@ -96,10 +97,8 @@ def execution_rows(request: HttpRequest) -> HttpResponse:
     return render(request, "executions/list_rows.html", context)
 
 
-def _filter_form(request: HttpRequest) -> ExecutionFilterForm:
-    workflows = workflow_list(user=request.user).filter(  # type: ignore[arg-type]
-        workspace_id=request.workspace.pk  # type: ignore[attr-defined]
-    )
+def _filter_form(request: WorkspaceHttpRequest) -> ExecutionFilterForm:
+    workflows = workflow_list(user=request.caller).filter(workspace_id=request.workspace.pk)
     # Only what the select shows: a workspace may have hundreds of workflows.
     choices = workflows.select_related(None).order_by("name").only("id", "name", "workspace_id")
     form = ExecutionFilterForm(request.GET, workflows=choices)
@@ -107,7 +106,7 @@ def _filter_form(request: HttpRequest) -> ExecutionFilterForm:
     return form
 
 
-def _filter_query(request: HttpRequest) -> str:
+def _filter_query(request: WorkspaceHttpRequest) -> str:
     """The active filters as a query string (without the cursor)."""
     query = request.GET.copy()
     for name in list(query):
@@ -163,6 +162,7 @@ def _trigger(execution: Execution) -> str:
         return f"re-run from {execution.rerun_from_node}"
     if execution.source_id:
         return "retry"
-    if execution.created_by_id:  # a manual or API run: who started it
-        return f"by {execution.created_by.email}"  # type: ignore[union-attr]
-    return execution.get_mode_display()  # type: ignore[attr-defined]
+    creator = execution.created_by if execution.created_by_id else None
+    if creator is not None:  # a manual or API run: who started it
+        return f"by {creator.email}"
+    return execution.get_mode_display()

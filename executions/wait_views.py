@@ -56,7 +56,7 @@ def resume_call(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @csrf_exempt
-@csp_replace({"script-src": [NONE], "connect-src": [NONE], "form-action": [SELF]})
+@csp_replace({"script-src": [NONE], "connect-src": [NONE], "form-action": [SELF]})  # type: ignore[arg-type]  # csp: request-only
 def decide(request: HttpRequest, token: str, decision: str) -> HttpResponse:
     """GET shows "approve?" / "reject?" with a button; only the POST decides."""
     if decision not in DECISIONS or request.method not in ("GET", "POST"):

@@ -15,10 +15,14 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import django_stubs_ext
 import environ
 from csp.constants import NONCE, NONE, SELF
 
 from linkflow.core.client_ip import trusted_proxies_from
+
+# Admin classes take the type parameters the stubs ask for (ModelAdmin[Workflow]) at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()

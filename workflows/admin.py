@@ -8,7 +8,7 @@ from .services import workflow_update
 from .webhook_rows import webhook_token_rotate
 
 
-class WorkflowVersionInline(admin.TabularInline):
+class WorkflowVersionInline(admin.TabularInline[WorkflowVersion, Workflow]):
     model = WorkflowVersion
     extra = 0
     fields = ("number", "created_by", "created_at")
@@ -21,7 +21,7 @@ class WorkflowVersionInline(admin.TabularInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(admin.ModelAdmin[Workflow]):
     """``active`` is read-only here: (de)activating goes through ``workflow_update``, which
     checks the plan and adds or drops cron tasks; the action below does that."""
 
@@ -65,7 +65,7 @@ class WorkflowAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkflowVersion)
-class WorkflowVersionAdmin(NoAddOrChange, admin.ModelAdmin):
+class WorkflowVersionAdmin(NoAddOrChange, admin.ModelAdmin[WorkflowVersion]):
     """Versions are immutable snapshots: readable here, never editable."""
 
     list_display = ("workflow", "number", "created_by", "created_at")
@@ -76,7 +76,7 @@ class WorkflowVersionAdmin(NoAddOrChange, admin.ModelAdmin):
 
 
 @admin.register(WebhookTrigger)
-class WebhookTriggerAdmin(admin.ModelAdmin):
+class WebhookTriggerAdmin(admin.ModelAdmin[WebhookTrigger]):
     """Rows mirror the workflow graphs and are written when a workflow is saved, so they
     are read-only here; rotating a leaked token is the one operator action."""
 

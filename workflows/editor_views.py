@@ -8,10 +8,11 @@ edits the graph in memory and posts it whole to ``save``, which goes through the
 
 import json
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework import serializers
@@ -19,6 +20,7 @@ from rest_framework import serializers
 from credentials.selectors import credential_list
 from executions.models import ExecutionMode
 from executions.services import execution_create
+from linkflow.accounts.http import WorkspaceHttpRequest
 from linkflow.accounts.models import WRITER_ROLES, Role
 from linkflow.accounts.web import page, show_error
 from linkflow.core.errors import ErrorCode, LinkflowError, PermissionDenied
@@ -49,9 +51,16 @@ class ExecuteForm(forms.Form):
         if not isinstance(value, dict):
             raise forms.ValidationError('Give a JSON object, like {"name": "Ada"}.')
         try:
-            return storable_json(value)
+            stored: dict[str, Any] = storable_json(value)
         except serializers.ValidationError as error:
-            raise forms.ValidationError(error.detail[0]) from None
+            raise forms.ValidationError(_first_message(error)) from None
+        return stored
+
+
+def _first_message(error: serializers.ValidationError) -> str:
+    """The one message storable_json's refusal carries (DRF keeps it in a list)."""
+    detail = error.detail
+    return str(detail[0] if isinstance(detail, list) else detail)
 
 
 def _can_edit(workflow: Workflow) -> bool:
@@ -59,9 +68,9 @@ def _can_edit(workflow: Workflow) -> bool:
     return getattr(workflow, "caller_role", None) in WRITER_ROLES
 
 
-def _editable(request: HttpRequest, pk: object) -> Workflow:
+def _editable(request: WorkspaceHttpRequest, pk: UUID) -> Workflow:
     """The workflow, when the user may change it; else 404 or the 403 page (nothing done)."""
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     if not _can_edit(workflow):
         raise PermissionDenied("Changing or running this workflow needs the editor role.")
     return workflow
@@ -75,14 +84,12 @@ def _versions(workflow: Workflow) -> list[WorkflowVersion]:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def edit(request: HttpRequest, pk: object) -> HttpResponse:
+def edit(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """The canvas with the current graph; read-only for viewers."""
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     version = workflow.current_version
     graph = version.graph if version else {"nodes": [], "edges": []}
-    credentials = credential_list(user=request.user).filter(  # type: ignore[arg-type]
-        workspace_id=workflow.workspace_id
-    )
+    credentials = credential_list(user=request.caller).filter(workspace_id=workflow.workspace_id)
     context = {
         "workflow": workflow,
         "version": version,
@@ -104,7 +111,7 @@ def _error_json(error: LinkflowError) -> JsonResponse:
 
 @require_POST
 @page(at_least=Role.EDITOR)
-def save(request: HttpRequest, pk: object) -> HttpResponse:
+def save(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Store the posted ``{"graph": …}`` as a new version (none when it is unchanged).
 
     Answers ``{"version": n, "created": bool}``, or the API's error shape: 400 with every
@@ -115,7 +122,7 @@ def save(request: HttpRequest, pk: object) -> HttpResponse:
         graph = _posted_graph(request)
         before = workflow.current_version_id
         workflow = services.workflow_update(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.caller,
             workflow=workflow,
             changes={"graph": graph},
         )
@@ -129,7 +136,7 @@ def save(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.EDITOR)
-def layout(request: HttpRequest, pk: object) -> HttpResponse:
+def layout(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Store the posted ``{"positions": {node_id: {x, y}}, "notes"?: [note]}`` as the
     nodes' places and the sticky notes on the canvas (no new version). Answers
     ``{"saved": n, "notes": n}`` or the API's error shape."""
@@ -138,7 +145,7 @@ def layout(request: HttpRequest, pk: object) -> HttpResponse:
         body = _posted_json(request)
         positions = body.get("positions") if isinstance(body, dict) else None
         workflow = services.workflow_layout_save(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.caller,
             workflow=workflow,
             positions=positions,
             notes=body.get("notes") if isinstance(body, dict) else None,
@@ -149,7 +156,7 @@ def layout(request: HttpRequest, pk: object) -> HttpResponse:
     return JsonResponse({"saved": len(workflow.layout) - (1 if notes else 0), "notes": len(notes)})
 
 
-def _posted_json(request: HttpRequest) -> Any:
+def _posted_json(request: WorkspaceHttpRequest) -> Any:
     """The posted JSON (None for no body); 413 past the request limit, 400
     ``malformed_request`` for too-deep JSON, ``validation_error`` on ``positions`` else."""
     raw = body_bytes(request)
@@ -165,7 +172,7 @@ def _posted_json(request: HttpRequest) -> Any:
         ) from None
 
 
-def _posted_graph(request: HttpRequest) -> Any:
+def _posted_graph(request: WorkspaceHttpRequest) -> Any:
     raw = body_bytes(request)  # 413 passes through, as a too-deep body does below
     try:
         graph = json_loads(raw or b"null")["graph"]
@@ -175,21 +182,21 @@ def _posted_graph(request: HttpRequest) -> Any:
     except (LinkflowError, KeyError, TypeError):
         message = 'Post a JSON object {"graph": {...}}.'
     except serializers.ValidationError as error:
-        message = str(error.detail[0])
+        message = _first_message(error)
     raise LinkflowError(
         ErrorCode.VALIDATION_ERROR, "Some fields are invalid.", details={"graph": [message]}
     )
 
 
 @page(at_least=Role.EDITOR)
-def execute(request: HttpRequest, pk: object) -> HttpResponse:
+def execute(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Run the current version with the given input, then show the run."""
     workflow = _editable(request, pk)
     form = ExecuteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             execution = execution_create(
-                user=request.user,  # type: ignore[arg-type]
+                user=request.caller,
                 workflow=workflow,
                 trigger_input=form.cleaned_data["input"],
                 mode=ExecutionMode.MANUAL,
@@ -209,9 +216,9 @@ def execute(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def history(request: HttpRequest, pk: object) -> HttpResponse:
+def history(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """Every version with its author and time, to compare two or restore one."""
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     return render(
         request,
         "workflows/editor_versions.html",
@@ -221,9 +228,9 @@ def history(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def diff(request: HttpRequest, pk: object) -> HttpResponse:
+def diff(request: WorkspaceHttpRequest, pk: UUID) -> HttpResponse:
     """What changed from version ``a`` to version ``b`` (query parameters, numbers)."""
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     numbers = []
     for key in ("a", "b"):
         try:
@@ -254,14 +261,14 @@ def _shown(value: Any) -> str:
 
 @require_POST
 @page(at_least=Role.EDITOR)
-def restore(request: HttpRequest, pk: object, number: int) -> HttpResponse:
+def restore(request: WorkspaceHttpRequest, pk: UUID, number: int) -> HttpResponse:
     """Make a new version whose graph is version ``number``'s."""
     workflow = _editable(request, pk)
     old = get_object_or_404(WorkflowVersion, workflow=workflow, number=number, test=False)
     before = workflow.current_version_id
     try:
         workflow = services.workflow_update(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.caller,
             workflow=workflow,
             changes={"graph": old.graph},
         )

@@ -33,7 +33,8 @@ class WorkflowImportForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         upload, text = data.get("file"), (data.get("text") or "").strip()
         if upload is None and not text:
             raise forms.ValidationError("Choose an exported JSON file or paste its content.")

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from linkflow.accounts.caller import Actor, user_of
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
@@ -41,7 +42,7 @@ def _key(workflow_id: object) -> str:
 
 
 def listen_open(
-    *, user: User, workflow: Workflow, seconds: int | None = None, pin: bool = False
+    *, user: Actor, workflow: Workflow, seconds: int | None = None, pin: bool = False
 ) -> Listening:
     """Open (or restart) the workflow's listening window for ``seconds`` (default
     LINKFLOW_LISTEN_SECONDS): one window per workflow, the latest call's. With ``pin``
@@ -59,12 +60,12 @@ def listen_open(
         )
     seconds = seconds or settings.LINKFLOW_LISTEN_SECONDS
     until = timezone.now() + timedelta(seconds=seconds)
-    window = {"user_id": str(user.pk), "pin": pin, "until": until.isoformat()}
+    window = {"user_id": str(user_of(user).pk), "pin": pin, "until": until.isoformat()}
     cache.set(_key(workflow.pk), window, timeout=seconds)
     return Listening(until=until, pin=pin)
 
 
-def listen_close(*, user: User, workflow: Workflow) -> None:
+def listen_close(*, user: Actor, workflow: Workflow) -> None:
     """Close the workflow's window if one is open. Raises PermissionDenied (403)."""
     require_writer(user=user, workspace_id=workflow.workspace_id)
     cache.delete(_key(workflow.pk))

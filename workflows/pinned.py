@@ -18,7 +18,7 @@ from rest_framework.exceptions import ValidationError
 from credentials.models import Credential
 from credentials.redaction import redact
 from credentials.services import credential_fields
-from linkflow.accounts.models import User
+from linkflow.accounts.caller import Actor, user_of
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 from linkflow.core.validators import storable_json
@@ -42,7 +42,7 @@ def pinned_get(*, workflow: Workflow, node_id: str) -> PinnedData:
 
 
 def pinned_put(
-    *, user: User, workflow: Workflow, node_id: str, items: Any, port: str = DEFAULT_PORT
+    *, user: Actor, workflow: Workflow, node_id: str, items: Any, port: str = DEFAULT_PORT
 ) -> PinnedData:
     """Pin ``items`` (a list of JSON objects) as the node's ``port`` output, replacing any
     earlier pin. The workspace's credential secrets in them are redacted first.
@@ -56,13 +56,13 @@ def pinned_put(
     pin, _ = PinnedData.objects.update_or_create(
         workflow=workflow,
         node_id=node_id,
-        defaults={"items": clean, "port": port or DEFAULT_PORT, "updated_by": user},
+        defaults={"items": clean, "port": port or DEFAULT_PORT, "updated_by": user_of(user)},
     )
     return pin
 
 
 def pinned_put_many(
-    *, user: User, workflow: Workflow, outputs: dict[str, tuple[str, Any]]
+    *, user: Actor, workflow: Workflow, outputs: dict[str, tuple[str, Any]]
 ) -> list[PinnedData]:
     """``pinned_put`` for each ``node_id -> (port, items)``, in one transaction: all or none."""
     with transaction.atomic():
@@ -72,7 +72,7 @@ def pinned_put_many(
         ]
 
 
-def pinned_delete(*, user: User, workflow: Workflow, node_id: str) -> None:
+def pinned_delete(*, user: Actor, workflow: Workflow, node_id: str) -> None:
     """Unpin the node. Raises PermissionDenied (403), or NotFound (404) when nothing is pinned."""
     require_writer(user=user, workspace_id=workflow.workspace_id)
     deleted, _ = workflow.pinned.filter(node_id=node_id).delete()

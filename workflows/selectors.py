@@ -1,9 +1,11 @@
 """Reads on workflows, always scoped to the caller's workspaces."""
 
+from uuid import UUID
+
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from linkflow.accounts.models import User
+from linkflow.accounts.caller import Actor
 from linkflow.accounts.selectors import caller_role, remember_role, workspace_ids_for
 from linkflow.core.errors import NotFound
 
@@ -11,7 +13,7 @@ from .models import Workflow
 
 
 def workflow_list(
-    *, user: User, active: bool | None = None, search: str | None = None
+    *, user: Actor, active: bool | None = None, search: str | None = None
 ) -> QuerySet[Workflow]:
     """Every workflow in a workspace the user belongs to, newest first, optionally only the
     (in)active ones and those whose name contains ``search`` in any case."""
@@ -25,7 +27,7 @@ def workflow_list(
     return qs
 
 
-def workflow_get(*, user: User, id: object) -> Workflow:
+def workflow_get(*, user: Actor, id: UUID | str) -> Workflow:
     """The workflow, or NotFound if it is missing or in another workspace.
 
     The caller's role in its workspace comes back in the same query and is remembered,
@@ -41,4 +43,6 @@ def workflow_get(*, user: User, id: object) -> Workflow:
 
 def workflows_active_count(*, workspace_id: object) -> int:
     """The workspace's active workflows (billing's meter: no caller, the whole workspace)."""
+    if not isinstance(workspace_id, UUID | str):  # e.g. None: no workspace, no workflows
+        return 0
     return Workflow.objects.filter(workspace_id=workspace_id, active=True).count()

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from billing.limits import check_activation_allowed
+from linkflow.accounts.caller import Actor, user_of
 from linkflow.accounts.models import User, Workspace
 from linkflow.accounts.selectors import require_writer
 from linkflow.audit.services import audit_record
@@ -37,7 +38,7 @@ def graph_check(graph: Any) -> None:
 @transaction.atomic
 def workflow_create(
     *,
-    user: User,
+    user: Actor,
     workspace: Workspace,
     name: str,
     graph: Any,
@@ -68,9 +69,9 @@ def workflow_create(
             workspace_id=workspace.id, workflow_id=chosen
         )
     workflow = Workflow.objects.create(
-        workspace=workspace, name=name, description=description, created_by=user, **policy
+        workspace=workspace, name=name, description=description, created_by=user_of(user), **policy
     )
-    _version_add(workflow=workflow, graph=graph, user=user)
+    _version_add(workflow=workflow, graph=graph, user=user_of(user))
     webhook_triggers_sync(workflow=workflow)
     schedule_triggers_sync(workflow=workflow)
     listener_triggers_sync(workflow=workflow)
@@ -78,7 +79,7 @@ def workflow_create(
 
 
 @transaction.atomic
-def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) -> Workflow:
+def workflow_update(*, user: Actor, workflow: Workflow, changes: dict[str, Any]) -> Workflow:
     """Apply ``changes`` (name, description, active, graph, and ``settings``: a dict of
     some of SWITCH_SETTING_FIELDS and ``error_workflow``); a changed graph adds a version.
     An ``error_workflow`` outside the workspace raises ``validation_error`` (400).
@@ -115,7 +116,7 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
         # An active workflow (or one being activated) must be able to run as saved.
         references_check(workspace_id=workflow.workspace_id, graph=graph, ready=workflow.active)
         if current is None or current.graph != graph:
-            _version_add(workflow=workflow, graph=graph, user=user)
+            _version_add(workflow=workflow, graph=graph, user=user_of(user))
             webhook_triggers_sync(workflow=workflow)
     if fields:
         workflow.save(update_fields=[*fields, "updated_at"])
@@ -126,7 +127,7 @@ def workflow_update(*, user: User, workflow: Workflow, changes: dict[str, Any]) 
         audit_record(
             action="workflow.activate" if workflow.active else "workflow.deactivate",
             workspace_id=workflow.workspace_id,
-            actor=user,
+            actor=user_of(user),
             target=workflow,
             data={"name": workflow.name},
         )
@@ -152,7 +153,7 @@ _LAYOUT_MAX_COORDINATE = 1_000_000
 
 
 def workflow_layout_save(
-    *, user: User, workflow: Workflow, positions: Any, notes: Any = None
+    *, user: Actor, workflow: Workflow, positions: Any, notes: Any = None
 ) -> Workflow:
     """Store where the editor draws the nodes: ``{node_id: {"x": number, "y": number}}``,
     and, when ``notes`` is given, the canvas's sticky notes (see ``editor.NOTE_SCHEMA``).
@@ -197,7 +198,7 @@ def _layout_checked(positions: Any) -> dict[str, dict[str, float]]:
     return layout
 
 
-def workflow_delete(*, user: User, workflow: Workflow) -> None:
+def workflow_delete(*, user: Actor, workflow: Workflow) -> None:
     """Delete the workflow with its versions and executions."""
     require_writer(user=user, workspace_id=workflow.workspace_id)
     with transaction.atomic():
@@ -221,7 +222,7 @@ EXPORT_FORMAT_VERSION = 1
 _IMPORT_NAME_MAX = 200
 
 
-def workflow_duplicate(*, user: User, workflow: Workflow, name: str | None = None) -> Workflow:
+def workflow_duplicate(*, user: Actor, workflow: Workflow, name: str | None = None) -> Workflow:
     """A new, inactive workflow in the same workspace with the current graph of ``workflow``.
 
     Webhook paths are workspace-unique, so a copy of a workflow with readable webhook paths
@@ -255,7 +256,7 @@ def workflow_export(*, workflow: Workflow) -> dict[str, Any]:
     }
 
 
-def workflow_import(*, user: User, workspace: Workspace, document: Any) -> Workflow:
+def workflow_import(*, user: Actor, workspace: Workspace, document: Any) -> Workflow:
     """Create an inactive workflow in ``workspace`` from an exported document.
 
     Also accepts the API's workflow representation (any object with ``name`` and

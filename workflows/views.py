@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from credentials.models import Credential
 from credentials.services import credential_fields
 from executions.models import Execution
+from linkflow.accounts.http import WorkspaceHttpRequest
 from linkflow.accounts.models import WRITER_ROLES, Role
 from linkflow.accounts.web import page, safe_next, show_error
 from linkflow.core.errors import LinkflowError
@@ -50,13 +51,13 @@ def _may_edit(workflow: Workflow) -> bool:
 
 @require_GET
 @page()
-def workflow_list(request: HttpRequest) -> HttpResponse:
+def workflow_list(request: WorkspaceHttpRequest) -> HttpResponse:
     """The current workspace's workflows, newest first, with their last run."""
     form = WorkflowSearchForm(request.GET or None)
     search = form.cleaned_data["q"] if form.is_valid() else ""
     workflows = (
-        selectors.workflow_list(user=request.user, search=search or None)  # type: ignore[arg-type]
-        .filter(workspace=request.workspace)  # type: ignore[attr-defined]
+        selectors.workflow_list(user=request.caller, search=search or None)
+        .filter(workspace=request.workspace)
         .annotate(last_status=_last_run("status"), last_run_at=_last_run("created_at"))
     )
     paginator = Paginator(workflows, PAGE_SIZE)
@@ -70,14 +71,14 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @page(at_least=Role.EDITOR)
-def workflow_new(request: HttpRequest) -> HttpResponse:
+def workflow_new(request: WorkspaceHttpRequest) -> HttpResponse:
     """Name a new workflow; it starts as a manual trigger and opens in the editor."""
     form = WorkflowCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             workflow = services.workflow_create(
-                user=request.user,  # type: ignore[arg-type]
-                workspace=request.workspace,  # type: ignore[attr-defined]
+                user=request.caller,
+                workspace=request.workspace,
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
                 graph=services.starter_graph(),
@@ -91,9 +92,9 @@ def workflow_new(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @page()
-def workflow_detail(request: HttpRequest, pk: object) -> HttpResponse:
+def workflow_detail(request: WorkspaceHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """One workflow's overview: state, version, links, and its webhook URLs."""
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     last = Execution.objects.filter(workflow=workflow).order_by("-created_at").first()
     return render(
         request,
@@ -110,17 +111,17 @@ def workflow_detail(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page()
-def workflow_toggle(request: HttpRequest, pk: object) -> HttpResponse:
+def workflow_toggle(request: WorkspaceHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Activate or deactivate through ``workflow_update`` (plan limit, cron and webhooks).
 
     htmx swaps the returned control in place, with the service's refusal next to it.
     """
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     wanted = request.POST.get("active") == "true"
     error = None
     try:
         workflow = services.workflow_update(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.caller,
             workflow=workflow,
             changes={"active": wanted},
         )
@@ -141,10 +142,10 @@ def workflow_toggle(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page()
-def workflow_duplicate(request: HttpRequest, pk: object) -> HttpResponse:
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+def workflow_duplicate(request: WorkspaceHttpRequest, pk: uuid.UUID) -> HttpResponse:
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     try:
-        copy = services.workflow_duplicate(user=request.user, workflow=workflow)  # type: ignore[arg-type]
+        copy = services.workflow_duplicate(user=request.caller, workflow=workflow)
     except LinkflowError as exc:
         if exc.status_code in (403, 404):
             raise
@@ -156,18 +157,18 @@ def workflow_duplicate(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_POST
 @page()
-def workflow_delete(request: HttpRequest, pk: object) -> HttpResponse:
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
-    services.workflow_delete(user=request.user, workflow=workflow)  # type: ignore[arg-type]
+def workflow_delete(request: WorkspaceHttpRequest, pk: uuid.UUID) -> HttpResponse:
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
+    services.workflow_delete(user=request.caller, workflow=workflow)
     messages.success(request, f"Deleted {workflow.name}.")
     return redirect("workflows:list")
 
 
 @require_GET
 @page()
-def workflow_export(request: HttpRequest, pk: object) -> HttpResponse:
+def workflow_export(request: WorkspaceHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """The workflow as a JSON file download (the document ``workflow_import`` reads)."""
-    workflow = selectors.workflow_get(user=request.user, id=pk)  # type: ignore[arg-type]
+    workflow = selectors.workflow_get(user=request.caller, id=pk)
     document = services.workflow_export(workflow=workflow)
     response = JsonResponse(document, json_dumps_params={"indent": 2})
     filename = f"{slugify(workflow.name) or 'workflow'}.linkflow.json"
@@ -177,7 +178,7 @@ def workflow_export(request: HttpRequest, pk: object) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @page(at_least=Role.EDITOR)
-def workflow_import(request: HttpRequest) -> HttpResponse:
+def workflow_import(request: WorkspaceHttpRequest) -> HttpResponse:
     """Upload or paste an exported workflow; it becomes a new, inactive workflow."""
     form = WorkflowImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -186,8 +187,8 @@ def workflow_import(request: HttpRequest) -> HttpResponse:
             if is_n8n_export(document):
                 return _n8n_import(request, document)
             workflow = services.workflow_import(
-                user=request.user,  # type: ignore[arg-type]
-                workspace=request.workspace,  # type: ignore[attr-defined]
+                user=request.caller,
+                workspace=request.workspace,
                 document=document,
             )
         except LinkflowError as error:
@@ -207,18 +208,18 @@ def is_n8n_export(document: Any) -> bool:
     return looks_like_n8n(document)
 
 
-def _n8n_import(request: HttpRequest, document: Any) -> HttpResponse:
+def _n8n_import(request: WorkspaceHttpRequest, document: Any) -> HttpResponse:
     """Import n8n workflows and show what became of every node and expression."""
     imported = workflows_import_n8n(
-        user=request.user,  # type: ignore[arg-type]
-        workspace=request.workspace,  # type: ignore[attr-defined]
+        user=request.caller,
+        workspace=request.workspace,
         documents=document if isinstance(document, list) else [document],
     )
     messages.success(request, f"Imported {len(imported)} workflow(s) from n8n.")
     return render(request, "workflows/import_report.html", {"imported": imported}, status=201)
 
 
-def _status(request: HttpRequest, form: Any) -> int:
+def _status(request: WorkspaceHttpRequest, form: Any) -> int:
     return 400 if request.method == "POST" and form.errors else 200
 
 
@@ -244,7 +245,7 @@ def _import_error(form: WorkflowImportForm, error: LinkflowError) -> None:
 _EXAMPLE_BODY = {"hello": "world"}
 
 
-def _webhooks(request: HttpRequest, workflow: Workflow) -> list[dict[str, Any]]:
+def _webhooks(request: WorkspaceHttpRequest, workflow: Workflow) -> list[dict[str, Any]]:
     """Each webhook trigger's URLs (built as the API builds them) and a curl to call it."""
     triggers = list(workflow.webhook_triggers.all())
     if not triggers:
@@ -263,7 +264,8 @@ def _webhooks(request: HttpRequest, workflow: Workflow) -> list[dict[str, Any]]:
     shown = []
     for trigger in triggers:
         url = urls[trigger.node_id]["url"]
-        credential = credentials.get(_as_uuid(trigger.credential_id))
+        credential_id = _as_uuid(trigger.credential_id)
+        credential = credentials.get(credential_id) if credential_id else None
         header = _token_header(credential) if trigger.auth == WebhookAuth.HEADER else ""
         shown.append(
             {

@@ -1,22 +1,25 @@
 """/api/v1/dead-letters/: failed jobs, for workspace owners and admins (and staff)."""
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from linkflow.accounts.http import api_caller
 from linkflow.core.api import CreatedCursorPagination, validated_query
 
 from .. import dead_letters
 from ..models import DeadLetter, DeadLetterStatus
 
 
-class DeadLetterFilterSerializer(serializers.Serializer):
+class DeadLetterFilterSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=DeadLetterStatus.choices, required=False)
 
 
-class DeadLetterOutSerializer(serializers.ModelSerializer):
+class DeadLetterOutSerializer(serializers.ModelSerializer[DeadLetter]):
     workspace = serializers.UUIDField(source="workspace_id", allow_null=True)
     execution = serializers.UUIDField(source="execution_id", allow_null=True)
 
@@ -46,16 +49,20 @@ class DeadLetterPagination(CreatedCursorPagination):
 
 
 @extend_schema(parameters=[DeadLetterFilterSerializer])
-class DeadLetterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DeadLetterViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[DeadLetter]
+):
     serializer_class = DeadLetterOutSerializer
     pagination_class = DeadLetterPagination
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         filters = validated_query(DeadLetterFilterSerializer, self.request)
-        return dead_letters.dead_letter_list(user=self.request.user, status=filters.get("status"))
+        return dead_letters.dead_letter_list(
+            user=api_caller(self.request), status=filters.get("status")
+        )
 
     def get_object(self) -> DeadLetter:
-        return dead_letters.dead_letter_get(user=self.request.user, id=self.kwargs["pk"])
+        return dead_letters.dead_letter_get(user=api_caller(self.request), id=self.kwargs["pk"])
 
     @extend_schema(request=None, responses=DeadLetterOutSerializer)
     @action(detail=True, methods=["post"])

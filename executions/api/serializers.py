@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework import serializers
 
 from linkflow.core.fields import StrictCharField
@@ -7,7 +9,7 @@ from ..models import Execution, ExecutionMode, ExecutionStatus, NodeRun
 from ..payloads import PayloadMissing, payload_load
 
 
-class ExecuteInSerializer(serializers.Serializer):
+class ExecuteInSerializer(serializers.Serializer[Any]):
     input = serializers.DictField(required=False, default=dict, validators=[storable_json])
 
 
@@ -17,7 +19,7 @@ _VERSION_HELP = (
 )
 
 
-class RetryInSerializer(serializers.Serializer):
+class RetryInSerializer(serializers.Serializer[Any]):
     version = serializers.ChoiceField(
         choices=["original", "current"], default="original", help_text=_VERSION_HELP
     )
@@ -27,7 +29,7 @@ class RerunInSerializer(RetryInSerializer):
     from_node = StrictCharField(max_length=64)
 
 
-class ExecutionFilterSerializer(serializers.Serializer):
+class ExecutionFilterSerializer(serializers.Serializer[Any]):
     """The list's query parameters; a bad one is a 400 naming it."""
 
     workflow = serializers.UUIDField(required=False)
@@ -56,7 +58,7 @@ class StoredPayloadField(serializers.JSONField):
             return {"$missing": value}
 
 
-class NodeRunOutSerializer(serializers.ModelSerializer):
+class NodeRunOutSerializer(serializers.ModelSerializer[NodeRun]):
     input = StoredPayloadField()
     output = StoredPayloadField()
     items = serializers.JSONField(
@@ -88,7 +90,7 @@ class NodeRunOutSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ExecutionOutSerializer(serializers.ModelSerializer):
+class ExecutionOutSerializer(serializers.ModelSerializer[Execution]):
     workflow = serializers.UUIDField(source="workflow_id")
     workspace = serializers.UUIDField(source="workspace_id")
     version = serializers.IntegerField(
@@ -97,12 +99,12 @@ class ExecutionOutSerializer(serializers.ModelSerializer):
         "hidden snapshot).",
     )
     input = serializers.JSONField(source="trigger_input")
-    source = serializers.UUIDField(source="source_id", allow_null=True)
-    parent = serializers.UUIDField(source="parent_id", allow_null=True)
+    source = serializers.UUIDField(source="source_id", allow_null=True)  # type: ignore[assignment]  # shadows a Field attribute
+    parent = serializers.UUIDField(source="parent_id", allow_null=True)  # type: ignore[assignment]  # shadows a Field attribute
 
     class Meta:
         model = Execution
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "workspace",
             "workflow",

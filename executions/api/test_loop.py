@@ -1,5 +1,7 @@
 """The editor's loop on executions: debug a past run, preview an expression."""
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -7,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from linkflow.accounts.http import api_caller
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.api import validated
 from linkflow.core.fields import StrictCharField, StrictUUIDField
@@ -18,7 +21,7 @@ from ..previews import expression_preview
 from ..test_runs import execution_debug
 
 
-class DebugInSerializer(serializers.Serializer):
+class DebugInSerializer(serializers.Serializer[Any]):
     nodes = serializers.ListField(
         child=StrictCharField(max_length=64),
         required=False,
@@ -41,15 +44,17 @@ class ExecutionDebugView(APIView):
         "`nodes`) into its workflow's pinned data, so the editor opens on what happened.",
     )
     def post(self, request: Request, execution_id: str) -> Response:
-        execution = selectors.execution_get(user=request.user, id=execution_id)
+        execution = selectors.execution_get(user=api_caller(request), id=execution_id)
         # The role before the body: a viewer gets 403 whatever it sends.
-        require_writer(user=request.user, workspace_id=execution.workspace_id)
+        require_writer(user=api_caller(request), workspace_id=execution.workspace_id)
         data = validated(DebugInSerializer(data=request.data))
-        pins = execution_debug(user=request.user, execution=execution, nodes=data.get("nodes"))
+        pins = execution_debug(
+            user=api_caller(request), execution=execution, nodes=data.get("nodes")
+        )
         return Response(PinnedOutSerializer(pins, many=True).data)
 
 
-class PreviewInSerializer(serializers.Serializer):
+class PreviewInSerializer(serializers.Serializer[Any]):
     expression = StrictCharField(
         max_length=MAX_EXPRESSION_CHARS,
         allow_blank=True,
@@ -68,14 +73,14 @@ class PreviewInSerializer(serializers.Serializer):
     )
 
 
-class _PreviewErrorSerializer(serializers.Serializer):
+class _PreviewErrorSerializer(serializers.Serializer[Any]):
     message = serializers.CharField()
     position = serializers.IntegerField(
         required=False, help_text="Offset of the failing {{ in the expression."
     )
 
 
-class PreviewOutSerializer(serializers.Serializer):
+class PreviewOutSerializer(serializers.Serializer[Any]):
     value = serializers.JSONField(allow_null=True, help_text="The value, or null on error.")
     error = _PreviewErrorSerializer(allow_null=True)
 
@@ -97,7 +102,7 @@ class ExpressionPreviewView(APIView):
     def post(self, request: Request) -> Response:
         data = validated(PreviewInSerializer(data=request.data))
         answer = expression_preview(
-            user=request.user,
+            user=api_caller(request),
             expression=data["expression"],
             item=data.get("item"),
             execution_id=data.get("execution"),

@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from linkflow.accounts.http import api_caller
 from linkflow.core.api import CreatedCursorPagination, validated, validated_query
 from linkflow.core.errors import NotFound
 from linkflow.core.schema import PLAN_LIMITED
@@ -24,7 +25,9 @@ from .serializers import (
 
 
 @extend_schema_view(list=extend_schema(parameters=[ExecutionFilterSerializer]))
-class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ExecutionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Execution]
+):
     pagination_class = CreatedCursorPagination
     # For API keys and OAuth2 tokens (linkflow.accounts.scoping.HasScope).
     required_scopes = {"read": "executions:read", "write": "executions:write"}
@@ -37,7 +40,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def get_queryset(self):  # type: ignore[no-untyped-def]
         data = validated_query(ExecutionFilterSerializer, self.request)
         return selectors.execution_list(
-            user=self.request.user,
+            user=api_caller(self.request),
             workflow_id=data.get("workflow"),
             status=data.get("status"),
             mode=data.get("mode"),
@@ -46,12 +49,14 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         ).defer("version__graph", "inherited_secrets", "resume_call")  # not in a list row
 
     def get_object(self) -> Execution:
-        return selectors.execution_get(user=self.request.user, id=self.kwargs["pk"])
+        return selectors.execution_get(user=api_caller(self.request), id=self.kwargs["pk"])
 
     @extend_schema(request=None, responses=ExecutionOutSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
-        execution = operations.execution_cancel(user=request.user, execution=self.get_object())
+        execution = operations.execution_cancel(
+            user=api_caller(request), execution=self.get_object()
+        )
         return Response(ExecutionOutSerializer(execution).data)
 
     @extend_schema(request=RetryInSerializer, responses={202: RepeatOutSerializer, **PLAN_LIMITED})
@@ -59,7 +64,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def retry(self, request: Request, pk: str) -> Response:
         body = validated(RetryInSerializer(data=request.data))
         repeat = operations.execution_retry(
-            user=request.user, execution=self.get_object(), version=body["version"]
+            user=api_caller(request), execution=self.get_object(), version=body["version"]
         )
         return repeat_accepted(request, repeat)
 
@@ -68,7 +73,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def rerun(self, request: Request, pk: str) -> Response:
         body = validated(RerunInSerializer(data=request.data))
         repeat = operations.execution_rerun(
-            user=request.user,
+            user=api_caller(request),
             execution=self.get_object(),
             from_node=body["from_node"],
             version=body["version"],
@@ -82,7 +87,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     )
     @action(detail=True, methods=["get"], url_path=r"files/(?P<name>[^/]+)")
     def file(self, request: Request, pk: str, name: str) -> FileResponse:
-        execution = selectors.execution_access(user=request.user, id=pk)
+        execution = selectors.execution_access(user=api_caller(request), id=pk)
         try:
             handle, filename = execution_file_open(execution_id=str(execution.pk), name=name)
         except FileMissing:

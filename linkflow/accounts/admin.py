@@ -15,26 +15,26 @@ from django.http import HttpRequest
 from linkflow.core.errors import LinkflowError
 
 from .api_keys import api_key_revoke
-from .models import ApiKey, Membership, Role, User, Workspace
-from .selectors import remember_role
+from .caller import Caller
+from .http import AuthenticatedHttpRequest
+from .models import ApiKey, Membership, User, Workspace
 from .services import workspace_ensure_personal
 
 
-def operator_acting_in(request: HttpRequest, workspace_id: object) -> User:
-    """The signed-in operator, given the owner role in ``workspace_id`` for this request.
+def operator_acting_in(request: AuthenticatedHttpRequest, workspace_id: object) -> Caller:
+    """A caller for the signed-in operator with the owner role in ``workspace_id`` alone.
 
-    Services read the caller's role from the memberships, and roles read for a user object
-    are kept on it (``remember_role``); an operator is usually no member, so the request's
-    own user object is told "owner" here. Nothing is stored, and audit entries name the
-    operator. Only admin actions call this, which Django admin gives to staff alone.
+    Services read the caller's role from the memberships, and an operator is usually no
+    member, so this caller is told "owner" there. The grant lives on the returned caller
+    only: nothing is stored, the operator's user object is untouched, other workspaces
+    are checked as usual, and audit entries name the operator. Only admin actions call
+    this, which Django admin gives to staff alone.
     """
-    user: User = request.user  # type: ignore[assignment]
-    remember_role(user=user, workspace_id=workspace_id, role=Role.OWNER)
-    return user
+    return Caller.person(request.user).acting_as_owner_in(workspace_id)
 
 
 def act_on_each(
-    modeladmin: admin.ModelAdmin,
+    modeladmin: admin.ModelAdmin[Any],
     request: HttpRequest,
     objects: Iterable[Any],
     act: Callable[[Any], Any],
@@ -56,7 +56,7 @@ def act_on_each(
         modeladmin.message_user(request, f"{len(refused)} skipped: {shown}", messages.WARNING)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[Membership, Workspace]):
     model = Membership
     extra = 0
     autocomplete_fields = ("user",)
@@ -64,7 +64,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BaseUserAdmin[User]):
     ordering = ("email",)
     list_display = ("email", "name", "is_active", "is_staff", "date_joined", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser")
@@ -85,7 +85,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
     list_display = ("name", "personal_owner", "member_count", "created_at")
     search_fields = ("name", "personal_owner__email", "=id")
     readonly_fields = ("id", "created_at", "updated_at")
@@ -99,11 +99,11 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
     @admin.display(description="Members", ordering="member_count")
     def member_count(self, workspace: Workspace) -> int:
-        return workspace.member_count  # type: ignore[attr-defined]
+        return int(workspace.member_count)  # type: ignore[attr-defined]  # get_queryset's
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin[Membership]):
     list_display = ("user", "workspace", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("user__email", "workspace__name", "=workspace__id")
@@ -129,7 +129,7 @@ class _KeyStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     """Read-only but for revoking. The secret is shown once to its creator and only its
     hash is stored; the hash is not shown here either (``secret_hash`` is left out)."""
 

@@ -3,7 +3,7 @@
 A key reads ``lf_<prefix8>_<secret>``. Only the SHA-256 of the whole key is stored; the
 ``lf_<prefix8>`` part finds the row and is what lists show, so a leaked key can be
 recognised without the secret ever being kept. A key acts for its creator, confined to its
-workspace (``selectors.confine_to_workspace``) and its scopes (``scoping.HasScope``), and
+workspace (``Caller.for_api_key``) and its scopes (``scoping.HasScope``), and
 only while its creator is active and still a member there.
 """
 
@@ -12,6 +12,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.db import transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -23,9 +24,10 @@ from rest_framework.request import Request
 from linkflow.audit.services import audit_record
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 
+from .caller import Actor, user_of
 from .models import ApiKey, Membership, Role, User, Workspace
 from .scoping import SCOPES
-from .selectors import confine_to_workspace, remember_role, require_role
+from .selectors import require_role
 
 KEY_PREFIX = "lf"
 _PREFIX_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -56,7 +58,7 @@ def _invalid(field: str, message: str) -> LinkflowError:
 
 def api_key_create(
     *,
-    user: User,
+    user: Actor,
     workspace: Workspace,
     name: str,
     scopes: Iterable[str],
@@ -84,14 +86,14 @@ def api_key_create(
         secret_hash=_hash(raw_key),
         scopes=scopes,
         expires_at=expires_at,
-        created_by=user,
+        created_by=user_of(user),
     )
     _audit("api_key.create", user=user, key=key, data={"name": name, "scopes": scopes})
     return key, raw_key
 
 
 @transaction.atomic
-def api_key_revoke(*, user: User, key: ApiKey) -> ApiKey:
+def api_key_revoke(*, user: Actor, key: ApiKey) -> ApiKey:
     """Revoke the key at once; admins and owners of its workspace only.
 
     Revoking a revoked key changes nothing (the first revocation time stays).
@@ -105,20 +107,22 @@ def api_key_revoke(*, user: User, key: ApiKey) -> ApiKey:
     return key
 
 
-def _audit(action: str, *, user: User, key: ApiKey, data: dict[str, object]) -> None:
-    audit_record(action=action, workspace_id=key.workspace_id, actor=user, target=key, data=data)
+def _audit(action: str, *, user: Actor, key: ApiKey, data: dict[str, object]) -> None:
+    audit_record(
+        action=action, workspace_id=key.workspace_id, actor=user_of(user), target=key, data=data
+    )
 
 
 # --- Selectors ------------------------------------------------------------------------
 
 
-def api_key_list(*, user: User, workspace_id: object) -> QuerySet[ApiKey]:
+def api_key_list(*, user: Actor, workspace_id: UUID | str) -> QuerySet[ApiKey]:
     """The workspace's keys, newest first (revoked ones too); admins and owners only."""
     require_role(user=user, workspace_id=workspace_id, at_least=Role.ADMIN)
     return ApiKey.objects.filter(workspace_id=workspace_id).select_related("created_by")
 
 
-def api_key_get(*, user: User, workspace_id: object, id: object) -> ApiKey:
+def api_key_get(*, user: Actor, workspace_id: UUID | str, id: UUID | str) -> ApiKey:
     """One key of the workspace, or NotFound; admins and owners only."""
     key = api_key_list(user=user, workspace_id=workspace_id).filter(pk=id).first()
     if key is None:
@@ -130,7 +134,8 @@ def api_key_get(*, user: User, workspace_id: object, id: object) -> ApiKey:
 
 
 def api_key_check(*, raw_key: str) -> ApiKey:
-    """The live key ``raw_key`` names, with ``created_by`` loaded and confined to it.
+    """The live key ``raw_key`` names, with ``created_by`` loaded and annotated with
+    ``creator_role``, the creator's role in the key's workspace (``Caller.for_api_key``).
 
     Raises ``AuthenticationFailed`` for a malformed, unknown, revoked or expired key, and
     for one whose creator is inactive or has left the workspace. Records the use at most
@@ -152,9 +157,6 @@ def api_key_check(*, raw_key: str) -> ApiKey:
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(raw_key)):
         raise exceptions.AuthenticationFailed("Invalid API key.")
     _require_live(key)
-    user = key.created_by
-    remember_role(user=user, workspace_id=key.workspace_id, role=key.creator_role)
-    confine_to_workspace(user=user, workspace_id=key.workspace_id)
     _touch(key)
     return key
 
@@ -188,8 +190,9 @@ def _touch(key: ApiKey) -> None:
 class ApiKeyAuthentication(BaseAuthentication):
     """``Authorization: Api-Key <key>`` or ``X-API-Key: <key>``.
 
-    ``request.user`` is the key's creator, confined to the key's workspace;
-    ``request.auth`` is the ApiKey, whose scopes ``scoping.HasScope`` checks.
+    ``request.user`` is the key's creator; ``request.auth`` is the ApiKey, whose scopes
+    ``scoping.HasScope`` checks and from which ``http.api_caller`` confines the caller to
+    the key's workspace.
     """
 
     keyword = "Api-Key"
@@ -202,14 +205,14 @@ class ApiKeyAuthentication(BaseAuthentication):
         return key.created_by, key
 
     def _raw_key(self, request: Request) -> str | None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
+        header: str = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() == self.keyword.lower():
             value = value.strip()
             if not value:
                 raise exceptions.AuthenticationFailed("No API key after 'Api-Key'.")
             return value
-        value = request.META.get("HTTP_X_API_KEY", "").strip()
+        value = str(request.META.get("HTTP_X_API_KEY", "")).strip()
         return value or None
 
     def authenticate_header(self, request: Request) -> str:

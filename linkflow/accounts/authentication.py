@@ -41,7 +41,7 @@ class JWTAuthentication(SimpleJWTAuthentication):
         return self.get_user(validated), validated
 
 
-class OAuth2Authentication(ToolkitOAuth2Authentication):
+class OAuth2Authentication(ToolkitOAuth2Authentication):  # type: ignore[misc]  # untyped library
     """django-oauth-toolkit access tokens; a revoked or expired one is 401, not anonymous."""
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:

@@ -3,8 +3,8 @@
 A person signed in (session or JWT) acts with their full membership. A delegated
 credential acts with less: an API key only inside its own workspace and within its
 scopes, an OAuth2 access token in its user's workspaces within the scopes the user
-granted. The workspace limit is enforced by the accounts selectors (see
-``selectors.confine_to_workspace``); the scope limit by ``HasScope``, which is in
+granted. The workspace limit travels on the request's ``Caller`` (``http.api_caller``) to
+the accounts selectors; the scope limit is enforced by ``HasScope``, which is in
 DEFAULT_PERMISSION_CLASSES, so a view that declares no ``required_scopes`` refuses
 delegated credentials instead of silently letting them through.
 """
@@ -95,7 +95,7 @@ class SignedInPersonOnly(BasePermission):
         return not is_delegated(request)
 
 
-class ScopesBackend(BaseScopes):
+class ScopesBackend(BaseScopes):  # type: ignore[misc]  # oauth2_provider ships no types
     """django-oauth-toolkit reads the scope list from here, so it is defined once."""
 
     def get_all_scopes(self) -> dict[str, str]:

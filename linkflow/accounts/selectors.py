@@ -1,4 +1,12 @@
-"""Reads on workspaces, always from the point of view of one user."""
+"""Reads on workspaces, always from the point of view of one caller.
+
+Every function takes ``user``: the request's ``Caller`` (see ``caller.py``: its API-key
+confinement and role cache travel with it), or a bare ``User`` acting with its full
+membership.
+"""
+
+from typing import TypedDict
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db.models import F, OuterRef, QuerySet, Subquery
@@ -6,76 +14,61 @@ from django.db.models import F, OuterRef, QuerySet, Subquery
 from linkflow.audit.models import AuditEvent
 from linkflow.core.errors import NotFound, PermissionDenied
 
-from .models import WRITER_ROLES, Membership, Role, User, Workspace, workspace_ensure_personal
+from .caller import Actor, Caller, as_caller, user_of
+from .models import WRITER_ROLES, Membership, Role, Workspace, workspace_ensure_personal
 
 
-def workspace_ids_for(*, user: User) -> QuerySet[Membership]:
-    """The ids of the workspaces the user belongs to, as a subquery.
+class WorkspaceIdRow(TypedDict):
+    workspace_id: UUID
 
-    A user object confined to one workspace (see ``confine_to_workspace``) gets that one
-    alone, and only while the user still belongs to it.
+
+def workspace_ids_for(*, user: Actor) -> QuerySet[Membership, WorkspaceIdRow]:
+    """The ids of the workspaces the caller belongs to, as a subquery.
+
+    A caller confined to one workspace (an API key) gets that one alone, and only while
+    its user still belongs to it.
     """
-    memberships = Membership.objects.filter(user=user)
-    confined = confined_workspace(user=user)
-    if confined is not None:
-        memberships = memberships.filter(workspace_id=confined)
+    caller = as_caller(user)
+    memberships = Membership.objects.filter(user=caller.user)
+    if caller.confined_to is not None:
+        memberships = memberships.filter(workspace_id=caller.confined_to)
     return memberships.values("workspace_id")
 
 
-# An API key acts for its creator, but only inside the key's workspace. The limit travels on
-# the request's user object (one per request, like the roles below), so every selector and
-# permission check built on workspace_ids_for / role_in / workspace_default_for /
-# workspace_list honours it without knowing that API keys exist.
-_CONFINED_ATTR = "_linkflow_confined_to"
+def remember_role(*, user: Actor, workspace_id: UUID | str, role: str | None) -> None:
+    """Record a role read elsewhere (e.g. annotated on a query) for this caller's later
+    checks; a bare user has no cache to keep it in."""
+    if isinstance(user, Caller):
+        user.roles.remember(workspace_id=workspace_id, role=role)
 
 
-def confine_to_workspace(*, user: User, workspace_id: object) -> None:
-    """From now on this user object sees and acts in ``workspace_id`` only."""
-    user.__dict__[_CONFINED_ATTR] = str(workspace_id)
-
-
-def confined_workspace(*, user: User) -> str | None:
-    """The one workspace this user object is confined to, or None when it is not."""
-    return user.__dict__.get(_CONFINED_ATTR)
-
-
-# Roles looked up for a user object are kept on it: one request (or task) holds its own
-# user object, so a role read while loading a workflow answers the permission check too.
-_ROLES_ATTR = "_linkflow_roles"
-
-
-def remember_role(*, user: User, workspace_id: object, role: str | None) -> None:
-    """Record a role read elsewhere (e.g. annotated on a query) for later checks."""
-    user.__dict__.setdefault(_ROLES_ATTR, {})[str(workspace_id)] = role
-
-
-def role_in(*, user: User, workspace_id: object) -> str | None:
-    """The user's role in the workspace, or None for an outsider."""
-    confined = confined_workspace(user=user)
-    if confined is not None and str(workspace_id) != confined:
+def role_in(*, user: Actor, workspace_id: UUID | str) -> str | None:
+    """The caller's role in the workspace, or None for an outsider (and for any workspace
+    outside an API key's own)."""
+    caller = as_caller(user)
+    if not caller.may_enter(workspace_id):
         return None
-    known: dict[str, str | None] = user.__dict__.get(_ROLES_ATTR, {})
-    if str(workspace_id) in known:
-        return known[str(workspace_id)]
+    if caller.roles.knows(workspace_id):
+        return caller.roles.role(workspace_id)
     role = (
-        Membership.objects.filter(user=user, workspace_id=workspace_id)
+        Membership.objects.filter(user=caller.user, workspace_id=workspace_id)
         .values_list("role", flat=True)
         .first()
     )
-    remember_role(user=user, workspace_id=workspace_id, role=role)
+    caller.roles.remember(workspace_id=workspace_id, role=role)
     return role
 
 
-def caller_role(*, user: User) -> Subquery:
+def caller_role(*, user: Actor) -> Subquery:
     """A subquery for annotating rows with a ``workspace_id`` with the user's role there."""
     return Subquery(
-        Membership.objects.filter(user=user, workspace_id=OuterRef("workspace_id")).values("role")[
-            :1
-        ]
+        Membership.objects.filter(user=user_of(user), workspace_id=OuterRef("workspace_id")).values(
+            "role"
+        )[:1]
     )
 
 
-def require_writer(*, user: User, workspace_id: object) -> None:
+def require_writer(*, user: Actor, workspace_id: UUID | str) -> None:
     """Raise NotFound for an outsider and PermissionDenied for a read-only member."""
     role = role_in(user=user, workspace_id=workspace_id)
     if role is None:
@@ -84,30 +77,30 @@ def require_writer(*, user: User, workspace_id: object) -> None:
         raise PermissionDenied("Viewers cannot change or run workflows.")
 
 
-def workspace_default_for(*, user: User) -> Workspace:
+def workspace_default_for(*, user: Actor) -> Workspace:
     """Where work goes when the caller names no workspace: the personal one, else the oldest.
 
     A signed-in user who belongs to no workspace at all gets a personal one made now, so no
     caller is ever told it has nowhere to work (the one write in this module).
     """
-    confined = confined_workspace(user=user)
-    if confined is not None:
-        return Workspace.objects.get(pk=confined)
-    personal = Workspace.objects.filter(personal_owner=user).first()
+    caller = as_caller(user)
+    if caller.confined_to is not None:
+        return Workspace.objects.get(pk=caller.confined_to)
+    personal = Workspace.objects.filter(personal_owner=caller.user).first()
     if personal is not None:
         return personal
-    workspace = user.workspaces.order_by("created_at").first()
+    workspace = caller.user.workspaces.order_by("created_at").first()
     if workspace is None:
-        workspace = workspace_ensure_personal(user=user)
-        remember_role(user=user, workspace_id=workspace.pk, role=Role.OWNER)
+        workspace = workspace_ensure_personal(user=caller.user)
+        caller.roles.remember(workspace_id=workspace.pk, role=Role.OWNER)
     return workspace
 
 
 # How much each role may do; a role may do everything a lower one may.
-ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
+ROLE_RANK: dict[Role, int] = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
 
 
-def require_role(*, user: User, workspace_id: object, at_least: Role) -> Role:
+def require_role(*, user: Actor, workspace_id: UUID | str, at_least: Role) -> Role:
     """The user's role in the workspace, when it is ``at_least`` or higher.
 
     Raises NotFound (404) for an outsider, so a foreign workspace looks like a missing one,
@@ -123,18 +116,20 @@ def require_role(*, user: User, workspace_id: object, at_least: Role) -> Role:
     return Role(role)
 
 
-def workspace_list(*, user: User) -> QuerySet[Workspace]:
+def workspace_list(*, user: Actor) -> QuerySet[Workspace]:
     """The user's workspaces, each annotated with ``role``: the user's role there."""
-    workspaces = Workspace.objects.filter(memberships__user=user)
-    confined = confined_workspace(user=user)
-    if confined is not None:
-        workspaces = workspaces.filter(pk=confined)
+    caller = as_caller(user)
+    workspaces = Workspace.objects.filter(memberships__user=caller.user)
+    if caller.confined_to is not None:
+        workspaces = workspaces.filter(pk=caller.confined_to)
     return workspaces.annotate(role=F("memberships__role"))
 
 
-def workspace_get(*, user: User, id: object) -> Workspace:
+def workspace_get(*, user: Actor, id: UUID | str | None) -> Workspace:
     """One of the user's workspaces (annotated with ``role``); NotFound otherwise."""
     try:
+        if id is None:
+            raise Workspace.DoesNotExist
         workspace = workspace_list(user=user).get(pk=id)
     except (Workspace.DoesNotExist, ValueError, ValidationError):
         raise NotFound("Workspace not found.") from None
@@ -142,7 +137,7 @@ def workspace_get(*, user: User, id: object) -> Workspace:
     return workspace
 
 
-def member_list(*, user: User, workspace_id: object) -> QuerySet[Membership]:
+def member_list(*, user: Actor, workspace_id: UUID | str) -> QuerySet[Membership]:
     """The memberships of a workspace the user belongs to (any role); NotFound otherwise."""
     require_role(user=user, workspace_id=workspace_id, at_least=Role.VIEWER)
     return (
@@ -152,7 +147,7 @@ def member_list(*, user: User, workspace_id: object) -> QuerySet[Membership]:
     )
 
 
-def workspace_target(*, user: User, workspace_id: object = None) -> Workspace:
+def workspace_target(*, user: Actor, workspace_id: UUID | str | None = None) -> Workspace:
     """The workspace a request names, or the caller's default when it names none.
 
     Only existence is checked here (the service checks the role); an unknown id raises
@@ -166,7 +161,7 @@ def workspace_target(*, user: User, workspace_id: object = None) -> Workspace:
     return workspace
 
 
-def audit_list(*, user: User, workspace_id: object, action: str = "") -> QuerySet[AuditEvent]:
+def audit_list(*, user: Actor, workspace_id: UUID | str, action: str = "") -> QuerySet[AuditEvent]:
     """The workspace's audit events, newest first; only for its admins and owners.
 
     NotFound for an outsider, PermissionDenied for an editor or a viewer.

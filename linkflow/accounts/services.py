@@ -9,9 +9,10 @@ from django.db import transaction
 from linkflow.audit.services import audit_record
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 
+from .caller import Actor, as_caller, user_of
 from .models import Membership, Role, User, Workspace
 from .models import workspace_ensure_personal as workspace_ensure_personal  # re-exported
-from .selectors import confined_workspace, remember_role, require_role
+from .selectors import remember_role, require_role
 
 
 @transaction.atomic
@@ -75,32 +76,32 @@ def membership_add(*, workspace: Workspace, user: User, role: Role = Role.EDITOR
 LAST_OWNER = "last_owner"
 
 
-def _audit(**kwargs: Any) -> None:
-    audit_record(**kwargs)
+def _audit(*, actor: Actor, **kwargs: Any) -> None:
+    audit_record(actor=user_of(actor), **kwargs)
 
 
 @transaction.atomic
-def workspace_create(*, user: User, name: str) -> Workspace:
+def workspace_create(*, user: Actor, name: str) -> Workspace:
     """A new shared workspace with ``user`` as its owner.
 
-    Refused (403 ``api_key_confined``) for a user object confined to one workspace, i.e.
+    Refused (403 ``api_key_confined``) for a caller confined to one workspace, i.e.
     acting through an API key: a key works inside its own workspace, and a new workspace
     would be one outside it.
     """
-    if confined_workspace(user=user) is not None:
+    if as_caller(user).confined_to is not None:
         raise LinkflowError(
             ErrorCode.API_KEY_CONFINED,
             "An API key acts inside its own workspace only; it cannot create workspaces.",
             status_code=403,
         )
     workspace = Workspace.objects.create(name=name)
-    Membership.objects.create(user=user, workspace=workspace, role=Role.OWNER)
+    Membership.objects.create(user=user_of(user), workspace=workspace, role=Role.OWNER)
     _audit(action="workspace.create", workspace_id=workspace.pk, actor=user, target=workspace)
     return workspace
 
 
 @transaction.atomic
-def workspace_rename(*, user: User, workspace: Workspace, name: str) -> Workspace:
+def workspace_rename(*, user: Actor, workspace: Workspace, name: str) -> Workspace:
     """Rename the workspace; admins and owners only (PermissionDenied, NotFound)."""
     require_role(user=user, workspace_id=workspace.pk, at_least=Role.ADMIN)
     old = workspace.name
@@ -117,7 +118,7 @@ def workspace_rename(*, user: User, workspace: Workspace, name: str) -> Workspac
 
 
 @transaction.atomic
-def workspace_delete(*, user: User, workspace: Workspace) -> None:
+def workspace_delete(*, user: Actor, workspace: Workspace) -> None:
     """Delete the workspace with everything in it; owners only.
 
     A personal workspace cannot be deleted (409 ``personal_workspace``): it is where the
@@ -139,7 +140,7 @@ def workspace_delete(*, user: User, workspace: Workspace) -> None:
 
 
 @transaction.atomic
-def member_add(*, user: User, workspace: Workspace, email: str, role: Role) -> Membership:
+def member_add(*, user: Actor, workspace: Workspace, email: str, role: Role) -> Membership:
     """Add the existing user with ``email`` to the workspace with ``role``.
 
     Admins and owners may add members; only an owner may add another owner. Raises a
@@ -170,7 +171,7 @@ def member_add(*, user: User, workspace: Workspace, email: str, role: Role) -> M
 
 
 @transaction.atomic
-def member_set_role(*, user: User, workspace: Workspace, member: User, role: Role) -> Membership:
+def member_set_role(*, user: Actor, workspace: Workspace, member: User, role: Role) -> Membership:
     """Give ``member`` the new ``role``.
 
     Admins and owners may change roles; making or unmaking an owner takes an owner.
@@ -185,7 +186,9 @@ def member_set_role(*, user: User, workspace: Workspace, member: User, role: Rol
     if old != role:
         membership.role = role
         membership.save(update_fields=["role", "updated_at"])
-        remember_role(user=member, workspace_id=workspace.pk, role=role)
+        if member.pk == user_of(user).pk:
+            # Callers who change their own role are checked with the new one from now on.
+            remember_role(user=user, workspace_id=workspace.pk, role=role)
         _audit(
             action="member.role_change",
             workspace_id=workspace.pk,
@@ -197,14 +200,14 @@ def member_set_role(*, user: User, workspace: Workspace, member: User, role: Rol
 
 
 @transaction.atomic
-def member_remove(*, user: User, workspace: Workspace, member: User) -> None:
+def member_remove(*, user: Actor, workspace: Workspace, member: User) -> None:
     """Remove ``member`` from the workspace.
 
     Admins and owners may remove members (an owner only by an owner); anybody may leave.
     NotFound when ``member`` is not in the workspace; 409 ``last_owner`` for the last owner.
     """
     membership = _membership_locked(workspace=workspace, member=member)
-    if member.pk != user.pk:
+    if member.pk != user_of(user).pk:
         _require_manager(user=user, workspace=workspace, roles=(Role(membership.role),))
     if membership.role == Role.OWNER:
         _keep_an_owner(workspace=workspace)
@@ -218,7 +221,7 @@ def member_remove(*, user: User, workspace: Workspace, member: User) -> None:
     )
 
 
-def _require_manager(*, user: User, workspace: Workspace, roles: tuple[Role, ...]) -> None:
+def _require_manager(*, user: Actor, workspace: Workspace, roles: tuple[Role, ...]) -> None:
     """Admins manage members; an owner's role is given or taken only by an owner."""
     at_least = Role.OWNER if Role.OWNER in roles else Role.ADMIN
     require_role(user=user, workspace_id=workspace.pk, at_least=at_least)

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.db import IntegrityError
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -27,7 +28,7 @@ class SignInView(auth_views.LoginView):
     form_class = SignInForm
     redirect_authenticated_user = True
 
-    def form_invalid(self, form: Form) -> HttpResponse:
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)
         wait = getattr(form, "retry_after", None)
         if wait is not None:
@@ -63,9 +64,9 @@ def signup(request: HttpRequest) -> HttpResponse:
 def _form_status(view: Any) -> Any:
     """Answer a rejected form with 400 rather than 200, as the rest of the UI does."""
 
-    class WithStatus(view):  # type: ignore[misc, valid-type]
+    class WithStatus(view):  # type: ignore[misc]  # a class made from a parameter
         def form_invalid(self, form: Form) -> HttpResponse:
-            response = super().form_invalid(form)
+            response: HttpResponse = super().form_invalid(form)
             response.status_code = 400
             return response
 
@@ -83,7 +84,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     """Mails a reset link, at most a few an hour to one address (``reset_mail_allowed``);
     past that the page says the same and sends nothing."""
 
-    def form_valid(self, form: Form) -> HttpResponse:
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
         if reset_mail_allowed(email=form.cleaned_data["email"]):
             return super().form_valid(form)
         return HttpResponseRedirect(self.get_success_url())

@@ -5,7 +5,7 @@ checks the role); the page's own check refuses lower roles before any work is do
 """
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,15 +14,16 @@ from linkflow.core.errors import LinkflowError
 
 from .api_keys import api_key_create, api_key_get, api_key_list, api_key_revoke
 from .forms import ApiKeyForm
+from .http import WorkspaceHttpRequest
 from .models import Role
 from .web import page, show_error
 
 
 def _page(
-    request: HttpRequest, *, form: ApiKeyForm, status: int = 200, **extra: object
+    request: WorkspaceHttpRequest, *, form: ApiKeyForm, status: int = 200, **extra: object
 ) -> HttpResponse:
-    workspace = request.workspace  # type: ignore[attr-defined]
-    keys = api_key_list(user=request.user, workspace_id=workspace.pk)  # type: ignore[arg-type]
+    workspace = request.workspace
+    keys = api_key_list(user=request.caller, workspace_id=workspace.pk)
     context = {"form": form, "keys": keys, "workspace": workspace, "now": timezone.now()}
     context.update(extra)
     return render(request, "accounts/api_keys.html", context, status=status)
@@ -30,7 +31,7 @@ def _page(
 
 @require_http_methods(["GET", "POST"])
 @page(at_least=Role.ADMIN)
-def api_keys(request: HttpRequest) -> HttpResponse:
+def api_keys(request: WorkspaceHttpRequest) -> HttpResponse:
     """List the workspace's keys; a POST mints one and shows its secret in this answer
     only (it is stored hashed, so no later page can show it again)."""
     if request.method == "GET":
@@ -40,8 +41,8 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         return _page(request, form=form, status=400)
     try:
         key, raw_key = api_key_create(
-            user=request.user,  # type: ignore[arg-type]
-            workspace=request.workspace,  # type: ignore[attr-defined]
+            user=request.caller,
+            workspace=request.workspace,
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
             expires_at=form.cleaned_data["expires_at"],
@@ -57,10 +58,10 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.ADMIN)
-def api_key_revoke_view(request: HttpRequest, key_id: str) -> HttpResponse:
+def api_key_revoke_view(request: WorkspaceHttpRequest, key_id: str) -> HttpResponse:
     """Revoke a key at once (asked to confirm first, on the page)."""
-    workspace = request.workspace  # type: ignore[attr-defined]
-    key = api_key_get(user=request.user, workspace_id=workspace.pk, id=key_id)  # type: ignore[arg-type]
-    api_key_revoke(user=request.user, key=key)  # type: ignore[arg-type]
+    workspace = request.workspace
+    key = api_key_get(user=request.caller, workspace_id=workspace.pk, id=key_id)
+    api_key_revoke(user=request.caller, key=key)
     messages.success(request, f"Revoked {key.name} ({key.prefix}…). It no longer works.")
     return redirect("accounts:api_keys")

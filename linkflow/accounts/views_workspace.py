@@ -7,11 +7,12 @@ an owner); their refusals are shown next to the form or row they concern.
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -19,15 +20,18 @@ from linkflow.core.errors import LinkflowError, NotFound
 
 from . import services
 from .forms import MemberAddForm, MemberRoleForm, WorkspaceNameForm
+from .http import AuthenticatedHttpRequest, WorkspaceHttpRequest
 from .models import Membership, Role, User
 from .selectors import member_list
 from .web import SESSION_KEY, page, show_error
 
 
-def _members_page(request: HttpRequest, *, status: int = 200, **context: Any) -> HttpResponse:
+def _members_page(
+    request: WorkspaceHttpRequest, *, status: int = 200, **context: Any
+) -> HttpResponse:
     """The members page, with whichever bound forms or row errors the caller passes."""
-    workspace = request.workspace  # type: ignore[attr-defined]
-    is_owner = request.role == Role.OWNER  # type: ignore[attr-defined]
+    workspace = request.workspace
+    is_owner = request.role == Role.OWNER
     # An admin may not give or take the owner role, so is not offered it.
     choices = [(value, label) for value, label in Role.choices if is_owner or value != Role.OWNER]
     context.setdefault("add_form", MemberAddForm())
@@ -38,7 +42,7 @@ def _members_page(request: HttpRequest, *, status: int = 200, **context: Any) ->
         "accounts/members.html",
         {
             "workspace": workspace,
-            "members": member_list(user=request.user, workspace_id=workspace.pk),  # type: ignore[arg-type]
+            "members": member_list(user=request.caller, workspace_id=workspace.pk),
             "role_choices": choices,
             "is_owner": is_owner,
             "error_member": None,
@@ -50,13 +54,17 @@ def _members_page(request: HttpRequest, *, status: int = 200, **context: Any) ->
 
 @require_GET
 @page(at_least=Role.VIEWER)
-def members(request: HttpRequest) -> HttpResponse:
+def members(request: WorkspaceHttpRequest) -> HttpResponse:
     """Who is in the current workspace, with their roles (and, for admins, the controls)."""
     return _members_page(request)
 
 
 def _submit_on_members_page(
-    request: HttpRequest, form: Form, *, form_key: str, act: Callable[[dict[str, Any]], str]
+    request: WorkspaceHttpRequest,
+    form: Form,
+    *,
+    form_key: str,
+    act: Callable[[dict[str, Any]], str],
 ) -> HttpResponse:
     """Run ``act`` with a valid ``form``'s data and go back to the members page with the
     message it returns. Bad input, or the service's refusal on the field it names, shows
@@ -74,13 +82,13 @@ def _submit_on_members_page(
 
 @require_POST
 @page(at_least=Role.ADMIN)
-def member_add(request: HttpRequest) -> HttpResponse:
+def member_add(request: WorkspaceHttpRequest) -> HttpResponse:
     """Add an existing user by e-mail with a role."""
 
     def add(data: dict[str, Any]) -> str:
         services.member_add(
-            user=request.user,  # type: ignore[arg-type]
-            workspace=request.workspace,  # type: ignore[attr-defined]
+            user=request.caller,
+            workspace=request.workspace,
             email=data["email"],
             role=Role(data["role"]),
         )
@@ -92,18 +100,16 @@ def member_add(request: HttpRequest) -> HttpResponse:
 
 
 def _row_error(
-    request: HttpRequest, membership: Membership, message: str, *, status: int
+    request: WorkspaceHttpRequest, membership: Membership, message: str, *, status: int
 ) -> HttpResponse:
     """The page again, with ``message`` next to the member's row it concerns."""
     return _members_page(request, error_member=membership.user_id, row_error=message, status=status)
 
 
-def _member(request: HttpRequest, user_id: object) -> Membership:
-    workspace = request.workspace  # type: ignore[attr-defined]
+def _member(request: WorkspaceHttpRequest, user_id: UUID) -> Membership:
+    workspace = request.workspace
     membership = (
-        member_list(user=request.user, workspace_id=workspace.pk)  # type: ignore[arg-type]
-        .filter(user_id=user_id)
-        .first()
+        member_list(user=request.caller, workspace_id=workspace.pk).filter(user_id=user_id).first()
     )
     if membership is None:
         raise NotFound("Member not found.")
@@ -112,7 +118,7 @@ def _member(request: HttpRequest, user_id: object) -> Membership:
 
 @require_POST
 @page(at_least=Role.ADMIN)
-def member_role(request: HttpRequest, user_id: str) -> HttpResponse:
+def member_role(request: WorkspaceHttpRequest, user_id: UUID) -> HttpResponse:
     """Give a member another role."""
     membership = _member(request, user_id)
     form = MemberRoleForm(request.POST)
@@ -120,8 +126,8 @@ def member_role(request: HttpRequest, user_id: str) -> HttpResponse:
         return _row_error(request, membership, "Choose a role.", status=400)
     try:
         services.member_set_role(
-            user=request.user,  # type: ignore[arg-type]
-            workspace=request.workspace,  # type: ignore[attr-defined]
+            user=request.caller,
+            workspace=request.workspace,
             member=membership.user,
             role=Role(form.cleaned_data["role"]),
         )
@@ -133,20 +139,20 @@ def member_role(request: HttpRequest, user_id: str) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.ADMIN)
-def member_remove(request: HttpRequest, user_id: str) -> HttpResponse:
+def member_remove(request: WorkspaceHttpRequest, user_id: UUID) -> HttpResponse:
     """Take a member out of the workspace (asked to confirm first, on the page)."""
     membership = _member(request, user_id)
     member: User = membership.user
     try:
         services.member_remove(
-            user=request.user,  # type: ignore[arg-type]
-            workspace=request.workspace,  # type: ignore[attr-defined]
+            user=request.caller,
+            workspace=request.workspace,
             member=member,
         )
     except LinkflowError as error:
         return _row_error(request, membership, error.message, status=error.status_code)
     if member.pk == request.user.pk:
-        messages.success(request, f"You have left {request.workspace.name}.")  # type: ignore[attr-defined]
+        messages.success(request, f"You have left {request.workspace.name}.")
         request.session.pop(SESSION_KEY, None)
         return redirect("home")
     messages.success(request, f"Removed {member.email}.")
@@ -155,13 +161,13 @@ def member_remove(request: HttpRequest, user_id: str) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.ADMIN)
-def workspace_rename(request: HttpRequest) -> HttpResponse:
+def workspace_rename(request: WorkspaceHttpRequest) -> HttpResponse:
     """Give the current workspace a new name."""
 
     def rename(data: dict[str, Any]) -> str:
         services.workspace_rename(
-            user=request.user,  # type: ignore[arg-type]
-            workspace=request.workspace,  # type: ignore[attr-defined]
+            user=request.caller,
+            workspace=request.workspace,
             name=data["name"],
         )
         return "Workspace renamed."
@@ -173,13 +179,13 @@ def workspace_rename(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def workspace_new(request: HttpRequest) -> HttpResponse:
+def workspace_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Create a shared workspace, owned by its creator, and switch to it."""
     form = WorkspaceNameForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             workspace = services.workspace_create(
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
                 name=form.cleaned_data["name"],
             )
         except LinkflowError as error:
@@ -194,12 +200,12 @@ def workspace_new(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @page(at_least=Role.OWNER)
-def workspace_delete(request: HttpRequest) -> HttpResponse:
+def workspace_delete(request: WorkspaceHttpRequest) -> HttpResponse:
     """Delete the current (shared) workspace with everything in it; owners only, asked to
     confirm first. A personal workspace cannot be deleted (the service says why)."""
-    workspace = request.workspace  # type: ignore[attr-defined]
+    workspace = request.workspace
     try:
-        services.workspace_delete(user=request.user, workspace=workspace)  # type: ignore[arg-type]
+        services.workspace_delete(user=request.caller, workspace=workspace)
     except LinkflowError as error:
         return _members_page(request, delete_error=error.message, status=error.status_code)
     request.session.pop(SESSION_KEY, None)

@@ -21,6 +21,8 @@ from django.views.decorators.http import require_POST
 
 from linkflow.core.errors import LinkflowError, NotFound, PermissionDenied
 
+from .caller import Actor, Caller
+from .http import AuthenticatedHttpRequest, WorkspaceHttpRequest
 from .models import WRITER_ROLES, Role, Workspace
 from .selectors import ROLE_RANK, workspace_default_for, workspace_get, workspace_list
 
@@ -29,17 +31,17 @@ SESSION_KEY = "workspace_id"
 View = Callable[..., HttpResponse]
 
 
-def current_workspace(request: HttpRequest) -> Workspace:
+def current_workspace(request: HttpRequest, *, caller: Actor) -> Workspace:
     """The workspace the visitor works in: the one chosen in the session while they are
     still a member of it, else their default. Raises NotFound when they belong to none."""
     chosen = request.session.get(SESSION_KEY)
     if chosen:
         try:
-            return workspace_get(user=request.user, id=chosen)  # type: ignore[arg-type]
+            return workspace_get(user=caller, id=chosen)
         except NotFound:
             request.session.pop(SESSION_KEY, None)
-    workspace = workspace_default_for(user=request.user)  # type: ignore[arg-type]
-    return workspace_get(user=request.user, id=workspace.pk)  # type: ignore[arg-type]
+    workspace = workspace_default_for(user=caller)
+    return workspace_get(user=caller, id=workspace.pk)
 
 
 def role_at_least(role: str | None, at_least: Role) -> bool:
@@ -47,19 +49,23 @@ def role_at_least(role: str | None, at_least: Role) -> bool:
 
 
 def page(*, at_least: Role = Role.VIEWER) -> Callable[[View], View]:
-    """Decorate a page view: sign-in required, ``request.workspace`` and ``request.role``
-    set, the role checked, and LinkFlow's NotFound/PermissionDenied shown as the 404/403
-    pages (a foreign object looks like a missing one)."""
+    """Decorate a page view: sign-in required, ``request.caller``, ``request.workspace`` and
+    ``request.role`` set (see ``WorkspaceHttpRequest``), the role checked, and LinkFlow's
+    NotFound/PermissionDenied shown as the 404/403 pages (a foreign object looks like a
+    missing one)."""
 
     def decorate(view: View) -> View:
         @login_required
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: WorkspaceHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             try:
-                workspace = current_workspace(request)
-                request.workspace = workspace  # type: ignore[attr-defined]
+                # A page is a person signed in: no key confines them; the role cache is
+                # this request's, so the role read with the workspace answers the checks.
+                request.caller = Caller.person(request.user)
+                workspace = current_workspace(request, caller=request.caller)
+                request.workspace = workspace
                 request.role = workspace.role  # type: ignore[attr-defined]
-                if not role_at_least(workspace.role, at_least):  # type: ignore[attr-defined]
+                if not role_at_least(request.role, at_least):
                     raise PermissionDenied(f"This page needs the {at_least.label.lower()} role.")
                 return view(request, *args, **kwargs)
             except NotFound as exc:
@@ -98,10 +104,10 @@ def safe_next(request: HttpRequest, fallback: str = "home") -> HttpResponseRedir
 
 @require_POST
 @login_required
-def workspace_switch(request: HttpRequest) -> HttpResponse:
+def workspace_switch(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Make another of the visitor's workspaces the current one."""
     try:
-        workspace = workspace_get(user=request.user, id=request.POST.get("workspace"))  # type: ignore[arg-type]
+        workspace = workspace_get(user=request.user, id=request.POST.get("workspace"))
     except NotFound as exc:
         raise Http404(exc.message) from exc
     request.session[SESSION_KEY] = str(workspace.pk)
@@ -116,16 +122,18 @@ def workspace_nav(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    caller: Actor = getattr(request, "caller", user)
     workspace = getattr(request, "workspace", None)
     if workspace is None:
         try:
-            workspace = current_workspace(request)
+            workspace = current_workspace(request, caller=caller)
         except LinkflowError:
             return {"nav_workspaces": []}
-    role = workspace.role  # type: ignore[attr-defined]
+    # Annotated by workspace_get, like every workspace a page is given.
+    role: str | None = getattr(workspace, "role", None)
     return {
         "current_workspace": workspace,
-        "nav_workspaces": workspace_list(user=user).order_by("name"),
+        "nav_workspaces": workspace_list(user=caller).order_by("name"),
         "role": role,
         "can_edit": role in WRITER_ROLES,
         "can_manage": role_at_least(role, Role.ADMIN),

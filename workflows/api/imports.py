@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework.request import Request
 
+from linkflow.accounts.http import api_caller
 from linkflow.accounts.models import Workspace
 
 from .. import services
@@ -24,11 +25,11 @@ def import_documents(
     context = {"request": request}
     if format == "linkflow":
         workflow = services.workflow_import(
-            user=request.user, workspace=workspace, document=document
+            user=api_caller(request), workspace=workspace, document=document
         )
         return {"workflow": WorkflowOutSerializer(workflow, context=context).data, "report": None}
     imported = workflows_import_n8n(
-        user=request.user, workspace=workspace, documents=document if is_list else [document]
+        user=api_caller(request), workspace=workspace, documents=document if is_list else [document]
     )
     if not is_list:
         return {

@@ -1,15 +1,17 @@
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from linkflow.engine import node_settings_schema, node_types
+from linkflow.engine import NodeType, node_settings_schema, node_types
 
 
-class NodeTypeOutSerializer(serializers.Serializer):
+class NodeTypeOutSerializer(serializers.Serializer[Any]):
     type = serializers.CharField(help_text="Namespaced `family.name`, e.g. `http.request`.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # shadows a Field attribute
     description = serializers.CharField()
     is_trigger = serializers.BooleanField()
     params_schema = serializers.JSONField(help_text="JSON Schema of the node's `params`.")
@@ -62,7 +64,7 @@ class NodeTypeListView(APIView):
         return Response([_describe(cls) for cls in node_types()])
 
 
-def _describe(cls) -> dict:  # type: ignore[no-untyped-def]
+def _describe(cls: type[NodeType]) -> dict[str, Any]:
     return {
         "type": cls.type,
         "label": cls.label,
@@ -75,7 +77,7 @@ def _describe(cls) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-def node_type_ports(cls) -> dict:  # type: ignore[no-untyped-def]
+def node_type_ports(cls: type[NodeType]) -> dict[str, Any]:
     """The port fields of a node type's description: ``outputs`` at the current version
     with default params, ``outputs_from``, ``version`` and ``item_mode``; and
     ``outside_effects``, which the editor warns of before a test run."""

@@ -23,7 +23,7 @@ from ..subworkflow_inputs import workflow_inputs
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
-class WorkflowSettingsSerializer(serializers.Serializer):
+class WorkflowSettingsSerializer(serializers.Serializer[Any]):
     """What the workflow keeps of its finished executions (n8n's save policy), its error
     workflow, and what a failed webhook call is told. Each field is optional on input; what
     is left out stays as it was (by default everything is kept and no details are told)."""
@@ -73,7 +73,7 @@ class GraphField(serializers.JSONField):
         return super().to_internal_value(data)
 
 
-class WorkflowInSerializer(serializers.Serializer):
+class WorkflowInSerializer(serializers.Serializer[Any]):
     """What a client may send. `graph` is checked by the engine in the service."""
 
     name = StrictCharField(max_length=200)
@@ -84,7 +84,7 @@ class WorkflowInSerializer(serializers.Serializer):
     settings = WorkflowSettingsSerializer(required=False)
 
 
-class WorkflowFilterSerializer(serializers.Serializer):
+class WorkflowFilterSerializer(serializers.Serializer[Any]):
     """The list's query parameters; a bad one is a 400 naming it."""
 
     active = QueryBooleanField(required=False, help_text="`true` or `false`.")
@@ -93,7 +93,7 @@ class WorkflowFilterSerializer(serializers.Serializer):
     )
 
 
-class WebhookOutSerializer(serializers.Serializer):
+class WebhookOutSerializer(serializers.Serializer[Any]):
     """One webhook URL of a workflow. ``path_url`` is set when the node has a readable path."""
 
     node_id = serializers.CharField()
@@ -136,7 +136,7 @@ class WebhookOutSerializer(serializers.Serializer):
         return public_url.rstrip("/") + path
 
 
-class WorkflowListSerializer(serializers.ListSerializer):
+class WorkflowListSerializer(serializers.ListSerializer[Any]):
     """Loads the webhook rows of a whole page in one query instead of one per workflow."""
 
     def to_representation(self, data: Any) -> list[Any]:
@@ -145,7 +145,7 @@ class WorkflowListSerializer(serializers.ListSerializer):
         return super().to_representation(workflows)
 
 
-class WorkflowOutSerializer(serializers.ModelSerializer):
+class WorkflowOutSerializer(serializers.ModelSerializer[Workflow]):
     version = serializers.IntegerField(source="current_version.number", default=None)
     graph = serializers.JSONField(source="current_version.graph", default=None)
     workspace = serializers.UUIDField(source="workspace_id")
@@ -223,7 +223,7 @@ class ImportDocumentField(serializers.JSONField):
         return super().to_internal_value(data)
 
 
-class WorkflowImportInSerializer(serializers.Serializer):
+class WorkflowImportInSerializer(serializers.Serializer[Any]):
     """An export to import: LinkFlow's own (``linkflow``) or n8n's (``n8n``: one
     workflow, or a list of them as ``n8n export:workflow --all`` writes). Without
     ``format`` the document's shape decides."""

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from executions.api.serializers import ExecutionOutSerializer
 from executions.api.views import accepted
 from executions.test_runs import pin_from_node_run, test_run_plan, test_run_start
+from linkflow.accounts.http import api_caller
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.api import validated
 from linkflow.core.errors import ErrorCode, LinkflowError
@@ -32,7 +33,7 @@ WORKFLOW_ID = OpenApiParameter("workflow_id", OpenApiTypes.UUID, OpenApiParamete
 _SCOPES = {"read": "workflows:read", "write": "workflows:write"}
 
 
-class TestPlanInSerializer(serializers.Serializer):
+class TestPlanInSerializer(serializers.Serializer[Any]):
     """What a test run and its plan share: which graph, which node, whether pins count."""
 
     graph = GraphField(
@@ -85,12 +86,15 @@ class WorkflowTestView(APIView):
         workflow = _writable(request, workflow_id)
         data = validated(TestRunInSerializer(data=request.data))
         execution = test_run_start(
-            user=request.user, workflow=workflow, trigger_input=data["input"], **_tested(data)
+            user=api_caller(request),
+            workflow=workflow,
+            trigger_input=data["input"],
+            **_tested(data),
         )
         return accepted(request, execution)
 
 
-class TestPlanOutSerializer(serializers.Serializer):
+class TestPlanOutSerializer(serializers.Serializer[Any]):
     run = serializers.ListField(child=serializers.CharField(), help_text="Run for real.")
     pinned = serializers.ListField(child=serializers.CharField(), help_text="Give pinned items.")
     reused = serializers.ListField(
@@ -122,18 +126,18 @@ class WorkflowTestPlanView(APIView):
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = _writable(request, workflow_id)
         data = validated(TestPlanInSerializer(data=request.data))
-        plan = test_run_plan(user=request.user, workflow=workflow, **_tested(data))
+        plan = test_run_plan(user=api_caller(request), workflow=workflow, **_tested(data))
         return Response(TestPlanOutSerializer(plan).data)
 
 
-class PinnedOutSerializer(serializers.ModelSerializer):
+class PinnedOutSerializer(serializers.ModelSerializer[PinnedData]):
     class Meta:
         model = PinnedData
         fields = ("node_id", "port", "items", "updated_at")
         read_only_fields = fields
 
 
-class PinnedInSerializer(serializers.Serializer):
+class PinnedInSerializer(serializers.Serializer[Any]):
     """Either ``items`` (with an optional ``port``) or ``from_node_run``."""
 
     items = serializers.ListField(
@@ -161,7 +165,7 @@ class PinnedListView(APIView):
         responses=PinnedOutSerializer(many=True),
     )
     def get(self, request: Request, workflow_id: str) -> Response:
-        workflow = selectors.workflow_get(user=request.user, id=workflow_id)
+        workflow = selectors.workflow_get(user=api_caller(request), id=workflow_id)
         return Response(PinnedOutSerializer(pinned.pinned_list(workflow=workflow), many=True).data)
 
 
@@ -171,7 +175,7 @@ class PinnedDetailView(APIView):
     required_scopes = _SCOPES
 
     def _workflow(self, request: Request, workflow_id: str) -> Workflow:
-        return selectors.workflow_get(user=request.user, id=workflow_id)
+        return selectors.workflow_get(user=api_caller(request), id=workflow_id)
 
     @extend_schema(
         operation_id="workflows_pinned_retrieve",
@@ -197,14 +201,14 @@ class PinnedDetailView(APIView):
         _node_id_check(node_id)
         if "from_node_run" in data:
             pin = pin_from_node_run(
-                user=request.user,
+                user=api_caller(request),
                 workflow=workflow,
                 node_id=node_id,
                 node_run_id=data["from_node_run"],
             )
         else:
             pin = pinned.pinned_put(
-                user=request.user,
+                user=api_caller(request),
                 workflow=workflow,
                 node_id=node_id,
                 items=data["items"],
@@ -219,15 +223,15 @@ class PinnedDetailView(APIView):
     )
     def delete(self, request: Request, workflow_id: str, node_id: str) -> Response:
         workflow = self._workflow(request, workflow_id)
-        pinned.pinned_delete(user=request.user, workflow=workflow, node_id=node_id)
+        pinned.pinned_delete(user=api_caller(request), workflow=workflow, node_id=node_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _writable(request: Request, workflow_id: str) -> Workflow:
     """The workflow, for a caller who may change it: the role is checked before the body
     is, so a viewer learns nothing from validation (403, not 400)."""
-    workflow = selectors.workflow_get(user=request.user, id=workflow_id)
-    require_writer(user=request.user, workspace_id=workflow.workspace_id)
+    workflow = selectors.workflow_get(user=api_caller(request), id=workflow_id)
+    require_writer(user=api_caller(request), workspace_id=workflow.workspace_id)
     return workflow
 
 
@@ -240,7 +244,7 @@ def _node_id_check(node_id: str) -> None:
         )
 
 
-class ListenInSerializer(serializers.Serializer):
+class ListenInSerializer(serializers.Serializer[Any]):
     seconds = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -252,7 +256,7 @@ class ListenInSerializer(serializers.Serializer):
     )
 
 
-class ListenOutSerializer(serializers.Serializer):
+class ListenOutSerializer(serializers.Serializer[Any]):
     listening_until = serializers.DateTimeField(source="until")
     pin = serializers.BooleanField()
 
@@ -275,7 +279,10 @@ class WorkflowListenView(APIView):
         workflow = _writable(request, workflow_id)
         data = validated(ListenInSerializer(data=request.data))
         window = listening.listen_open(
-            user=request.user, workflow=workflow, seconds=data.get("seconds"), pin=data["pin"]
+            user=api_caller(request),
+            workflow=workflow,
+            seconds=data.get("seconds"),
+            pin=data["pin"],
         )
         return Response(ListenOutSerializer(window).data)
 
@@ -286,6 +293,6 @@ class WorkflowListenView(APIView):
         responses={204: OpenApiResponse(description="Not listening (any more).")},
     )
     def delete(self, request: Request, workflow_id: str) -> Response:
-        workflow = selectors.workflow_get(user=request.user, id=workflow_id)
-        listening.listen_close(user=request.user, workflow=workflow)
+        workflow = selectors.workflow_get(user=api_caller(request), id=workflow_id)
+        listening.listen_close(user=api_caller(request), workflow=workflow)
         return Response(status=status.HTTP_204_NO_CONTENT)

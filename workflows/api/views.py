@@ -19,6 +19,7 @@ from executions.api.serializers import ExecuteInSerializer, ExecutionOutSerializ
 from executions.api.views import accepted
 from executions.idempotency import request_fingerprint
 from executions.services import execution_create
+from linkflow.accounts.http import api_caller
 from linkflow.accounts.selectors import workspace_target
 from linkflow.core.api import validated, validated_query
 from linkflow.core.errors import ErrorCode, LinkflowError
@@ -47,7 +48,7 @@ class WorkflowViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[Workflow],
 ):
     serializer_class = WorkflowOutSerializer
     # For API keys and OAuth2 tokens (linkflow.accounts.scoping.HasScope); running a
@@ -61,23 +62,25 @@ class WorkflowViewSet(
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         if self.action != "list":
-            return selectors.workflow_list(user=self.request.user)
+            return selectors.workflow_list(user=api_caller(self.request))
         filters = validated_query(WorkflowFilterSerializer, self.request)
-        return selectors.workflow_list(user=self.request.user, **filters)
+        return selectors.workflow_list(user=api_caller(self.request), **filters)
 
     def get_object(self) -> Workflow:
-        return selectors.workflow_get(user=self.request.user, id=self.kwargs["pk"])
+        return selectors.workflow_get(user=api_caller(self.request), id=self.kwargs["pk"])
 
     @extend_schema(
         request=WorkflowInSerializer, responses={201: WorkflowOutSerializer, **PLAN_LIMITED}
     )
     def create(self, request: Request) -> Response:
         data = validated(WorkflowInSerializer(data=request.data))
-        workspace = workspace_target(user=request.user, workspace_id=data.pop("workspace", None))
+        workspace = workspace_target(
+            user=api_caller(request), workspace_id=data.pop("workspace", None)
+        )
         # One transaction: a workflow refused activation (plan limit) is not left behind.
         with transaction.atomic():
             workflow = services.workflow_create(
-                user=request.user,
+                user=api_caller(request),
                 workspace=workspace,
                 name=data["name"],
                 description=data["description"],
@@ -86,7 +89,7 @@ class WorkflowViewSet(
             )
             if data.get("active"):
                 workflow = services.workflow_update(
-                    user=request.user, workflow=workflow, changes={"active": True}
+                    user=api_caller(request), workflow=workflow, changes={"active": True}
                 )
         return Response(
             WorkflowOutSerializer(workflow, context={"request": request}).data,
@@ -111,11 +114,13 @@ class WorkflowViewSet(
         changes.pop("workspace", None)  # moving between workspaces is not an edit
         if partial:
             changes = {k: v for k, v in changes.items() if k in request.data}
-        workflow = services.workflow_update(user=request.user, workflow=workflow, changes=changes)
+        workflow = services.workflow_update(
+            user=api_caller(request), workflow=workflow, changes=changes
+        )
         return Response(WorkflowOutSerializer(workflow, context={"request": request}).data)
 
     def perform_destroy(self, instance: Workflow) -> None:
-        services.workflow_delete(user=self.request.user, workflow=instance)
+        services.workflow_delete(user=api_caller(self.request), workflow=instance)
 
     @extend_schema(
         request=WorkflowImportInSerializer,
@@ -128,7 +133,7 @@ class WorkflowViewSet(
     @action(detail=False, methods=["post"], url_path="import")
     def import_workflow(self, request: Request) -> Response:
         data = validated(WorkflowImportInSerializer(data=request.data))
-        workspace = workspace_target(user=request.user, workspace_id=data.get("workspace"))
+        workspace = workspace_target(user=api_caller(request), workspace_id=data.get("workspace"))
         body = import_documents(
             request, workspace=workspace, document=data["document"], format=data.get("format")
         )
@@ -168,7 +173,7 @@ class WorkflowViewSet(
         workflow = self.get_object()
         data = validated(ExecuteInSerializer(data=request.data))
         execution = execution_create(
-            user=request.user,
+            user=api_caller(request),
             workflow=workflow,
             trigger_input=data["input"],
             mode="api",

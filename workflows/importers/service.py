@@ -7,7 +7,8 @@ from typing import Any
 
 from django.db import transaction
 
-from linkflow.accounts.models import User, Workspace
+from linkflow.accounts.caller import Actor
+from linkflow.accounts.models import Workspace
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 from workflows.models import Workflow
@@ -45,7 +46,7 @@ def n8n_document_check(*, document: Any, field: str = "document") -> None:
 
 @transaction.atomic
 def workflows_import_n8n(
-    *, user: User, workspace: Workspace, documents: list[Any]
+    *, user: Actor, workspace: Workspace, documents: list[Any]
 ) -> list[Imported]:
     """Create one inactive workflow per n8n export in ``documents``, with its report.
 

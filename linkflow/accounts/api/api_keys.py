@@ -4,6 +4,8 @@ Admins and owners only (checked by the services); signed-in people only, never a
 an OAuth2 token, so a leaked key cannot mint itself successors.
 """
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -15,11 +17,12 @@ from linkflow.core.errors import NotFound
 from linkflow.core.fields import StrictCharField
 
 from ..api_keys import api_key_create, api_key_get, api_key_list, api_key_revoke
+from ..http import api_caller
 from ..models import ApiKey, Workspace
 from ..scoping import SCOPES, SignedInPersonOnly
 
 
-class ApiKeyInSerializer(serializers.Serializer):
+class ApiKeyInSerializer(serializers.Serializer[Any]):
     name = StrictCharField(max_length=150)
     # min_length documents minItems: 1 in the schema (allow_empty alone does not).
     scopes = serializers.ListField(
@@ -28,12 +31,12 @@ class ApiKeyInSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
-class ApiKeyOutSerializer(serializers.ModelSerializer):
+class ApiKeyOutSerializer(serializers.ModelSerializer[ApiKey]):
     created_by = serializers.EmailField(source="created_by.email", read_only=True)
 
     class Meta:
         model = ApiKey
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "name",
             "prefix",
@@ -61,7 +64,7 @@ class ApiKeyListView(APIView):
 
     @extend_schema(responses=ApiKeyOutSerializer(many=True))
     def get(self, request: Request, workspace_id: str) -> Response:
-        keys = api_key_list(user=request.user, workspace_id=workspace_id)
+        keys = api_key_list(user=api_caller(request), workspace_id=workspace_id)
         return Response(ApiKeyOutSerializer(keys, many=True).data)
 
     @extend_schema(request=ApiKeyInSerializer, responses={201: ApiKeyCreatedSerializer})
@@ -71,7 +74,9 @@ class ApiKeyListView(APIView):
         workspace = Workspace.objects.filter(pk=workspace_id).first()
         if workspace is None:
             raise NotFound("Workspace not found.")
-        key, raw_key = api_key_create(user=request.user, workspace=workspace, **body.validated_data)
+        key, raw_key = api_key_create(
+            user=api_caller(request), workspace=workspace, **body.validated_data
+        )
         key.key = raw_key  # type: ignore[attr-defined]
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 
@@ -81,11 +86,11 @@ class ApiKeyDetailView(APIView):
 
     @extend_schema(responses=ApiKeyOutSerializer)
     def get(self, request: Request, workspace_id: str, key_id: str) -> Response:
-        key = api_key_get(user=request.user, workspace_id=workspace_id, id=key_id)
+        key = api_key_get(user=api_caller(request), workspace_id=workspace_id, id=key_id)
         return Response(ApiKeyOutSerializer(key).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, workspace_id: str, key_id: str) -> Response:
-        key = api_key_get(user=request.user, workspace_id=workspace_id, id=key_id)
-        api_key_revoke(user=request.user, key=key)
+        key = api_key_get(user=api_caller(request), workspace_id=workspace_id, id=key_id)
+        api_key_revoke(user=api_caller(request), key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -16,10 +16,11 @@ from linkflow.audit.services import audit_record
 from linkflow.core.api import CreatedCursorPagination
 
 from ..auth_views import ThrottledTokenObtainPairView
+from ..http import api_caller
 from ..selectors import audit_list
 
 
-class AuditEventOutSerializer(serializers.ModelSerializer):
+class AuditEventOutSerializer(serializers.ModelSerializer[AuditEvent]):
     actor_email = serializers.EmailField(source="actor.email", default=None, read_only=True)
 
     class Meta:
@@ -38,7 +39,7 @@ class AuditEventOutSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[AuditEvent]):
     """``GET /api/v1/workspaces/{id}/audit/?action=``: admins and owners only."""
 
     serializer_class = AuditEventOutSerializer
@@ -47,7 +48,7 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return audit_list(
-            user=self.request.user,
+            user=api_caller(self.request),
             workspace_id=self.kwargs["workspace_id"],
             action=self.request.query_params.get("action", ""),
         )

@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework import serializers
 
 from linkflow.core.fields import StrictCharField
@@ -5,11 +7,11 @@ from linkflow.core.fields import StrictCharField
 from ..models import Membership, Role, Workspace
 
 
-class WorkspaceInSerializer(serializers.Serializer):
+class WorkspaceInSerializer(serializers.Serializer[Any]):
     name = StrictCharField(max_length=150)
 
 
-class WorkspaceOutSerializer(serializers.ModelSerializer):
+class WorkspaceOutSerializer(serializers.ModelSerializer[Workspace]):
     # The caller's own role, annotated by the selector (absent right after a create).
     role = serializers.SerializerMethodField()
     personal = serializers.SerializerMethodField()
@@ -26,16 +28,16 @@ class WorkspaceOutSerializer(serializers.ModelSerializer):
         return workspace.personal_owner_id is not None
 
 
-class MemberAddSerializer(serializers.Serializer):
+class MemberAddSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=Role.choices, default=Role.EDITOR)
 
 
-class MemberRoleSerializer(serializers.Serializer):
+class MemberRoleSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class MemberOutSerializer(serializers.ModelSerializer):
+class MemberOutSerializer(serializers.ModelSerializer[Membership]):
     user_id = serializers.UUIDField(source="user.id", read_only=True)
     email = serializers.EmailField(source="user.email", read_only=True)
     name = serializers.CharField(source="user.name", read_only=True)
