@@ -329,7 +329,7 @@ def _is_uuid(value: str) -> bool:
 
 
 def pin_from_node_run(
-    *, user: User, workflow: Workflow, node_id: str, node_run_id: object
+    *, user: User, workflow: Workflow, node_id: str, node_run_id: uuid.UUID | str
 ) -> PinnedData:
     """Pin the output a NodeRun recorded (``main``, else its first port with items) as the
     node's pinned data. The NodeRun may be of any execution the user can see.

@@ -10,6 +10,7 @@ do, since nothing on their path imports this module.
 import json
 from collections.abc import Iterable
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -93,7 +94,7 @@ def first_output(output: Any) -> tuple[str, list[Any]]:
     return DEFAULT_PORT, []
 
 
-def _checked(items: Any, *, workspace_id: object) -> list[Any]:
+def _checked(items: Any, *, workspace_id: UUID | str) -> list[Any]:
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise _invalid("A list of JSON objects.")
     try:
@@ -108,7 +109,7 @@ def _checked(items: Any, *, workspace_id: object) -> list[Any]:
     return clean
 
 
-def _workspace_secrets(workspace_id: object) -> set[str]:
+def _workspace_secrets(workspace_id: UUID | str) -> set[str]:
     secrets: set[str] = set()
     for credential in Credential.objects.filter(workspace_id=workspace_id):
         secrets.update(_strings(credential_fields(credential=credential).values()))
