@@ -168,7 +168,8 @@ def _graph_for(workflow: Workflow, graph: dict[str, Any] | None) -> dict[str, An
         raise LinkflowError(
             ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
         )
-    return workflow.current_version.graph
+    saved: dict[str, Any] = workflow.current_version.graph
+    return saved
 
 
 def _version_for(workflow: Workflow, graph: dict[str, Any], *, user: User) -> WorkflowVersion:

@@ -100,8 +100,10 @@ def _checked(items: Any, *, workspace_id: UUID | str) -> list[Any]:
     try:
         storable_json(items)
     except ValidationError as error:
-        raise _invalid(str(error.detail[0])) from None
-    clean = redact(items, _workspace_secrets(workspace_id))
+        # storable_json raises with one message, so the detail is a list of one.
+        detail = error.detail
+        raise _invalid(str(detail[0] if isinstance(detail, list) else detail)) from None
+    clean: list[Any] = redact(items, _workspace_secrets(workspace_id))
     size = len(json.dumps(clean, separators=(",", ":"), ensure_ascii=False).encode())
     limit = settings.LINKFLOW_PINNED_MAX_BYTES
     if size > limit:
