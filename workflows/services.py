@@ -1,7 +1,7 @@
 """Writes on workflows. Every graph is validated by the engine before it is stored."""
 
-import copy
 import json
+from copy import deepcopy
 from typing import Any, TypeGuard
 
 from django.db import transaction
@@ -303,7 +303,7 @@ _STARTER_GRAPH: dict[str, Any] = {
 
 def starter_graph() -> dict[str, Any]:
     """A fresh copy of the minimal valid graph a new workflow begins with."""
-    return copy.deepcopy(_STARTER_GRAPH)
+    return deepcopy(_STARTER_GRAPH)
 
 
 def _copy_name(name: str) -> str:
