@@ -6,11 +6,13 @@ workspace's executions are dispatched at once (see executions/dispatch.py), so w
 it waits its turn. Both read the workspace's plan through ``plan_for``.
 """
 
+from uuid import UUID
+
 from .limits import _month_admit, _month_count, _month_key, _refuse_at
 from .selectors import plan_for
 
 
-def check_monthly_quota(*, workspace_id: object) -> None:
+def check_monthly_quota(*, workspace_id: UUID | str) -> None:
     """Admit one more execution this month or raise ``plan_limit_exceeded`` (402, limit
     ``executions_per_month``). An admitted execution is counted against the month at once."""
     plan = plan_for(workspace_id)
@@ -22,6 +24,6 @@ def check_monthly_quota(*, workspace_id: object) -> None:
     _month_admit(key)
 
 
-def concurrency_limit(*, workspace_id: object) -> int | None:
+def concurrency_limit(*, workspace_id: UUID | str) -> int | None:
     """The plan's ``concurrent_executions`` (dispatched plus running), or None: no limit."""
     return plan_for(workspace_id).concurrent_executions

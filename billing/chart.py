@@ -19,7 +19,8 @@ def nice_ceiling(value: int) -> int:
     """The smallest 1, 2 or 5 times a power of ten that is at least ``value`` (min 1)."""
     if value <= 1:
         return 1
-    power = 10 ** math.floor(math.log10(value))
+    # A non-negative exponent (value > 1), so the power is an int, not a float.
+    power: int = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 5, 10):
         if step * power >= value:
             return step * power
@@ -36,7 +37,7 @@ def daily_chart(days: list[dict[str, Any]]) -> dict[str, Any]:
     bars = []
     for index, day in enumerate(days):
         x = LEFT + index * slot + (slot - bar_w) / 2
-        base = TOP + plot_h
+        base: float = TOP + plot_h
         segments = []
         for status in STATUSES:
             count = int(day[status])

@@ -17,6 +17,7 @@ The counting itself is done by the apps that own the rows, through ``billing.met
 
 import contextlib
 from typing import Any
+from uuid import UUID
 
 from django.core.cache import cache
 from django.db import transaction
@@ -32,7 +33,7 @@ from .selectors import month_bounds, plan_for
 _COUNT_RESYNC_SECONDS = 60
 
 
-def check_activation_allowed(*, workspace_id: object) -> None:
+def check_activation_allowed(*, workspace_id: UUID | str) -> None:
     """Allow one more active workflow or raise ``plan_limit_exceeded`` (402, limit
     ``active_workflows``). Call it inside the transaction that activates: the workspace row
     is locked until it ends, so concurrent activations cannot both take the last slot.
@@ -46,24 +47,24 @@ def check_activation_allowed(*, workspace_id: object) -> None:
         _refuse_at(limit="active_workflows", allowed=plan.active_workflows, current=active)
 
 
-def retention_days(workspace_id: object) -> int:
+def retention_days(workspace_id: UUID | str) -> int:
     """How many days of executions the workspace keeps (the cleanup job's input): the plan's
     with billing on, LINKFLOW_RETENTION_DAYS with billing off."""
     return plan_for(workspace_id).retention_days
 
 
-def executions_this_month(*, workspace_id: object, cap: int | None = None) -> int:
+def executions_this_month(*, workspace_id: UUID | str, cap: int | None = None) -> int:
     """Executions created in the workspace this calendar month (UTC), counting at most ``cap``."""
     start, _ = month_bounds()
     return meters.executions_created()(workspace_id=workspace_id, since=start, cap=cap)
 
 
-def concurrent_executions(*, workspace_id: object, cap: int | None = None) -> int:
+def concurrent_executions(*, workspace_id: UUID | str, cap: int | None = None) -> int:
     """The workspace's queued plus running executions, counting at most ``cap``."""
     return meters.executions_live()(workspace_id=workspace_id, cap=cap)
 
 
-def active_workflows(*, workspace_id: object) -> int:
+def active_workflows(*, workspace_id: UUID | str) -> int:
     """The workspace's active workflows."""
     return meters.workflows_active()(workspace_id=workspace_id)
 
@@ -89,12 +90,12 @@ def _refuse_at(*, limit: str, allowed: int, current: int) -> None:
         )
 
 
-def _month_key(workspace_id: object) -> str:
+def _month_key(workspace_id: UUID | str) -> str:
     start, _ = month_bounds()
     return f"billing:executions:{workspace_id}:{start:%Y%m}"
 
 
-def _month_count(workspace_id: object, *, key: str, allowed: int) -> int:
+def _month_count(workspace_id: UUID | str, *, key: str, allowed: int) -> int:
     used = cache.get(key)
     if used is None:
         used = executions_this_month(workspace_id=workspace_id, cap=allowed)

@@ -10,13 +10,14 @@ the rows is not installed.
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 
 @dataclass(frozen=True)
 class WorkspaceTotals:
     """One workspace's executions that finished in a period, for the daily usage row."""
 
-    workspace_id: object
+    workspace_id: UUID
     succeeded: int
     failed: int
     cancelled: int
@@ -25,11 +26,11 @@ class WorkspaceTotals:
 
 
 class CountCreated(Protocol):
-    def __call__(self, *, workspace_id: object, since: datetime, cap: int | None) -> int: ...
+    def __call__(self, *, workspace_id: UUID | str, since: datetime, cap: int | None) -> int: ...
 
 
 class CountLive(Protocol):
-    def __call__(self, *, workspace_id: object, cap: int | None) -> int: ...
+    def __call__(self, *, workspace_id: UUID | str, cap: int | None) -> int: ...
 
 
 class TotalsFinished(Protocol):
@@ -37,11 +38,11 @@ class TotalsFinished(Protocol):
 
 
 class CountActive(Protocol):
-    def __call__(self, *, workspace_id: object) -> int: ...
+    def __call__(self, *, workspace_id: UUID | str) -> int: ...
 
 
 class ListRefusals(Protocol):
-    def __call__(self, *, workspace_id: object, since: datetime) -> list[dict[str, Any]]: ...
+    def __call__(self, *, workspace_id: UUID | str, since: datetime) -> list[dict[str, Any]]: ...
 
 
 @dataclass

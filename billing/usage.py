@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.utils import timezone
 
@@ -52,7 +53,7 @@ def usage_aggregate_recent() -> int:
     return usage_aggregate(day=today - timedelta(days=1)) + usage_aggregate(day=today)
 
 
-def usage_report(*, workspace_id: object) -> dict[str, Any]:
+def usage_report(*, workspace_id: UUID | str) -> dict[str, Any]:
     """The workspace's plan (and why it applies: billing off, the default plan, or its
     subscription), its limits against current use, and the last REPORT_DAYS days of
     UsageDaily (oldest first, days without a row as zeros)."""
@@ -93,7 +94,7 @@ def usage_report(*, workspace_id: object) -> dict[str, Any]:
     }
 
 
-def _daily(workspace_id: object) -> list[dict[str, Any]]:
+def _daily(workspace_id: UUID | str) -> list[dict[str, Any]]:
     today = timezone.now().astimezone(UTC).date()
     first = today - timedelta(days=REPORT_DAYS - 1)
     stored = {

@@ -28,7 +28,8 @@ def encrypt(data: dict[str, Any]) -> str:
 
 def decrypt(token: str) -> dict[str, Any]:
     """The fields back; raises cryptography.fernet.InvalidToken if no key fits."""
-    return json.loads(_fernet().decrypt(token.encode()))
+    fields: dict[str, Any] = json.loads(_fernet().decrypt(token.encode()))
+    return fields
 
 
 def rotate(token: str) -> str:

@@ -2,6 +2,7 @@
 
 import base64
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -145,7 +146,7 @@ class CredentialResolver:
     def __init__(
         self,
         *,
-        workspace_id: object,
+        workspace_id: UUID | str,
         execution_id: str | None = None,
         inherited: frozenset[str] = frozenset(),
     ) -> None:
@@ -219,7 +220,7 @@ class CredentialResolver:
 
 def credential_resolver(
     *,
-    workspace_id: object,
+    workspace_id: UUID | str,
     execution_id: str | None = None,
     inherited: frozenset[str] = frozenset(),
 ) -> CredentialResolver:

@@ -20,10 +20,12 @@ import importlib
 import importlib.util
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.utils import timezone
 
 from linkflow.accounts.models import Workspace
@@ -37,14 +39,16 @@ from .payloads import payloads_delete
 _ACTIVE_STATUSES = ("pending", "queued", "running", "waiting")
 
 
-def _plan_retention() -> Callable[[object], int | None] | None:
+def _plan_retention() -> Callable[[UUID | str], int | None] | None:
     # Billing may not be installed in every deployment; when it is, its plans decide.
     if importlib.util.find_spec("billing.limits") is None:
         return None
-    return importlib.import_module("billing.limits").retention_days  # type: ignore[no-any-return]
+    retention: Callable[[UUID | str], int | None]
+    retention = importlib.import_module("billing.limits").retention_days
+    return retention
 
 
-def retention_days_for(workspace_id: object) -> int | None:
+def retention_days_for(workspace_id: UUID | str) -> int | None:
     """Days of executions the workspace keeps; None keeps them for ever."""
     plan_retention = _plan_retention()
     if plan_retention is None:
@@ -63,7 +67,7 @@ def executions_cleanup(*, now: datetime | None = None, batch: int = 1000) -> int
     """
     now = now or timezone.now()
     workspaces = Workspace.objects.order_by("pk").values_list("pk", flat=True).iterator()
-    cutoffs = {}
+    cutoffs: dict[UUID, datetime | None] = {}
     for workspace_id in workspaces:
         days = retention_days_for(workspace_id)
         cutoffs[workspace_id] = None if days is None else now - timedelta(days=days)
@@ -139,10 +143,10 @@ def _unsaved_by_policy() -> models.Q:
 
 def _holds_node_data() -> models.Q:
     runs = NodeRun.objects.filter(execution_id=models.OuterRef("pk")).exclude(input=[], output={})
-    return ~models.Q(trigger_input={}) | models.Exists(runs)
+    return ~models.Q(trigger_input={}) | models.Q(models.Exists(runs))
 
 
-def _strip_node_data(ids: list[object]) -> int:
+def _strip_node_data(ids: list[UUID]) -> int:
     for execution_id in ids:
         payloads_delete(execution_id=str(execution_id))
         files_delete(execution_id=str(execution_id))
@@ -151,7 +155,7 @@ def _strip_node_data(ids: list[object]) -> int:
         return Execution.objects.filter(pk__in=ids).update(trigger_input={})
 
 
-def _cleanup_workspace(workspace_id: object, *, cutoff: datetime, batch: int) -> int:
+def _cleanup_workspace(workspace_id: UUID, *, cutoff: datetime, batch: int) -> int:
     expired = (
         Execution.objects.filter(
             workspace_id=workspace_id, created_at__lt=cutoff, status__in=FINISHED_STATUSES
@@ -165,7 +169,7 @@ def _cleanup_workspace(workspace_id: object, *, cutoff: datetime, batch: int) ->
     return deleted
 
 
-def _delete_executions(ids: list[object]) -> int:
+def _delete_executions(ids: list[UUID]) -> int:
     """Delete these executions, their descendants' and their own stored objects."""
     family = _with_descendants(ids)
     for execution_id in family:
@@ -176,7 +180,7 @@ def _delete_executions(ids: list[object]) -> int:
     return per_model.get(Execution._meta.label, 0)
 
 
-def _with_descendants(ids: list[object]) -> list[object]:
+def _with_descendants(ids: list[UUID]) -> list[UUID]:
     # Sub-workflow children cascade with their parent; their storage must go with them.
     family, level = list(ids), list(ids)
     for _ in range(settings.LINKFLOW_SUBWORKFLOW_MAX_DEPTH + 1):
@@ -188,7 +192,7 @@ def _with_descendants(ids: list[object]) -> list[object]:
 
 
 def executions_drop_expired_months(
-    *, cutoffs: dict[object, datetime | None], now: datetime | None = None
+    *, cutoffs: dict[UUID, datetime | None], now: datetime | None = None
 ) -> int:
     """Drop each month's partitions whose rows may all go; return how many executions
     (descendants in younger months included) were deleted. 0 where unpartitioned.
@@ -210,7 +214,7 @@ def executions_drop_expired_months(
     return deleted
 
 
-def _droppable(month: Month, *, keeping: list[object]) -> bool:
+def _droppable(month: Month, *, keeping: list[UUID]) -> bool:
     executions = month.partition(EXECUTIONS)
     active = list(_ACTIVE_STATUSES)
     with connection.cursor() as cursor:
@@ -224,7 +228,7 @@ def _droppable(month: Month, *, keeping: list[object]) -> bool:
         return not cursor.fetchone()[0]
 
 
-def _drop_month(month: Month, *, keeping: list[object]) -> int:
+def _drop_month(month: Month, *, keeping: list[UUID]) -> int:
     executions, node_runs = month.partition(EXECUTIONS), month.partition(NODE_RUNS)
     in_month = RawSQL(f"SELECT id FROM {executions}", ())
     # Sub-workflow children created in a younger month cascade with their parent.
@@ -248,7 +252,7 @@ def _drop_month(month: Month, *, keeping: list[object]) -> int:
         if not _droppable(month, keeping=keeping):  # something changed meanwhile
             return deleted
         cursor.execute(f"SELECT count(*) FROM {executions}")
-        count = cursor.fetchone()[0]
+        count = int(cursor.fetchone()[0])
         _unlink_references(in_month, month_end=month.end)
         cursor.execute(f"DELETE FROM {DEDUPE} WHERE execution_id IN (SELECT id FROM {executions})")
         # Deferred foreign key checks still pending on the month's rows (ones written in
@@ -264,7 +268,10 @@ def _unlink_references(in_month: RawSQL, *, month_end: datetime) -> None:
     relations = [  # hidden ones (related_name="+", like DeadLetter's) included
         field
         for field in Execution._meta.get_fields(include_hidden=True)
-        if field.auto_created and not field.concrete and (field.one_to_many or field.one_to_one)
+        if isinstance(field, ForeignObjectRel)
+        and field.auto_created
+        and not field.concrete
+        and (field.one_to_many or field.one_to_one)
     ]
     for relation in relations:
         model, field = relation.related_model, relation.field

@@ -59,7 +59,8 @@ def completion_push(
 ) -> None:
     """Add the announcement of ``outcome`` to a Redis pipeline (two commands)."""
     key = _key(execution_id)
-    pipe.rpush(key, json.dumps(outcome)).expire(key, _TTL_SECONDS)
+    pipe.rpush(key, json.dumps(outcome))
+    pipe.expire(key, _TTL_SECONDS)
 
 
 def completion_wait(*, execution_id: str, timeout: float) -> dict[str, Any] | None:
@@ -68,8 +69,8 @@ def completion_wait(*, execution_id: str, timeout: float) -> dict[str, Any] | No
     Returns None on timeout. Only one waiter per execution receives the outcome.
     """
     if settings.REDIS_URL:
-        found = _waiting_redis().blpop([_key(execution_id)], timeout=max(timeout, 0.01))
-        return json.loads(found[1]) if found else None
+        popped = _waiting_redis().blpop([_key(execution_id)], timeout=max(timeout, 0.01))
+        return json.loads(popped[1]) if popped else None
     with _local_changed:
         _local_changed.wait_for(lambda: execution_id in _local, timeout=timeout)
         found = _local.pop(execution_id, None)

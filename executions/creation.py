@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -176,7 +177,7 @@ def _dispatch(execution: Execution, *, admission: Admission) -> None:
         execution.dispatched_at = promoted.at
 
 
-def check_test_rate(*, workspace_id: object) -> None:
+def check_test_rate(*, workspace_id: UUID | str) -> None:
     """Count one test run of the workspace this minute, or raise ``test_run_limit`` (429)."""
     rate = f"{settings.LINKFLOW_TEST_RUNS_PER_MINUTE}/min"
     wait = limit_wait(key=f"test-runs:{workspace_id}", rate=rate)
@@ -189,7 +190,7 @@ def check_test_rate(*, workspace_id: object) -> None:
         )
 
 
-def _check_test_concurrency(*, workspace_id: object) -> None:
+def _check_test_concurrency(*, workspace_id: UUID | str) -> None:
     # Serialised per workspace by its row lock (as dispatch is), so two concurrent test
     # runs cannot both take the last place.
     Workspace.objects.select_for_update(no_key=True).filter(pk=workspace_id).exists()
@@ -215,7 +216,7 @@ def _test_limited(message: str, *, limit: str, wait: int) -> LinkflowError:
     )
 
 
-def _deduplicated(*, workflow_id: object, dedupe: Dedupe) -> Execution | None:
+def _deduplicated(*, workflow_id: UUID | str, dedupe: Dedupe) -> Execution | None:
     """The execution already holding the key, or None; one older than the window gives
     the key up (a conditional update, so concurrent callers agree) and None is returned."""
     earlier = Execution.objects.filter(workflow_id=workflow_id, dedupe_key=dedupe.key).first()

@@ -55,8 +55,8 @@ def dead_letter_record(
     traceback: str = "",
     task_id: str = "",
     attempts: int = 1,
-    workspace_id: object = None,
-    execution_id: object = None,
+    workspace_id: uuid.UUID | str | None = None,
+    execution_id: uuid.UUID | str | None = None,
     now: datetime | None = None,
 ) -> DeadLetter:
     """Record a failure of ``task_name(*args, **kwargs)``; return its dead letter.
@@ -120,7 +120,7 @@ def _fingerprint(task_name: str, args: list[Any], kwargs: dict[str, Any]) -> str
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def execution_fail_internal(*, execution_id: object, dead_letter: DeadLetter) -> bool:
+def execution_fail_internal(*, execution_id: uuid.UUID | str, dead_letter: DeadLetter) -> bool:
     """Mark an execution that crashed its worker failed (code ``internal_error``).
 
     Only a queued or running execution changes (a conditional UPDATE): one that finished
@@ -144,7 +144,12 @@ def execution_fail_internal(*, execution_id: object, dead_letter: DeadLetter) ->
     )
     mode = Execution.objects.filter(pk=execution_id).values_list("mode", flat=True).first()
     if changed and mode == ExecutionMode.WEBHOOK:
-        outcome = {"status": "failed", "response": None, "last_items": [], "error": error}
+        outcome: dict[str, Any] = {
+            "status": "failed",
+            "response": None,
+            "last_items": [],
+            "error": error,
+        }
         completion_publish(execution_id=str(execution_id), outcome=outcome)
     return bool(changed)
 

@@ -32,14 +32,14 @@ DISPATCHED_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 SWEEP_BATCH = 200
 
 
-def dispatch_window(*, workspace_id: object) -> int:
+def dispatch_window(*, workspace_id: UUID | str) -> int:
     """How many of the workspace's executions may be dispatched at once (at least 1)."""
     window = max(settings.LINKFLOW_DISPATCH_WINDOW, 1)
     limit = concurrency_limit(workspace_id=workspace_id)
     return window if limit is None else max(min(limit, window), 1)
 
 
-def dispatch_promote(*, workspace_id: object) -> int:
+def dispatch_promote(*, workspace_id: UUID | str) -> int:
     """Dispatch the workspace's oldest pending executions into its free slots; return how
     many. Their messages are sent when the surrounding transaction (or this one) commits."""
     return len(dispatch_promoted(workspace_id=workspace_id).ids)
@@ -53,7 +53,7 @@ class Promoted:
     at: datetime | None = None
 
 
-def dispatch_promoted(*, workspace_id: object) -> Promoted:
+def dispatch_promoted(*, workspace_id: UUID | str) -> Promoted:
     """``dispatch_promote``, saying which executions it dispatched and when.
 
     Promoters of one workspace are serialised by a lock on its row (FOR NO KEY UPDATE, so
@@ -93,7 +93,7 @@ RETURNING id
 """
 
 
-def _pending_moved(*, workspace_id: object, window: int, now: datetime) -> list[str]:
+def _pending_moved(*, workspace_id: UUID | str, window: int, now: datetime) -> list[str]:
     workspace = str(workspace_id) if connection.vendor == "postgresql" else _hex(workspace_id)
     params = [
         ExecutionStatus.QUEUED.value,

@@ -74,7 +74,7 @@ class Subscriber:
         self.wake = asyncio.Event()
         self.floor = 0
         self.ahead: set[int] = set()
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self.dropped = False
 
     def start(self, *, first: Iterable[str] = (), floor: int = 0) -> None:
@@ -143,8 +143,8 @@ class Hub:
 
     def __init__(self) -> None:
         self.groups: dict[str, set[Subscriber]] = {}
-        self.listener: asyncio.Task | None = None
-        self.listening: asyncio.Future | None = None
+        self.listener: asyncio.Task[None] | None = None
+        self.listening: asyncio.Future[None] | None = None
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
         """Follow the group; every event published once this returns reaches the subscriber."""
@@ -180,7 +180,7 @@ class Hub:
             self.listener = asyncio.get_running_loop().create_task(self._listen(self.listening))
         await asyncio.wait_for(asyncio.shield(self.listening), timeout=10)
 
-    async def _listen(self, listening: asyncio.Future) -> None:
+    async def _listen(self, listening: asyncio.Future[None]) -> None:
         client = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
         pubsub = client.pubsub()
         try:
@@ -206,7 +206,7 @@ class Hub:
             self.listening = None  # the next subscriber starts a new listener
             self._drop_all(CLOSE_FEED_LOST)
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
             await client.aclose()
 
     def _drop_all(self, code: int) -> None:

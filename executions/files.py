@@ -29,7 +29,8 @@ class FileMissing(LookupError):
         self.key = key
 
 
-class _TypedContent(ContentFile):
+# Django's File classes are generic only in the stubs: not subscriptable at run time.
+class _TypedContent(ContentFile):  # type: ignore[type-arg]
     """Bytes with a content type; S3Storage stores it as the object's Content-Type."""
 
     def __init__(self, content: bytes, *, content_type: str) -> None:
@@ -69,7 +70,7 @@ class StorageFileStore:
         return bytes(content)
 
 
-def file_open(ref: dict[str, Any], *, execution_id: str | None = None) -> File:
+def file_open(ref: dict[str, Any], *, execution_id: str | None = None) -> "File[bytes]":
     """Open the file a ``$file`` reference names, for reading bytes; the caller closes it.
 
     Pass ``execution_id`` whenever the reference came from items (anything a user could

@@ -8,6 +8,7 @@ versions are dropped past ``_MAX_VERSIONS``.
 
 import threading
 from collections import OrderedDict
+from uuid import UUID
 
 from linkflow.engine import Graph
 from workflows.models import WorkflowVersion
@@ -17,7 +18,7 @@ _graphs: OrderedDict[str, Graph] = OrderedDict()
 _lock = threading.Lock()
 
 
-def version_graph(*, version_id: object) -> Graph:
+def version_graph(*, version_id: UUID | str) -> Graph:
     """The parsed graph of the version (one query the first time in this process)."""
     key = str(version_id)
     with _lock:

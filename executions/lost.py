@@ -55,7 +55,12 @@ def execution_fail_lost(*, execution_id: str, lease: Q, code: str, message: str)
             ).get(pk=execution_id)
             error_handoff(execution=execution, error=error)
             publisher.events_publish_on_commit([_finished_event(execution, error, now)])
-            outcome = {"status": "failed", "response": None, "last_items": [], "error": error}
+            outcome: dict[str, Any] = {
+                "status": "failed",
+                "response": None,
+                "last_items": [],
+                "error": error,
+            }
             transaction.on_commit(
                 lambda: completion_publish(execution_id=execution_id, outcome=outcome)
             )

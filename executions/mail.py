@@ -14,12 +14,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend
 
 from linkflow.engine.net import AddressPolicy, open_guarded_socket
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 DEFAULT_SMTP_TIMEOUT_SECONDS = 30.0
 
@@ -63,7 +66,7 @@ class GuardedSMTP(smtplib.SMTP):
             port,
             timeout=min(timeout, self._time_left()),
             policy=self._policy,
-            source_address=self.source_address,
+            source_address=_bind_address(self.source_address),
         )
         self._watchdog = threading.Timer(self._time_left(), self._expire, args=(sock,))
         self._watchdog.daemon = True
@@ -80,7 +83,7 @@ class GuardedSMTP(smtplib.SMTP):
             self._watchdog.cancel()
         super().close()
 
-    def send(self, s: str | bytes) -> None:
+    def send(self, s: ReadableBuffer | str) -> None:
         self._arm()
         with self._timeouts_named():
             super().send(s)
@@ -114,6 +117,17 @@ class GuardedSMTP(smtplib.SMTP):
         return left
 
 
+def _bind_address(source: object) -> tuple[str, int] | None:
+    # smtplib accepts more shapes than the guarded socket binds; nothing here sets one.
+    if source is None:
+        return None
+    if isinstance(source, tuple) and len(source) == 2:
+        host, port = source
+        if isinstance(host, str) and isinstance(port, int):
+            return host, port
+    raise TypeError(f"a guarded SMTP connection cannot bind to {source!r}")
+
+
 class GuardedSMTPSSL(smtplib.SMTP_SSL, GuardedSMTP):
     """Implicit TLS over a guarded socket: SMTP_SSL wraps what GuardedSMTP opened."""
 
@@ -140,7 +154,7 @@ class GuardedEmailBackend(EmailBackend):
         self._deadline = deadline
 
     @property
-    def connection_class(self) -> Any:  # type: ignore[override]
+    def connection_class(self) -> Any:
         base = GuardedSMTPSSL if self.use_ssl else GuardedSMTP
         policy, deadline = self._policy, self._deadline
 

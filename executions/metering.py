@@ -6,6 +6,7 @@ asks for one workspace it already knows the caller may act in.
 
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 
@@ -18,14 +19,14 @@ from .models import Execution, ExecutionMode, ExecutionStatus, NodeRun
 CONCURRENT_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 
 
-def executions_created_count(*, workspace_id: object, since: datetime, cap: int | None) -> int:
+def executions_created_count(*, workspace_id: UUID | str, since: datetime, cap: int | None) -> int:
     """Executions created in the workspace since ``since``, counting at most ``cap``. Test
     runs from the editor never count (they have limits of their own)."""
     rows = Execution.objects.filter(workspace_id=workspace_id, created_at__gte=since)
     return _count(rows.exclude(mode=ExecutionMode.TEST), cap)
 
 
-def executions_live_count(*, workspace_id: object, cap: int | None) -> int:
+def executions_live_count(*, workspace_id: UUID | str, cap: int | None) -> int:
     """The workspace's queued plus running executions (test runs left out), counting at
     most ``cap``."""
     rows = Execution.objects.filter(workspace_id=workspace_id, status__in=CONCURRENT_STATUSES)

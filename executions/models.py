@@ -179,8 +179,8 @@ class ExecutionCreatedAtField(models.DateTimeField):  # type: ignore[type-arg]
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         value: datetime | None = getattr(model_instance, self.attname)
-        if value is None and add:
-            value = model_instance.execution.created_at  # type: ignore[attr-defined]
+        if value is None and add and isinstance(model_instance, NodeRun):
+            value = model_instance.execution.created_at
             setattr(model_instance, self.attname, value)
         return value
 

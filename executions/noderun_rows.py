@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from django.db import connection
+from django.db.models import Field
 from django.utils import timezone
 
 from .models import NodeRun
@@ -31,19 +32,24 @@ ROW_FIELDS = (
 )
 
 
+def _column(name: str) -> str:
+    field = NodeRun._meta.get_field(name)
+    if not isinstance(field, Field) or field.column is None:
+        raise LookupError(f"NodeRun.{name} is not a column")  # renamed without this module
+    return field.column
+
+
 @cache
 def _statement_parts(vendor: str) -> tuple[str, str, str]:
-    meta = NodeRun._meta
     quote = connection.ops.quote_name
     names = ("id", "created_at", "updated_at", *ROW_FIELDS)
-    columns = ", ".join(quote(meta.get_field(name).column) for name in names)
+    columns = ", ".join(quote(_column(name)) for name in names)
     one_row = "(" + ", ".join(["%s"] * len(names)) + ")"
-    conflict = ", ".join(quote(meta.get_field(name).column) for name in CONFLICT_FIELDS)
+    conflict = ", ".join(quote(_column(name)) for name in CONFLICT_FIELDS)
     updates = ", ".join(
-        f"{quote(meta.get_field(name).column)} = excluded.{quote(meta.get_field(name).column)}"
-        for name in UPSERT_FIELDS
+        f"{quote(_column(name))} = excluded.{quote(_column(name))}" for name in UPSERT_FIELDS
     )
-    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
+    head = f"INSERT INTO {quote(NodeRun._meta.db_table)} ({columns}) VALUES "
     tail = f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
     return head, one_row, tail
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 EXECUTIONS = "executions_execution"
@@ -136,7 +137,9 @@ def partition_create(*, month: Month) -> list[str]:
     return created
 
 
-def _move_out_of_default(cursor, table: str, key: str, name: str, bounds: str, month: Month):  # type: ignore[no-untyped-def]
+def _move_out_of_default(
+    cursor: CursorWrapper, table: str, key: str, name: str, bounds: str, month: Month
+) -> None:
     # A new partition cannot be attached while the default one holds rows of its range:
     # the rows move to a detached table first, which is then attached (one transaction,
     # so readers see them in one place or the other).
@@ -157,7 +160,7 @@ def _move_out_of_default(cursor, table: str, key: str, name: str, bounds: str, m
         )
 
 
-def _columns(cursor, table: str) -> list[str]:  # type: ignore[no-untyped-def]
+def _columns(cursor: CursorWrapper, table: str) -> list[str]:
     cursor.execute(
         "SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = to_regclass(%s)"
         " AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
@@ -178,6 +181,6 @@ def _months_in_default() -> list[Month]:
     return list(months)
 
 
-def partition_lock(cursor) -> None:  # type: ignore[no-untyped-def]
+def partition_lock(cursor: CursorWrapper) -> None:
     """Take the partition maintenance lock for the current transaction."""
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])

@@ -16,12 +16,12 @@ only, and only with the ``executions:read`` scope (else 4403).
 i.e. ride on the session cookie: see CookieOriginValidator.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
-from channels.middleware import BaseMiddleware
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
@@ -49,14 +49,17 @@ websocket_urlpatterns = [
 ]
 
 
-class CredentialMiddleware(BaseMiddleware):
+class CredentialMiddleware:
     """Puts the user of a JWT or API key from the handshake into ``scope["user"]`` and its
     caller (an API key's confined to the key's workspace) into ``scope["linkflow_caller"]``,
     the subprotocol to answer with into ``scope["linkflow_subprotocol"]``, and for an API
     key whether its scopes allow following executions into ``scope["linkflow_scope_ok"]``."""
 
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        scope = dict(scope)
+        scope = dict(scope)  # a copy: the outer layers keep the scope they passed
         kind, credential, subprotocol = _presented(scope)
         scope["linkflow_subprotocol"] = subprotocol
         scope["linkflow_scope_ok"] = True
@@ -65,7 +68,7 @@ class CredentialMiddleware(BaseMiddleware):
             scope["user"] = caller.user if caller is not None else AnonymousUser()
             scope["linkflow_caller"] = caller
             scope["linkflow_scope_ok"] = scope_ok
-        return await super().__call__(scope, receive, send)
+        return await self.inner(scope, receive, send)
 
 
 class ServerSendMiddleware:
@@ -127,8 +130,7 @@ def _presented(scope: dict[str, Any]) -> tuple[str | None, str, str | None]:
     return None, "", None
 
 
-@database_sync_to_async
-def _caller_for(*, kind: str, credential: str) -> tuple[Caller | None, bool]:
+def _caller_lookup(*, kind: str, credential: str) -> tuple[Caller | None, bool]:
     """The credential's caller (None when it does not check out) and whether it may read."""
     if kind == BEARER_SUBPROTOCOL:
         user = _user_from_jwt(credential)
@@ -136,12 +138,19 @@ def _caller_for(*, kind: str, credential: str) -> tuple[Caller | None, bool]:
     return _caller_from_api_key(credential)
 
 
+# Channels ships no types, so the wrapped function's type is stated here.
+_caller_for: Callable[..., Awaitable[tuple[Caller | None, bool]]]
+_caller_for = database_sync_to_async(_caller_lookup)
+
+
 def _user_from_jwt(token: str) -> User | None:
     auth = JWTAuthentication()
     try:
-        return auth.get_user(auth.get_validated_token(token.encode()))
+        user = auth.get_user(auth.get_validated_token(token.encode()))
     except (InvalidToken, TokenError, AuthenticationFailed):
         return None
+    # The token's user is an AUTH_USER_MODEL row, typed by simplejwt as its abstract base.
+    return user if isinstance(user, User) else None
 
 
 def _caller_from_api_key(raw_key: str) -> tuple[Caller | None, bool]:

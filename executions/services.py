@@ -61,12 +61,12 @@ def execution_create(
     if user is not None:
         require_writer(user=user, workspace_id=workflow.workspace_id)
     if workflow.current_version_id is None:
-        raise LinkflowError(
-            ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
-        )
+        raise _no_version()
     if user is not None:  # triggers fire only active workflows, checked on activation
-        graph = workflow.current_version.graph  # type: ignore[union-attr]
-        references_check(workspace_id=workflow.workspace_id, graph=graph, ready=True)
+        version = workflow.current_version
+        if version is None:  # only the id was checked: a trigger never loads the row
+            raise _no_version()
+        references_check(workspace_id=workflow.workspace_id, graph=version.graph, ready=True)
     new = NewExecution(
         workspace_id=workflow.workspace_id,
         workflow_id=workflow.pk,
@@ -82,6 +82,12 @@ def execution_create(
         else None
     )
     return execution_admit(new=new, admission=Admission.EXTERNAL, dedupe=dedupe)
+
+
+def _no_version() -> LinkflowError:
+    return LinkflowError(
+        ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
+    )
 
 
 def execution_run(*, execution_id: str) -> str | None:

@@ -131,7 +131,7 @@ def _last_items(child: Execution) -> Items:
     )
     for stored in runs.values_list("output", flat=True):
         output = payload_load(stored)  # a large output sits in a payload file
-        items = output.get("main") or next((v for v in output.values() if v), [])
+        items: list[Any] = output.get("main") or next((v for v in output.values() if v), [])
         if items:
             return list(items)
     return []

@@ -15,6 +15,8 @@ from .sending import RUN_TASK
 from .services import execution_run
 from .worker import execution_fail_time_limit
 
+# Celery ships no types: each shared_task below ignores untyped-decorator (a stubs package
+# would let them go; warn_unused_ignores then names them).
 logger = logging.getLogger(__name__)
 
 
@@ -27,7 +29,7 @@ def _did(count: int, message: str) -> int:
 
 
 # RunRequest: on the hard time limit the worker's main process fails the execution.
-@shared_task(name=RUN_TASK, Request="executions.worker:RunRequest")
+@shared_task(name=RUN_TASK, Request="executions.worker:RunRequest")  # type: ignore[untyped-decorator]
 def run_execution(execution_id: str) -> None:
     """Run one execution. Safe to deliver twice: the claim lets only one delivery run it.
 
@@ -44,13 +46,13 @@ def run_execution(execution_id: str) -> None:
         )
 
 
-@shared_task(name="executions.resume_due")
+@shared_task(name="executions.resume_due")  # type: ignore[untyped-decorator]
 def resume_due() -> int:
     """Beat: wake executions parked by a wait or a retry back-off whose time has come."""
     return _did(executions_resume_due(), "resumed %d parked executions whose time came")
 
 
-@shared_task(name="executions.dispatch_sweep")
+@shared_task(name="executions.dispatch_sweep")  # type: ignore[untyped-decorator]
 def dispatch_sweep() -> int:
     """Beat: dispatch pending executions into free slots nobody handed on (a crash)."""
     from .dispatch import dispatch_sweep as sweep
@@ -58,13 +60,13 @@ def dispatch_sweep() -> int:
     return sweep()
 
 
-@shared_task(name="executions.requeue_stale")
+@shared_task(name="executions.requeue_stale")  # type: ignore[untyped-decorator]
 def requeue_stale() -> int:
     """Beat: resume executions whose worker died or whose message was lost."""
     return _did(executions_requeue_stale(), "sent %d stale executions again")
 
 
-@shared_task(name="executions.fire_schedule")
+@shared_task(name="executions.fire_schedule")  # type: ignore[untyped-decorator]
 def fire_schedule(workflow_id: str, node_id: str, fired_at: str | None = None) -> str | None:
     """Beat: a cron tick of a schedule trigger. ``fired_at`` (ISO) is when the beat sent it;
     every copy of one fire maps to one slot and so to one execution."""
@@ -73,7 +75,7 @@ def fire_schedule(workflow_id: str, node_id: str, fired_at: str | None = None) -
     return str(execution.pk) if execution is not None else None
 
 
-@shared_task(name="executions.cleanup")
+@shared_task(name="executions.cleanup")  # type: ignore[untyped-decorator]
 def cleanup() -> int:
     """Beat: delete finished executions past retention or their workflow's save policy."""
     from .cleanup import executions_cleanup
@@ -81,7 +83,7 @@ def cleanup() -> int:
     return _did(executions_cleanup(), "cleanup removed or stripped %d finished executions")
 
 
-@shared_task(name="executions.ensure_partitions")
+@shared_task(name="executions.ensure_partitions")  # type: ignore[untyped-decorator]
 def ensure_partitions() -> list[str]:
     """Beat: create the coming months' partitions ahead of time (nothing on SQLite)."""
     from .partitions import partitions_ensure

@@ -169,7 +169,8 @@ def _graph_for(workflow: Workflow, graph: dict[str, Any] | None) -> dict[str, An
         raise LinkflowError(
             ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
         )
-    return workflow.current_version.graph
+    saved: dict[str, Any] = workflow.current_version.graph
+    return saved
 
 
 def _version_for(workflow: Workflow, graph: dict[str, Any], *, user: User) -> WorkflowVersion:
@@ -330,7 +331,7 @@ def _is_uuid(value: str) -> bool:
 
 
 def pin_from_node_run(
-    *, user: Actor, workflow: Workflow, node_id: str, node_run_id: object
+    *, user: Actor, workflow: Workflow, node_id: str, node_run_id: uuid.UUID | str
 ) -> PinnedData:
     """Pin the output a NodeRun recorded (``main``, else its first port with items) as the
     node's pinned data. The NodeRun may be of any execution the user can see.

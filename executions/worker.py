@@ -56,7 +56,7 @@ def _execution_id(request: Request) -> str | None:
     return str(found) if found else None
 
 
-class RunRequest(Request):
+class RunRequest(Request):  # type: ignore[misc]  # Celery ships no types
     """The main process's view of one ``executions.run`` message."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -79,7 +79,7 @@ class RunRequest(Request):
         super().on_timeout(soft, timeout)
 
 
-class LeaseKeeper(bootsteps.StartStopStep):
+class LeaseKeeper(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery ships no types
     """Renews, from a thread of the main process, the leases of executions its prefork
     children are running, for as long as each child lives with the task."""
 

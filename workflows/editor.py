@@ -162,8 +162,7 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
         for key in _SETTINGS
         if old.get(key) != new.get(key)
     ]
-    old_params = old.get("params") if isinstance(old.get("params"), dict) else {}
-    new_params = new.get("params") if isinstance(new.get("params"), dict) else {}
+    old_params, new_params = _params(old), _params(new)
     for name in sorted({*old_params, *new_params}, key=str):
         if old_params.get(name, _ABSENT) != new_params.get(name, _ABSENT):
             found.append(
@@ -174,6 +173,11 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+def _params(node: dict[str, Any]) -> dict[str, Any]:
+    params = node.get("params")
+    return params if isinstance(params, dict) else {}
 
 
 _ABSENT = object()
@@ -199,7 +203,7 @@ def version_diff(old: Any, new: Any) -> dict[str, Any]:
             moved.append(node_id)
     old_edges = {_edge_key(e): e for e in _edges(old)}
     new_edges = {_edge_key(e): e for e in _edges(new)}
-    diff = {
+    diff: dict[str, Any] = {
         "nodes_added": [n for i, n in new_nodes.items() if i not in old_nodes],
         "nodes_removed": [n for i, n in old_nodes.items() if i not in new_nodes],
         "nodes_changed": changed,

@@ -10,6 +10,7 @@ do, since nothing on their path imports this module.
 import json
 from collections.abc import Iterable
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -93,14 +94,16 @@ def first_output(output: Any) -> tuple[str, list[Any]]:
     return DEFAULT_PORT, []
 
 
-def _checked(items: Any, *, workspace_id: object) -> list[Any]:
+def _checked(items: Any, *, workspace_id: UUID | str) -> list[Any]:
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise _invalid("A list of JSON objects.")
     try:
         storable_json(items)
     except ValidationError as error:
-        raise _invalid(str(error.detail[0])) from None
-    clean = redact(items, _workspace_secrets(workspace_id))
+        # storable_json raises with one message, so the detail is a list of one.
+        detail = error.detail
+        raise _invalid(str(detail[0] if isinstance(detail, list) else detail)) from None
+    clean: list[Any] = redact(items, _workspace_secrets(workspace_id))
     size = len(json.dumps(clean, separators=(",", ":"), ensure_ascii=False).encode())
     limit = settings.LINKFLOW_PINNED_MAX_BYTES
     if size > limit:
@@ -108,7 +111,7 @@ def _checked(items: Any, *, workspace_id: object) -> list[Any]:
     return clean
 
 
-def _workspace_secrets(workspace_id: object) -> set[str]:
+def _workspace_secrets(workspace_id: UUID | str) -> set[str]:
     secrets: set[str] = set()
     for credential in Credential.objects.filter(workspace_id=workspace_id):
         secrets.update(_strings(credential_fields(credential=credential).values()))

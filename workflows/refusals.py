@@ -7,6 +7,7 @@ API) instead of only in the log.
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django.utils import timezone
 
@@ -33,13 +34,13 @@ def workflow_refusal_record(
     return refusal
 
 
-def workflow_refusals_since(*, workspace_id: object, since: datetime) -> list[dict[str, Any]]:
+def workflow_refusals_since(*, workspace_id: UUID | str, since: datetime) -> list[dict[str, Any]]:
     """The workspace's workflows whose last refusal is at or after ``since``, newest first:
     ``{"workflow", "name", **refusal}``."""
     rows = Workflow.objects.filter(workspace_id=workspace_id, last_refusal__isnull=False)
     found = [
         {"workflow": str(pk), "name": name, **refusal}
         for pk, name, refusal in rows.values_list("pk", "name", "last_refusal")
-        if datetime.fromisoformat(refusal["at"]) >= since
+        if refusal is not None and datetime.fromisoformat(refusal["at"]) >= since
     ]
     return sorted(found, key=lambda refusal: refusal["at"], reverse=True)

@@ -1,7 +1,8 @@
 """Writes on workflows. Every graph is validated by the engine before it is stored."""
 
 import json
-from typing import Any
+from copy import deepcopy
+from typing import Any, TypeGuard
 
 from django.db import transaction
 from django.db.models import Max
@@ -184,18 +185,21 @@ def _layout_checked(positions: Any) -> dict[str, dict[str, float]]:
 
     if not isinstance(positions, dict) or len(positions) > _LAYOUT_MAX_NODES:
         raise invalid(f"An object of at most {_LAYOUT_MAX_NODES} node ids to {{x, y}}.")
-    layout = {}
+    layout: dict[str, dict[str, float]] = {}
     for node_id, spot in positions.items():
-        coordinates = [spot.get(axis) if isinstance(spot, dict) else None for axis in "xy"]
-        if not all(
-            isinstance(c, int | float)
-            and not isinstance(c, bool)
-            and abs(c) <= _LAYOUT_MAX_COORDINATE
-            for c in coordinates
-        ):
+        x, y = (spot.get(axis) if isinstance(spot, dict) else None for axis in "xy")
+        if not (_is_coordinate(x) and _is_coordinate(y)):
             raise invalid(f"Node {str(node_id)[:100]!r} needs numbers x and y.")
-        layout[str(node_id)] = {"x": coordinates[0], "y": coordinates[1]}
+        layout[str(node_id)] = {"x": x, "y": y}
     return layout
+
+
+def _is_coordinate(value: object) -> TypeGuard[float]:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and abs(value) <= _LAYOUT_MAX_COORDINATE
+    )
 
 
 def workflow_delete(*, user: Actor, workflow: Workflow) -> None:
@@ -300,7 +304,7 @@ _STARTER_GRAPH: dict[str, Any] = {
 
 def starter_graph() -> dict[str, Any]:
     """A fresh copy of the minimal valid graph a new workflow begins with."""
-    return json.loads(json.dumps(_STARTER_GRAPH))
+    return deepcopy(_STARTER_GRAPH)
 
 
 def _copy_name(name: str) -> str:
