@@ -12,8 +12,9 @@ from typing import Any
 
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
-from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.errors import LinkflowError
 from linkflow.engine import Graph, run_graph
+from workflows.error_codes import WorkflowErrorCode
 from workflows.models import Workflow
 from workflows.references import references_check
 
@@ -62,7 +63,9 @@ def execution_create(
         require_writer(user=user, workspace_id=workflow.workspace_id)
     if workflow.current_version_id is None:
         raise LinkflowError(
-            ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
+            WorkflowErrorCode.WORKFLOW_HAS_NO_VERSION,
+            "This workflow has no graph yet.",
+            status_code=409,
         )
     if user is not None:  # triggers fire only active workflows, checked on activation
         graph = workflow.current_version.graph  # type: ignore[union-attr]

@@ -23,11 +23,11 @@ from django.utils import timezone
 from linkflow.core.errors import LinkflowError, NotFound
 
 from .dispatch import dispatch_promote
+from .error_codes import ExecutionErrorCode
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
 
 _SALT = "linkflow.executions.wait-resume"
 WAIT_NODE_TYPE = "flow.wait"
-WAIT_GONE = "wait_not_waiting"
 DECISIONS = ("approve", "reject")
 
 
@@ -144,4 +144,8 @@ def _graph_node(execution: Execution, node_id: str) -> dict[str, Any]:
 
 
 def _gone() -> LinkflowError:
-    return LinkflowError(WAIT_GONE, "This link is no longer waiting for a call.", status_code=410)
+    return LinkflowError(
+        ExecutionErrorCode.WAIT_NOT_WAITING,
+        "This link is no longer waiting for a call.",
+        status_code=410,
+    )

@@ -21,6 +21,7 @@ from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 
+from .error_codes import WorkflowErrorCode
 from .models import WebhookTrigger, Workflow
 from .triggers import (
     WebhookCall,
@@ -114,7 +115,7 @@ def _start(trigger: WebhookTrigger, item: dict[str, Any], window: dict[str, Any]
 
 def _not_listening() -> LinkflowError:
     return LinkflowError(
-        ErrorCode.NOT_LISTENING,
+        WorkflowErrorCode.NOT_LISTENING,
         "Nobody is listening for a test event of this workflow: click 'Listen for test "
         "event' in the editor (POST /api/v1/workflows/{id}/listen) first, then call again.",
         status_code=404,

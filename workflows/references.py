@@ -16,10 +16,11 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.errors import LinkflowError
 from linkflow.engine import Problem
 from linkflow.engine.references import CREDENTIAL, Reference, graph_references
 
+from .error_codes import WorkflowErrorCode
 from .models import Workflow
 
 # (workspace id, credential ids) -> {id: type} for the ids that are credentials there.
@@ -48,7 +49,7 @@ def references_check(*, workspace_id: Any, graph: Any, ready: bool) -> None:
         said = "; ".join(f"node '{p.node_id}', {p.field}: {p.message}" for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise LinkflowError(
-            ErrorCode.WORKFLOW_GRAPH_INVALID,
+            WorkflowErrorCode.WORKFLOW_GRAPH_INVALID,
             f"The workflow graph has {len(problems)} problem(s): {said}{more}",
             details={"problems": [p.as_dict() for p in problems]},
         )

@@ -14,6 +14,7 @@ from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import validate_graph
 from linkflow.engine.versions import versions_pinned, versions_stamped
 
+from .error_codes import WorkflowErrorCode
 from .listener_triggers import listener_triggers_sync
 from .models import SWITCH_SETTING_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
 from .notes import NOTES_KEY, layout_notes, notes_checked
@@ -28,7 +29,7 @@ def graph_check(graph: Any) -> None:
     problems = validate_graph(graph)
     if problems:
         raise LinkflowError(
-            ErrorCode.WORKFLOW_GRAPH_INVALID,
+            WorkflowErrorCode.WORKFLOW_GRAPH_INVALID,
             f"The workflow graph has {len(problems)} problem(s).",
             details={"problems": [p.as_dict() for p in problems]},
         )

@@ -4,13 +4,14 @@ trigger declares (workflow.execute version 3, docs/nodes.md "Sub-workflows")."""
 import uuid
 from typing import Any
 
-from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.errors import LinkflowError
 from linkflow.engine.nodes.subworkflow import (
     ITEMS_AS_ITEMS_SINCE,
     caller_problems,
     declared_inputs,
 )
 
+from .error_codes import WorkflowErrorCode
 from .models import Workflow
 
 CALL_NODE_TYPE = "workflow.execute"
@@ -43,7 +44,7 @@ def subworkflow_callers_check(*, workspace_id: Any, graph: Any) -> None:
             )
     if problems:
         raise LinkflowError(
-            ErrorCode.WORKFLOW_GRAPH_INVALID,
+            WorkflowErrorCode.WORKFLOW_GRAPH_INVALID,
             f"The workflow graph has {len(problems)} problem(s).",
             details={"problems": problems},
         )

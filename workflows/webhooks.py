@@ -25,7 +25,6 @@ from .listening import webhook_test_call
 from .models import WebhookTrigger
 from .triggers import (
     WebhookCall,
-    WebhookErrorCode,
     WebhookReply,
     webhook_call_check,
     webhook_call_handle,
@@ -128,7 +127,7 @@ def _body_read(request: HttpRequest) -> bytes:
 
 def _too_large(limit: int) -> LinkflowError:
     return LinkflowError(
-        WebhookErrorCode.PAYLOAD_TOO_LARGE,
+        ErrorCode.PAYLOAD_TOO_LARGE,
         f"The request body is larger than {limit} bytes.",
         details={"max_bytes": limit},
         status_code=413,
