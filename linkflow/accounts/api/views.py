@@ -5,6 +5,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from linkflow.core.api import validated
 from linkflow.core.errors import NotFound
 from linkflow.core.schema import error_response
 
@@ -38,7 +39,7 @@ class WorkspaceViewSet(
 
     @extend_schema(request=WorkspaceInSerializer, responses={201: WorkspaceOutSerializer})
     def create(self, request: Request) -> Response:
-        data = _valid(WorkspaceInSerializer(data=request.data))
+        data = validated(WorkspaceInSerializer(data=request.data))
         workspace = services.workspace_create(user=request.user, name=data["name"])
         out = WorkspaceOutSerializer(workspace, context={"role": Role.OWNER})
         return Response(out.data, status=status.HTTP_201_CREATED)
@@ -47,7 +48,7 @@ class WorkspaceViewSet(
     def partial_update(self, request: Request, pk: str) -> Response:
         """PATCH: the fields sent change; ``{}`` changes nothing and answers the workspace."""
         workspace = self.get_object()
-        data = _valid(WorkspaceInSerializer(data=request.data, partial=True))
+        data = validated(WorkspaceInSerializer(data=request.data, partial=True))
         if "name" in data:
             workspace = services.workspace_rename(
                 user=request.user, workspace=workspace, name=data["name"]
@@ -91,7 +92,7 @@ class MemberViewSet(viewsets.GenericViewSet):
     @extend_schema(request=MemberAddSerializer, responses={201: MemberOutSerializer})
     def create(self, request: Request, workspace_id: str) -> Response:
         workspace = self._workspace()
-        data = _valid(MemberAddSerializer(data=request.data))
+        data = validated(MemberAddSerializer(data=request.data))
         membership = services.member_add(
             user=request.user, workspace=workspace, email=data["email"], role=Role(data["role"])
         )
@@ -102,7 +103,7 @@ class MemberViewSet(viewsets.GenericViewSet):
         """PATCH: ``{}`` changes nothing and answers the membership as it is."""
         workspace = self._workspace()
         current = self._membership(workspace)
-        data = _valid(MemberRoleSerializer(data=request.data, partial=True))
+        data = validated(MemberRoleSerializer(data=request.data, partial=True))
         # Without a role the current one is "set" again: the same checks, no change.
         membership = services.member_set_role(
             user=request.user,
@@ -120,8 +121,3 @@ class MemberViewSet(viewsets.GenericViewSet):
             user=request.user, workspace=workspace, member=self._member(workspace)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def _valid(serializer):  # type: ignore[no-untyped-def]
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
