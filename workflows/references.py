@@ -13,8 +13,8 @@ AppConfig.ready() (``register_credential_types``).
 """
 
 import uuid
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from linkflow.core.errors import LinkflowError
 from linkflow.engine import Problem
@@ -23,8 +23,13 @@ from linkflow.engine.references import CREDENTIAL, Reference, graph_references
 from .error_codes import WorkflowErrorCode
 from .models import Workflow
 
-# (workspace id, credential ids) -> {id: type} for the ids that are credentials there.
-CredentialTypes = Callable[[Any, set[uuid.UUID]], dict[uuid.UUID, str]]
+
+class CredentialTypes(Protocol):
+    """(workspace id, credential ids) -> {id: type} for the ids that are credentials there."""
+
+    def __call__(self, *, workspace_id: Any, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]: ...
+
+
 _credential_types: CredentialTypes | None = None
 
 CREDENTIAL_NOT_FOUND = "credential_not_found"
@@ -108,7 +113,7 @@ def _credentials(workspace_id: Any, ids: set[Any]) -> dict[str, str]:
         return {}
     if _credential_types is None:
         raise RuntimeError("no credential lookup registered (credentials app not ready)")
-    found = _credential_types(workspace_id, set(wanted.values()))
+    found = _credential_types(workspace_id=workspace_id, ids=set(wanted.values()))
     return {text: found[value] for text, value in wanted.items() if value in found}
 
 
