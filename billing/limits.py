@@ -26,7 +26,7 @@ from linkflow.accounts.models import Workspace
 from linkflow.core.errors import LinkflowError
 
 from . import meters
-from .errors import BillingErrorCode
+from .error_codes import BillingErrorCode
 from .models import Plan
 from .selectors import month_bounds, plan_for
 

@@ -29,6 +29,7 @@ from linkflow.engine.errors import NodeError
 from linkflow.engine.net import guarded_client
 
 from .crypto import decrypt, encrypt
+from .error_codes import CredentialErrorCode
 from .models import Credential, CredentialType
 
 STATE_TTL_SECONDS = 600
@@ -41,7 +42,7 @@ _STATE_KEY = "linkflow:oauth2:state:{}"
 class OAuth2Error(LinkflowError):
     """The provider refused or failed (502), or the callback is not one we expect (400)."""
 
-    def __init__(self, code: str, message: str, *, status_code: int = 502) -> None:
+    def __init__(self, code: CredentialErrorCode, message: str, *, status_code: int = 502) -> None:
         super().__init__(code, message, status_code=status_code)
 
 
@@ -53,7 +54,9 @@ def oauth2_connect_url(*, user: Actor, credential: Credential, redirect_uri: str
     require_role(user=user, workspace_id=credential.workspace_id, at_least=Role.ADMIN)
     if credential.type != CredentialType.OAUTH2_CLIENT:
         raise OAuth2Error(
-            "oauth2_not_applicable", "Only oauth2_client credentials connect.", status_code=400
+            CredentialErrorCode.OAUTH2_NOT_APPLICABLE,
+            "Only oauth2_client credentials connect.",
+            status_code=400,
         )
     fields = decrypt(credential.secret)
     state = secrets.token_urlsafe(32)
@@ -93,10 +96,14 @@ def oauth2_callback(*, state: str, code: str, error: str = "") -> Credential:
     # delete() tells whether this caller removed it: a replayed callback loses the race.
     if pending is None or not cache.delete(key):
         raise OAuth2Error(
-            "oauth2_state_invalid", "This connect link is unknown or expired.", status_code=400
+            CredentialErrorCode.OAUTH2_STATE_INVALID,
+            "This connect link is unknown or expired.",
+            status_code=400,
         )
     if error:
-        raise OAuth2Error("oauth2_denied", f"The provider refused: {error}.", status_code=400)
+        raise OAuth2Error(
+            CredentialErrorCode.OAUTH2_DENIED, f"The provider refused: {error}.", status_code=400
+        )
     with transaction.atomic():
         credential = Credential.objects.select_for_update().get(pk=pending["credential_id"])
         fields = decrypt(credential.secret)
@@ -179,7 +186,9 @@ def _token_request(fields: dict[str, Any], **form: str) -> dict[str, Any]:
             response = None
     if not isinstance(payload, dict) or not isinstance(payload.get("access_token"), str):
         status = f"status {response.status_code}" if response is not None else "no answer"
-        raise OAuth2Error("oauth2_token_failed", f"The OAuth2 token endpoint failed ({status}).")
+        raise OAuth2Error(
+            CredentialErrorCode.OAUTH2_TOKEN_FAILED, f"The OAuth2 token endpoint failed ({status})."
+        )
     return _token_fields(payload, previous_refresh=fields.get("refresh_token"))
 
 

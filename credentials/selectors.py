@@ -20,7 +20,7 @@ def credential_list(*, user: Actor) -> QuerySet[Credential]:
     return Credential.objects.filter(workspace_id__in=workspace_ids_for(user=user))
 
 
-def credential_types_by_id(workspace_id: UUID | str, ids: set[UUID]) -> dict[UUID, str]:
+def credential_types_by_id(*, workspace_id: UUID | str, ids: set[UUID]) -> dict[UUID, str]:
     """The type of each of ``ids`` that is a credential of the workspace (others absent).
     What workflows/references.py checks a graph's credentials with."""
     rows = Credential.objects.filter(workspace_id=workspace_id, pk__in=ids)

@@ -36,8 +36,9 @@ from django.utils import timezone
 
 from billing.admission import check_monthly_quota
 from linkflow.accounts.models import User, Workspace
-from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.errors import LinkflowError
 from linkflow.core.throttling import limit_wait
+from workflows.error_codes import WorkflowErrorCode
 
 from .dispatch import dispatch_promoted, enqueue_execution
 from .idempotency import repeat_check
@@ -208,7 +209,7 @@ def _check_test_concurrency(*, workspace_id: UUID | str) -> None:
 
 def _test_limited(message: str, *, limit: str, wait: int) -> LinkflowError:
     return LinkflowError(
-        ErrorCode.TEST_RUN_LIMIT,
+        WorkflowErrorCode.TEST_RUN_LIMIT,
         message,
         details={"limit": limit, "retry_after": wait},
         status_code=429,

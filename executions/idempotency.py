@@ -12,8 +12,9 @@ import hashlib
 import json
 from typing import Any
 
-from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.errors import LinkflowError
 
+from .error_codes import ExecutionErrorCode
 from .models import Execution
 
 
@@ -31,7 +32,7 @@ def repeat_check(*, earlier: Execution, fingerprint: str) -> Execution:
     if not stored or not fingerprint or stored == fingerprint:
         return earlier
     raise LinkflowError(
-        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        ExecutionErrorCode.IDEMPOTENCY_KEY_REUSED,
         "This Idempotency-Key was already used with a different request body.",
         details={"header": "Idempotency-Key", "execution_id": str(earlier.pk)},
         status_code=422,

@@ -12,10 +12,12 @@ from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 from linkflow.engine import Graph
 from linkflow.engine.reruns import rerun_plan
+from workflows.error_codes import WorkflowErrorCode
 from workflows.models import WorkflowVersion
 
 from .creation import Admission, NewExecution, execution_admit
 from .dispatch import DISPATCHED_STATUSES, dispatch_promote
+from .error_codes import ExecutionErrorCode
 from .feeds import publisher, vocabulary
 from .files import files_carried
 from .models import FINISHED_STATUSES, Execution, ExecutionStatus, NodeRun, NodeRunStatus
@@ -145,7 +147,9 @@ def _target_version(execution: Execution, version: str) -> WorkflowVersion:
     current = execution.workflow.current_version
     if current is None:
         raise LinkflowError(
-            ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
+            WorkflowErrorCode.WORKFLOW_HAS_NO_VERSION,
+            "This workflow has no graph yet.",
+            status_code=409,
         )
     trigger = execution.trigger_node_id
     if trigger and Graph.from_dict(current.graph).find(trigger) is None:
@@ -262,7 +266,7 @@ def _require_finished(execution: Execution) -> None:
 def _finished(execution: Execution) -> LinkflowError:
     current = Execution.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
     return LinkflowError(
-        ErrorCode.EXECUTION_FINISHED,
+        ExecutionErrorCode.EXECUTION_FINISHED,
         "This execution has already finished.",
         details={"status": current},
         status_code=409,

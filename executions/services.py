@@ -12,8 +12,9 @@ from typing import Any
 
 from linkflow.accounts.caller import Actor, user_of
 from linkflow.accounts.selectors import require_writer
-from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.errors import LinkflowError
 from linkflow.engine import Graph, run_graph
+from workflows.error_codes import WorkflowErrorCode
 from workflows.models import Workflow
 from workflows.references import references_check
 
@@ -86,7 +87,9 @@ def execution_create(
 
 def _no_version() -> LinkflowError:
     return LinkflowError(
-        ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
+        WorkflowErrorCode.WORKFLOW_HAS_NO_VERSION,
+        "This workflow has no graph yet.",
+        status_code=409,
     )
 
 

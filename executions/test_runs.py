@@ -25,6 +25,7 @@ from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer, workspace_ids_for
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 from linkflow.engine import get_node_type
+from workflows.error_codes import WorkflowErrorCode
 from workflows.models import PinnedData, Workflow, WorkflowVersion
 from workflows.pinned import first_output, pinned_list, pinned_put, pinned_put_many
 from workflows.references import references_check
@@ -167,7 +168,9 @@ def _graph_for(workflow: Workflow, graph: dict[str, Any] | None) -> dict[str, An
         return graph
     if workflow.current_version is None:
         raise LinkflowError(
-            ErrorCode.WORKFLOW_HAS_NO_VERSION, "This workflow has no graph yet.", status_code=409
+            WorkflowErrorCode.WORKFLOW_HAS_NO_VERSION,
+            "This workflow has no graph yet.",
+            status_code=409,
         )
     saved: dict[str, Any] = workflow.current_version.graph
     return saved

@@ -24,11 +24,11 @@ from linkflow.core.errors import LinkflowError, NotFound
 from linkflow.engine import Graph
 
 from .dispatch import dispatch_promote
+from .error_codes import ExecutionErrorCode
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
 
 _SALT = "linkflow.executions.wait-resume"
 WAIT_NODE_TYPE = "flow.wait"
-WAIT_GONE = "wait_not_waiting"
 DECISIONS = ("approve", "reject")
 
 
@@ -137,4 +137,8 @@ def _in_time(resume_at: Any) -> bool:
 
 
 def _gone() -> LinkflowError:
-    return LinkflowError(WAIT_GONE, "This link is no longer waiting for a call.", status_code=410)
+    return LinkflowError(
+        ExecutionErrorCode.WAIT_NOT_WAITING,
+        "This link is no longer waiting for a call.",
+        status_code=410,
+    )

@@ -3,22 +3,25 @@
 import socket
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import redis
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from executions.dead_letters import dead_letter_record
 from executions.models import Execution
 from executions.services import execution_run
+from linkflow.accounts.models import User
 from linkflow.core import metrics
 from linkflow.scheduler import lock_key
 
 from .conftest import require_services
-from .executing import chain, create_workflow, execute
+from .executing import chain, create_workflow, execute, personal_workflow, recorded_execution
 
 SET = {"id": "set", "type": "data.set", "params": {"fields": {"ok": True}}}
 
@@ -127,6 +130,45 @@ def test_metrics_report_executions_queue_dead_letters_and_beat_leader(
     assert found[("linkflow_up", (("service", "database"),))] == 1
     assert found[("linkflow_up", (("service", "redis"),))] == 1
     assert found[("linkflow_node_duration_seconds_count", (("node_type", "data.set"),))] >= 1
+
+
+def test_stale_and_overdue_gauges_count_such_executions_and_drop_once_they_recover(
+    db: None, client: Client, owner: User, settings
+) -> None:  # type: ignore[no-untyped-def]
+    # given, beside a look-alike of each that is fine, a running execution whose lease
+    # expired, a queued one dispatched past the grace, and a wait two minutes past its time
+    settings.LINKFLOW_QUEUED_GRACE_SECONDS = 60
+    workflow = personal_workflow(owner, "w")
+    now = timezone.now()
+
+    def row(status: str, **fields: object) -> Execution:
+        execution = recorded_execution(workflow, status=status)
+        Execution.objects.filter(pk=execution.pk).update(**fields)
+        return execution
+
+    expired = row("running", lease_expires_at=now - timedelta(seconds=1))
+    row("running", lease_expires_at=now + timedelta(minutes=1))
+    lost = row("queued", dispatched_at=now - timedelta(minutes=5))
+    row("queued", dispatched_at=now - timedelta(seconds=10))
+    row("pending", queued_at=now - timedelta(minutes=5))  # holds no message to lose
+    overdue = row("waiting", resume_at=now - timedelta(minutes=2))
+    row("waiting", resume_at=now - timedelta(seconds=10))  # late, but within the minute
+    row("waiting", resume_at=now + timedelta(minutes=5))
+
+    found = samples(client)
+
+    assert found[("linkflow_executions_stale", ())] == 2
+    assert found[("linkflow_executions_waiting_overdue", ())] == 1
+
+    # when a worker takes the lease over, the lost message is sent again and the wait wakes
+    Execution.objects.filter(pk=expired.pk).update(lease_expires_at=now + timedelta(minutes=1))
+    Execution.objects.filter(pk=lost.pk).update(dispatched_at=timezone.now())
+    Execution.objects.filter(pk=overdue.pk).update(status="pending", resume_at=None)
+
+    found = samples(client)
+
+    assert found[("linkflow_executions_stale", ())] == 0
+    assert found[("linkflow_executions_waiting_overdue", ())] == 0
 
 
 def test_node_durations_are_observed_by_node_type(db: None, client: Client) -> None:

@@ -26,6 +26,8 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from credentials.services import credential_create
+from executions.dead_letters import dead_letter_record
+from executions.models import DeadLetter
 from executions.services import execution_create
 from linkflow import api_v1
 from linkflow.accounts.api_keys import api_key_create
@@ -42,6 +44,8 @@ GRAPH = {"nodes": [{"id": "start", "type": "trigger.manual"}], "edges": []}
 WRITES = ("post", "put", "patch", "delete")
 # Rows that may legitimately appear when someone is refused (the audit trail of it).
 NOT_TENANT_DATA = {"audit"}
+# Routes of rows only owners and admins see: to a viewer they may not exist (404).
+ADMINS_ONLY = "/api/v1/dead-letters/"
 
 
 @dataclass
@@ -165,6 +169,15 @@ def _tenant(owner: User) -> Tenant:
     credential_create(
         workspace=workspace, name="c", type="http_bearer", data={"token": "s3cr3t"}, user=owner
     )
+    # A job of this workspace that failed for good, so the dead-letter routes aim at a row.
+    dead_letter_record(
+        task_name="executions.run_execution",
+        args=[str(execution.pk)],
+        kwargs={},
+        error="RuntimeError: boom",
+        workspace_id=workspace.pk,
+        execution_id=execution.pk,
+    )
     objects = {"workspace": str(workspace.pk), "user": str(owner.pk)}
     objects |= {"workflow": str(workflow.pk), "execution": str(execution.pk), "apikey": str(key.pk)}
     objects["node"] = GRAPH["nodes"][0]["id"]  # the pinned-data routes name a node
@@ -261,6 +274,29 @@ def test_the_matrix_covers_the_api():
     assert "/api/v1/workflows/{pk}/execute/" in routes
     assert "/api/v1/executions/{pk}/" in routes
     assert "/api/v1/workspaces/{workspace_id}/api-keys/{key_id}/" in routes
+    assert "/api/v1/dead-letters/{pk}/replay/" in routes
+
+
+def test_b_s_dead_letter_answers_a_exactly_as_a_missing_one_and_answers_b(world):
+    a, b, alice = world["a"], world["b"], world["alice"]
+    dead_letter = DeadLetter.objects.get(workspace=b.workspace)
+    intruder, holder = _jwt(alice), _jwt(b.owner)
+    missing = str(uuid.uuid4())
+
+    for method, suffix in (("get", ""), ("post", "replay/"), ("post", "discard/")):
+        theirs = getattr(intruder, method)(f"/api/v1/dead-letters/{dead_letter.pk}/{suffix}")
+        absent = getattr(intruder, method)(f"/api/v1/dead-letters/{missing}/{suffix}")
+        assert (theirs.status_code, theirs.json()) == (absent.status_code, absent.json())
+        assert theirs.status_code == 404
+    listed = intruder.get("/api/v1/dead-letters/").json()["results"]
+    assert [row["id"] for row in listed] == [a.objects["deadletter"]]
+    dead_letter.refresh_from_db()
+    assert dead_letter.status == "pending"
+
+    own = holder.get(f"/api/v1/dead-letters/{dead_letter.pk}/")
+    assert own.status_code == 200
+    assert own.json()["id"] == str(dead_letter.pk)
+    assert own.json()["workspace"] == str(b.workspace.pk)
 
 
 @pytest.mark.parametrize("how", ["jwt", "api_key", "oauth2"])
@@ -307,5 +343,6 @@ def test_a_viewer_cannot_change_anything(world, how):
             where = f"{how} {method.upper()} {url} ({endpoint.route})"
             assert response.status_code < 500, where
             if endpoint.params and real:
-                assert response.status_code == 403, f"{where}: {response.status_code}"
+                refusals = (403, 404) if endpoint.route.startswith(ADMINS_ONLY) else (403,)
+                assert response.status_code in refusals, f"{where}: {response.status_code}"
             assert snapshot(a.workspace) == before, f"{where} changed A"

@@ -22,6 +22,7 @@ from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import ErrorCode, LinkflowError
 
+from .error_codes import WorkflowErrorCode
 from .models import WebhookTrigger, Workflow
 from .webhook_auth import webhook_authenticate
 from .webhook_calls import WebhookReply, webhook_answer, webhook_call_check
@@ -110,7 +111,7 @@ def _start(trigger: WebhookTrigger, item: dict[str, Any], window: dict[str, Any]
 
 def _not_listening() -> LinkflowError:
     return LinkflowError(
-        ErrorCode.NOT_LISTENING,
+        WorkflowErrorCode.NOT_LISTENING,
         "Nobody is listening for a test event of this workflow: click 'Listen for test "
         "event' in the editor (POST /api/v1/workflows/{id}/listen) first, then call again.",
         status_code=404,

@@ -13,17 +13,23 @@ AppConfig.ready() (``register_credential_types``).
 """
 
 import uuid
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.errors import LinkflowError
 from linkflow.engine import Problem
 from linkflow.engine.references import CREDENTIAL, Reference, graph_references
 
+from .error_codes import WorkflowErrorCode
 from .models import Workflow
 
-# (workspace id, credential ids) -> {id: type} for the ids that are credentials there.
-CredentialTypes = Callable[[Any, set[uuid.UUID]], dict[uuid.UUID, str]]
+
+class CredentialTypes(Protocol):
+    """(workspace id, credential ids) -> {id: type} for the ids that are credentials there."""
+
+    def __call__(self, *, workspace_id: Any, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]: ...
+
+
 _credential_types: CredentialTypes | None = None
 
 CREDENTIAL_NOT_FOUND = "credential_not_found"
@@ -48,7 +54,7 @@ def references_check(*, workspace_id: Any, graph: Any, ready: bool) -> None:
         said = "; ".join(f"node '{p.node_id}', {p.field}: {p.message}" for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise LinkflowError(
-            ErrorCode.WORKFLOW_GRAPH_INVALID,
+            WorkflowErrorCode.WORKFLOW_GRAPH_INVALID,
             f"The workflow graph has {len(problems)} problem(s): {said}{more}",
             details={"problems": [p.as_dict() for p in problems]},
         )
@@ -107,7 +113,7 @@ def _credentials(workspace_id: Any, ids: set[Any]) -> dict[str, str]:
         return {}
     if _credential_types is None:
         raise RuntimeError("no credential lookup registered (credentials app not ready)")
-    found = _credential_types(workspace_id, set(wanted.values()))
+    found = _credential_types(workspace_id=workspace_id, ids=set(wanted.values()))
     return {text: found[value] for text, value in wanted.items() if value in found}
 
 

@@ -17,6 +17,7 @@ from linkflow.engine import validate_graph
 from linkflow.engine.versions import versions_pinned, versions_stamped
 
 from .cron_sync import schedule_triggers_remove, schedule_triggers_sync
+from .error_codes import WorkflowErrorCode
 from .listener_triggers import listener_triggers_sync
 from .models import SWITCH_SETTING_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
 from .notes import NOTES_KEY, layout_notes, notes_checked
@@ -30,7 +31,7 @@ def graph_check(graph: Any) -> None:
     problems = validate_graph(graph)
     if problems:
         raise LinkflowError(
-            ErrorCode.WORKFLOW_GRAPH_INVALID,
+            WorkflowErrorCode.WORKFLOW_GRAPH_INVALID,
             f"The workflow graph has {len(problems)} problem(s).",
             details={"problems": [p.as_dict() for p in problems]},
         )

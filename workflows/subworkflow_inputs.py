@@ -4,7 +4,7 @@ trigger declares (workflow.execute version 3, docs/nodes.md "Sub-workflows")."""
 import uuid
 from typing import Any
 
-from linkflow.core.errors import ErrorCode, LinkflowError
+from linkflow.core.errors import LinkflowError
 from linkflow.engine import Graph
 from linkflow.engine.nodes.subworkflow import (
     ITEMS_AS_ITEMS_SINCE,
@@ -12,6 +12,7 @@ from linkflow.engine.nodes.subworkflow import (
     declared_inputs,
 )
 
+from .error_codes import WorkflowErrorCode
 from .models import Workflow
 
 CALL_NODE_TYPE = "workflow.execute"
@@ -45,7 +46,7 @@ def subworkflow_callers_check(*, workspace_id: Any, graph: Any) -> None:
             )
     if problems:
         raise LinkflowError(
-            ErrorCode.WORKFLOW_GRAPH_INVALID,
+            WorkflowErrorCode.WORKFLOW_GRAPH_INVALID,
             f"The workflow graph has {len(problems)} problem(s).",
             details={"problems": problems},
         )

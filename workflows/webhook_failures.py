@@ -22,6 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from linkflow.core.errors import ErrorCode, LinkflowError
 
+from .error_codes import WorkflowErrorCode
 from .models import WebhookTrigger
 
 logger = logging.getLogger(__name__)
@@ -36,9 +37,9 @@ _ABOUT_THE_CALL = frozenset(
         ErrorCode.METHOD_NOT_ALLOWED,
         ErrorCode.NOT_FOUND,
         ErrorCode.THROTTLED,
-        ErrorCode.NOT_LISTENING,
-        ErrorCode.TEST_RUN_LIMIT,
-        "payload_too_large",
+        WorkflowErrorCode.NOT_LISTENING,
+        WorkflowErrorCode.TEST_RUN_LIMIT,
+        ErrorCode.PAYLOAD_TOO_LARGE,
         "workflow_inactive",
     }
 )

@@ -30,7 +30,6 @@ from .webhook_calls import (
     webhook_trigger_by_path,
     webhook_trigger_by_token,
 )
-from .webhook_errors import WebhookErrorCode
 from .webhook_items import WebhookCall
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -128,7 +127,7 @@ def _body_read(request: HttpRequest) -> bytes:
 
 def _too_large(limit: int) -> LinkflowError:
     return LinkflowError(
-        WebhookErrorCode.PAYLOAD_TOO_LARGE,
+        ErrorCode.PAYLOAD_TOO_LARGE,
         f"The request body is larger than {limit} bytes.",
         details={"max_bytes": limit},
         status_code=413,

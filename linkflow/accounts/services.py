@@ -10,6 +10,7 @@ from linkflow.audit.services import audit_record
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 
 from .caller import Actor, as_caller, user_of
+from .error_codes import AccountErrorCode
 from .models import Membership, Role, User, Workspace
 from .models import workspace_ensure_personal as workspace_ensure_personal  # re-exported
 from .selectors import remember_role, require_role
@@ -72,8 +73,7 @@ def membership_add(*, workspace: Workspace, user: User, role: Role = Role.EDITOR
 
 # --- Workspaces and members, as managed over the API -----------------------------------
 # A workspace must always keep an owner: without one nobody could delete it or manage
-# billing. Answered with 409 and this code.
-LAST_OWNER = "last_owner"
+# billing. Answered with 409 and AccountErrorCode.LAST_OWNER.
 
 
 def _audit(*, actor: Actor, **kwargs: Any) -> None:
@@ -90,7 +90,7 @@ def workspace_create(*, user: Actor, name: str) -> Workspace:
     """
     if as_caller(user).confined_to is not None:
         raise LinkflowError(
-            ErrorCode.API_KEY_CONFINED,
+            AccountErrorCode.API_KEY_CONFINED,
             "An API key acts inside its own workspace only; it cannot create workspaces.",
             status_code=403,
         )
@@ -127,7 +127,9 @@ def workspace_delete(*, user: Actor, workspace: Workspace) -> None:
     require_role(user=user, workspace_id=workspace.pk, at_least=Role.OWNER)
     if workspace.personal_owner_id is not None:
         raise LinkflowError(
-            "personal_workspace", "A personal workspace cannot be deleted.", status_code=409
+            AccountErrorCode.PERSONAL_WORKSPACE,
+            "A personal workspace cannot be deleted.",
+            status_code=409,
         )
     # Recorded outside the workspace: its own events go with it.
     _audit(
@@ -246,7 +248,7 @@ def _keep_an_owner(*, workspace: Workspace) -> None:
     )
     if len(owners) <= 1:
         raise LinkflowError(
-            LAST_OWNER,
+            AccountErrorCode.LAST_OWNER,
             "A workspace needs an owner: make another member owner first.",
             status_code=409,
         )

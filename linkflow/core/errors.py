@@ -7,7 +7,9 @@ from typing import Any
 
 
 class ErrorCode(StrEnum):
-    """Stable codes that clients may branch on. Never rename one; add new ones."""
+    """The generic codes, of any endpoint: stable strings clients may branch on. Never
+    rename one; add new ones. Each app owns the codes of its domain in its
+    ``error_codes.py`` (``WorkflowErrorCode``, ``ExecutionErrorCode``, ...)."""
 
     VALIDATION_ERROR = "validation_error"
     MALFORMED_REQUEST = "malformed_request"
@@ -20,15 +22,8 @@ class ErrorCode(StrEnum):
     THROTTLED = "throttled"
     CONFLICT = "conflict"
     INTERNAL_ERROR = "internal_error"
-    WORKFLOW_GRAPH_INVALID = "workflow_graph_invalid"
-    WORKFLOW_HAS_NO_VERSION = "workflow_has_no_version"
-    EXECUTION_FINISHED = "execution_finished"
-    API_KEY_CONFINED = "api_key_confined"
-    # The editor's build-test loop (executions/test_runs.py, workflows/listening.py).
-    TEST_RUN_LIMIT = "test_run_limit"
-    NOT_LISTENING = "not_listening"
-    # The same Idempotency-Key with another request body (executions/idempotency.py).
-    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 class LinkflowError(Exception):
@@ -38,7 +33,7 @@ class LinkflowError(Exception):
 
     def __init__(
         self,
-        code: ErrorCode | str,
+        code: StrEnum,
         message: str,
         *,
         details: Any = None,
@@ -46,7 +41,8 @@ class LinkflowError(Exception):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.code = str(code)
+        # The member itself: a str equal to its value wherever it is compared or rendered.
+        self.code = code
         self.message = message
         self.details = details
         # Response headers the answer carries (Retry-After of a 429).

@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from .api import error_body
 from .errors import ErrorCode
 from .metrics import metrics_text
-from .outages import RETRY_AFTER_SECONDS, SERVICE_UNAVAILABLE
+from .outages import RETRY_AFTER_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "failed": failed,
         "checks": {name: "ok" if ok else "unavailable" for name, ok in checks.items()},
     }
-    body = error_body(SERVICE_UNAVAILABLE, "LinkFlow is not ready to serve.", details)
+    body = error_body(ErrorCode.SERVICE_UNAVAILABLE, "LinkFlow is not ready to serve.", details)
     response = JsonResponse(body, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -26,7 +26,6 @@ from .errors import ErrorCode, LinkflowError, error_body
 # Deeper JSON than this is refused: far beyond any real workflow or payload, and well
 # inside what the parser, the database's jsonb and every later json.dumps can take.
 MAX_JSON_DEPTH = 128
-PAYLOAD_TOO_LARGE = "payload_too_large"
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -40,7 +39,7 @@ def too_large(limit: int | None = None) -> LinkflowError:
     """The 413 ``payload_too_large`` error, naming the limit in ``details.max_bytes``."""
     limit = max_bytes() if limit is None else limit
     return LinkflowError(
-        PAYLOAD_TOO_LARGE,
+        ErrorCode.PAYLOAD_TOO_LARGE,
         f"The request body is larger than {limit} bytes.",
         details={"max_bytes": limit},
         status_code=413,

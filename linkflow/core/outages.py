@@ -15,11 +15,10 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from psycopg_pool import PoolTimeout, TooManyRequests
 
-from .errors import error_body
+from .errors import ErrorCode, error_body
 
 logger = logging.getLogger(__name__)
 
-SERVICE_UNAVAILABLE = "service_unavailable"
 # Seconds a client should wait before trying again: long enough for a restart to finish.
 RETRY_AFTER_SECONDS = 5
 
@@ -41,7 +40,7 @@ def is_outage(exc: BaseException) -> bool:
 def outage_body() -> dict[str, object]:
     """The error body of a 503 caused by an outage (no internals: hosts, ports, SQL)."""
     return error_body(
-        SERVICE_UNAVAILABLE,
+        ErrorCode.SERVICE_UNAVAILABLE,
         "A service LinkFlow depends on is unavailable; try again shortly.",
     )
 

@@ -150,10 +150,12 @@ def test_retry_makes_a_new_execution_of_the_same_version_and_input(celery_worker
 def test_rerun_from_a_node_reuses_upstream_outputs_and_runs_the_rest_again(celery_worker, api):
     with orders_server() as server:
         base = f"http://127.0.0.1:{server.server_port}"
+        # /flaky answers its call count, so a downstream output reused instead of run again
+        # shows as call 1 where a real second call answers 2.
         graph = chain(
             http("fetch", f"{base}/orders?user=1"),
             {"id": "tag", "type": "data.set", "params": {"fields": {"tier": "gold"}}},
-            {"id": "after", "type": "flow.noop"},
+            http("notify", f"{base}/flaky/notify?failures=0"),
         )
         first = execute(api, create_workflow(api, graph))
         assert wait_status(first) == "succeeded"
@@ -166,10 +168,14 @@ def test_rerun_from_a_node_reuses_upstream_outputs_and_runs_the_rest_again(celer
         assert wait_status(repeat) == "succeeded"
 
     assert server.hits.count("/orders?user=1") == 1  # the HTTP call was not made again
+    assert server.hits.count("/flaky/notify?failures=0") == 2
     body = detail(api, repeat)
-    assert [r["node_id"] for r in body["node_runs"]] == ["start", "fetch", "tag", "after"]
+    assert [r["node_id"] for r in body["node_runs"]] == ["start", "fetch", "tag", "notify"]
     assert body["node_runs"][1]["output"] == detail(api, first)["node_runs"][1]["output"]
-    assert body["node_runs"][3]["output"]["main"][0]["tier"] == "gold"
+    assert body["node_runs"][2]["output"]["main"][0]["tier"] == "gold"
+    assert body["node_runs"][3]["output"]["main"][0]["body"] == {"call": 2}
+    reused = NodeRun.objects.filter(execution_id=repeat, item_meta__has_key="reused_from")
+    assert sorted(reused.values_list("node_id", flat=True)) == ["fetch", "start"]
     assert body["rerun_from_node"] == "tag"
 
 

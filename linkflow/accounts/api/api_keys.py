@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from linkflow.core.api import validated
 from linkflow.core.errors import NotFound
 from linkflow.core.fields import StrictCharField
 
@@ -69,14 +70,11 @@ class ApiKeyListView(APIView):
 
     @extend_schema(request=ApiKeyInSerializer, responses={201: ApiKeyCreatedSerializer})
     def post(self, request: Request, workspace_id: str) -> Response:
-        body = ApiKeyInSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated(ApiKeyInSerializer(data=request.data))
         workspace = Workspace.objects.filter(pk=workspace_id).first()
         if workspace is None:
             raise NotFound("Workspace not found.")
-        key, raw_key = api_key_create(
-            user=api_caller(request), workspace=workspace, **body.validated_data
-        )
+        key, raw_key = api_key_create(user=api_caller(request), workspace=workspace, **body)
         key.key = raw_key  # type: ignore[attr-defined]
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 

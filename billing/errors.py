@@ -1,7 +1,0 @@
-"""Error codes of the billing app (stable strings, like linkflow.core.errors.ErrorCode)."""
-
-from enum import StrEnum
-
-
-class BillingErrorCode(StrEnum):
-    PLAN_LIMIT_EXCEEDED = "plan_limit_exceeded"
