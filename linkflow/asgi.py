@@ -22,7 +22,12 @@ from executions.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": WSGIMiddleware(django_wsgi_app, workers=settings.LINKFLOW_WEB_THREADS),
+        # django-stubs types a WSGIHandler's result as HttpResponseBase, which declares no
+        # __iter__; every response it returns is iterable bytes, as WSGI wants.
+        "http": WSGIMiddleware(
+            django_wsgi_app,  # type: ignore[arg-type]
+            workers=settings.LINKFLOW_WEB_THREADS,
+        ),
         # Session cookie, JWT or API key; a cookie socket opened by a page of another
         # origin is refused (executions/routing.py, CookieOriginValidator).
         "websocket": websocket_application(),

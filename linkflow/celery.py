@@ -15,7 +15,6 @@ app.autodiscover_tasks()
 app.steps["worker"].add("executions.worker:LeaseKeeper")
 
 
-@worker_init.connect
 def _persistent_worker_connections(**kwargs: Any) -> None:
     """Give worker processes persistent database connections instead of a pool.
 
@@ -29,3 +28,8 @@ def _persistent_worker_connections(**kwargs: Any) -> None:
     if database.get("OPTIONS", {}).pop("pool", None) is not None:
         database["CONN_MAX_AGE"] = None
         database["CONN_HEALTH_CHECKS"] = True
+
+
+# Connected by a call, not as a decorator: celery ships no types, so its decorator would
+# leave the function untyped for mypy.
+worker_init.connect(_persistent_worker_connections)

@@ -20,7 +20,8 @@ def start_worker() -> WorkController:
     """Start a thread-pool worker on a background thread and return it once it consumes."""
     ready = threading.Event()
 
-    class _Worker(WorkController):
+    # celery ships no types, so its class is Any to mypy.
+    class _Worker(WorkController):  # type: ignore[misc]
         def on_consumer_ready(self, consumer: object) -> None:
             ready.set()
 

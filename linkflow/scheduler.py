@@ -70,7 +70,7 @@ def leader_identity() -> str | None:
     if not settings.REDIS_URL:
         return _LocalLock.holder
     value = redis.Redis.from_url(settings.REDIS_URL).get(lock_key())
-    return value.decode() if value is not None else None
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class LeaderLock(Protocol):
@@ -127,7 +127,8 @@ class _LocalLock:
             _LocalLock.holder = None
 
 
-class LeaderScheduler(DatabaseScheduler):
+# django_celery_beat ships no types, so its class is Any to mypy.
+class LeaderScheduler(DatabaseScheduler):  # type: ignore[misc]
     """A DatabaseScheduler that sends due tasks only while it holds the leader lock.
 
     Each tick first acquires or renews the lock. The leader then ticks as usual, but never
@@ -166,7 +167,8 @@ class LeaderScheduler(DatabaseScheduler):
         self._leadership_refresh()
         if not self._leader:
             return self._standby_every
-        return min(super().tick(*args, **kwargs), self._renew_every)
+        due_in: float = super().tick(*args, **kwargs)
+        return min(due_in, self._renew_every)
 
     def apply_async(self, entry: Any, producer: Any = None, advance: bool = True, **kw: Any) -> Any:
         """Send the entry's task, stamping a ``fired_at: None`` kwarg with the send time."""

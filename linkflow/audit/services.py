@@ -1,6 +1,7 @@
 """Writing the audit log. Other apps call ``audit_record`` from their services."""
 
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from django.db.models import Model
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:  # the audit log sits below accounts, which writes to it
 def audit_record(
     *,
     action: str,
-    workspace_id: object = None,
+    workspace_id: UUID | str | None = None,
     actor: "User | None" = None,
     target: Model | None = None,
     target_type: str = "",

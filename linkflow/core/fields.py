@@ -46,9 +46,11 @@ class QueryBooleanField(serializers.BooleanField):
     default_error_messages = {"invalid": "Use true or false."}
 
     def to_internal_value(self, data: Any) -> bool:
-        if data not in ("true", "false"):
-            self.fail("invalid")
-        return data == "true"
+        if data == "true":
+            return True
+        if data == "false":
+            return False
+        self.fail("invalid")
 
 
 class StrictUUIDField(serializers.UUIDField):

@@ -55,7 +55,7 @@ def _database_ok() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
+            return bool(cursor.fetchone() == (1,))
     except Exception as exc:
         logger.warning("readyz: database unavailable: %r", exc)
         with contextlib.suppress(Exception):

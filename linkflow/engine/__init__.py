@@ -14,8 +14,9 @@ from linkflow.engine.context import (
 from linkflow.engine.errors import ExpressionBoundError, ExpressionError, NodeError, Suspend
 from linkflow.engine.graph import Edge, Graph, Node
 from linkflow.engine.observer import NullObserver, Observer
+from linkflow.engine.outcomes import NodeOutcome
 from linkflow.engine.registry import NodeType, get_node_type, node_types, register
-from linkflow.engine.runner import NodeOutcome, RunResult, run_graph
+from linkflow.engine.runner import RunResult, run_graph
 from linkflow.engine.validation import Problem, node_settings_schema, validate_graph
 
 __all__ = [

@@ -70,7 +70,7 @@ def materialise(budget: Budget, values: Iterable[Any]) -> list[Any]:
     return entries
 
 
-def check_text(text: str | bytes) -> None:
+def check_text(text: str | bytes | bytearray) -> None:
     """Refuse a text that came out longer than the string bound (after escapes)."""
     if len(text) > cost.MAX_STRING_CHARS:
         raise refuse(f"the result would exceed {cost.MAX_STRING_CHARS} characters")

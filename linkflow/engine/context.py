@@ -85,11 +85,20 @@ class SubworkflowRunner(Protocol):
     """The host's way to run another workflow of the same workspace for workflow.execute."""
 
     def run(
-        self, *, workflow_id: str, items: list[dict[str, Any]], wait: bool, key: str
+        self,
+        *,
+        workflow_id: str,
+        items: list[dict[str, Any]],
+        wait: bool,
+        key: str,
+        as_items: bool = False,
     ) -> list[dict[str, Any]]:
         """Run it with ``items`` as its trigger input; with ``wait`` return its last items,
         else return at once with ``[{"execution_id": ...}]``. ``key`` (the node's
         idempotency key) makes a repeated call return the same child execution.
+        With ``as_items`` (workflow.execute from version 3) the child's trigger emits
+        the items one each (trigger.ITEMS_KEY); without, one item holding them under
+        "items".
         Raise NodeError on failure, Suspend to be called again later."""
         ...
 

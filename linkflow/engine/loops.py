@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 from linkflow.engine.graph import DONE_PORT, LOOP_PORT, Node
 from linkflow.engine.items import ItemRecord
 from linkflow.engine.nodes.flow_batch import MAX_ITERATIONS
-from linkflow.engine.registry import Items
-from linkflow.engine.runner import (
+from linkflow.engine.outcomes import (
     CANCELLED,
     FAILED,
     RUNNING,
@@ -32,6 +31,7 @@ from linkflow.engine.runner import (
     WAITING,
     NodeOutcome,
 )
+from linkflow.engine.registry import Items
 
 if TYPE_CHECKING:
     from linkflow.engine.runner import _Run

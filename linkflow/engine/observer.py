@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from linkflow.engine.runner import NodeOutcome
+    from linkflow.engine.outcomes import NodeOutcome
 
 
 @runtime_checkable

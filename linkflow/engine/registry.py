@@ -275,11 +275,11 @@ def get_node_type(name: str) -> type[NodeType] | None:
     target = _targets.get(name)
     if target is None:
         return None
-    cls = _import(target) if isinstance(target, str) else target
-    if not (isinstance(cls, type) and issubclass(cls, NodeType)) or cls.type != name:
+    found = _import(target) if isinstance(target, str) else target
+    if not (isinstance(found, type) and issubclass(found, NodeType)) or found.type != name:
         raise TypeError(f"{target!r} is not the NodeType for {name!r}")
-    _loaded[name] = cls
-    return cls
+    _loaded[name] = found
+    return found
 
 
 def node_types() -> list[type[NodeType]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,16 +18,19 @@ from linkflow.engine.context import NodeContext, NodeViews, RunContext
 from linkflow.engine.errors import NodeError, Suspend
 from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT, LOOP_TYPE, Graph, Node
 from linkflow.engine.items import ItemRecord, whole_node_lineage
+from linkflow.engine.loops import page_log, run_loop
 from linkflow.engine.observer import Observer
+from linkflow.engine.outcomes import (
+    CANCELLED,
+    FAILED,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    WAITING,
+    NodeOutcome,
+)
 from linkflow.engine.registry import Items, NodeType, get_node_type, item_ports
 
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-SKIPPED = "skipped"
-CANCELLED = "cancelled"
-WAITING = "waiting"
-# A checkpoint of a node still working through its items (Observer.node_progress).
-RUNNING = "running"
 # A node with outside effects that handles items one by one is checkpointed after an item
 # once this many items or seconds went by since the last checkpoint: after a crash, at
 # most that much finished work is done again (docs/nodes.md, "Retries").
@@ -37,26 +40,6 @@ CHECKPOINT_SECONDS = 1.0
 # executions failing together do not retry together, and never beyond an hour.
 MAX_BACKOFF_SECONDS = 3600.0
 JITTER = 0.2
-
-
-@dataclass
-class NodeOutcome:
-    """What one node did: ``status`` is "succeeded", "failed", "skipped" or "waiting"
-    ("running" for a checkpoint); ``output`` maps port -> items (for a failed node that
-    handles items one by one: what its succeeded items emitted); ``error`` is set on
-    failure, and also on success when ``on_error`` turned failures into items:
-    ``{"message", "node_id", "param"?, "item"?, ...}`` (the first failed item's).
-    ``resume_at`` is set when the node suspended (status "waiting").
-
-    ``items`` tells how the input items fared and where each output item came from (see
-    items.ItemRecord); the host stores it with the outcome and hands it back on resume.
-    """
-
-    status: str
-    output: dict[str, Items] = field(default_factory=dict)
-    error: dict[str, Any] | None = None
-    resume_at: datetime | None = None
-    items: ItemRecord | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -153,8 +136,6 @@ class _Run:
                 error = {"message": "The execution exceeded its time limit.", "node_id": node.id}
                 return self._result(order, FAILED, {**error, "code": "execution_timeout"})
             if node.type == LOOP_TYPE:
-                from linkflow.engine.loops import run_loop  # imports this module
-
                 node, outcome = run_loop(self, node, reused)
             else:
                 outcome = self._decide(node, reused)
@@ -241,7 +222,7 @@ class _Run:
             timeout_seconds=node.timeout_seconds,
             suspended_until=suspended_until,
             version=node.version,
-            pages=_page_log(self, node, attempt, items),
+            pages=page_log(self, node, attempt, items),
         )
         if node_type is None:
             error = {"message": f"Unknown node type '{node.type}'.", "node_id": node.id}
@@ -434,14 +415,6 @@ def _first_only(inputs: list[Items]) -> list[Items]:
     """execute_once: only the first item, on the edge it came by."""
     first = next(index for index, per_edge in enumerate(inputs) if per_edge)
     return [per_edge[:1] if index == first else [] for index, per_edge in enumerate(inputs)]
-
-
-def _page_log(run: _Run, node: Node, attempt: int, items: Items) -> Any:
-    if not node.params.get("pagination"):
-        return None  # the common case: no import, no log
-    from linkflow.engine.loops import page_log
-
-    return page_log(run, node, attempt, items)
 
 
 def _resolve(type_name: str) -> type[NodeType] | None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from functools import cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
@@ -202,7 +201,7 @@ class _GraphChecker:
         self._check_trigger_present(infos)
         return self.problems
 
-    def _check_lists(self, nodes: object, edges: object) -> bool:
+    def _check_lists(self, nodes: object, edges: object) -> TypeGuard[list[Any]]:
         """False when nothing more can be checked."""
         if not isinstance(edges, list):
             self.report("graph_malformed", "'edges' must be a list.", field="edges")
@@ -504,9 +503,16 @@ def _closes_loop(bodies: dict[str, frozenset[str]], source: str, target: str, po
     return source in body or (source == target and port == LOOP_PORT)
 
 
-@cache
+# One validator per node type, built on first use. A dict rather than functools.cache:
+# mypy (2.4) refuses a class object narrowed from `type[X] | None` as cache's Hashable key.
+_params_validators: dict[type[NodeType], Draft202012Validator] = {}
+
+
 def _params_validator(node_type: type[NodeType]) -> Draft202012Validator:
-    return Draft202012Validator(node_type.params_schema)
+    validator = _params_validators.get(node_type)
+    if validator is None:
+        validator = _params_validators[node_type] = Draft202012Validator(node_type.params_schema)
+    return validator
 
 
 def _describe_schema_error(

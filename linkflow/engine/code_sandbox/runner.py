@@ -34,6 +34,31 @@ import posix
 import resource
 import sys
 
+# mypy reads this block; the sandboxed interpreter skips it, so it never pays for typing.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from types import ModuleType
+    from typing import Any, NoReturn, NotRequired, TypedDict
+
+    class Job(TypedDict):
+        """What the launcher writes to stdin after this module (launcher.run_code)."""
+
+        code: str
+        items: list[Any]
+        fence: bool
+        max_output_bytes: int
+        seccomp: NotRequired[bytes | None]
+        landlock_paths: NotRequired[list[str]]
+
+    class _Position(TypedDict):
+        lineno: int
+        col_offset: int
+        end_lineno: int
+        end_col_offset: int
+
+    UserFunction = Callable[[list[Any]], object]
+
 MEMORY_EXIT = 3
 _MEMORY_REPLY = b'{"ok":false,"kind":"memory","message":"out of memory"}'
 _FILENAME = "<code>"
@@ -135,7 +160,7 @@ def _limit_self(*, memory_bytes: int, cpu_seconds: int) -> None:
         resource.setrlimit(which, (soft, hard))
 
 
-def _handle(job: dict) -> bytes:
+def _handle(job: "Job") -> bytes:
     try:
         if job.get("landlock_paths") is not None or job.get("seccomp"):
             _harden(job.get("landlock_paths"), job.get("seccomp"))
@@ -162,8 +187,13 @@ def _handle(job: dict) -> bytes:
 # Compiling the user's function body
 
 
-def _compile(code: str, *, fence: bool):
+# Where the `def code(items)` wrapped around the user's lines says it is.
+_FIRST_LINE: "_Position" = {"lineno": 1, "col_offset": 0, "end_lineno": 1, "end_col_offset": 0}
+
+
+def _compile(code: str, *, fence: bool) -> "UserFunction":
     tree = compile(code, _FILENAME, "exec", _ast.PyCF_ONLY_AST)
+    assert isinstance(tree, _ast.Module)  # what mode "exec" parses to
     if not tree.body:
         raise Refused("The code is empty: write a function body that returns a list of items.")
     if fence:
@@ -171,30 +201,35 @@ def _compile(code: str, *, fence: bool):
         _guard_format_reads(tree)
     # The body becomes the body of `def code(items)`, keeping the user's line numbers, so a
     # top-level `return` is legal and errors point at the user's own lines.
-    position = {"lineno": 1, "col_offset": 0, "end_lineno": 1, "end_col_offset": 0}
     arguments = _ast.arguments(
         posonlyargs=[],
-        args=[_ast.arg(arg="items", annotation=None, **position)],
+        args=[_ast.arg(arg="items", annotation=None, **_FIRST_LINE)],
         vararg=None,
         kwonlyargs=[],
         kw_defaults=[],
         kwarg=None,
         defaults=[],
     )
-    function = _ast.FunctionDef(
-        name="code", args=arguments, body=tree.body, decorator_list=[], returns=None, **position
+    definition = _ast.FunctionDef(
+        name="code",
+        args=arguments,
+        body=tree.body,
+        decorator_list=[],
+        returns=None,
+        **_FIRST_LINE,
     )
-    module = _ast.Module(body=[function], type_ignores=[])
-    namespace = {
+    module = _ast.Module(body=[definition], type_ignores=[])
+    namespace: dict[str, Any] = {
         "__name__": "linkflow_code",
         "__builtins__": _fenced_builtins() if fence else builtins.__dict__,
         _FORMAT_HOOK: _fenced_attribute,
     }
     exec(compile(module, _FILENAME, "exec"), namespace)
-    return namespace["code"]
+    function: UserFunction = namespace["code"]
+    return function
 
 
-def _check_tree(tree) -> None:
+def _check_tree(tree: _ast.AST) -> None:
     stack = [tree]
     while stack:
         node = stack.pop()
@@ -207,9 +242,9 @@ def _check_tree(tree) -> None:
                 stack.append(value)
 
 
-def _check_node(node) -> None:
+def _check_node(node: _ast.AST) -> None:
     line = getattr(node, "lineno", None)
-    attributes = []
+    attributes: list[str] = []
     if isinstance(node, _ast.Attribute):
         attributes = [node.attr]
     elif isinstance(node, _ast.MatchClass):  # `case object(__class__=c)` reads an attribute
@@ -219,18 +254,18 @@ def _check_node(node) -> None:
             raise Refused(f"Line {line}: access to attribute '{name}' is not allowed.")
     # Binding or reading a dunder name could reach __builtins__ or __import__; defining a
     # method such as __init__ (FunctionDef.name) is harmless and stays allowed.
-    names = [getattr(node, field, None) for field in _IDENTIFIER_FIELDS]
+    names: list[object] = [getattr(node, field, None) for field in _IDENTIFIER_FIELDS]
     if isinstance(node, _ast.ExceptHandler | _ast.MatchAs | _ast.MatchStar):
         names.append(node.name)
     if isinstance(node, _ast.Global | _ast.Nonlocal):
         names.extend(node.names)
-    for name in names:
-        if isinstance(name, str) and name.startswith("__"):
+    for identifier in names:
+        if isinstance(identifier, str) and identifier.startswith("__"):
             where = f"Line {line}: t" if line is not None else "T"
-            raise Refused(f"{where}he name '{name}' is not allowed.")
+            raise Refused(f"{where}he name '{identifier}' is not allowed.")
 
 
-def _guard_format_reads(tree) -> None:
+def _guard_format_reads(tree: _ast.AST) -> None:
     """Replace every read of ``<x>.format`` / ``<x>.format_map`` by a call of the hook,
     which hands out a checked version when the attribute is str's method."""
     stack = [tree]
@@ -248,25 +283,23 @@ def _guard_format_reads(tree) -> None:
                 setattr(node, field, _hooked(value))
 
 
-def _hooked(node):
+def _hooked(node: _ast.AST) -> _ast.AST:
     if not (
         isinstance(node, _ast.Attribute)
         and node.attr in _FORMAT_METHODS
         and isinstance(node.ctx, _ast.Load)
     ):
         return node
-    where = {
-        "lineno": node.lineno,
-        "col_offset": node.col_offset,
-        "end_lineno": node.end_lineno,
-        "end_col_offset": node.end_col_offset,
-    }
-    hook = _ast.Name(id=_FORMAT_HOOK, ctx=_ast.Load(), **where)
-    name = _ast.Constant(value=node.attr, **where)
-    return _ast.Call(func=hook, args=[node.value, name], keywords=[], **where)
+    hook = _ast.Name(id=_FORMAT_HOOK, ctx=_ast.Load())
+    name = _ast.Constant(value=node.attr)
+    call = _ast.Call(func=hook, args=[node.value, name], keywords=[])
+    for new in (hook, name, call):
+        new.lineno, new.col_offset = node.lineno, node.col_offset
+        new.end_lineno, new.end_col_offset = node.end_lineno, node.end_col_offset
+    return call
 
 
-def _fenced_attribute(obj, name):
+def _fenced_attribute(obj: object, name: str) -> object:
     return _fenced_value(getattr(obj, name))
 
 
@@ -275,7 +308,7 @@ _STR_FORMAT_MAP = str.format_map
 _BUILTIN_METHOD = type("".format)
 
 
-def _fenced_value(value):
+def _fenced_value(value: object) -> object:
     """``value``, or a checked stand-in when it is str.format / str.format_map, unbound
     (``str.format``) or bound to any string (``s.format``, ``super().format``)."""
     if value is _STR_FORMAT:
@@ -283,7 +316,8 @@ def _fenced_value(value):
     if value is _STR_FORMAT_MAP:
         return _checked_format_map
     if type(value) is _BUILTIN_METHOD and value.__name__ in _FORMAT_METHODS:
-        template = value.__self__
+        # every builtin method has __self__; mypy only sees str.format's signature here
+        template = getattr(value, "__self__", None)
         if isinstance(template, str):
             if value.__name__ == "format":
                 return lambda *args, **kwargs: _checked_format(template, *args, **kwargs)
@@ -291,17 +325,17 @@ def _fenced_value(value):
     return value
 
 
-def _checked_format(template, /, *args, **kwargs):
+def _checked_format(template: str, /, *args: object, **kwargs: object) -> str:
     _check_format_fields(template)
     return _STR_FORMAT(template, *args, **kwargs)
 
 
-def _checked_format_map(template, mapping, /):
+def _checked_format_map(template: str, mapping: "Mapping[str, object]", /) -> str:
     _check_format_fields(template)
     return _STR_FORMAT_MAP(template, mapping)
 
 
-def _check_format_fields(template) -> None:
+def _check_format_fields(template: object) -> None:
     """Refuse a template whose fields read an attribute the fence refuses, at any depth
     ("{0.__class__}", "{0:{1.__globals__}}"). A malformed template is left to str.format
     to report."""
@@ -325,16 +359,16 @@ def _check_format_fields(template) -> None:
             _check_format_fields(spec)
 
 
-def _fenced_builtins() -> dict:
+def _fenced_builtins() -> dict[str, object]:
     names = builtins.__dict__
-    fenced = {name: names[name] for name in _SAFE_BUILTINS if name in names}
+    fenced: dict[str, object] = {name: names[name] for name in _SAFE_BUILTINS if name in names}
     fenced["__import__"] = _guarded_import
     fenced["getattr"] = _guarded_getattr
     fenced["hasattr"] = _guarded_hasattr
     return fenced
 
 
-def _check_attribute_name(name) -> None:
+def _check_attribute_name(name: object) -> None:
     if not isinstance(name, str):
         return  # getattr itself refuses a name that is not a string
     if type(name) is not str:
@@ -345,20 +379,26 @@ def _check_attribute_name(name) -> None:
         raise AttributeError(f"access to attribute '{name}' is not allowed")
 
 
-def _guarded_getattr(obj, name, *default):
+def _guarded_getattr(obj: object, name: str, *default: object) -> object:
     _check_attribute_name(name)
     return _fenced_value(getattr(obj, name, *default))
 
 
-def _guarded_hasattr(obj, name):
+def _guarded_hasattr(obj: object, name: str) -> bool:
     _check_attribute_name(name)
     return hasattr(obj, name)
 
 
-_views: dict = {}
+_views: "dict[str, ModuleType]" = {}
 
 
-def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+def _guarded_import(
+    name: str,
+    globals: object = None,
+    locals: object = None,
+    fromlist: "Sequence[str]" = (),
+    level: int = 0,
+) -> "ModuleType":
     if level != 0 or name not in ALLOWED_MODULES:
         raise ImportError(
             f"import of '{name}' is not allowed in the code node; allowed modules: "
@@ -369,7 +409,7 @@ def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
     return _view(name.partition(".")[0])
 
 
-def _view(name: str):
+def _view(name: str) -> "ModuleType":
     # A copy of the module's public, non-module names: `random._os` or `uuid.os` would
     # otherwise lead straight to the real os module.
     view = _views.get(name)
@@ -391,7 +431,7 @@ def _view(name: str):
     return view
 
 
-def _fence_functools(view, real) -> None:
+def _fence_functools(view: "ModuleType", real: "ModuleType") -> None:
     """update_wrapper and wraps copy attributes named by the caller with the real getattr
     (``assigned=("__globals__",)`` into an object whose __setattr__ keeps what it gets):
     only the standard names may be given, or names the fence allows anyway."""
@@ -399,33 +439,39 @@ def _fence_functools(view, real) -> None:
     update_wrapper = real.update_wrapper
 
     def fenced_update_wrapper(
-        wrapper, wrapped, assigned=real.WRAPPER_ASSIGNMENTS, updated=real.WRAPPER_UPDATES
-    ):
+        wrapper: "Any",
+        wrapped: "Any",
+        assigned: "Iterable[str]" = real.WRAPPER_ASSIGNMENTS,
+        updated: "Iterable[str]" = real.WRAPPER_UPDATES,
+    ) -> "Any":
         assigned, updated = tuple(assigned), tuple(updated)
         for attribute in (*assigned, *updated):
             if type(attribute) is not str or attribute not in standard:
                 _check_attribute_name(attribute)
         return update_wrapper(wrapper, wrapped, assigned, updated)
 
-    def fenced_wraps(wrapped, assigned=real.WRAPPER_ASSIGNMENTS, updated=real.WRAPPER_UPDATES):
+    def fenced_wraps(
+        wrapped: "Any",
+        assigned: "Iterable[str]" = real.WRAPPER_ASSIGNMENTS,
+        updated: "Iterable[str]" = real.WRAPPER_UPDATES,
+    ) -> "Any":
         return real.partial(
             fenced_update_wrapper, wrapped=wrapped, assigned=assigned, updated=updated
         )
 
-    view.update_wrapper = fenced_update_wrapper
-    view.wraps = fenced_wraps
+    vars(view).update(update_wrapper=fenced_update_wrapper, wraps=fenced_wraps)
 
 
 # Applying the OS layer in process mode (bwrap mode gets its seccomp filter from bwrap)
 
 
-def _harden(landlock_paths, seccomp_program) -> None:
+def _harden(landlock_paths: "list[str] | None", seccomp_program: "bytes | None") -> None:
     import ctypes  # only process mode pays for ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     ulong = ctypes.c_ulong
 
-    def call(result):
+    def call(result: int) -> int:
         if result == -1:
             number = ctypes.get_errno()
             raise OSError(number, posix.strerror(number))
@@ -445,15 +491,18 @@ def _harden(landlock_paths, seccomp_program) -> None:
         call(libc.prctl(ulong(22), ulong(2), ctypes.byref(fprog), ulong(0), ulong(0)))
 
 
-def _restrict_paths(ctypes, libc, call, paths) -> None:
+def _restrict_paths(
+    ctypes: "ModuleType", libc: "Any", call: "Callable[[int], int]", paths: "list[str]"
+) -> None:
     """Landlock: from here on only ``paths`` can be opened, and only for reading.
 
     Kernels without Landlock (ENOSYS, EOPNOTSUPP) leave the file system to the language
     fence; that is the documented weakness of process mode.
     """
 
-    def syscall(number, *args):
-        return libc.syscall(ctypes.c_long(number), *(ctypes.c_long(arg) for arg in args))
+    def syscall(number: int, *args: int) -> int:
+        result: int = libc.syscall(ctypes.c_long(number), *(ctypes.c_long(arg) for arg in args))
+        return result
 
     create, add_rule, restrict = 444, 445, 446  # the same numbers on x86_64 and arm64
     abi = syscall(create, 0, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
@@ -501,7 +550,7 @@ def _describe(error: BaseException) -> str:
     return f"Line {line}: {described}" if line is not None else described
 
 
-def _encode_result(result, *, max_bytes: int) -> bytes:
+def _encode_result(result: object, *, max_bytes: int) -> bytes:
     if not isinstance(result, list):
         hint = " (is a `return` missing?)" if result is None else ""
         return _error(
@@ -529,11 +578,11 @@ def _error(kind: str, message: str) -> bytes:
     return _to_json(reply)
 
 
-def _not_json(value):
+def _not_json(value: object) -> "NoReturn":
     raise TypeError(f"values of type {type(value).__name__} cannot be stored")
 
 
-def _to_json(value) -> bytes:
+def _to_json(value: object) -> bytes:
     make_encoder = getattr(_json, "make_encoder", None)
     if make_encoder is None:  # an interpreter without the C accelerator
         import json

@@ -17,6 +17,7 @@ from collections import deque
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from linkflow.engine.nodes.mqtt_publish import _connect, _GuardedClient, _loop
 
@@ -40,7 +41,7 @@ class MqttListener:
         fields = self._target.fields
         client = _GuardedClient(
             address_policy=self._target.policy,
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             clean_session=self._qos == 0,
             manual_ack=True,

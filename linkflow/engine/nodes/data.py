@@ -87,7 +87,10 @@ def json_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
-    return {str: "string", list: "list", dict: "object"}.get(type(value), type(value).__name__)
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+_JSON_TYPE_NAMES: dict[type, str] = {str: "string", list: "list", dict: "object"}
 
 
 class SetFields(NodeType):

@@ -118,11 +118,13 @@ def _parse(value: Any, pattern: str | None) -> datetime | None:
     try:
         if pattern:
             return datetime.strptime(value, pattern)
-        return date_parser.isoparse(value)
+        iso: datetime = date_parser.isoparse(value)
+        return iso
     except (ValueError, OverflowError):
         pass
     try:
-        return date_parser.parse(value)
+        guessed: datetime = date_parser.parse(value)
+        return guessed
     except (ValueError, OverflowError):
         return None
 
@@ -138,7 +140,8 @@ def _shift(ctx: NodeContext, index: int, moment: datetime, sign: int) -> datetim
     unit = ctx.params.get("unit", "days")
     try:
         if unit in ("months", "years"):
-            return moment + relativedelta(**{unit: sign * int(amount)})
+            shifted: datetime = moment + relativedelta(**{unit: sign * int(amount)})
+            return shifted
         return moment + sign * timedelta(**{unit: amount})
     except OverflowError:
         raise NodeError("The date left the supported range.", param="params.amount") from None
@@ -151,6 +154,6 @@ def _difference(start: datetime, end: datetime, unit: str) -> float | int:
     """end - start in ``unit``; whole calendar months or years for those units."""
     if unit in ("months", "years"):
         delta = relativedelta(end, start)
-        months = delta.years * 12 + delta.months
+        months: int = delta.years * 12 + delta.months
         return months if unit == "months" else months // 12
     return (end - start).total_seconds() / _SECONDS[unit]

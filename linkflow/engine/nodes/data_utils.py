@@ -15,6 +15,8 @@ from linkflow.engine.nodes.data import ABSENT, FIELD_NAME_SCHEMA, get_path, pop_
 from linkflow.engine.registry import Items, NodeType
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from linkflow.engine.context import NodeContext
 
 FIELD_LIST_SCHEMA: dict[str, Any] = {
@@ -37,6 +39,11 @@ def _rank(value: Any) -> tuple[int, Any]:
     if isinstance(value, str):
         return (1, value)
     return (3, json.dumps(value, sort_keys=True, default=str))
+
+
+def _ranked_by(name: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+    """The sort key ranking items by their value at ``name``."""
+    return lambda item: _rank(get_path(item, name))
 
 
 def identity(item: dict[str, Any], fields: list[str]) -> str:
@@ -85,7 +92,7 @@ class Sort(NodeType):
             name, descending = spec["field"], spec.get("order") == "desc"
             present = [i for i in ordered if get_path(i, name) not in (ABSENT, None)]
             missing = [i for i in ordered if get_path(i, name) in (ABSENT, None)]
-            present.sort(key=lambda i, n=name: _rank(get_path(i, n)), reverse=descending)
+            present.sort(key=_ranked_by(name), reverse=descending)
             ordered = present + missing
         return {"main": ordered}
 
@@ -330,8 +337,8 @@ class Compare(NodeType):
             elif _same(item, match, fields):
                 out["both"].append(item)
             else:
-                key = {name: get_path(item, name) for name in keys}
-                out["different"].append({"key": key, "left": item, "right": match})
+                matched_on = {name: get_path(item, name) for name in keys}
+                out["different"].append({"key": matched_on, "left": item, "right": match})
         out["only_right"] = [*by_key.values(), *extra_right]
         return out
 

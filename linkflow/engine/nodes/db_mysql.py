@@ -23,6 +23,7 @@ from linkflow.engine.nodes.servers import node_timeout, policy
 
 if TYPE_CHECKING:
     from linkflow.engine.context import NodeContext
+    from linkflow.engine.nodes.db_sql import DriverErrors
 
 
 class MySql(SqlNode):
@@ -80,7 +81,7 @@ class MySql(SqlNode):
         action = ", ".join(f"{self.quote(c)} = VALUES({self.quote(c)})" for c in updates)
         return f"{self.insert_sql(table, columns)} ON DUPLICATE KEY UPDATE {action}"
 
-    def errors(self) -> tuple[type[Exception], ...]:
+    def errors(self) -> DriverErrors:
         return (pymysql.Error,)
 
 

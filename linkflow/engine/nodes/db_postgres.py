@@ -19,6 +19,7 @@ from linkflow.engine.nodes.servers import server
 
 if TYPE_CHECKING:
     from linkflow.engine.context import NodeContext
+    from linkflow.engine.nodes.db_sql import DriverErrors
 
 
 class Postgres(SqlNode):
@@ -72,5 +73,5 @@ class Postgres(SqlNode):
         )
         return f"{self.insert_sql(table, columns)} ON CONFLICT ({conflict}) {action}"
 
-    def errors(self) -> tuple[type[Exception], ...]:
+    def errors(self) -> DriverErrors:
         return (psycopg.Error,)

@@ -30,6 +30,9 @@ DEFAULT_MAX_ROWS = 1_000
 MAX_RESULT_BYTES = 10_000_000
 DEFAULT_BATCH = 500
 OPERATIONS = ("query", "insert", "update", "upsert")
+# The error classes a driver raises. An alias because in a node class's body `type` is
+# the node's type name, not the builtin.
+DriverErrors = tuple[type[Exception], ...]
 
 SQL_PARAMS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -123,7 +126,7 @@ class SqlNode(NodeType):
     def upsert_sql(self, table: str, columns: list[str], keys: list[str]) -> str:
         raise NotImplementedError
 
-    def errors(self) -> tuple[type[Exception], ...]:
+    def errors(self) -> DriverErrors:
         """The driver's error classes, turned into NodeErrors."""
         raise NotImplementedError
 

@@ -417,8 +417,7 @@ def _timeout(ctx: NodeContext, value: Any) -> float:
 
 
 def _max_redirects(value: Any) -> int:
-    valid = isinstance(value, int) and not isinstance(value, bool)
-    if not valid or not 0 <= value <= MAX_REDIRECTS:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_REDIRECTS:
         raise NodeError(
             f"Parameter 'max_redirects' must be a whole number from 0 to {MAX_REDIRECTS}.",
             param="params.max_redirects",

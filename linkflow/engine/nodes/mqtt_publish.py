@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from linkflow.engine.errors import NodeError
 from linkflow.engine.net import AddressPolicy, open_guarded_socket
@@ -53,6 +54,9 @@ class MqttPublish(NodeType):
         "required": ["topic"],
         "additionalProperties": False,
     }
+    # Set per execution: the connected client and the publications awaiting their ack.
+    _client: mqtt.Client
+    _pending: list[mqtt.MQTTMessageInfo]
 
     def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
         """The input items once sent (QoS 0) or acknowledged by the broker (QoS 1).
@@ -63,7 +67,7 @@ class MqttPublish(NodeType):
         deadline = time.monotonic() + timeout
         client = _GuardedClient(
             address_policy=policy(ctx),
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=str(fields.get("client_id") or ""),
         )
         if fields.get("username"):

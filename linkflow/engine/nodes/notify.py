@@ -125,8 +125,8 @@ def _send_mail(
     except BlockedAddress as error:
         raise NodeError(f"Could not send email through {where}: {error}") from error
     except TimeoutError as error:
-        message = f"The SMTP server {where} did not answer within {timeout:.3g} s."
-        raise NodeError(message) from error
+        late = f"The SMTP server {where} did not answer within {timeout:.3g} s."
+        raise NodeError(late) from error
     except Exception as error:
         raise NodeError(f"Could not send email through {where}: {error}") from error
     return {"sent": True, "to": message["to"]}

@@ -21,6 +21,8 @@ from linkflow.engine.nodes.servers import node_timeout, policy
 from linkflow.engine.registry import Items, NodeType, or_expression
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from linkflow.engine.context import NodeContext
 
 COMMANDS = (
@@ -158,7 +160,11 @@ def _run(client: redis.Redis, command: str, key: str, ctx: NodeContext, index: i
         return bool(client.expire(key, int(param("ttl_seconds", 1))))
     if command == "publish":
         return client.publish(key, _text(param("value", "")))
-    simple = {"delete": client.delete, "exists": client.exists, "ttl": client.ttl}
+    simple: dict[str, Callable[[str], Any]] = {
+        "delete": client.delete,
+        "exists": client.exists,
+        "ttl": client.ttl,
+    }
     simple |= {"lpop": client.lpop, "rpop": client.rpop, "llen": client.llen}
     if command == "hget":
         return client.hget(key, str(param("field", "")))
@@ -167,7 +173,10 @@ def _run(client: redis.Redis, command: str, key: str, ctx: NodeContext, index: i
 
 def _bounded_get(client: redis.Redis, key: str) -> str | None:
     # GETRANGE reads at most one byte past the bound, so a huge value never arrives whole.
-    exists, text = client.pipeline().exists(key).getrange(key, 0, MAX_VALUE_BYTES).execute()
+    pipeline = client.pipeline()
+    pipeline.exists(key)
+    pipeline.getrange(key, 0, MAX_VALUE_BYTES)
+    exists, text = pipeline.execute()
     if not exists:
         return None
     if len(text.encode()) > MAX_VALUE_BYTES:

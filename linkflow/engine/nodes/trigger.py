@@ -128,7 +128,7 @@ class WebhookTrigger(NodeType):
     @classmethod
     def credential_needed(cls, params: Mapping[str, Any], version: int) -> bool:
         """A header token or an HMAC signature is checked against the node's credential."""
-        return params.get("auth", "none") != "none"
+        return bool(params.get("auth", "none") != "none")
 
     def execute(self, ctx: NodeContext, items: Items) -> dict[str, Items]:
         """Emit the request the host received (``{"method", "path", "query", "headers",
