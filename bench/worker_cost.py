@@ -3,7 +3,8 @@
 Runs the worker's part of an execution (``execution_run``: claim, load, run, record,
 finish, events, sync reply, dispatch) in this process, N times, for the side-by-side
 benchmark's workflow (sync webhook -> set -> if -> set/set), and prints the CPU ms per
-execution of this process (its threads included: event publisher, heartbeat), the SQL
+execution of this process (its threads included: event publisher, heartbeat) and of the
+PostgreSQL server process serving it (from /proc: PostgreSQL must run on this machine), the SQL
 statements per execution (each one a round trip) and the Redis commands per execution
 (counted by the client). No Celery: the broker's own cost is not in these figures.
 Not part of the test suite.
@@ -169,11 +170,13 @@ def main() -> None:
     if args.profile:
         import cProfile
 
-        profiler = cProfile.Profile()
+        # CPU clock: the wall clock would charge the waits on PostgreSQL to the caller.
+        profiler = cProfile.Profile(time.process_time)
         profiler.enable()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    backend = _backend_pid(connection)
+    cpu0, wall0, pg0 = time.process_time(), time.perf_counter(), _process_cpu(backend)
     run_all(ids)
-    cpu1, wall1 = time.process_time(), time.perf_counter()
+    cpu1, wall1, pg1 = time.process_time(), time.perf_counter(), _process_cpu(backend)
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -188,6 +191,7 @@ def main() -> None:
     statements = collections.Counter(q["sql"].split()[0].upper() for q in queries.captured_queries)
     print(f"executions: {n}")
     print(f"worker CPU ms per execution: {(cpu1 - cpu0) * 1000 / n:.2f}")
+    print(f"PostgreSQL backend CPU ms per execution: {(pg1 - pg0) * 1000 / n:.2f}")
     print(f"wall ms per execution: {(wall1 - wall0) * 1000 / n:.2f}")
     print(f"SQL statements per execution: {len(queries.captured_queries) / m:.2f}")
     for verb, count in statements.most_common():
@@ -198,6 +202,24 @@ def main() -> None:
     assert finished == n + m, f"only {finished} of {n + m} succeeded"
     client = Redis.from_url(os.environ["REDIS_URL"])
     client.delete(os.environ["LINKFLOW_QUEUE"], *[_key(i) for i in ids + counted])
+
+
+def _backend_pid(connection) -> int:
+    # The server process of this script's one connection: the database's share of the
+    # cost, read from /proc (PostgreSQL on this machine), none of other clients'.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _process_cpu(pid: int) -> float:
+    """User plus system CPU seconds of a process on this machine (0 when not readable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

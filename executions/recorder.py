@@ -23,16 +23,22 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from credentials.redaction import redact_execution
 from linkflow.core.metrics import node_observed
 from linkflow.engine import NodeOutcome, RunResult, get_node_type
 
-from .dispatch import dispatch_promote, enqueue_execution
+from .dispatch import (
+    dispatch_promote,
+    dispatch_promote_if_pending,
+    dispatch_promote_locked,
+    enqueue_execution,
+)
 from .error_workflows import error_handoff
 from .feeds import publisher, vocabulary
+from .finish_statement import finish_write
 from .models import Execution, ExecutionStatus, NodeRunStatus
 from .noderun_rows import noderuns_upsert
 from .payloads import payload_store
@@ -217,17 +223,11 @@ class ExecutionRecorder:
         with transaction.atomic():
             # The status UPDATE is the fence on the common path; only when it matches
             # nothing is the lease looked at on its own (cancelled, or lost).
-            updated = Execution.objects.filter(
-                pk=self.execution.pk,
-                lease_owner=self.lease.owner,
-                status=ExecutionStatus.RUNNING,
-            ).update(
+            updated, promote = self._status_written(
                 status=status,
                 error=error,
                 resume_at=result.resume_at if waiting else None,
                 finished_at=finished_at,
-                lease_owner="",
-                lease_expires_at=None,
             )
             if not updated:
                 lease_fence(self.lease)
@@ -246,8 +246,14 @@ class ExecutionRecorder:
             publisher.events_publish_on_commit(self._events, reply=reply)
             self._events = []
             # Finished or parked, its slot is free: the workspace's next pending execution
-            # goes, in this same commit (dispatch.py).
-            dispatch_promote(workspace_id=self.execution.workspace_id)
+            # goes, in this same commit (dispatch.py); with none pending, no lock is taken.
+            workspace_id = self.execution.workspace_id
+            if not updated:
+                dispatch_promote(workspace_id=workspace_id)
+            elif promote is None:
+                dispatch_promote_if_pending(workspace_id=workspace_id)
+            elif promote:
+                dispatch_promote_locked(workspace_id=workspace_id)
         return status
 
     def hand_back(self) -> bool:
@@ -270,6 +276,44 @@ class ExecutionRecorder:
             if released:
                 enqueue_execution(execution_id=str(self.execution.pk))
         return bool(released)
+
+    def _status_written(
+        self,
+        *,
+        status: str,
+        error: dict[str, Any] | None,
+        resume_at: datetime | None,
+        finished_at: datetime | None,
+    ) -> tuple[bool, bool | None]:
+        """The fenced status change (on PostgreSQL with what is pending, in one statement):
+        whether the fence matched, and whether the caller must promote under the workspace
+        lock that statement took (None elsewhere: not looked at)."""
+        if connection.vendor == "postgresql":
+            written = finish_write(
+                execution=self.execution,
+                owner=self.lease.owner,
+                status=status,
+                error=error,
+                resume_at=resume_at,
+                finished_at=finished_at,
+                rows=self._pending,
+            )
+            if written.updated:
+                self._pending = []
+            return written.updated, written.promote
+        updated = Execution.objects.filter(
+            pk=self.execution.pk,
+            lease_owner=self.lease.owner,
+            status=ExecutionStatus.RUNNING,
+        ).update(
+            status=status,
+            error=error,
+            resume_at=resume_at,
+            finished_at=finished_at,
+            lease_owner="",
+            lease_expires_at=None,
+        )
+        return bool(updated), None
 
     def _flush(self) -> None:
         with transaction.atomic():

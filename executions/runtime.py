@@ -9,6 +9,7 @@ without writing: an execution is never run by two workers at once, whatever happ
 to a heartbeat. See docs/security/worker-limits.md.
 """
 
+import functools
 import logging
 import os
 import socket
@@ -148,8 +149,34 @@ def _claim_fresh(
         "",
         ExecutionMode.TEST.value,
     ]
-    found = list(Execution.objects.raw(sql, params))
-    return found[0] if found else None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else _execution_from_row(row)
+
+
+def _execution_from_row(row: tuple[Any, ...]) -> Execution:
+    """The Execution of a row of every concrete column, in field order, converted as the
+    ORM would (a RawQuerySet resolved the columns and converters anew on every claim)."""
+    values = list(row)
+    for index, expression, converters in _converters(connection.vendor):
+        value = values[index]
+        for convert in converters:
+            value = convert(value, expression, connection)
+        values[index] = value
+    return Execution.from_db(connection.alias, None, values)
+
+
+@functools.cache
+def _converters(vendor: str) -> list[tuple[int, Any, list[Any]]]:
+    found = []
+    for index, model_field in enumerate(Execution._meta.concrete_fields):
+        expression = model_field.get_col(Execution._meta.db_table)
+        converters = connection.ops.get_db_converters(expression)
+        converters += expression.get_db_converters(connection)
+        if converters:
+            found.append((index, expression, converters))
+    return found
 
 
 def lease_renew(lease: Lease) -> bool:
