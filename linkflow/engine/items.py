@@ -9,16 +9,19 @@ items an earlier attempt already did, and merges their results in input order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT
 
 Items = list[dict[str, Any]]
-# Per port, for each output item, the index of the input item it came from (None: unknown,
-# as for batch nodes, which see their items only as a whole).
-Lineage = dict[str, list[int | None]]
+# Where one output item came from: the index of its input item (the node's input items
+# being its incoming edges' items one after the other), the indexes of several (a merged
+# or aggregated item), or None: unknown.
+Source = int | list[int] | None
+# Per port, the source of each output item.
+Lineage = dict[str, list[Source]]
 
 
 @dataclass
@@ -99,7 +102,7 @@ def from_meta(meta: Any, output: Mapping[str, Items]) -> ItemRecord | None:
     for port, produced in (output or {}).items():
         sources = record.lineage.get(port) or []
         for item, source in zip(produced, sources, strict=False):
-            if source in done:
+            if isinstance(source, int) and source in done:
                 record.done[source].setdefault(port, []).append(item)
     return record
 
@@ -110,3 +113,46 @@ def whole_node_lineage(output: Mapping[str, Items], inputs: int) -> Lineage:
     if ERROR_PORT in output:
         return {ERROR_PORT: list(range(inputs)) or [None]}
     return {port: [None] * len(produced) for port, produced in output.items()}
+
+
+def batch_lineage(
+    output: Mapping[str, Items], items: Items, *, declared: Lineage | None = None
+) -> Lineage:
+    """Where each output item of a node that took its ``items`` at once came from.
+
+    Per port: what the node declared (NodeContext.record_sources), when it gave one
+    source per item; else per item the input item it is (sort, limit and dedupe pass the
+    same objects on); else n8n's rules for nodes that do not say: one input item, or one
+    output item, comes from the first input item, and as many items out (on one port) as
+    in pair by position. Otherwise the source is unknown (None)."""
+    positions: dict[int, list[int]] = {}
+    for index, item in enumerate(items):
+        positions.setdefault(id(item), []).append(index)
+    filled = [port for port, produced in output.items() if produced]
+    lineage: Lineage = {}
+    for port, produced in output.items():
+        given = (declared or {}).get(port)
+        if given is not None and len(given) == len(produced):
+            lineage[port] = list(given)
+            continue
+        by_rule = _rule_sources(len(items), len(produced), alone=filled == [port])
+        lineage[port] = [
+            _single(positions.get(id(item))) if id(item) in positions else by_rule(position)
+            for position, item in enumerate(produced)
+        ]
+    return lineage
+
+
+def _single(indexes: list[int] | None) -> Source:
+    if not indexes:
+        return None
+    return indexes[0] if len(indexes) == 1 else list(indexes)
+
+
+def _rule_sources(inputs: int, outputs: int, *, alone: bool) -> Callable[[int], Source]:
+    """n8n's assignPairedItems, for an output item that is none of the input items."""
+    if inputs == 1 or (alone and outputs == 1 and inputs > 1):
+        return lambda position: 0
+    if alone and inputs == outputs:
+        return lambda position: position
+    return lambda position: None
