@@ -4,6 +4,7 @@ aggregates; and the errors n8n gives where lineage is ambiguous or unknown."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ def build(items_trigger: str, *steps: dict[str, Any], edges: list | None = None)
     nodes = [{"id": "start", "type": items_trigger, "params": {"items": ORDERS}}, *steps]
     if edges is None:
         ids = [node["id"] for node in nodes]
-        edges = [{"source": a, "target": b} for a, b in zip(ids, ids[1:], strict=False)]
+        edges = [{"source": a, "target": b} for a, b in itertools.pairwise(ids)]
     raw = {"nodes": nodes, "edges": edges}
     assert validate_graph(raw) == []
     return Graph.from_dict(raw)
