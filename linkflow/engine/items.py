@@ -9,6 +9,7 @@ items an earlier attempt already did, and merges their results in input order.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,13 +122,16 @@ def batch_lineage(
     """Where each output item of a node that took its ``items`` at once came from.
 
     Per port: what the node declared (NodeContext.record_sources), when it gave one
-    source per item; else per item the input item it is (sort, limit and dedupe pass the
-    same objects on); else n8n's rules for nodes that do not say: one input item, or one
+    source per item. Else, per item: the input item it is (data.sort, data.limit pass
+    the same objects on); else an input item equal to it (a code.python node returning
+    its items sorted or filtered: equal items are matched in order, so a stable sort
+    pairs right); else n8n's rules for nodes that do not say: one input item, or one
     output item, comes from the first input item, and as many items out (on one port) as
     in pair by position. Otherwise the source is unknown (None)."""
     positions: dict[int, list[int]] = {}
     for index, item in enumerate(items):
         positions.setdefault(id(item), []).append(index)
+    equal = _EqualItems(items)
     filled = [port for port, produced in output.items() if produced]
     lineage: Lineage = {}
     for port, produced in output.items():
@@ -136,17 +140,41 @@ def batch_lineage(
             lineage[port] = list(given)
             continue
         by_rule = _rule_sources(len(items), len(produced), alone=filled == [port])
-        lineage[port] = [
-            _single(positions.get(id(item))) if id(item) in positions else by_rule(position)
-            for position, item in enumerate(produced)
-        ]
+        sources: list[Source] = []
+        for position, item in enumerate(produced):
+            same = positions.get(id(item))
+            if same:
+                sources.append(same[0] if len(same) == 1 else list(same))
+                continue
+            match = equal.take(item)
+            sources.append(match if match is not None else by_rule(position))
+        lineage[port] = sources
     return lineage
 
 
-def _single(indexes: list[int] | None) -> Source:
-    if not indexes:
-        return None
-    return indexes[0] if len(indexes) == 1 else list(indexes)
+class _EqualItems:
+    """Input items by their JSON text, indexed on first use (most batch nodes pass their
+    items on as they are, and never need it)."""
+
+    def __init__(self, items: Items) -> None:
+        self._items = items
+        self._by_text: dict[str, list[int]] | None = None
+
+    def take(self, item: dict[str, Any]) -> int | None:
+        """The first input item equal to ``item`` not taken yet (the last one again once
+        all are: a repeated item comes from it too); None when none is equal."""
+        if self._by_text is None:
+            self._by_text = {}
+            for index, candidate in enumerate(self._items):
+                self._by_text.setdefault(_text(candidate), []).append(index)
+        indexes = self._by_text.get(_text(item))
+        if not indexes:
+            return None
+        return indexes.pop(0) if len(indexes) > 1 else indexes[0]
+
+
+def _text(item: dict[str, Any]) -> str:
+    return json.dumps(item, sort_keys=True, default=str)
 
 
 def _rule_sources(inputs: int, outputs: int, *, alone: bool) -> Callable[[int], Source]:

@@ -179,7 +179,11 @@ def test_an_aggregate_of_one_parent_pairs_with_it_and_of_many_is_ambiguous(
 def test_a_node_that_does_not_record_lineage_makes_the_lookup_fail_with_its_name(
     items_trigger: str,
 ) -> None:
-    code = {"id": "code", "type": "code.python", "params": {"code": "return items[:1] + items"}}
+    code = {
+        "id": "code",
+        "type": "code.python",
+        "params": {"code": "return [{'lines': len(items)}, {'lines': 0}]"},
+    }
     result = run(build(items_trigger, SPLIT, code, set_node()))
     assert result.status == "failed"
     assert "Paired item data from node 'code' is unavailable" in result.error["message"]
@@ -233,3 +237,22 @@ def test_the_view_lists_items_and_json_and_reads_item_only_when_asked(
     result = run(build(items_trigger, SPLIT, whole))
     assert [i["order"] for i in out(result, "tag")] == ["A", "A", "A", "B", "B"]
     assert out(result, "tag")[0]["keys"] == ["items", "json"]
+
+
+def test_a_code_node_returning_its_items_reordered_pairs_each_with_its_source(
+    items_trigger: str,
+) -> None:
+    code = {
+        "id": "code",
+        "type": "code.python",
+        "params": {"code": "return sorted(items, key=lambda i: -i['qty'])[:4] + items[1:2]"},
+    }
+    result = run(build(items_trigger, SPLIT, code, set_node()))
+    # The code node's items are new objects: they pair with the input items equal to them.
+    assert [(i["sku"], i["order"]) for i in out(result, "tag")] == [
+        ("a1", "A"),
+        ("b1", "B"),
+        ("a3", "A"),
+        ("b2", "B"),
+        ("a2", "A"),
+    ]

@@ -83,3 +83,26 @@ def test_paired_item_back_through_an_aggregate_of_several_items_fails_as_in_n8n(
     assert result.status == "failed"
     assert "Multiple matching items" in result.error["message"]
     assert result.error["node_id"] == "Tag"
+
+
+def test_paired_item_after_an_imported_sort_reads_the_item_it_is():
+    sort = {"sortFieldsUi": {"sortField": [{"fieldName": "qty", "order": "descending"}]}}
+    document = workflow(
+        [
+            node("Start", "manualTrigger", 1),
+            node("Orders", "splitOut", 1, {"fieldToSplitOut": "orders"}),
+            node("Lines", "splitOut", 1, {"fieldToSplitOut": "lines"}),
+            node("Sort", "sort", 1, sort),
+            node("Tag", "set", 3.4, _tag(order="={{ $('Orders').item.json.id }}")),
+        ],
+        chain("Start", "Orders", "Lines", "Sort", "Tag"),
+    )
+    result = _run(document, ORDERS)
+    assert result.status == "succeeded", result.error
+    assert [(i["sku"], i["order"]) for i in result.outcomes["Tag"].output["main"]] == [
+        ("a1", "A"),
+        ("b1", "B"),
+        ("b3", "B"),
+        ("b2", "B"),
+        ("a2", "A"),
+    ]
