@@ -107,7 +107,11 @@ class _Loop:
         outcome when one failed or suspended."""
         run = self.run
         batch = self.batches[iteration - 1]
-        run.outcomes[self.node.id] = NodeOutcome(RUNNING, {LOOP_PORT: batch})
+        # The batch's items come from the loop's input items (nodes.<id>.item in the body).
+        first = (iteration - 1) * self.size
+        lineage = {LOOP_PORT: list(range(first, first + len(batch)))}
+        record = ItemRecord(inputs=len(self.items), per_item=False, lineage=lineage)
+        run.outcomes[self.node.id] = NodeOutcome(RUNNING, {LOOP_PORT: batch}, items=record)
         run.iteration = iteration
         try:
             for member in self.body:

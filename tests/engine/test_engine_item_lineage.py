@@ -5,11 +5,20 @@ aggregates; and the errors n8n gives where lineage is ambiguous or unknown."""
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import pytest
 
-from linkflow.engine import Graph, NullObserver, RunContext, run_graph, validate_graph
+from linkflow.engine import (
+    Graph,
+    NodeOutcome,
+    NullObserver,
+    RunContext,
+    run_graph,
+    validate_graph,
+)
+from linkflow.engine.items import from_meta
 
 ORDERS = [
     {
@@ -255,4 +264,61 @@ def test_a_code_node_returning_its_items_reordered_pairs_each_with_its_source(
         ("a3", "A"),
         ("b2", "B"),
         ("a2", "A"),
+    ]
+
+
+def test_inside_a_loop_each_batch_item_pairs_with_the_item_before_the_loop(
+    items_trigger: str,
+) -> None:
+    loop = {"id": "loop", "type": "flow.batch", "params": {"batch_size": 2}}
+    body = set_node("body", {"order": "{{ nodes.orders.item.id }}"})
+    orders = {"id": "orders", "type": "data.set", "params": {"fields": {"seen": True}}}
+    edges = [
+        {"source": "start", "target": "split"},
+        {"source": "split", "target": "orders"},
+        {"source": "orders", "target": "loop"},
+        {"source": "loop", "target": "body", "output": "loop"},
+        {"source": "body", "target": "loop"},
+    ]
+    split_keeping_order = {
+        "id": "split",
+        "type": "data.split",
+        "params": {"field": "lines", "keep_parent": True},
+    }
+    result = run(build(items_trigger, split_keeping_order, orders, loop, body, edges=edges))
+    assert result.status == "succeeded", result.error
+    done = result.outcomes["loop"].output["done"]
+    assert [(i["lines"]["sku"], i["order"]) for i in done] == [
+        ("a1", "A"),
+        ("a2", "A"),
+        ("a3", "A"),
+        ("b1", "B"),
+        ("b2", "B"),
+    ]
+
+
+def test_a_resumed_run_follows_the_lineage_stored_with_the_earlier_nodes(
+    items_trigger: str,
+) -> None:
+    sort = {"id": "sort", "type": "data.sort", "params": {"fields": [{"field": "qty"}]}}
+    graph = build(items_trigger, SPLIT, sort, set_node())
+    first = run(graph)
+    # What the host stores and gives back: JSON, so no item is the same object any more.
+    completed = {
+        node_id: NodeOutcome(
+            outcome.status,
+            json.loads(json.dumps(outcome.output)),
+            items=from_meta(json.loads(json.dumps(outcome.items.as_meta())), outcome.output),
+        )
+        for node_id, outcome in first.outcomes.items()
+        if node_id != "tag"
+    }
+    context = RunContext(execution={"id": "ex-1", "mode": "manual"}, trigger_input={})
+    again = run_graph(graph, context=context, observer=NullObserver(), completed=completed)
+    assert [(i["sku"], i["order"]) for i in out(again, "tag")] == [
+        ("a2", "A"),
+        ("b2", "B"),
+        ("a3", "A"),
+        ("b1", "B"),
+        ("a1", "A"),
     ]
