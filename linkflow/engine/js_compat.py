@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 # Bounds of the string-growing methods (padStart, repeat): the sandbox's own limit.
@@ -69,7 +69,7 @@ def is_nullish(value: Any) -> bool:
     return value is None or isinstance(value, _Undefined)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -294,12 +294,12 @@ def compare(operator: str, left: Any, right: Any) -> bool:
         if math.isnan(a) or math.isnan(b):
             return False
     if operator == "<":
-        return a < b
+        return bool(a < b)
     if operator == ">":
-        return a > b
+        return bool(a > b)
     if operator == "<=":
-        return a <= b
-    return a >= b
+        return bool(a <= b)
+    return bool(a >= b)
 
 
 def strict_equal(left: Any, right: Any) -> bool:
@@ -312,7 +312,7 @@ def strict_equal(left: Any, right: Any) -> bool:
         return left is right
     if type(left) is not type(right):
         return False
-    return left == right
+    return bool(left == right)
 
 
 def loose_equal(left: Any, right: Any) -> bool:
@@ -1161,7 +1161,8 @@ def _start_of(moment: datetime, unit: Any) -> datetime:
         raise JsError(f"Unknown unit {name!r}")
     fields = {"month": 1, "day": 1, "hour": 0, "minute": 0, "second": 0, "microsecond": 0}
     order = ["month", "day", "hour", "minute", "second", "microsecond"]
-    return moment.replace(**{f: fields[f] for f in order[keep - 1 :]})
+    reset: dict[str, Any] = {f: fields[f] for f in order[keep - 1 :]}
+    return moment.replace(**reset)
 
 
 def _date_member(moment: datetime, key: Any) -> Any:
