@@ -11,6 +11,8 @@ form that throws only fails the calls that choose it), on every adversarial inpu
 import json
 from pathlib import Path
 
+import corpus_lineage  # $('Node').item by item lineage (issue 17): its own file
+
 HERE = Path(__file__).parent
 V = "$json.body.v"
 
@@ -526,6 +528,7 @@ def cases():
         "merge_choose": [("choose", {}, {"left": [{"a": 1}], "right": [{"b": 1}, {"b": 2}]})],
         "raw_set": [("raw", {}, {"id": 7, "name": "Ann", "n": 1.5})],
         "http": [("echo", {}, {"id": "abc", "q": "zoë", "n": 4})],
+        **corpus_lineage.cases(),
     }
 
 
@@ -540,6 +543,7 @@ WORKFLOWS = {
     "merge_choose": lambda: merge_workflow("choose"),
     "raw_set": raw_set_workflow,
     "http": http_workflow,
+    **corpus_lineage.WORKFLOWS,
 }
 
 

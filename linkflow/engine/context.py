@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from linkflow.engine.errors import ExpressionError, NodeError
 from linkflow.engine.expressions import evaluate
 from linkflow.engine.net import AddressPolicy
+
+if TYPE_CHECKING:
+    from linkflow.engine.items import Lineage, Source
+    from linkflow.engine.lineage import ItemTrail
 
 
 def utc_now() -> datetime:
@@ -107,11 +111,15 @@ class NodeViews(Mapping[str, Mapping[str, Any]]):
     """What expressions see as ``nodes``: node id -> ``{"items", "json"}`` of each node that
     ran so far. Naming a node that did not run (skipped, later in the order, or not in the
     workflow) fails the expression with that reason, rather than reading as empty: a
-    misspelt or unreached node is a mistake to show, not a missing field."""
+    misspelt or unreached node is a mistake to show, not a missing field.
 
-    def __init__(self, node_ids: Iterable[str] = ()) -> None:
+    ``trail``, the run's item lineage, lets a node's expressions read ``nodes.<id>.item``:
+    the item of that node the current item descends from (see ``PairedNodes``)."""
+
+    def __init__(self, node_ids: Iterable[str] = (), *, trail: ItemTrail | None = None) -> None:
         self._known = frozenset(node_ids)
         self._views: dict[str, Mapping[str, Any]] = {}
+        self.trail = trail
 
     def set(self, node_id: str, view: Mapping[str, Any] | None) -> None:
         """Record what ``node_id`` emitted, or (None) that it did not run."""
@@ -130,6 +138,65 @@ class NodeViews(Mapping[str, Mapping[str, Any]]):
 
     def get(self, node_id: object, default: Any = None) -> Any:
         return self._views.get(node_id, default) if isinstance(node_id, str) else default
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._views
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+
+class PairedView(Mapping[str, Any]):
+    """One node's view (``items``, ``json``) plus ``item``: the item of that node the
+    current item descends from, found by walking the lineage when it is read (not listed
+    among the keys, so writing the whole view never walks it)."""
+
+    def __init__(self, view: Mapping[str, Any], *, find: Callable[[], dict[str, Any]]) -> None:
+        self._view = view
+        self._find = find
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "item" and "item" not in self._view:
+            return self._find()
+        return self._view[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view)
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+
+class PairedNodes(Mapping[str, Mapping[str, Any]]):
+    """``nodes`` as one item's expressions see it: NodeViews whose views also answer
+    ``item`` for that item (input item ``index`` of node ``node_id``)."""
+
+    def __init__(
+        self,
+        views: NodeViews,
+        *,
+        trail: ItemTrail,
+        node_id: str,
+        index: int,
+        inputs: list[list[dict[str, Any]]],
+    ) -> None:
+        self._views, self._trail = views, trail
+        self._node_id, self._index, self._inputs = node_id, index, inputs
+
+    def __getitem__(self, node_id: str) -> Mapping[str, Any]:
+        view = self._views[node_id]
+        return PairedView(view, find=lambda: self._origin(node_id))
+
+    def _origin(self, target: str) -> dict[str, Any]:
+        return self._trail.origin(
+            node_id=self._node_id, index=self._index, target=target, inputs=self._inputs
+        )
+
+    def get(self, node_id: str, default: Any = None) -> Any:
+        return self[node_id] if node_id in self._views else default
 
     def __contains__(self, node_id: object) -> bool:
         return node_id in self._views
@@ -199,6 +266,16 @@ class NodeContext:
         self._names: dict[str, object] | None = None
         # Things the user should know about a run that still succeeded (see ``note``).
         self.notes: list[str] = []
+        # Where a batch node's output items came from, when it says (``record_sources``).
+        self.sources: Lineage = {}
+
+    def record_sources(self, sources: Sequence[Source], *, port: str = "main") -> None:
+        """For a node that takes its items at once: which input item(s) (indexes into
+        its items, the incoming edges' items one after the other) each output item of
+        ``port`` came from, so ``nodes.<id>.item`` downstream can follow them. A node
+        that passes input items on unchanged (sort, limit) need not: the runner sees that
+        they are the same items."""
+        self.sources[port] = list(sources)
 
     def note(self, message: str) -> None:
         """Record ``message`` on this node's run without failing it (a webhook header that
@@ -273,8 +350,9 @@ class NodeContext:
             return raw  # the common case: a literal, nothing to evaluate
         self.check_time(item_index=item_index)  # per-item nodes evaluate per item
         current = {} if item_index is None else self._items[item_index]
+        names = self._names_for(current, index=item_index or 0)
         try:
-            return evaluate(raw, names=self._names_for(current), path=f"params.{name}")
+            return evaluate(raw, names=names, path=f"params.{name}")
         except ExpressionError as error:
             error.locate(node_id=self.node_id, item=item_index)
             raise
@@ -286,13 +364,17 @@ class NodeContext:
         if not isinstance(raw, str) or "{{" not in raw:
             return raw
         self.check_time()
+        index = next((i for i, item in enumerate(self._items) if item is current), 0)
         try:
-            return evaluate(raw, names=self._names_for(current), path=path)
+            return evaluate(raw, names=self._names_for(current, index=index), path=path)
         except ExpressionError as error:
             error.locate(node_id=self.node_id)
             raise
 
-    def _names_for(self, current: dict[str, Any]) -> dict[str, object]:
+    def _names_for(self, current: dict[str, Any], *, index: int) -> dict[str, object]:
+        """The names for an expression of input item ``index`` (``current``); a node
+        evaluating for no item in particular reads lineage from its first item, as n8n
+        does."""
         # Built on first use so nodes without expressions never read the clock.
         if self._names is None:
             self._names = {
@@ -302,4 +384,10 @@ class NodeContext:
                 "execution": self.run.execution,
                 "now": self.run.clock(),
             }
-        return {**self._names, "json": current}
+        views = self._node_views
+        if not isinstance(views, NodeViews) or views.trail is None:
+            return {**self._names, "json": current}
+        nodes = PairedNodes(
+            views, trail=views.trail, node_id=self.node_id, index=index, inputs=self.inputs
+        )
+        return {**self._names, "json": current, "nodes": nodes}

@@ -9,16 +9,20 @@ items an earlier attempt already did, and merges their results in input order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT
 
 Items = list[dict[str, Any]]
-# Per port, for each output item, the index of the input item it came from (None: unknown,
-# as for batch nodes, which see their items only as a whole).
-Lineage = dict[str, list[int | None]]
+# Where one output item came from: the index of its input item (the node's input items
+# being its incoming edges' items one after the other), the indexes of several (a merged
+# or aggregated item), or None: unknown.
+Source = int | list[int] | None
+# Per port, the source of each output item.
+Lineage = dict[str, list[Source]]
 
 
 @dataclass
@@ -99,7 +103,7 @@ def from_meta(meta: Any, output: Mapping[str, Items]) -> ItemRecord | None:
     for port, produced in (output or {}).items():
         sources = record.lineage.get(port) or []
         for item, source in zip(produced, sources, strict=False):
-            if source in done:
+            if isinstance(source, int) and source in done:
                 record.done[source].setdefault(port, []).append(item)
     return record
 
@@ -110,3 +114,73 @@ def whole_node_lineage(output: Mapping[str, Items], inputs: int) -> Lineage:
     if ERROR_PORT in output:
         return {ERROR_PORT: list(range(inputs)) or [None]}
     return {port: [None] * len(produced) for port, produced in output.items()}
+
+
+def batch_lineage(
+    output: Mapping[str, Items], items: Items, *, declared: Lineage | None = None
+) -> Lineage:
+    """Where each output item of a node that took its ``items`` at once came from.
+
+    Per port: what the node declared (NodeContext.record_sources), when it gave one
+    source per item. Else, per item: the input item it is (data.sort, data.limit pass
+    the same objects on); else an input item equal to it (a code.python node returning
+    its items sorted or filtered: equal items are matched in order, so a stable sort
+    pairs right); else n8n's rules for nodes that do not say: one input item, or one
+    output item, comes from the first input item, and as many items out (on one port) as
+    in pair by position. Otherwise the source is unknown (None)."""
+    positions: dict[int, list[int]] = {}
+    for index, item in enumerate(items):
+        positions.setdefault(id(item), []).append(index)
+    equal = _EqualItems(items)
+    filled = [port for port, produced in output.items() if produced]
+    lineage: Lineage = {}
+    for port, produced in output.items():
+        given = (declared or {}).get(port)
+        if given is not None and len(given) == len(produced):
+            lineage[port] = list(given)
+            continue
+        by_rule = _rule_sources(len(items), len(produced), alone=filled == [port])
+        sources: list[Source] = []
+        for position, item in enumerate(produced):
+            same = positions.get(id(item))
+            if same:
+                sources.append(same[0] if len(same) == 1 else list(same))
+                continue
+            match = equal.take(item)
+            sources.append(match if match is not None else by_rule(position))
+        lineage[port] = sources
+    return lineage
+
+
+class _EqualItems:
+    """Input items by their JSON text, indexed on first use (most batch nodes pass their
+    items on as they are, and never need it)."""
+
+    def __init__(self, items: Items) -> None:
+        self._items = items
+        self._by_text: dict[str, list[int]] | None = None
+
+    def take(self, item: dict[str, Any]) -> int | None:
+        """The first input item equal to ``item`` not taken yet (the last one again once
+        all are: a repeated item comes from it too); None when none is equal."""
+        if self._by_text is None:
+            self._by_text = {}
+            for index, candidate in enumerate(self._items):
+                self._by_text.setdefault(_text(candidate), []).append(index)
+        indexes = self._by_text.get(_text(item))
+        if not indexes:
+            return None
+        return indexes.pop(0) if len(indexes) > 1 else indexes[0]
+
+
+def _text(item: dict[str, Any]) -> str:
+    return json.dumps(item, sort_keys=True, default=str)
+
+
+def _rule_sources(inputs: int, outputs: int, *, alone: bool) -> Callable[[int], Source]:
+    """n8n's assignPairedItems, for an output item that is none of the input items."""
+    if inputs == 1 or (alone and outputs == 1 and inputs > 1):
+        return lambda position: 0
+    if alone and inputs == outputs:
+        return lambda position: position
+    return lambda position: None

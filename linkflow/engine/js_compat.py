@@ -406,6 +406,13 @@ def member(value: Any, key: Any) -> Any:
     if isinstance(value, dict):
         name = to_string(key) if not isinstance(key, str) else key
         return value.get(name, UNDEFINED)
+    if isinstance(value, Mapping):
+        # The run's ``nodes`` and their views: naming a node that did not run fails with
+        # that reason (an ExpressionError), as n8n's $('Node') does.
+        try:
+            return value[to_string(key) if not isinstance(key, str) else key]
+        except KeyError:
+            return UNDEFINED
     if isinstance(value, list | str):
         if key == "length":
             return _length(value)
@@ -469,10 +476,24 @@ def index_of(items: Any, current: Any) -> int:
     return 0
 
 
+def lineage_item(nodes: Any, node_id: str) -> Any:
+    """``$('Node').item``: the item of that node the current item descends from, by item
+    lineage (``nodes.<id>.item``), wrapped. Fails where n8n fails: the node did not run or
+    does not lead here, a node between did not record its items' sources, or the paths
+    back reach several of its items."""
+    view = member(nodes, node_id)
+    if is_nullish(view):
+        raise JsError(f"Node '{node_id}' did not run")
+    item = member(view, "item")
+    if isinstance(item, _Undefined):
+        raise JsError(f"Paired item data for item from node '{node_id}' is unavailable here")
+    return wrap(item)
+
+
 def paired(node_items: Any, items: Any, current: Any) -> Any:
-    """``$('Node').item``: n8n follows item lineage; LinkFlow has none, so the item of
-    that node at the current item's position stands in (the first one when that node
-    emitted a single item)."""
+    """The former translation of ``$('Node').item``, kept so expressions imported with it
+    still run: the item of that node at the current item's position (the first one when
+    that node emitted a single item). New imports use ``lineage_item``."""
     node_items = list(node_items or [])
     if not node_items:
         return UNDEFINED
@@ -1149,7 +1170,8 @@ def _start_of(moment: datetime, unit: Any) -> datetime:
         "microsecond": 0,
     }
     order = ["month", "day", "hour", "minute", "second", "microsecond"]
-    return moment.replace(**{f: fields[f] for f in order[keep - 1 :]})
+    reset: dict[str, Any] = {f: fields[f] for f in order[keep - 1 :]}
+    return moment.replace(**reset)
 
 
 def _date_member(moment: datetime, key: Any) -> Any:
@@ -1309,6 +1331,7 @@ GLOBALS: dict[str, Any] = {
     "js_pick": pick,
     "js_index": index_of,
     "js_paired": paired,
+    "js_item": lineage_item,
     "js_now": now,
     "js_today": today,
     "js_untranslated": untranslated,

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from linkflow.engine.graph import DONE_PORT, LOOP_PORT, Node
-from linkflow.engine.items import ItemRecord
+from linkflow.engine.items import ItemRecord, Source
 from linkflow.engine.nodes.flow_batch import MAX_ITERATIONS
 from linkflow.engine.outcomes import (
     CANCELLED,
@@ -107,7 +107,11 @@ class _Loop:
         outcome when one failed or suspended."""
         run = self.run
         batch = self.batches[iteration - 1]
-        run.outcomes[self.node.id] = NodeOutcome(RUNNING, {LOOP_PORT: batch})
+        # The batch's items come from the loop's input items (nodes.<id>.item in the body).
+        first = (iteration - 1) * self.size
+        sources: list[Source] = list(range(first, first + len(batch)))
+        record = ItemRecord(inputs=len(self.items), per_item=False, lineage={LOOP_PORT: sources})
+        run.outcomes[self.node.id] = NodeOutcome(RUNNING, {LOOP_PORT: batch}, items=record)
         run.iteration = iteration
         try:
             for member in self.body:

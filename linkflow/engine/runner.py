@@ -17,7 +17,8 @@ from typing import Any
 from linkflow.engine.context import NodeContext, NodeViews, RunContext
 from linkflow.engine.errors import NodeError, Suspend
 from linkflow.engine.graph import DEFAULT_PORT, ERROR_PORT, LOOP_TYPE, Graph, Node
-from linkflow.engine.items import ItemRecord, whole_node_lineage
+from linkflow.engine.items import ItemRecord, batch_lineage, whole_node_lineage
+from linkflow.engine.lineage import ItemTrail
 from linkflow.engine.loops import page_log, run_loop
 from linkflow.engine.observer import Observer
 from linkflow.engine.outcomes import (
@@ -118,7 +119,9 @@ class _Run:
         self.attempts = attempts
         self.outcomes: dict[str, NodeOutcome] = {}
         # what expressions see as `nodes`: node id -> {"items": [...], "json": {...}}
-        self.views = NodeViews(node.id for node in graph.nodes)
+        self.views = NodeViews(
+            (node.id for node in graph.nodes), trail=ItemTrail(graph=graph, outcomes=self.outcomes)
+        )
         # The batch a loop body runs for (engine/loops.py); 0 outside any loop.
         self.iteration = 0
 
@@ -284,6 +287,7 @@ class _Run:
             record.failed = dict.fromkeys(range(len(items)), failure)
             return self._failures(node, node_type, items, record, {}, failure)
         record.done = {index: {} for index in range(len(items))}
+        record.lineage = batch_lineage(output, items, declared=ctx.sources)
         return NodeOutcome(SUCCEEDED, output, _notes(node, ctx), items=record)
 
     def _per_item(

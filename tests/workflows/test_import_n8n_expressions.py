@@ -236,7 +236,6 @@ def test_node_references_read_the_node_views():
         "web_hook": {"items": [{"body": {"x": 1}}, {"body": {"x": 2}}], "json": {"body": {"x": 1}}}
     }
     items = [{"a": 1}, {"a": 2}]
-    assert run("={{ $('Web hook').item.json.body.x }}", items[1], nodes=views, items=items) == 2
     assert run("={{ $('Web hook').first().json.body.x }}", items[1], nodes=views, items=items) == 1
     assert run("={{ $('Web hook').last().json.body.x }}", items[0], nodes=views, items=items) == 2
     assert run("={{ $('Web hook').all().length }}", items[0], nodes=views, items=items) == 2
@@ -245,9 +244,16 @@ def test_node_references_read_the_node_views():
     assert run("={{ $('Web hook').isExecuted }}", items[0], nodes=views, items=items) is True
 
 
-def test_item_lineage_is_approximated_by_position_and_says_so():
+def test_paired_item_translates_to_the_lineage_lookup_without_a_warning():
     translation = translate_text("={{ $('Web hook').item.json.a }}", SCOPE)
-    assert any("lineage" in warning for warning in translation.warnings)
+    assert translation.value == "{{ js_out(js_get(js_item(nodes, 'web_hook'), 'json', 'a')) }}"
+    assert translation.warnings == []
+
+
+def test_paired_item_outside_a_run_fails_rather_than_guessing_by_position():
+    views = {"web_hook": {"items": [{"a": 1}, {"a": 2}], "json": {"a": 1}}}
+    with pytest.raises(ExpressionError, match="Paired item data for item from node 'web_hook'"):
+        run("={{ $('Web hook').item.json.a }}", {"a": 2}, nodes=views, items=[{}, {"a": 2}])
 
 
 def test_reading_a_member_of_undefined_fails_as_in_javascript():

@@ -29,7 +29,7 @@ class Untranslatable(Exception):
 @dataclass
 class Scope:
     """What the translation needs to know about the workflow: node names to ids, its name
-    and time zone. ``warnings`` collects approximations made (item lineage …)."""
+    and time zone. ``warnings`` collects approximations made ($node reads the first item …)."""
 
     node_ids: dict[str, str] = field(default_factory=dict)
     workflow_name: str = ""
@@ -656,8 +656,7 @@ class _Emitter:
             return f"js_get(nodes, {literal(node_id)})"
         if _is_node_call(obj) and name == "item":
             node_id = self.scope.node(obj[2][0][1])
-            self.scope.warn("$('…').item pairs items by position: LinkFlow has no item lineage")
-            return f"js_paired(js_get(nodes, {literal(node_id)}, 'items'), items, json)"
+            return f"js_item(nodes, {literal(node_id)})"
         if _is_node_call(obj) and name == "isExecuted":
             node_id = self.scope.node(obj[2][0][1])
             return f"('{node_id}' in nodes)"

@@ -312,6 +312,7 @@ class Aggregate(NodeType):
         when a value to compute over is not a number.
         """
         mode = ctx.params.get("mode", "list")
+        ctx.record_sources([list(range(len(items)))])  # the one item comes from them all
         if mode == "fields":
             return {"main": [_collect_fields(items, ctx.params["fields"])]}
         output_field = ctx.params.get("output_field", "items" if mode == "list" else mode)

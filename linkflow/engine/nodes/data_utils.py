@@ -242,8 +242,12 @@ class Summarize(NodeType):
         sum or avg meet a value that is not a number."""
         group_by = list(ctx.params.get("group_by", []))
         groups: dict[str, Items] = {}
-        for item in items:
-            groups.setdefault(identity(item, group_by), []).append(item)
+        members: dict[str, list[int]] = {}
+        for position, item in enumerate(items):
+            name = identity(item, group_by)
+            groups.setdefault(name, []).append(item)
+            members.setdefault(name, []).append(position)
+        ctx.record_sources(list(members.values()))
         return {"main": [self._summary(ctx, group, group_by) for group in groups.values()]}
 
     def _summary(self, ctx: NodeContext, group: Items, group_by: list[str]) -> dict[str, Any]:

@@ -255,7 +255,9 @@ class Merge(NodeType):
             )
         first, second = ctx.inputs
         if mode == "by_index":
-            return {"main": _by_index(first, second, ctx.params.get("keep_unpaired", False))}
+            keep_unpaired = ctx.params.get("keep_unpaired", False)
+            ctx.record_sources(_index_sources(len(first), len(second), keep_unpaired))
+            return {"main": _by_index(first, second, keep_unpaired)}
         left = ctx.params.get("join", "inner") == "left"
         return {"main": _by_key(ctx, first, second, ctx.param("key"), left=left)}
 
@@ -268,20 +270,35 @@ def _by_index(first: Items, second: Items, keep_unpaired: bool) -> Items:
     return merged
 
 
+def _index_sources(first: int, second: int, keep_unpaired: bool) -> list[int | list[int] | None]:
+    """The lineage of by_index's items: item i of each input (the second input's items
+    are numbered after the first's), then the longer input's extra items."""
+    shorter = min(first, second)
+    sources: list[int | list[int] | None] = [[i, first + i] for i in range(shorter)]
+    if keep_unpaired:
+        offset = 0 if first > shorter else first
+        sources += [offset + i for i in range(shorter, max(first, second))]
+    return sources
+
+
 def _by_key(ctx: NodeContext, first: Items, second: Items, key: str, *, left: bool) -> Items:
-    index: dict[object, Items] = {}
-    for item in second:
+    index: dict[object, list[tuple[int, dict[str, Any]]]] = {}
+    for at, item in enumerate(second):
         value = _hashable(get_path(item, key))
         if value is not None:
-            index.setdefault(value, []).append(item)
+            index.setdefault(value, []).append((len(first) + at, item))
     merged: Items = []
+    sources: list[int | list[int] | None] = []
     for position, item in enumerate(first):
         ctx.check_time(item_index=position)  # matches multiply: the output can be n x m
         value = _hashable(get_path(item, key))
         matches = index.get(value, []) if value is not None else []
-        merged += [{**item, **match} for match in matches]
+        merged += [{**item, **match} for _, match in matches]
+        sources += [[position, at] for at, _ in matches]
         if left and not matches:
             merged.append(dict(item))
+            sources.append(position)
+    ctx.record_sources(sources)
     return merged
 
 
