@@ -116,8 +116,9 @@ def read_document(document: Any) -> Document:
     for source_name, outputs in connections.items():
         if not isinstance(outputs, dict):
             raise DocumentError(f"connections.{source_name}", "Expected an object of outputs.")
-    settings = document.get("settings") if isinstance(document.get("settings"), dict) else {}
-    pin_data = document.get("pinData") if isinstance(document.get("pinData"), dict) else {}
+    raw_settings, raw_pins = document.get("settings"), document.get("pinData")
+    settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
+    pin_data: dict[str, Any] = raw_pins if isinstance(raw_pins, dict) else {}
     workflow_id = document.get("id")
     return Document(
         name=name.strip()[:200] or "Imported from n8n",
@@ -242,8 +243,8 @@ def _map_one(source: Source, ctx: Context) -> Mapped:
         return placeholder(source, ctx.node_id, reason)
     try:
         mapped = mapper(source, ctx)
-    except NotMapped as reason:
-        return placeholder(source, ctx.node_id, str(reason))
+    except NotMapped as refusal:
+        return placeholder(source, ctx.node_id, str(refusal))
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
         # Public exports hold shapes no mapper foresaw (an expression where a number was,
         # a list for an object): one such node never fails the whole import.
@@ -447,7 +448,7 @@ def _report(
     notes: list[dict[str, Any]],
     timezone: str,
 ) -> dict[str, Any]:
-    entries = []
+    entries: list[dict[str, Any]] = []
     for source in doc.nodes:
         result, ctx = mapped[source.name]
         expressions = (
