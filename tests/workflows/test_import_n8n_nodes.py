@@ -595,7 +595,7 @@ def test_execute_workflow_points_at_the_child_imported_with_it():
     assert graph_node(conversion, "Child")["params"] == {"workflow": "lf-id", "wait": True}
 
 
-@pytest.mark.parametrize("kind", ["dateTime", "awsS3", "@n8n/n8n-nodes-langchain.agent"])
+@pytest.mark.parametrize("kind", ["function", "itemLists", "@n8n/n8n-nodes-langchain.agent"])
 def test_nodes_without_a_counterpart_are_reported_and_fail_when_run(kind):
     conversion = converted([MANUAL, node("X", kind, 1)], chain("Start", "X"))
     report = entry(conversion, "X")

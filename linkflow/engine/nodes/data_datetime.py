@@ -202,7 +202,8 @@ def _round(moment: datetime, field: str, *, up: bool) -> datetime:
     zeroed = {"microsecond": 0, "second": 0, "minute": 0, "hour": 0, "day": 1, "month": 1}
     order = ["microsecond", "second", "minute", "hour", "day", "month"]
     cut = {"second": 1, "minute": 2, "hour": 3, "day": 4, "week": 4, "month": 5, "year": 6}
-    start = moment.replace(**{name: zeroed[name] for name in order[: cut[field]]})
+    values: dict[str, Any] = {name: zeroed[name] for name in order[: cut[field]]}
+    start = moment.replace(**values)
     if field == "week":
         start -= timedelta(days=start.weekday())
     return start
