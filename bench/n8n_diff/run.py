@@ -3,8 +3,8 @@
 LinkFlow (after import), answers compared item by item.
 
     ../shared/bench/n8n/install.sh            # once per machine (n8n 2.41 under ~/.cache)
-    .venv/bin/python bench/n8n_diff/run.py [--public DIR] [--keep-going]
-    .venv/bin/python bench/n8n_diff/run.py --public DIR --public-only   # no n8n needed
+    python bench/n8n_diff/run.py [--public DIR] [--keep-going]
+    python bench/n8n_diff/run.py --public DIR --public-only   # no n8n needed
 
 It imports every corpus/*.json into a fresh n8n (its own SQLite folder under /tmp, a free
 127.0.0.1 port, `n8n import:workflow` + `publish:workflow`) and into a fresh embedded
@@ -215,7 +215,7 @@ def lf_side(
     port = free_port()
     env = lf_env(work / "lf-var", port)
     proc = start(
-        [str(ROOT / ".venv/bin/python"), "manage.py", "serve"], env, work / "linkflow.log", ROOT
+        [sys.executable, "manage.py", "serve"], env, work / "linkflow.log", ROOT
     )
     wait_port(port, 180)
     base = f"http://127.0.0.1:{port}"

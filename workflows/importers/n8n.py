@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from linkflow.engine import validate_graph
+from linkflow.engine.versions import versions_stamped
 from workflows.importers.n8n_expressions import Scope
 from workflows.importers.n8n_nodes import MAPPERS, NOT_AVAILABLE
 from workflows.importers.n8n_nodes.base import (
@@ -403,7 +404,8 @@ def _demote_invalid(
     """A mapping LinkFlow's validation refuses becomes a placeholder, so the import
     still succeeds and the report says what was refused."""
     owner = {node["id"]: name for name, (m, _c) in mapped.items() for node in m.nodes}
-    for problem in validate_graph(graph):
+    # checked as it will be saved: new nodes get their type's current version
+    for problem in validate_graph(versions_stamped(graph)):
         name = owner.get(problem.node_id or "")
         if name is None:
             continue
