@@ -8,6 +8,8 @@ type and data, LinkFlow's type and data); run.py creates them, and the database 
 the queries read, before the first call.
 """
 
+import itertools
+
 from corpus_shapes import assignment, links, node, respond_all, webhook, wf
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "password": ""}
@@ -197,14 +199,21 @@ def dates_workflow():
             },
         ),
         _date("Extract", {"operation": "extractDate", "date": AT, "part": "week"}),
-        _date("Day", {"operation": "extractDate", "date": AT, "part": "day", "outputFieldName": "d"}),
+        _date(
+            "Day", {"operation": "extractDate", "date": AT, "part": "day", "outputFieldName": "d"}
+        ),
         _date(
             "Today",
             {"operation": "getCurrentDate", "includeTime": False, "outputFieldName": "today"},
         ),
         _date(
             "V1Format",
-            {"action": "format", "value": AT, "toFormat": "YYYY-MM-DD HH:mm", "dataPropertyName": "v1"},
+            {
+                "action": "format",
+                "value": AT,
+                "toFormat": "YYYY-MM-DD HH:mm",
+                "dataPropertyName": "v1",
+            },
             version=1,
         ),
         _date(
@@ -225,7 +234,7 @@ def dates_workflow():
         "DiffDates0001",
         "diff dates",
         [webhook("diff-dates"), *steps, respond_all()],
-        links(*zip(names, names[1:], strict=False)),
+        links(*itertools.pairwise(names)),
     )
 
 
@@ -270,7 +279,9 @@ def _paged(name, pagination, port_placeholder):
         {
             "url": f"http://127.0.0.1:{port_placeholder}/pages",
             "sendQuery": True,
-            "queryParameters": {"parameters": [{"name": "size", "value": "={{ $json.body.size }}"}]},
+            "queryParameters": {
+                "parameters": [{"name": "size", "value": "={{ $json.body.size }}"}]
+            },
             "options": {"pagination": {"pagination": pagination}},
         },
     )
@@ -499,7 +510,10 @@ def cases():
         "pagination": [("size 2", {}, {"size": 2}), ("size 5", {}, {"size": 5})],
         "postgres": [("min 2", {}, {"min": 2}), ("min 9", {}, {"min": 9})],
         "mysql": [("min 2", {}, {"min": 2}), ("min 9", {}, {"min": 9})],
-        "redis": [("text", {}, {"key": "a", "value": "zoë"}), ("number", {}, {"key": "b", "value": 7})],
+        "redis": [
+            ("text", {}, {"key": "a", "value": "zoë"}),
+            ("number", {}, {"key": "b", "value": 7}),
+        ],
         "rabbitmq": [("text", {}, {"queue": "diff-queue", "text": "hello zoë"})],
         "mqtt": [("text", {}, {"topic": "diff/topic", "text": "hello zoë"})],
         "s3": [("text", {}, {"name": "notes/a.txt", "text": "hello zoë"})],
