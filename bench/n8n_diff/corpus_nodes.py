@@ -30,6 +30,23 @@ def _fields(name, *pairs, include=False):
     )
 
 
+def _clean():
+    """The item without the webhook request's fields, whose shape differs by design (see
+    docs/from-n8n.md): what is compared is what the nodes computed."""
+    return node(
+        "Clean",
+        "set",
+        3.4,
+        {
+            "assignments": {"assignments": []},
+            "includeOtherFields": True,
+            "include": "except",
+            "excludeFields": "headers,params,query,webhookUrl,executionMode,method,path",
+            "options": {},
+        },
+    )
+
+
 def _split_rows():
     return node("Split", "splitOut", 1, {"fieldToSplitOut": "body.rows", "options": {}})
 
@@ -89,8 +106,14 @@ def crypto_workflow():
     return wf(
         "DiffCrypto0001",
         "diff crypto",
-        [webhook("diff-crypto"), sha, md5, sha3, respond_all()],
-        links(("Webhook", "Sha"), ("Sha", "Md5"), ("Md5", "Sha3"), ("Sha3", "Respond")),
+        [webhook("diff-crypto"), sha, md5, sha3, _clean(), respond_all()],
+        links(
+            ("Webhook", "Sha"),
+            ("Sha", "Md5"),
+            ("Md5", "Sha3"),
+            ("Sha3", "Clean"),
+            ("Clean", "Respond"),
+        ),
     )
 
 
@@ -131,22 +154,29 @@ def html_workflow():
             "options": {},
         },
     )
+    return wf(
+        "DiffHtml00001",
+        "diff html",
+        [webhook("diff-html"), pick, extract, respond_all()],
+        links(("Webhook", "Pick"), ("Pick", "Extract"), ("Extract", "Respond")),
+    )
+
+
+def html_template_workflow():
     template = node(
         "Template",
         "html",
         1.2,
-        {"operation": "generateHtmlTemplate", "html": "<p>{{ $json.title }}</p>"},
+        {
+            "operation": "generateHtmlTemplate",
+            "html": "<p>{{ $json.body.title }}</p><i>{{ $json.body.n + 1 }}</i>",
+        },
     )
     return wf(
-        "DiffHtml00001",
-        "diff html",
-        [webhook("diff-html"), pick, extract, template, respond_all()],
-        links(
-            ("Webhook", "Pick"),
-            ("Pick", "Extract"),
-            ("Extract", "Template"),
-            ("Template", "Respond"),
-        ),
+        "DiffHtmlTpl01",
+        "diff html template",
+        [webhook("diff-html-template"), template, respond_all()],
+        links(("Webhook", "Template"), ("Template", "Respond")),
     )
 
 
@@ -206,6 +236,22 @@ def dates_workflow():
             "Today",
             {"operation": "getCurrentDate", "includeTime": False, "outputFieldName": "today"},
         ),
+    ]
+    return _chain("DiffDates0001", "dates", steps)
+
+
+def _chain(wid, name, steps):
+    names = ["Webhook", *[s["name"] for s in steps], "Clean", "Respond"]
+    return wf(
+        wid,
+        f"diff {name}",
+        [webhook(f"diff-{name.replace('_', '-')}"), *steps, _clean(), respond_all()],
+        links(*itertools.pairwise(names)),
+    )
+
+
+def dates_v1_workflow():
+    steps = [
         _date(
             "V1Format",
             {
@@ -229,13 +275,7 @@ def dates_workflow():
             version=1,
         ),
     ]
-    names = ["Webhook", *[s["name"] for s in steps], "Respond"]
-    return wf(
-        "DiffDates0001",
-        "diff dates",
-        [webhook("diff-dates"), *steps, respond_all()],
-        links(*itertools.pairwise(names)),
-    )
+    return _chain("DiffDatesV101", "dates_v1", steps)
 
 
 def date_only_workflow():
@@ -287,7 +327,7 @@ def _paged(name, pagination, port_placeholder):
     )
 
 
-def pagination_workflow(port_placeholder="__HTTP_PORT__"):
+def pagination_nodes(port_placeholder="__HTTP_PORT__"):
     by_page = _paged(
         "ByPage",
         {
@@ -315,17 +355,24 @@ def pagination_workflow(port_placeholder="__HTTP_PORT__"):
         port_placeholder,
     )
     by_url["parameters"]["queryParameters"]["parameters"].append({"name": "page", "value": "1"})
-    pick = _fields(
-        "Pick",
-        ("page", "={{ $json.page }}", "number"),
-        ("items", "={{ $json.items }}", "array"),
-    )
+    return by_page, by_url
+
+
+def _pages(wid, name, http):
     return wf(
-        "DiffPages0001",
-        "diff pagination",
-        [webhook("diff-pages"), by_page, by_url, pick, respond_all()],
-        links(("Webhook", "ByPage"), ("ByPage", "ByUrl"), ("ByUrl", "Pick"), ("Pick", "Respond")),
+        wid,
+        f"diff {name}",
+        [webhook(f"diff-{name}"), http, respond_all()],
+        links(("Webhook", http["name"]), (http["name"], "Respond")),
     )
+
+
+def pages_param_workflow():
+    return _pages("DiffPagesQs01", "pages-param", pagination_nodes()[0])
+
+
+def pages_url_workflow():
+    return _pages("DiffPagesUrl1", "pages-url", pagination_nodes()[1])
 
 
 def postgres_workflow():
@@ -356,7 +403,8 @@ def mysql_workflow():
         {
             "operation": "executeQuery",
             "query": "SELECT id, name, score FROM diff_rows WHERE score >= $1 ORDER BY id",
-            "options": {"queryReplacement": "={{ $json.body.min }}"},
+            # n8n's MySQL refuses a number here: its values are text
+            "options": {"queryReplacement": "={{ String($json.body.min) }}"},
         },
         credentials={"mySql": {"id": "DiffCredMy01", "name": "diff mysql"}},
     )
@@ -385,12 +433,11 @@ def redis_workflow():
         {"operation": "get", "key": key, "propertyName": "stored", "options": {}},
         credentials=cred,
     )
-    get["parameters"]["key"] = "=diff:{{ $('Webhook').item.json.body.key }}"
     count = node(
         "Count",
         "redis",
         1,
-        {"operation": "incr", "key": "=diff:count:{{ $('Webhook').item.json.body.key }}"},
+        {"operation": "incr", "key": "=diff:count:{{ $json.body.key }}"},
         credentials=cred,
     )
     return wf(
@@ -439,8 +486,8 @@ def mqtt_workflow():
     return wf(
         "DiffMqtt00001",
         "diff mqtt",
-        [webhook("diff-mqtt"), send, respond_all()],
-        links(("Webhook", "Send"), ("Send", "Respond")),
+        [webhook("diff-mqtt"), send, _clean(), respond_all()],
+        links(("Webhook", "Send"), ("Send", "Clean"), ("Clean", "Respond")),
     )
 
 
@@ -504,10 +551,16 @@ def cases():
         ],
         "xml": [(label, {}, {"xml": text}) for label, text in XML.items()],
         "html": [("page", {}, {"html": HTML})],
+        "html_template": [
+            ("title", {}, {"title": "Zoë", "n": 1}),
+            ("text n", {}, {"title": "", "n": "1"}),
+        ],
         "dates": [(label, {}, {"at": value}) for label, value in DATES.items()],
+        "dates_v1": [(label, {}, {"at": value}) for label, value in DATES.items()],
         "date_only": [("utc", {}, {"at": DATES["utc"]})],
         "loop": [("rows", {}, {"rows": ROWS}), ("one", {}, {"rows": ROWS[:1]})],
-        "pagination": [("size 2", {}, {"size": 2}), ("size 5", {}, {"size": 5})],
+        "pages_param": [("size 2", {}, {"size": 2}), ("size 5", {}, {"size": 5})],
+        "pages_url": [("size 2", {}, {"size": 2}), ("size 5", {}, {"size": 5})],
         "postgres": [("min 2", {}, {"min": 2}), ("min 9", {}, {"min": 9})],
         "mysql": [("min 2", {}, {"min": 2}), ("min 9", {}, {"min": 9})],
         "redis": [
@@ -525,10 +578,13 @@ WORKFLOWS = {
     "crypto": crypto_workflow,
     "xml": xml_workflow,
     "html": html_workflow,
+    "html_template": html_template_workflow,
     "dates": dates_workflow,
+    "dates_v1": dates_v1_workflow,
     "date_only": date_only_workflow,
     "loop": loop_workflow,
-    "pagination": pagination_workflow,
+    "pages_param": pages_param_workflow,
+    "pages_url": pages_url_workflow,
     "postgres": postgres_workflow,
     "mysql": mysql_workflow,
     "redis": redis_workflow,

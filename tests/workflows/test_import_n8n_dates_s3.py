@@ -168,7 +168,8 @@ def test_s3_upload_of_a_binary_names_the_file_field_and_the_credential():
         }
     )
 
-    params = graph_node(conversion, "S3")["params"]
+    params = graph_node(conversion, "S3__s3")["params"]
+    assert graph_node(conversion, "S3")["params"]["fields"] == {"success": "{{ true }}"}
     assert params == {
         "bucket": "reports",
         "operation": "put",
@@ -195,10 +196,10 @@ def test_s3_text_upload_download_delete_and_list():
             "s3",
             1,
         )[0],
-        "S3",
+        "S3__s3",
     )["params"]
     get = graph_node(_s3({"bucketName": "b", "fileKey": "k/a.txt"})[0], "S3")["params"]
-    gone = graph_node(_s3({"operation": "delete", "bucketName": "b", "fileKey": "k"})[0], "S3")
+    gone = graph_node(_s3({"operation": "delete", "bucketName": "b", "fileKey": "k"})[0], "S3__s3")
     listed = graph_node(
         _s3({"operation": "getAll", "bucketName": "b", "limit": 5000, "options": {}})[0], "S3"
     )

@@ -117,6 +117,7 @@ def _version_1(source: Source, ctx: Context) -> Mapped:
     elif action == "format":
         pattern = str(source.param("toFormat", "MM/DD/YYYY") or "MM/DD/YYYY")
         params.update(operation="format", format=strftime_pattern(pattern, dialect="moment"))
+        params["iso_style"] = "luxon"  # numbers are timestamps, as moment reads them
         params["timezone"] = _v1_zone(options, ctx)
     else:
         raise NotMapped(f"action '{action}'")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import WARNINGS, Context, Mapped, NotMapped, Source, version_check
+from .stores import success
 
 _CREDENTIALS = {
     "awsS3": "s3 credential (n8n aws: access key id, secret access key, region)",
@@ -43,14 +44,20 @@ def _file(source: Source, ctx: Context) -> Mapped:
         )
     elif operation == "delete":
         params.update(operation="delete", key=ctx.value(source.param("fileKey", ""), "fileKey"))
-        ctx.warn("the item is {bucket, key, deleted: true}, n8n's {success: true}")
     elif operation == "getAll":
         _list(source, ctx, params)
     elif operation == "upload":
         _upload(source, ctx, params)
     else:
         raise NotMapped(f"operation '{operation}'")
-    mapped = Mapped([{"id": ctx.node_id, "type": "s3.object", "params": params}], WARNINGS)
+    node = {"id": ctx.node_id, "type": "s3.object", "params": params}
+    if operation in ("upload", "delete"):
+        # n8n answers {"success": true} for these, whatever S3 said
+        node["id"] = f"{ctx.node_id}__s3"
+        edges = [{"source": node["id"], "target": ctx.node_id}]
+        mapped = Mapped([node, success(ctx)], edges=edges)
+    else:
+        mapped = Mapped([node], WARNINGS)
     mapped.credentials.append(_CREDENTIALS[source.type])
     return mapped
 
@@ -86,4 +93,3 @@ def _upload(source: Source, ctx: Context, params: dict[str, Any]) -> None:
         ctx.warn(f"the file is read from the item field '{params['file_field']}'")
     else:
         params["text"] = ctx.value(source.param("fileContent", ""), "fileContent")
-    ctx.warn("the item is {bucket, key, size, etag}, n8n's {success: true}")
