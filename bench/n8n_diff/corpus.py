@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 
 import corpus_lineage  # $('Node').item by item lineage (issue 17): its own file
+import corpus_nodes
+from corpus_shapes import assignment, condition, conditions, links, node, respond_all, webhook, wf
 
 HERE = Path(__file__).parent
 V = "$json.body.v"
@@ -98,79 +100,6 @@ INPUTS = {
     "zoned date": {"v": "2024-03-10T01:30:00-05:00"},
     "unicode": {"v": "zoë 😀 ß"},
 }
-
-
-def node(name, kind, version, parameters, position=(0, 0), **extra):
-    return {
-        "id": f"{name}-id",
-        "name": name,
-        "type": f"n8n-nodes-base.{kind}",
-        "typeVersion": version,
-        "position": list(position),
-        "parameters": parameters,
-        **extra,
-    }
-
-
-def webhook(path):
-    return node(
-        "Webhook",
-        "webhook",
-        2,
-        {"httpMethod": "POST", "path": path, "responseMode": "responseNode", "options": {}},
-        webhookId=f"wh-{path}",
-    )
-
-
-def respond_all(name="Respond"):
-    return node(name, "respondToWebhook", 1.1, {"respondWith": "allIncomingItems", "options": {}})
-
-
-def links(*pairs):
-    connections = {}
-    for source, target, *rest in pairs:
-        output, index = [*rest, 0, 0][:2]
-        outputs = connections.setdefault(source, {"main": []})["main"]
-        while len(outputs) <= output:
-            outputs.append([])
-        outputs[output].append({"node": target, "type": "main", "index": index})
-    return connections
-
-
-def wf(wid, name, nodes, connections):
-    return {
-        "id": wid,
-        "name": name,
-        "active": False,
-        "nodes": nodes,
-        "connections": connections,
-        "settings": {"executionOrder": "v1"},
-        "pinData": {},
-    }
-
-
-def condition(kind, operation, left, right="", right_type=None):
-    operator = {"type": kind, "operation": operation}
-    if right_type:
-        operator["rightType"] = right_type  # as n8n's editor writes it
-    return {"leftValue": left, "rightValue": right, "operator": operator}
-
-
-def conditions(*entries, combinator="and"):
-    return {
-        "options": {
-            "caseSensitive": True,
-            "leftValue": "",
-            "typeValidation": "strict",
-            "version": 2,
-        },
-        "conditions": list(entries),
-        "combinator": combinator,
-    }
-
-
-def assignment(name, value, kind="string"):
-    return {"id": f"a-{name}", "name": name, "value": value, "type": kind}
 
 
 GROUP = 8  # forms per workflow: nested ternaries stay shallow enough for both parsers
@@ -529,6 +458,7 @@ def cases():
         "raw_set": [("raw", {}, {"id": 7, "name": "Ann", "n": 1.5})],
         "http": [("echo", {}, {"id": "abc", "q": "zoë", "n": 4})],
         **corpus_lineage.cases(),
+        **corpus_nodes.cases(),
     }
 
 
@@ -544,6 +474,7 @@ WORKFLOWS = {
     "raw_set": raw_set_workflow,
     "http": http_workflow,
     **corpus_lineage.WORKFLOWS,
+    **corpus_nodes.WORKFLOWS,
 }
 
 

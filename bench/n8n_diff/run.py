@@ -3,8 +3,8 @@
 LinkFlow (after import), answers compared item by item.
 
     ../shared/bench/n8n/install.sh            # once per machine (n8n 2.41 under ~/.cache)
-    .venv/bin/python bench/n8n_diff/run.py [--public DIR] [--keep-going]
-    .venv/bin/python bench/n8n_diff/run.py --public DIR --public-only   # no n8n needed
+    python bench/n8n_diff/run.py [--public DIR] [--keep-going]
+    python bench/n8n_diff/run.py --public DIR --public-only   # no n8n needed
 
 It imports every corpus/*.json into a fresh n8n (its own SQLite folder under /tmp, a free
 127.0.0.1 port, `n8n import:workflow` + `publish:workflow`) and into a fresh embedded
@@ -41,10 +41,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import corpus  # noqa: E402
+from services import Services  # noqa: E402
 
 N8N_DIR = Path(os.environ.get("N8N_DIR", Path.home() / ".cache/linkflow-n8n-peer"))
 N8N_BIN = N8N_DIR / "app/node_modules/.bin/n8n"
 ADMIN = ("diff@example.com", "Diff-Passw0rd-!x")
+PAGED_ITEMS = 7
 
 
 def free_port() -> int:
@@ -67,6 +69,29 @@ class Echo(BaseHTTPRequestHandler):
             "query": {k: v[0] for k, v in parse_qs(query).items()},
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": json.loads(raw) if raw else None,
+        }
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        """/pages?page=N&size=S: page N of seven numbered items, with the next page's URL
+        and whether it is the last, for the pagination workflow."""
+        from urllib.parse import parse_qs
+
+        path, _, query = self.path.partition("?")
+        asked = {k: v[0] for k, v in parse_qs(query).items()}
+        page, size = int(asked.get("page", 1)), max(1, int(asked.get("size", 3)))
+        items = [{"n": n} for n in range(1, PAGED_ITEMS + 1)][(page - 1) * size : page * size]
+        host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        body = {
+            "page": page,
+            "items": items,
+            "last": page * size >= PAGED_ITEMS,
+            "next": f"{host}{path}?page={page + 1}&size={size}",
         }
         data = json.dumps(body).encode()
         self.send_response(200)
@@ -181,10 +206,21 @@ def documents(http_port: int) -> dict[str, dict[str, Any]]:
     }
 
 
-def n8n_side(docs: dict[str, dict[str, Any]], work: Path) -> tuple[subprocess.Popen[bytes], int]:
+def n8n_side(
+    docs: dict[str, dict[str, Any]], work: Path, services: Services
+) -> tuple[subprocess.Popen[bytes], int]:
     folder, port = work / "n8n", free_port()
     folder.mkdir()
     env = n8n_env(folder, port)
+    credentials = work / "n8n-credentials.json"
+    credentials.write_text(json.dumps(services.n8n_credentials()))
+    subprocess.run(
+        [str(N8N_BIN), "import:credentials", f"--input={credentials}"],
+        env=env,
+        check=True,
+        capture_output=True,
+        cwd=work,
+    )
     source = work / "n8n-import"
     source.mkdir()
     for name, doc in docs.items():
@@ -210,18 +246,23 @@ def n8n_side(docs: dict[str, dict[str, Any]], work: Path) -> tuple[subprocess.Po
 
 
 def lf_side(
-    docs: dict[str, dict[str, Any]], work: Path
+    docs: dict[str, dict[str, Any]], work: Path, services: Services
 ) -> tuple[subprocess.Popen[bytes], int, dict[str, str], dict[str, Any]]:
     port = free_port()
     env = lf_env(work / "lf-var", port)
-    proc = start(
-        [str(ROOT / ".venv/bin/python"), "manage.py", "serve"], env, work / "linkflow.log", ROOT
-    )
+    proc = start([sys.executable, "manage.py", "serve"], env, work / "linkflow.log", ROOT)
     wait_port(port, 180)
     base = f"http://127.0.0.1:{port}"
     status, tokens = call(f"{base}/api/v1/auth/token/", {"email": ADMIN[0], "password": ADMIN[1]})
     assert status == 200, tokens
     token = tokens["access"]
+    credential_ids = {}
+    for n8n_id, (kind, data) in services.linkflow_credentials().items():
+        status, body = call(
+            f"{base}/api/v1/credentials/", {"name": n8n_id, "type": kind, "data": data}, token
+        )
+        assert status == 201, (n8n_id, body)
+        credential_ids[n8n_id] = body["id"]
     urls, reports = {}, {}
     for name, doc in docs.items():
         status, body = call(
@@ -230,14 +271,36 @@ def lf_side(
         assert status == 201, (name, body)
         reports[name] = body["report"]
         workflow_id = body["workflow"]["id"]
-        status, body = call(
-            f"{base}/api/v1/workflows/{workflow_id}/", {"active": True}, token, "PATCH"
-        )
+        change: dict[str, Any] = {"active": True}
+        graph = credentials_picked(doc, body, credential_ids)
+        if graph is not None:
+            change["graph"] = graph
+        status, body = call(f"{base}/api/v1/workflows/{workflow_id}/", change, token, "PATCH")
         assert status == 200, (name, body)
         hooks = body["webhooks"]
         url = hooks[0].get("path_url") or hooks[0]["url"]
         urls[name] = url if url.startswith("http") else base + url
     return proc, port, urls, reports
+
+
+def credentials_picked(
+    doc: dict[str, Any], imported: dict[str, Any], credential_ids: dict[str, str]
+) -> dict[str, Any] | None:
+    """The imported graph with the credential each node needs picked, as a user does after
+    an import (credentials are never imported); None when no node needs one."""
+    wanted = {
+        n["name"]: next(iter(n["credentials"].values()))["id"]
+        for n in doc["nodes"]
+        if n.get("credentials")
+    }
+    if not wanted:
+        return None
+    graph = imported["workflow"]["graph"]
+    ids = {e["id"]: wanted[e["name"]] for e in imported["report"]["nodes"] if e["name"] in wanted}
+    for graph_node in graph["nodes"]:
+        if graph_node["id"] in ids:
+            graph_node["credential"] = credential_ids[ids[graph_node["id"]]]
+    return graph
 
 
 def normalised(status: int, body: Any) -> Any:
@@ -248,28 +311,37 @@ def normalised(status: int, body: Any) -> Any:
 
 
 def compare(
-    docs: dict[str, dict[str, Any]], n8n_port: int, lf_urls: dict[str, str]
+    docs: dict[str, dict[str, Any]], n8n_port: int, lf_urls: dict[str, str], services: Services
 ) -> dict[str, Any]:
     from urllib.parse import urlencode
 
     results: dict[str, Any] = {}
     for name, cases in corpus.cases().items():
+        if name not in docs:
+            continue
         path = next(n for n in docs[name]["nodes"] if n["type"].endswith(".webhook"))["parameters"][
             "path"
         ]
         outcome = results.setdefault(name, {"cases": 0, "agree": 0, "differences": []})
         for label, query, body in cases:
             suffix = f"?{urlencode(query)}" if query else ""
-            n8n = normalised(
-                *call(f"http://127.0.0.1:{n8n_port}/webhook/{path}{suffix}", body or {})
-            )
-            lf = normalised(*call(f"{lf_urls[name]}{suffix}", body or {}))
+            n8n_url = f"http://127.0.0.1:{n8n_port}/webhook/{path}{suffix}"
+            n8n = observed(name, services, n8n_url, body)
+            lf = observed(name, services, f"{lf_urls[name]}{suffix}", body)
             outcome["cases"] += 1
             if n8n == lf:
                 outcome["agree"] += 1
             else:
                 outcome["differences"].append({"case": label, "n8n": n8n, "linkflow": lf})
     return results
+
+
+def observed(name: str, services: Services, url: str, body: Any) -> Any:
+    """The call's answer, with what it left in the servers when it leaves anything."""
+    services.before_call(name)
+    answer = normalised(*call(url, body or {}))
+    effect = services.observe(name)
+    return answer if effect is None else {"answer": answer, "effect": effect}
 
 
 # The core nodes the importer is asked to map (#17), by n8n type without its prefix: a
@@ -354,6 +426,9 @@ def main() -> None:
     parser.add_argument(
         "--public-only", action="store_true", help="only convert --public (no n8n needed)"
     )
+    parser.add_argument(
+        "--only", nargs="+", help="only these corpus workflows (names of corpus/*.json)"
+    )
     args = parser.parse_args()
     if args.public_only:
         print(json.dumps(public_corpus(args.public), indent=2))
@@ -364,17 +439,22 @@ def main() -> None:
     echo = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=echo.serve_forever, daemon=True).start()
     docs = documents(echo.server_address[1])
+    if args.only:
+        docs = {name: doc for name, doc in docs.items() if name in args.only}
     processes = []
+    services = Services()
     try:
-        n8n, n8n_port = n8n_side(docs, work)
+        services.start()
+        n8n, n8n_port = n8n_side(docs, work, services)
         processes.append(n8n)
-        lf, _lf_port, lf_urls, reports = lf_side(docs, work)
+        lf, _lf_port, lf_urls, reports = lf_side(docs, work, services)
         processes.append(lf)
         time.sleep(2)  # both answer their first webhook only once the workflows are loaded
-        results = compare(docs, n8n_port, lf_urls)
+        results = compare(docs, n8n_port, lf_urls, services)
     finally:
         for proc in processes:
             stop(proc)
+        services.stop()
         echo.shutdown()
     summary = {
         "workflows": len(docs),
@@ -389,7 +469,8 @@ def main() -> None:
     if args.public:
         summary["public"] = public_corpus(args.public)
     # ASCII escapes: JavaScript strings can hold lone UTF-16 halves (an emoji split(""))
-    (HERE / "last_run.json").write_text(
+    # a partial run (--only) is kept beside its logs, not as the corpus's figure
+    (work / "run.json" if args.only else HERE / "last_run.json").write_text(
         json.dumps({"summary": summary, "results": results}, indent=2)
     )
     print(json.dumps(summary, indent=2))

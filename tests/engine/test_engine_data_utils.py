@@ -197,6 +197,70 @@ def test_datetime_without_a_value_is_now_and_bad_input_fails() -> None:
         run_node(DateTime, {"operation": "parse", "timezone": "Mars/Olympus"}, [{}])
 
 
+def _luxon(params: dict[str, Any], value: Any = "2024-03-10T01:30:00-05:00") -> Any:
+    full = {"value": value, "iso_style": "luxon", "timezone": "UTC", **params}
+    return run_node(DateTime, full, [{}])["main"][0]["datetime"]
+
+
+def test_datetime_luxon_style_writes_milliseconds_and_z_in_the_node_zone() -> None:
+    assert _luxon({"operation": "add", "amount": 1, "unit": "quarters"}) == (
+        "2024-06-10T06:30:00.000Z"
+    )
+    assert _luxon({"operation": "subtract", "amount": 250, "unit": "milliseconds"}) == (
+        "2024-03-10T06:29:59.750Z"
+    )
+    berlin = _luxon({"operation": "parse", "timezone": "Europe/Berlin"})
+    assert berlin == "2024-03-10T07:30:00.000+01:00"
+    # the python style keeps its shape: no milliseconds, +00:00, the value's own offset
+    plain = run_node(DateTime, {"operation": "add", "value": "2024-03-10T01:30:00-05:00"}, [{}])
+    assert plain["main"][0]["datetime"] == "2024-03-10T01:30:00-05:00"
+
+
+def test_datetime_luxon_style_reads_long_numbers_as_milliseconds() -> None:
+    assert _luxon({"operation": "parse"}, value="1700000000") == "2023-11-14T22:13:20.000Z"
+    assert _luxon({"operation": "parse"}, value=1700000000123) == "2023-11-14T22:13:20.123Z"
+    assert _luxon({"operation": "parse"}, value=1.5) == "1970-01-01T00:00:01.500Z"
+
+
+def test_datetime_rounds_down_and_up_to_a_calendar_field() -> None:
+    value = "2024-01-17T10:45:30.250Z"  # a Wednesday
+
+    def rounded(field: str, direction: str = "down") -> Any:
+        return _luxon({"operation": "round", "field": field, "direction": direction}, value)
+
+    assert rounded("month") == "2024-01-01T00:00:00.000Z"
+    assert rounded("week") == "2024-01-15T00:00:00.000Z"
+    assert rounded("hour") == "2024-01-17T10:00:00.000Z"
+    assert rounded("second") == "2024-01-17T10:45:30.000Z"
+    assert rounded("month", "up") == "2024-02-01T00:00:00.000Z"
+    assert rounded("year", "up") == "2025-01-01T00:00:00.000Z"
+
+
+def test_datetime_extracts_one_calendar_field_as_a_number() -> None:
+    value = "2024-12-30T23:15:00+00:00"
+
+    def part(field: str) -> Any:
+        return _luxon({"operation": "extract", "field": field}, value)
+
+    assert [part(f) for f in ("year", "month", "day", "hour", "minute")] == [2024, 12, 30, 23, 15]
+    assert part("week") == 1  # ISO week: 30 December 2024 is in 2025's first week
+
+
+def test_datetime_difference_in_quarters_and_milliseconds() -> None:
+    params = {"operation": "difference", "value": "2024-01-01T00:00:00Z"}
+    quarters = run_node(
+        DateTime, {**params, "end": "2024-08-15T00:00:00Z", "unit": "quarters"}, [{}]
+    )
+    millis = run_node(
+        DateTime, {**params, "end": "2024-01-01T00:00:01.5Z", "unit": "milliseconds"}, [{}]
+    )
+    back = run_node(DateTime, {**params, "end": "2022-12-01T00:00:00Z", "unit": "years"}, [{}])
+
+    assert quarters["main"][0]["datetime"] == 2
+    assert millis["main"][0]["datetime"] == 1500
+    assert back["main"][0]["datetime"] == -1
+
+
 def test_crypto_hashes_and_signs_with_the_credential_key() -> None:
     params = {"operation": "hmac", "value": "{{ json.body }}", "output_field": "sig"}
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from linkflow.engine import validate_graph
+from linkflow.engine.versions import versions_stamped
 from workflows.importers.n8n_expressions import Scope
 from workflows.importers.n8n_nodes import MAPPERS, NOT_AVAILABLE
 from workflows.importers.n8n_nodes.base import (
@@ -116,8 +117,9 @@ def read_document(document: Any) -> Document:
     for source_name, outputs in connections.items():
         if not isinstance(outputs, dict):
             raise DocumentError(f"connections.{source_name}", "Expected an object of outputs.")
-    settings = document.get("settings") if isinstance(document.get("settings"), dict) else {}
-    pin_data = document.get("pinData") if isinstance(document.get("pinData"), dict) else {}
+    raw_settings, raw_pins = document.get("settings"), document.get("pinData")
+    settings: dict[str, Any] = raw_settings if isinstance(raw_settings, dict) else {}
+    pin_data: dict[str, Any] = raw_pins if isinstance(raw_pins, dict) else {}
     workflow_id = document.get("id")
     return Document(
         name=name.strip()[:200] or "Imported from n8n",
@@ -242,8 +244,8 @@ def _map_one(source: Source, ctx: Context) -> Mapped:
         return placeholder(source, ctx.node_id, reason)
     try:
         mapped = mapper(source, ctx)
-    except NotMapped as reason:
-        return placeholder(source, ctx.node_id, str(reason))
+    except NotMapped as refusal:
+        return placeholder(source, ctx.node_id, str(refusal))
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
         # Public exports hold shapes no mapper foresaw (an expression where a number was,
         # a list for an object): one such node never fails the whole import.
@@ -402,7 +404,8 @@ def _demote_invalid(
     """A mapping LinkFlow's validation refuses becomes a placeholder, so the import
     still succeeds and the report says what was refused."""
     owner = {node["id"]: name for name, (m, _c) in mapped.items() for node in m.nodes}
-    for problem in validate_graph(graph):
+    # checked as it will be saved: new nodes get their type's current version
+    for problem in validate_graph(versions_stamped(graph)):
         name = owner.get(problem.node_id or "")
         if name is None:
             continue
@@ -447,7 +450,7 @@ def _report(
     notes: list[dict[str, Any]],
     timezone: str,
 ) -> dict[str, Any]:
-    entries = []
+    entries: list[dict[str, Any]] = []
     for source in doc.nodes:
         result, ctx = mapped[source.name]
         expressions = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import actions, data, flow, http, stores, triggers, utilities
+from . import actions, data, dates, flow, http, storage, stores, triggers, utilities
 from .base import Context, Mapped, Source
 
 Mapper = Callable[[Source, Context], Mapped]
@@ -45,13 +45,13 @@ MAPPERS: dict[str, Mapper] = {
     "redis": stores.redis,
     "rabbitmq": stores.rabbitmq,
     "mqtt": stores.mqtt,
+    "dateTime": dates.date_time,
+    "awsS3": storage.aws_s3,
+    "s3": storage.s3,
 }
 
 # Core nodes LinkFlow has no counterpart for yet, with what to do instead.
 NOT_AVAILABLE: dict[str, str] = {
-    "dateTime": "Luxon date formats are not translated yet: use data.datetime by hand",
-    "awsS3": "S3 is not mapped yet: use s3.object by hand",
-    "s3": "S3 is not mapped yet: use s3.object by hand",
     "function": "the legacy Function node is JavaScript; rewrite it as a Python code node",
     "functionItem": "the legacy Function Item node is JavaScript; rewrite it as a Python code node",
     "itemLists": "the legacy Item Lists node: use Split Out / Aggregate / Sort / Limit nodes",

@@ -71,7 +71,7 @@ class Context:
 
     def operand(self, raw: Any, parameter: str) -> str:
         """``raw`` as one Jinja expression (see translate_operand); recorded."""
-        return self._record(translate_operand(raw, self.scope), parameter)
+        return str(self._record(translate_operand(raw, self.scope), parameter))
 
     def _record(self, translation: Translation, parameter: str) -> Any:
         kept = {original for original, _ in translation.kept}

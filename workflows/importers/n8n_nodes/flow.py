@@ -181,13 +181,14 @@ def switch_node(source: Source, ctx: Context) -> Mapped:
             entry["output"] = label[:100]
         rules.append(entry)
     params = {"rules": rules, "mode": "all" if options.get("allMatchingOutputs") else "first"}
-    ports = {index: str(index) for index in range(len(rules))}
+    # a renamed output is the port's name: edges leave by it
+    ports = {index: str(rule.get("output", index)) for index, rule in enumerate(rules)}
     fallback = options.get("fallbackOutput", "none")
     if fallback == "extra":
         params["fallback"] = "fallback"
         ports[len(rules)] = "fallback"
     elif isinstance(fallback, int | float) and 0 <= int(fallback) < len(rules):
-        params["fallback"] = str(int(fallback))
+        params["fallback"] = ports[int(fallback)]
     elif fallback not in ("none", None):
         raise NotMapped(f"fallback output {fallback!r}")
     node = {"id": ctx.node_id, "type": "flow.switch", "params": params}

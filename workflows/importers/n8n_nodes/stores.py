@@ -147,11 +147,20 @@ def rabbitmq(source: Source, ctx: Context) -> Mapped:
         raise NotMapped(f"mode '{mode}'")
     if not source.param("sendInputData", True):
         params["body"] = ctx.value(source.param("message", ""), "message")
-    mapped = Mapped([{"id": ctx.node_id, "type": "amqp.publish", "params": params}])
+    mapped = Mapped(
+        [{"id": f"{ctx.node_id}__send", "type": "amqp.publish", "params": params}, success(ctx)],
+        edges=[{"source": f"{ctx.node_id}__send", "target": ctx.node_id}],
+    )
     if mode == "exchange":
         mapped.status = WARNINGS
     mapped.credentials.append("amqp credential (n8n rabbitmq)")
     return mapped
+
+
+def success(ctx: Context) -> dict[str, Any]:
+    """The node after a send that answers n8n's item for it: ``{"success": true}``."""
+    params = {"keep_only": True, "fields": {"success": "{{ true }}"}}
+    return {"id": ctx.node_id, "type": "data.set", "params": params}
 
 
 def mqtt(source: Source, ctx: Context) -> Mapped:

@@ -139,8 +139,22 @@ def xml(source: Source, ctx: Context) -> Mapped:
         "n8n's xml2js shape (attributes under '$', text under '_') may differ from "
         "LinkFlow's for attributes and repeated elements"
     )
-    params = {"mode": "to_json", "field": field, "output_field": field}
-    return Mapped([{"id": ctx.node_id, "type": "data.xml", "params": params}], WARNINGS)
+    # n8n's item becomes the parsed document itself, the input's fields dropped: the
+    # parse goes to a field of its own and a code node lifts it into the item
+    params = {"mode": "to_json", "field": field, "output_field": _XML_FIELD}
+    nodes = [
+        {"id": f"{ctx.node_id}__xml", "type": "data.xml", "params": params},
+        {
+            "id": ctx.node_id,
+            "type": "code.python",
+            "params": {"code": f"return [item[{_XML_FIELD!r}] for item in items]\n"},
+        },
+    ]
+    edges = [{"source": nodes[0]["id"], "target": nodes[1]["id"]}]
+    return Mapped(nodes, WARNINGS, edges=edges)
+
+
+_XML_FIELD = "__xml"
 
 
 _RETURN_VALUES = {"text": "text", "html": "html", "attribute": "attribute"}
@@ -154,8 +168,9 @@ def html(source: Source, ctx: Context) -> Mapped:
     if operation == "generateHtmlTemplate":
         template = source.param("html", "")
         text = template if str(template).startswith("=") else f"={template}"
-        fields = {"html": ctx.value(text, "html")}
-        return Mapped([{"id": ctx.node_id, "type": "data.set", "params": {"fields": fields}}])
+        # n8n's item holds only the rendered html
+        params = {"keep_only": True, "fields": {"html": ctx.value(text, "html")}}
+        return Mapped([{"id": ctx.node_id, "type": "data.set", "params": params}])
     if operation != "extractHtmlContent":
         raise NotMapped(f"operation '{operation}'")
     if source.param("sourceData", "json") != "json":
