@@ -1,5 +1,8 @@
+from typing import Any
+
 from django.contrib import admin
-from django.db.models import Count
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
 
 from .models import Plan, Subscription, UsageDaily
 from .selectors import plan_cache_clear
@@ -8,8 +11,8 @@ from .selectors import plan_cache_clear
 class _ClearsPlanCache:
     """Plan and subscription edits apply at once in this process (others within 30 s)."""
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
-        super().save_model(request, obj, form, change)  # type: ignore[misc]
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]  # a mixin
         plan_cache_clear()
 
 
@@ -28,7 +31,7 @@ class PlanAdmin(_ClearsPlanCache, admin.ModelAdmin[Plan]):
     prepopulated_fields = {"slug": ("name",)}
     search_fields = ("name", "slug")
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:
         return super().get_queryset(request).annotate(subscription_count=Count("subscriptions"))
 
     @admin.display(description="Subscriptions", ordering="subscription_count")
@@ -63,8 +66,8 @@ class UsageDailyAdmin(admin.ModelAdmin[UsageDaily]):
     search_fields = ("workspace__name", "=workspace__id")
     date_hierarchy = "day"
 
-    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def get_readonly_fields(self, request: HttpRequest, obj: UsageDaily | None = None) -> list[str]:
         return [field.name for field in UsageDaily._meta.fields]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

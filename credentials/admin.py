@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from linkflow.core.admin_readonly import NoAddOrChange
 
@@ -19,5 +21,5 @@ class CredentialAdmin(NoAddOrChange, admin.ModelAdmin[Credential]):
     fields = ("id", "workspace", "name", "type", "created_by", "created_at", "updated_at")
     readonly_fields = fields
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Credential]:
         return super().get_queryset(request).defer("secret")

@@ -1,5 +1,6 @@
 """``/api/v1/credentials/``: CRUD (write-only values), types, and the OAuth2 connect flow."""
 
+from django.db.models import QuerySet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -41,7 +42,7 @@ class CredentialViewSet(
         "oauth2_connect": "credentials:write",
     }
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Credential]:
         return selectors.credential_list(user=api_caller(self.request))
 
     def get_object(self) -> Credential:

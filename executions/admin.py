@@ -5,8 +5,11 @@ Everything here is read-only but for the actions, which call the same services a
 """
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from linkflow.accounts.admin import act_on_each, operator_acting_in
+from linkflow.accounts.http import AuthenticatedHttpRequest
 from linkflow.core.admin_readonly import NoAddOrChange
 
 from .dead_letters import dead_letter_discard, dead_letter_replay
@@ -82,7 +85,9 @@ class ExecutionAdmin(NoAddOrChange, admin.ModelAdmin[Execution]):
     actions = ["cancel_executions", "retry_executions"]
 
     @admin.action(description="Cancel the selected executions (queued, waiting or running)")
-    def cancel_executions(self, request, queryset):  # type: ignore[no-untyped-def]
+    def cancel_executions(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Execution]
+    ) -> None:
         def cancel(execution: Execution) -> None:
             execution_cancel(
                 user=operator_acting_in(request, execution.workspace_id), execution=execution
@@ -91,7 +96,9 @@ class ExecutionAdmin(NoAddOrChange, admin.ModelAdmin[Execution]):
         act_on_each(self, request, queryset, cancel, verb="cancelled")
 
     @admin.action(description="Retry the selected executions (finished ones, as new runs)")
-    def retry_executions(self, request, queryset):  # type: ignore[no-untyped-def]
+    def retry_executions(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Execution]
+    ) -> None:
         def retry(execution: Execution) -> None:
             execution_retry(
                 user=operator_acting_in(request, execution.workspace_id), execution=execution
@@ -150,13 +157,13 @@ class DeadLetterAdmin(NoAddOrChange, admin.ModelAdmin[DeadLetter]):
         return dead_letter.error[:120]
 
     @admin.action(description="Replay the selected dead letters (send the job again)")
-    def replay_dead_letters(self, request, queryset):  # type: ignore[no-untyped-def]
+    def replay_dead_letters(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         act_on_each(
             self, request, queryset, lambda d: dead_letter_replay(dead_letter=d), verb="replayed"
         )
 
     @admin.action(description="Discard the selected dead letters (keep them, never send)")
-    def discard_dead_letters(self, request, queryset):  # type: ignore[no-untyped-def]
+    def discard_dead_letters(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         act_on_each(
             self, request, queryset, lambda d: dead_letter_discard(dead_letter=d), verb="discarded"
         )

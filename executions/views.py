@@ -8,6 +8,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
 from rest_framework.exceptions import NotFound as InvalidCursor
 from rest_framework.request import Request
 
@@ -67,8 +68,8 @@ def execution_list_page(request: WorkspaceHttpRequest) -> HttpResponse:
             workspace_id=request.workspace.pk,
         ).exists(),
     }
-    htmx = getattr(request, "htmx", None)
-    partial = bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
+    htmx: HtmxDetails | None = getattr(request, "htmx", None)
+    partial = htmx is not None and bool(htmx) and not htmx.history_restore_request
     template = "executions/list_results.html" if partial else "executions/list.html"
     # htmx swaps only 2xx answers: a partial shows its field errors with a 200.
     status = 400 if form.errors and not partial else 200

@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from linkflow.accounts.admin import act_on_each, operator_acting_in
+from linkflow.accounts.http import AuthenticatedHttpRequest
 from linkflow.core.admin_readonly import NoAddOrChange
 
 from .models import WebhookTrigger, Workflow, WorkflowVersion
@@ -16,7 +19,7 @@ class WorkflowVersionInline(admin.TabularInline[WorkflowVersion, Workflow]):
     can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Workflow | None = None) -> bool:
         return False
 
 
@@ -56,7 +59,9 @@ class WorkflowAdmin(admin.ModelAdmin[Workflow]):
         return f"v{version.number}" if version else "—"
 
     @admin.action(description="Deactivate the selected workflows (stops webhooks and cron)")
-    def deactivate_workflows(self, request, queryset):  # type: ignore[no-untyped-def]
+    def deactivate_workflows(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[Workflow]
+    ) -> None:
         def deactivate(workflow: Workflow) -> None:
             user = operator_acting_in(request, workflow.workspace_id)
             workflow_update(user=user, workflow=workflow, changes={"active": False})
@@ -103,14 +108,16 @@ class WebhookTriggerAdmin(admin.ModelAdmin[WebhookTrigger]):
     )
     actions = ["rotate_tokens"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(
+        self, request: HttpRequest, obj: WebhookTrigger | None = None
+    ) -> bool:
         return False
 
     @admin.action(description="Rotate the token (the old URL stops answering)")
-    def rotate_tokens(self, request, queryset):  # type: ignore[no-untyped-def]
+    def rotate_tokens(self, request: HttpRequest, queryset: QuerySet[WebhookTrigger]) -> None:
         for trigger in queryset:
             webhook_token_rotate(trigger=trigger)
         self.message_user(request, f"Rotated {len(queryset)} webhook token(s).")

@@ -129,7 +129,7 @@ def workflow_toggle(request: WorkspaceHttpRequest, pk: uuid.UUID) -> HttpRespons
         if exc.status_code in (403, 404):
             raise
         error = exc.message
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         context = {"workflow": workflow, "may_edit": True, "toggle_error": error}
         return render(request, "workflows/_toggle.html", context)
     if error:

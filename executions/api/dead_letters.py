@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -55,7 +56,7 @@ class DeadLetterViewSet(
     serializer_class = DeadLetterOutSerializer
     pagination_class = DeadLetterPagination
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[DeadLetter]:
         filters = validated_query(DeadLetterFilterSerializer, self.request)
         return dead_letters.dead_letter_list(
             user=api_caller(self.request), status=filters.get("status")

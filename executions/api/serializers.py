@@ -50,7 +50,7 @@ class ExecutionFilterSerializer(serializers.Serializer[Any]):
 class StoredPayloadField(serializers.JSONField):
     """Node input/output, read back from storage when it was too large to keep inline."""
 
-    def to_representation(self, value):  # type: ignore[no-untyped-def]
+    def to_representation(self, value: Any) -> Any:
         try:
             return super().to_representation(payload_load(value))
         except PayloadMissing:

@@ -1,3 +1,4 @@
+from django.db.models import QuerySet
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -32,12 +33,12 @@ class ExecutionViewSet(
     # For API keys and OAuth2 tokens (linkflow.accounts.scoping.HasScope).
     required_scopes = {"read": "executions:read", "write": "executions:write"}
 
-    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+    def get_serializer_class(self) -> type[ExecutionOutSerializer]:
         if self.action == "retrieve":
             return ExecutionDetailOutSerializer
         return ExecutionOutSerializer
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Execution]:
         data = validated_query(ExecutionFilterSerializer, self.request)
         return selectors.execution_list(
             user=api_caller(self.request),

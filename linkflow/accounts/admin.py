@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from linkflow.core.errors import LinkflowError
@@ -78,7 +78,7 @@ class UserAdmin(BaseUserAdmin[User]):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
             workspace_ensure_personal(user=obj)
@@ -94,7 +94,7 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
     date_hierarchy = "created_at"
     inlines = [MembershipInline]
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
 
     @admin.display(description="Members", ordering="member_count")
@@ -117,10 +117,10 @@ class _KeyStateFilter(admin.SimpleListFilter):
     title = "state"
     parameter_name = "state"
 
-    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+    def lookups(self, request: HttpRequest, model_admin: Any) -> tuple[tuple[str, str], ...]:
         return (("live", "Live"), ("revoked", "Revoked"))
 
-    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "live":
             return queryset.filter(revoked_at__isnull=True)
         if self.value() == "revoked":
@@ -163,7 +163,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     readonly_fields = fields
     actions = ["revoke_keys"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # keys are made by their users, who alone see the secret once
 
     @admin.display(description="Scopes")
@@ -171,7 +171,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         return ", ".join(key.scopes or [])
 
     @admin.action(description="Revoke the selected keys (they stop working at once)")
-    def revoke_keys(self, request, queryset):  # type: ignore[no-untyped-def]
+    def revoke_keys(self, request: AuthenticatedHttpRequest, queryset: QuerySet[ApiKey]) -> None:
         def revoke(key: ApiKey) -> None:
             api_key_revoke(user=operator_acting_in(request, key.workspace_id), key=key)
 

@@ -9,6 +9,7 @@ request objects, which carry these attributes at run time.
 from typing import cast
 
 from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
 from rest_framework.request import Request
 
 from .caller import Caller
@@ -17,9 +18,10 @@ from .scoping import granted_scopes
 
 
 class AuthenticatedHttpRequest(HttpRequest):
-    """A page request after ``login_required``."""
+    """A page request after ``login_required`` (``htmx`` is django-htmx's middleware's)."""
 
     user: User
+    htmx: HtmxDetails
 
 
 class WorkspaceHttpRequest(AuthenticatedHttpRequest):

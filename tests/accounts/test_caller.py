@@ -6,7 +6,9 @@ another workspace, and two callers built on one User object leaking into each ot
 """
 
 import pytest
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from linkflow.accounts.admin import operator_acting_in
@@ -163,3 +165,22 @@ def test_a_role_read_once_is_reused_within_the_caller_only(
         assert role_in(user=caller, workspace_id=team_a.pk) == Role.OWNER
     # A new caller (the next request) reads the demotion.
     assert role_in(user=Caller.person(owner), workspace_id=team_a.pk) == Role.VIEWER
+
+
+def test_an_api_request_reads_the_callers_role_once_for_lookup_and_write(
+    owner, two_teams, client_for
+):
+    _, _, flow_a, _ = two_teams
+    client = client_for(owner)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.patch(
+            f"/api/v1/workflows/{flow_a.pk}/", {"name": "renamed"}, format="json"
+        )
+
+    assert response.status_code == 200, response.content
+    # The role comes back with the workflow; the write's check finds it in the request's
+    # caller instead of asking the memberships again.
+    role_reads = [q["sql"] for q in queries if 'FROM "accounts_membership"' in q["sql"]]
+    assert len(role_reads) == 1, role_reads
+    assert Workflow.objects.get(pk=flow_a.pk).name == "renamed"

@@ -3,6 +3,7 @@ import re
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -60,7 +61,7 @@ class WorkflowViewSet(
     }
     throttle_scope = "default"  # the execute action counts against "execute" instead
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Workflow]:
         if self.action != "list":
             return selectors.workflow_list(user=api_caller(self.request))
         filters = validated_query(WorkflowFilterSerializer, self.request)

@@ -6,6 +6,7 @@ floor below accounts (every app writes to it).
 
 from typing import Any
 
+from django.db.models import QuerySet
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,7 +47,7 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[AuditEven
     required_scopes = {"read": "workspaces:read"}
     pagination_class = CreatedCursorPagination
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[AuditEvent]:
         return audit_list(
             user=api_caller(self.request),
             workspace_id=self.kwargs["workspace_id"],

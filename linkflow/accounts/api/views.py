@@ -1,5 +1,6 @@
 """Workspaces and their members over the API. Permissions live in the services."""
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
@@ -32,7 +33,7 @@ class WorkspaceViewSet(
     required_scopes = {"read": "workspaces:read", "write": "workspaces:write"}
     pagination_class = None
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Workspace]:
         return selectors.workspace_list(user=api_caller(self.request))
 
     def get_object(self) -> Workspace:
