@@ -163,6 +163,9 @@ class PairedView(Mapping[str, Any]):
             return self._find()
         return self._view[key]
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._view  # as listed: asking never walks the lineage
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._view)
 

@@ -123,33 +123,46 @@ def batch_lineage(
 
     Per port: what the node declared (NodeContext.record_sources), when it gave one
     source per item. Else, per item: the input item it is (data.sort, data.limit pass
-    the same objects on); else an input item equal to it (a code.python node returning
-    its items sorted or filtered: equal items are matched in order, so a stable sort
-    pairs right); else n8n's rules for nodes that do not say: one input item, or one
-    output item, comes from the first input item, and as many items out (on one port) as
-    in pair by position. Otherwise the source is unknown (None)."""
+    the same objects on), or None: left to ``inferred_sources`` when an expression needs
+    it, so a run that never asks pays nothing for it."""
     positions: dict[int, list[int]] = {}
     for index, item in enumerate(items):
         positions.setdefault(id(item), []).append(index)
-    equal = _EqualItems(items)
-    filled = [port for port, produced in output.items() if produced]
     lineage: Lineage = {}
     for port, produced in output.items():
         given = (declared or {}).get(port)
         if given is not None and len(given) == len(produced):
             lineage[port] = list(given)
             continue
-        by_rule = _rule_sources(len(items), len(produced), alone=filled == [port])
         sources: list[Source] = []
-        for position, item in enumerate(produced):
+        for item in produced:
             same = positions.get(id(item))
-            if same:
-                sources.append(same[0] if len(same) == 1 else list(same))
-                continue
-            match = equal.take(item)
-            sources.append(match if match is not None else by_rule(position))
+            sources.append(None if not same else same[0] if len(same) == 1 else list(same))
         lineage[port] = sources
     return lineage
+
+
+def inferred_sources(
+    output: Mapping[str, Items], items: Items, *, port: str, known: list[Source] | None
+) -> list[Source]:
+    """The sources of ``port``'s items, those ``known`` kept, the unknown ones inferred:
+    an input item equal to the output item (a code.python node returning its items
+    sorted or filtered; equal items are matched in order, so a stable sort pairs right),
+    else n8n's rules for nodes that do not say: from a single input item, or to a single
+    output item, the first input item; as many items out (on that port alone) as in, by
+    position; otherwise still None."""
+    produced = output.get(port) or []
+    known = known if known is not None and len(known) == len(produced) else [None] * len(produced)
+    alone = [name for name, emitted in output.items() if emitted] == [port]
+    by_rule = _rule_sources(len(items), len(produced), alone=alone)
+    equal = _EqualItems(items)
+    sources: list[Source] = []
+    for position, (item, source) in enumerate(zip(produced, known, strict=True)):
+        if source is None or source == []:
+            match = equal.take(item)
+            source = match if match is not None else by_rule(position)
+        sources.append(source)
+    return sources
 
 
 class _EqualItems:

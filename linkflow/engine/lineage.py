@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from linkflow.engine.errors import ExpressionError
 from linkflow.engine.graph import Graph
-from linkflow.engine.items import ItemRecord, Items
+from linkflow.engine.items import ItemRecord, Items, Source, inferred_sources
 
 # One item of one node's output: (node id, port, position on that port).
 Step = tuple[str, str, int]
@@ -41,6 +41,7 @@ class ItemTrail:
         self._graph = graph
         self._outcomes = outcomes
         self._ancestors: dict[str, frozenset[str]] = {}
+        self._inferred: dict[tuple[str, str], tuple[Outcome, list[Source]]] = {}
 
     def origin(
         self, *, node_id: str, index: int, target: str, inputs: Sequence[Items] | None = None
@@ -106,10 +107,8 @@ class ItemTrail:
 
     def _sources(self, step: Step) -> list[int]:
         node_id, port, position = step
-        outcome = self._outcomes.get(node_id)
-        record = outcome.items if outcome is not None else None
-        sources = record.lineage.get(port) if record is not None else None
-        source = sources[position] if sources is not None and position < len(sources) else None
+        sources = self._lineage(node_id, port)
+        source = sources[position] if position < len(sources) else None
         if source is None or source == []:
             raise ExpressionError(
                 f"Paired item data from node '{node_id}' is unavailable: it did not record "
@@ -117,6 +116,34 @@ class ItemTrail:
                 "items as a whole, such as code.python changing their number)."
             )
         return [source] if isinstance(source, int) else list(source)
+
+    def _lineage(self, node_id: str, port: str) -> list[Source]:
+        """The sources of ``port``'s items, those the node run did not record inferred
+        from its input and output items (items.inferred_sources), once per node run (a
+        loop body's nodes run again per batch)."""
+        outcome = self._outcomes.get(node_id)
+        if outcome is None:
+            return []
+        cached = self._inferred.get((node_id, port))
+        if cached is not None and cached[0] is outcome:
+            return cached[1]
+        record = outcome.items
+        recorded = record.lineage.get(port) if record is not None else None
+        if recorded is None or None in recorded:
+            items = self._input_items(node_id)
+            known = inferred_sources(outcome.output, items, port=port, known=recorded)
+        else:
+            known = list(recorded)
+        self._inferred[(node_id, port)] = (outcome, known)
+        return known
+
+    def _input_items(self, node_id: str) -> Items:
+        edges = [e for e in self._graph.incoming(node_id) if not self._graph.is_back_edge(e)]
+        items: Items = []
+        for edge in edges:
+            outcome = self._outcomes.get(edge.source)
+            items.extend(outcome.output.get(edge.output, ()) if outcome is not None else ())
+        return items
 
     def _sent(self, node_id: str, index: int, inputs: Sequence[Items] | None) -> Step | None:
         """The output item that became input item ``index`` of ``node_id``."""
