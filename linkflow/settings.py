@@ -571,7 +571,10 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "linkflow.accounts.scoping.HasScope",
     ],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    ],
     "DEFAULT_PARSER_CLASSES": ["linkflow.core.json_body.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "linkflow.core.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "linkflow.core.schema.AutoSchema",
@@ -581,10 +584,6 @@ REST_FRAMEWORK = {
         "billing.throttling.WorkspacePlanThrottle",
     ],
 }
-if DEBUG:
-    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(  # type: ignore[union-attr]
-        "rest_framework.renderers.BrowsableAPIRenderer"
-    )
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=_env_int("LINKFLOW_JWT_ACCESS_MINUTES", default=15)),

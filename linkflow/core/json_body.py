@@ -110,10 +110,14 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
+# The mark own_body_limit sets on a view function and the middleware reads.
+_OWN_BODY_LIMIT = "own_body_limit"
+
+
 def own_body_limit(view: View) -> View:
     """Mark a view that reads and bounds its body itself (webhooks, with their own limit):
     ``BodyLimitMiddleware`` leaves it alone."""
-    view.own_body_limit = True  # type: ignore[attr-defined]
+    setattr(view, _OWN_BODY_LIMIT, True)
     return view
 
 
@@ -142,7 +146,7 @@ class BodyLimitMiddleware:
     def process_view(
         self, request: HttpRequest, view: Any, args: Any, kwargs: Any
     ) -> HttpResponse | None:
-        if getattr(view, "own_body_limit", False):
+        if getattr(view, _OWN_BODY_LIMIT, False):
             return None
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if declared.isdigit() and int(declared) > max_bytes():

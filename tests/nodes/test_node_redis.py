@@ -76,3 +76,19 @@ def test_linkflow_own_redis_is_refused_even_with_private_addresses_allowed(setti
                 credential=credential,
                 policy=address_policy(),
             )
+
+
+def test_a_tls_connection_is_refused_by_the_address_policy_like_a_plain_one(
+    server: dict[str, Any],
+) -> None:
+    # The private server listens on loopback: a TLS connection that opened its own socket
+    # would reach it (and fail the handshake) instead of being refused before connecting.
+    for security in ("none", "tls"):
+        with pytest.raises(NodeError, match="loopback address"):
+            node_run(
+                "redis.command",
+                {"command": "get", "key": "x"},
+                [{}],
+                credential={**server, "security": security},
+                policy=address_policy(),
+            )

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn, NotRequired, TypedDict
 
     class Job(TypedDict):
-        """What the launcher writes to stdin after this module (launcher.run_code)."""
+        """What the launcher writes to stdin after this module (launcher.run_python)."""
 
         code: str
         items: list[Any]

@@ -35,21 +35,27 @@ MAX_RANGE = 10_000
 
 
 def _connection_class(address_policy: AddressPolicy, *, tls: bool) -> type[redis.Connection]:
-    base: type[redis.Connection] = redis.SSLConnection if tls else redis.Connection
-
-    class GuardedConnection(base):  # type: ignore[misc,valid-type]
+    class GuardedConnection(redis.Connection):
         def _connect(self) -> Any:
-            if tls:  # SSLConnection wraps what the plain connection's _connect returns
-                return self._wrap_socket_with_ssl(self._guarded_socket())
-            return self._guarded_socket()
+            return _guarded_socket(self, address_policy)
 
-        def _guarded_socket(self) -> Any:
-            timeout = self.socket_connect_timeout or 10.0
-            sock = open_guarded_socket(self.host, self.port, timeout=timeout, policy=address_policy)
-            sock.settimeout(self.socket_timeout)
-            return sock
+    if not tls:
+        return GuardedConnection
 
-    return GuardedConnection
+    class GuardedSSLConnection(redis.SSLConnection, GuardedConnection):
+        """SSLConnection._connect wraps in TLS what its super()._connect returns: here the
+        guarded socket (the MRO puts GuardedConnection between SSLConnection and Connection)."""
+
+    return GuardedSSLConnection
+
+
+def _guarded_socket(connection: redis.Connection, address_policy: AddressPolicy) -> Any:
+    timeout = connection.socket_connect_timeout or 10.0
+    sock = open_guarded_socket(
+        connection.host, connection.port, timeout=timeout, policy=address_policy
+    )
+    sock.settimeout(connection.socket_timeout)
+    return sock
 
 
 class RedisCommand(NodeType):
