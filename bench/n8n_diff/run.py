@@ -125,6 +125,9 @@ def n8n_env(folder: Path, port: int) -> dict[str, str]:
         GENERIC_TIMEZONE="UTC",
         TZ="UTC",
         N8N_RUNNERS_ENABLED="false",
+        # its task broker listens even with runners off: a port of its own, so another
+        # n8n on the machine (5679 by default) does not stop this one
+        N8N_RUNNERS_BROKER_PORT=str(free_port()),
         N8N_BLOCK_ENV_ACCESS_IN_NODE="true",
     )
     return env
@@ -296,11 +299,28 @@ def credentials_picked(
     if not wanted:
         return None
     graph = imported["workflow"]["graph"]
-    ids = {e["id"]: wanted[e["name"]] for e in imported["report"]["nodes"] if e["name"] in wanted}
+    # an n8n node may become several LinkFlow nodes: the credential goes to the one that
+    # talks to the server
+    ids = {
+        node_id: wanted[e["name"]]
+        for e in imported["report"]["nodes"]
+        if e["name"] in wanted
+        for node_id in e["linkflow_nodes"]
+    }
     for graph_node in graph["nodes"]:
-        if graph_node["id"] in ids:
+        if graph_node["id"] in ids and graph_node["type"] in SERVER_NODES:
             graph_node["credential"] = credential_ids[ids[graph_node["id"]]]
     return graph
+
+
+SERVER_NODES = {
+    "db.postgres",
+    "db.mysql",
+    "redis.command",
+    "amqp.publish",
+    "mqtt.publish",
+    "s3.object",
+}
 
 
 def normalised(status: int, body: Any) -> Any:
