@@ -164,6 +164,7 @@ def rabbitmq(source: Source, ctx: Context) -> Mapped:
             "exchange": "",
             "routing_key": ctx.value(source.param("queue", ""), "queue"),
         }
+        ctx.warn("the queue is expected to exist: n8n declares it, LinkFlow does not")
     elif mode == "exchange":
         params = {
             "exchange": ctx.value(source.param("exchange", ""), "exchange"),
