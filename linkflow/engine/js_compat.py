@@ -405,6 +405,8 @@ def member(value: Any, key: Any) -> Any:
     if isinstance(value, dict):
         name = to_string(key) if not isinstance(key, str) else key
         return value.get(name, UNDEFINED)
+    if isinstance(value, Mapping):  # ``nodes``: naming a node that did not run says so
+        return value[to_string(key) if not isinstance(key, str) else key]
     if isinstance(value, list | str):
         if key == "length":
             return _length(value)

@@ -446,6 +446,33 @@ def test_switch_outputs_named_alike_become_numbered_ports_with_a_warning():
     )
 
 
+def test_an_earlier_node_is_read_by_name_beyond_the_direct_parent():
+    first = node(
+        "First",
+        "set",
+        3.4,
+        {"assignments": {"assignments": [{"name": "x", "value": 1, "type": "number"}]}},
+    )
+    later = node(
+        "Later",
+        "set",
+        3.4,
+        {
+            "assignments": {
+                "assignments": [
+                    {"name": "k", "value": "={{ $('Webhook').item.json.body.key }}"},
+                    {"name": "n", "value": "={{ $node['Webhook'].json.body.key }}"},
+                ]
+            }
+        },
+    )
+    conversion = converted([webhook(), first, later], chain("Webhook", "First", "Later"))
+
+    result = run(conversion, {"body": {"key": "q"}})
+
+    assert outputs(result, "Later") == [{"k": "q", "n": "q"}]
+
+
 def _merge_flow(merge):
     left = node(
         "Left",
