@@ -3,14 +3,17 @@
 LinkFlow (after import), answers compared item by item.
 
     ../shared/bench/n8n/install.sh            # once per machine (n8n 2.41 under ~/.cache)
-    python bench/n8n_diff/run.py [--public DIR] [--keep-going]
-    python bench/n8n_diff/run.py --public DIR --public-only   # no n8n needed
+    PYTHONPATH=$PWD python bench/n8n_diff/run.py [--public DIR] [--only NAME...]
+    PYTHONPATH=$PWD python bench/n8n_diff/run.py --public DIR --public-only   # no n8n needed
 
 It imports every corpus/*.json into a fresh n8n (its own SQLite folder under /tmp, a free
 127.0.0.1 port, `n8n import:workflow` + `publish:workflow`) and into a fresh embedded
 LinkFlow (SQLite, its own port, POST /api/v1/workflows/import), calls every case of
 corpus.py's ``cases()`` on both, and compares the JSON answers (a failure on both sides
-counts as agreement; the messages differ by design). ``--public DIR`` also converts every
+counts as agreement; the messages differ by design). The database, queue and S3 workflows
+run against the local servers services.py prepares, with the same credentials on both
+sides, and their answers are compared together with what each call left in the servers.
+``--only`` runs some of the workflows (its figures stay in the log folder). ``--public DIR`` also converts every
 n8n workflow JSON under DIR (e.g. n8n's own test fixtures) and counts how many import and
 how many map fully. Prints a summary and writes bench/n8n_diff/last_run.json. Every
 process it starts is stopped by its PID. Not part of `make test`: it needs n8n.
