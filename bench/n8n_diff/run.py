@@ -13,9 +13,9 @@ corpus.py's ``cases()`` on both, and compares the JSON answers (a failure on bot
 counts as agreement; the messages differ by design). The database, queue and S3 workflows
 run against the local servers services.py prepares, with the same credentials on both
 sides, and their answers are compared together with what each call left in the servers.
-``--only`` runs some of the workflows (its figures stay in the log folder). ``--public DIR`` also converts every
-n8n workflow JSON under DIR (e.g. n8n's own test fixtures) and counts how many import and
-how many map fully. Prints a summary and writes bench/n8n_diff/last_run.json. Every
+``--only`` runs some of the workflows (its figures stay in the log folder). ``--public
+DIR`` also converts every n8n workflow JSON under DIR (e.g. n8n's own test fixtures) and
+counts how many import and how many map fully. Prints a summary and writes bench/n8n_diff/last_run.json. Every
 process it starts is stopped by its PID. Not part of `make test`: it needs n8n.
 """
 
