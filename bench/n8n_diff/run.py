@@ -16,7 +16,8 @@ sides, and their answers are compared together with what each call left in the s
 ``--only`` runs some of the workflows (its figures stay in the log folder). ``--public
 DIR`` also converts every n8n workflow JSON under DIR (e.g. n8n's own test fixtures) and
 counts how many import and how many map fully. Prints a summary and writes
-bench/n8n_diff/last_run.json. Every process it starts is stopped by its PID. Not part of `make test`: it needs n8n.
+bench/n8n_diff/last_run.json. Every process it starts is stopped by its PID. Not part of
+`make test`: it needs n8n.
 """
 
 from __future__ import annotations
