@@ -253,11 +253,17 @@ def n8n_side(
 
 
 def lf_side(
-    docs: dict[str, dict[str, Any]], work: Path, services: Services
-) -> tuple[subprocess.Popen[bytes], int, dict[str, str], dict[str, Any]]:
+    docs: dict[str, dict[str, Any]],
+    work: Path,
+    services: Services,
+    started: list[subprocess.Popen[bytes]],
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Start LinkFlow (added to ``started`` at once, so a failed import still stops it),
+    create the credentials, import and activate every workflow."""
     port = free_port()
     env = lf_env(work / "lf-var", port)
     proc = start([sys.executable, "manage.py", "serve"], env, work / "linkflow.log", ROOT)
+    started.append(proc)
     wait_port(port, 180)
     base = f"http://127.0.0.1:{port}"
     status, tokens = call(f"{base}/api/v1/auth/token/", {"email": ADMIN[0], "password": ADMIN[1]})
@@ -287,7 +293,7 @@ def lf_side(
         hooks = body["webhooks"]
         url = hooks[0].get("path_url") or hooks[0]["url"]
         urls[name] = url if url.startswith("http") else base + url
-    return proc, port, urls, reports
+    return port, urls, reports
 
 
 def credentials_picked(
@@ -471,8 +477,7 @@ def main() -> None:
         services.start()
         n8n, n8n_port = n8n_side(docs, work, services)
         processes.append(n8n)
-        lf, _lf_port, lf_urls, reports = lf_side(docs, work, services)
-        processes.append(lf)
+        _lf_port, lf_urls, reports = lf_side(docs, work, services, processes)
         time.sleep(2)  # both answer their first webhook only once the workflows are loaded
         results = compare(docs, n8n_port, lf_urls, services)
     finally:
