@@ -437,7 +437,7 @@ def redis_workflow():
         "Count",
         "redis",
         1,
-        {"operation": "incr", "key": "=diff:count:{{ $json.body.key }}"},
+        {"operation": "incr", "key": "diff:count"},
         credentials=cred,
     )
     return wf(
@@ -565,7 +565,7 @@ def cases():
         "mysql": [("min 2", {}, {"min": 2}), ("min 9", {}, {"min": 9})],
         "redis": [
             ("text", {}, {"key": "a", "value": "zoë"}),
-            ("number", {}, {"key": "b", "value": 7}),
+            ("numeric text", {}, {"key": "b", "value": "7"}),
         ],
         "rabbitmq": [("text", {}, {"queue": "diff-queue", "text": "hello zoë"})],
         "mqtt": [("text", {}, {"topic": "diff/topic", "text": "hello zoë"})],

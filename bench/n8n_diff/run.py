@@ -3,17 +3,21 @@
 LinkFlow (after import), answers compared item by item.
 
     ../shared/bench/n8n/install.sh            # once per machine (n8n 2.41 under ~/.cache)
-    python bench/n8n_diff/run.py [--public DIR] [--keep-going]
-    python bench/n8n_diff/run.py --public DIR --public-only   # no n8n needed
+    PYTHONPATH=$PWD python bench/n8n_diff/run.py [--public DIR] [--only NAME...]
+    PYTHONPATH=$PWD python bench/n8n_diff/run.py --public DIR --public-only   # no n8n needed
 
 It imports every corpus/*.json into a fresh n8n (its own SQLite folder under /tmp, a free
 127.0.0.1 port, `n8n import:workflow` + `publish:workflow`) and into a fresh embedded
 LinkFlow (SQLite, its own port, POST /api/v1/workflows/import), calls every case of
 corpus.py's ``cases()`` on both, and compares the JSON answers (a failure on both sides
-counts as agreement; the messages differ by design). ``--public DIR`` also converts every
-n8n workflow JSON under DIR (e.g. n8n's own test fixtures) and counts how many import and
-how many map fully. Prints a summary and writes bench/n8n_diff/last_run.json. Every
-process it starts is stopped by its PID. Not part of `make test`: it needs n8n.
+counts as agreement; the messages differ by design). The database, queue and S3 workflows
+run against the local servers services.py prepares, with the same credentials on both
+sides, and their answers are compared together with what each call left in the servers.
+``--only`` runs some of the workflows (its figures stay in the log folder). ``--public
+DIR`` also converts every n8n workflow JSON under DIR (e.g. n8n's own test fixtures) and
+counts how many import and how many map fully. Prints a summary and writes
+bench/n8n_diff/last_run.json. Every process it starts is stopped by its PID. Not part of
+`make test`: it needs n8n.
 """
 
 from __future__ import annotations
@@ -125,6 +129,9 @@ def n8n_env(folder: Path, port: int) -> dict[str, str]:
         GENERIC_TIMEZONE="UTC",
         TZ="UTC",
         N8N_RUNNERS_ENABLED="false",
+        # its task broker listens even with runners off: a port of its own, so another
+        # n8n on the machine (5679 by default) does not stop this one
+        N8N_RUNNERS_BROKER_PORT=str(free_port()),
         N8N_BLOCK_ENV_ACCESS_IN_NODE="true",
     )
     return env
@@ -246,11 +253,17 @@ def n8n_side(
 
 
 def lf_side(
-    docs: dict[str, dict[str, Any]], work: Path, services: Services
-) -> tuple[subprocess.Popen[bytes], int, dict[str, str], dict[str, Any]]:
+    docs: dict[str, dict[str, Any]],
+    work: Path,
+    services: Services,
+    started: list[subprocess.Popen[bytes]],
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Start LinkFlow (added to ``started`` at once, so a failed import still stops it),
+    create the credentials, import and activate every workflow."""
     port = free_port()
     env = lf_env(work / "lf-var", port)
     proc = start([sys.executable, "manage.py", "serve"], env, work / "linkflow.log", ROOT)
+    started.append(proc)
     wait_port(port, 180)
     base = f"http://127.0.0.1:{port}"
     status, tokens = call(f"{base}/api/v1/auth/token/", {"email": ADMIN[0], "password": ADMIN[1]})
@@ -280,7 +293,7 @@ def lf_side(
         hooks = body["webhooks"]
         url = hooks[0].get("path_url") or hooks[0]["url"]
         urls[name] = url if url.startswith("http") else base + url
-    return proc, port, urls, reports
+    return port, urls, reports
 
 
 def credentials_picked(
@@ -296,11 +309,28 @@ def credentials_picked(
     if not wanted:
         return None
     graph = imported["workflow"]["graph"]
-    ids = {e["id"]: wanted[e["name"]] for e in imported["report"]["nodes"] if e["name"] in wanted}
+    # an n8n node may become several LinkFlow nodes: the credential goes to the one that
+    # talks to the server
+    ids = {
+        node_id: wanted[e["name"]]
+        for e in imported["report"]["nodes"]
+        if e["name"] in wanted
+        for node_id in e["linkflow_nodes"]
+    }
     for graph_node in graph["nodes"]:
-        if graph_node["id"] in ids:
+        if graph_node["id"] in ids and graph_node["type"] in SERVER_NODES:
             graph_node["credential"] = credential_ids[ids[graph_node["id"]]]
     return graph
+
+
+SERVER_NODES = {
+    "db.postgres",
+    "db.mysql",
+    "redis.command",
+    "amqp.publish",
+    "mqtt.publish",
+    "s3.object",
+}
 
 
 def normalised(status: int, body: Any) -> Any:
@@ -447,8 +477,7 @@ def main() -> None:
         services.start()
         n8n, n8n_port = n8n_side(docs, work, services)
         processes.append(n8n)
-        lf, _lf_port, lf_urls, reports = lf_side(docs, work, services)
-        processes.append(lf)
+        _lf_port, lf_urls, reports = lf_side(docs, work, services, processes)
         time.sleep(2)  # both answer their first webhook only once the workflows are loaded
         results = compare(docs, n8n_port, lf_urls, services)
     finally:

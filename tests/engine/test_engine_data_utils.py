@@ -222,6 +222,15 @@ def test_datetime_luxon_style_reads_long_numbers_as_milliseconds() -> None:
     assert _luxon({"operation": "parse"}, value=1.5) == "1970-01-01T00:00:01.500Z"
 
 
+def test_datetime_luxon_difference_divides_milliseconds_as_luxon_does() -> None:
+    params = {"operation": "difference", "end": "1700000000123", "unit": "hours"}
+
+    hours = _luxon(params, value="2024-01-01T00:00:00Z")
+
+    # n8n 2.41 answers -1129.7777436111112; seconds divided give ...111 in the last digit
+    assert hours == -1129.7777436111112
+
+
 def test_datetime_rounds_down_and_up_to_a_calendar_field() -> None:
     value = "2024-01-17T10:45:30.250Z"  # a Wednesday
 

@@ -235,7 +235,10 @@ def test_mysql_plain_query_and_insert_reported():
             {"operation": "set", "key": "k", "value": "v", "expire": True, "ttl": 15},
             {"command": "set", "key": "k", "value": "v", "ttl_seconds": 15},
         ),
-        ({"operation": "incr", "key": "n"}, {"command": "incr", "key": "n"}),
+        (
+            {"operation": "incr", "key": "n"},
+            {"command": "incr", "key": "n", "output_field": "__reply"},
+        ),
         (
             {"operation": "push", "list": "q", "messageData": "m", "tail": True},
             {"command": "rpush", "key": "q", "value": "m"},
@@ -252,8 +255,31 @@ def test_mysql_plain_query_and_insert_reported():
 )
 def test_redis_operations_become_redis_commands(parameters, expected):
     conversion = converted([MANUAL, node("R", "redis", 1, parameters)], chain("Start", "R"))
-    assert graph_node(conversion, "R")["params"] == expected
+    reads = parameters["operation"] in ("get", "pop", "incr")
+    assert graph_node(conversion, "R__redis" if reads else "R")["params"] == expected
     assert entry(conversion, "R")["credentials"] == ["redis credential (n8n redis)"]
+
+
+@pytest.mark.parametrize(
+    "parameters,kept",
+    [
+        ({"operation": "get", "key": "k", "propertyName": "a.b"}, {"a": "{{ json['a'] }}"}),
+        ({"operation": "pop", "list": "q", "propertyName": "got"}, {"got": "{{ json['got'] }}"}),
+        ({"operation": "incr", "key": "hits"}, {"hits": "{{ json['__reply'] }}"}),
+    ],
+)
+def test_redis_reads_keep_only_what_n8ns_item_holds(parameters, kept):
+    conversion = converted([MANUAL, node("R", "redis", 1, parameters)], chain("Start", "R"))
+
+    assert graph_node(conversion, "R")["params"] == {"keep_only": True, "fields": kept}
+
+
+def test_redis_incr_of_a_computed_key_keeps_the_item_with_a_warning():
+    parameters = {"operation": "incr", "key": "=n:{{ $json.id }}"}
+    conversion = converted([MANUAL, node("R", "redis", 1, parameters)], chain("Start", "R"))
+
+    assert graph_node(conversion, "R")["type"] == "redis.command"
+    assert any("__reply" in w for w in entry(conversion, "R")["warnings"])
 
 
 def test_rabbitmq_and_mqtt_send_the_item_or_the_message():

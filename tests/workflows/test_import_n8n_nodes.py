@@ -419,6 +419,60 @@ def test_switch_rules_fallback_and_expression_mode():
     assert outputs(run(conversion, {"k": "b"}), "B")
 
 
+def test_switch_outputs_named_alike_become_numbered_ports_with_a_warning():
+    rule = lambda value: {  # noqa: E731 (a one-line builder)
+        "conditions": _conditions(("string", "equals", "={{ $json.k }}", value)),
+        "renameOutput": True,
+        "outputKey": "same",  # n8n's names are labels: two may be alike
+    }
+    switch = node("Switch", "switch", 3.2, {"rules": {"values": [rule("a"), rule("b")]}})
+    after = [node(n, "noOp", 1) for n in ("A", "B")]
+    connections = {
+        "Start": {"main": [[{"node": "Switch", "type": "main", "index": 0}]]},
+        "Switch": {
+            "main": [
+                [{"node": "A", "type": "main", "index": 0}],
+                [{"node": "B", "type": "main", "index": 0}],
+            ]
+        },
+    }
+
+    conversion = converted([MANUAL, switch, *after], connections)
+
+    assert entry(conversion, "Switch")["status"] == "mapped_with_warnings"
+    assert all("output" not in r for r in graph_node(conversion, "Switch")["params"]["rules"])
+    assert outputs(run(conversion, {"k": "b"}), "B") and not outputs(
+        run(conversion, {"k": "b"}), "A"
+    )
+
+
+def test_an_earlier_node_is_read_by_name_beyond_the_direct_parent():
+    first = node(
+        "First",
+        "set",
+        3.4,
+        {"assignments": {"assignments": [{"name": "x", "value": 1, "type": "number"}]}},
+    )
+    later = node(
+        "Later",
+        "set",
+        3.4,
+        {
+            "assignments": {
+                "assignments": [
+                    {"name": "k", "value": "={{ $('Webhook').item.json.body.key }}"},
+                    {"name": "n", "value": "={{ $node['Webhook'].json.body.key }}"},
+                ]
+            }
+        },
+    )
+    conversion = converted([webhook(), first, later], chain("Webhook", "First", "Later"))
+
+    result = run(conversion, {"body": {"key": "q"}})
+
+    assert outputs(result, "Later") == [{"k": "q", "n": "q"}]
+
+
 def _merge_flow(merge):
     left = node(
         "Left",

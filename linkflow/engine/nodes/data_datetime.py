@@ -114,7 +114,7 @@ class DateTime(NodeType):
             result = _iso(_shift(ctx, index, moment, -1 if operation == "subtract" else 1), luxon)
         elif operation == "difference":
             end = _instant(ctx, "end", index, zone)
-            result = _difference(moment, end, ctx.params.get("unit", "days"))
+            result = _difference(moment, end, ctx.params.get("unit", "days"), luxon=luxon)
         elif operation == "round":
             up = ctx.params.get("direction") == "up"
             result = _iso(_round(moment, ctx.params.get("field", "day"), up=up), luxon)
@@ -251,11 +251,14 @@ _SECONDS = {
 _MONTHS = {"months": 1, "quarters": 3, "years": 12}
 
 
-def _difference(start: datetime, end: datetime, unit: str) -> float | int:
-    """end - start in ``unit``; whole calendar months, quarters or years for those."""
+def _difference(start: datetime, end: datetime, unit: str, *, luxon: bool) -> float | int:
+    """end - start in ``unit``; whole calendar months, quarters or years for those. In
+    Luxon's style the milliseconds are divided, as Luxon does, to the same last digit."""
     if unit in _MONTHS:
         delta = relativedelta(end, start)
         months = delta.years * 12 + delta.months
         # toward zero: 13 months back is one year back, not two
         return int(months / _MONTHS[unit])
+    if luxon:
+        return (end - start) / timedelta(milliseconds=1) / (_SECONDS[unit] * 1000)
     return (end - start).total_seconds() / _SECONDS[unit]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from linkflow.engine.nodes.flow_batch import MAX_BATCH_SIZE
@@ -180,6 +181,7 @@ def switch_node(source: Source, ctx: Context) -> Mapped:
         if isinstance(label, str) and label:
             entry["output"] = label[:100]
         rules.append(entry)
+    _port_names_checked(rules, ctx)
     params = {"rules": rules, "mode": "all" if options.get("allMatchingOutputs") else "first"}
     # a renamed output is the port's name: edges leave by it
     ports = {index: str(rule.get("output", index)) for index, rule in enumerate(rules)}
@@ -317,6 +319,29 @@ def stop_and_error(source: Source, ctx: Context) -> Mapped:
     code = f"raise Exception({literal(str(message))})\n"
     ctx.warn("runs as a Python code node that raises the message")
     return Mapped([{"id": ctx.node_id, "type": "code.python", "params": {"code": code}}])
+
+
+_PORT_NAME = re.compile(r"^(?!.*\{\{)")
+_RESERVED = ("fallback", "error")
+
+
+def _port_names_checked(rules: list[dict[str, Any]], ctx: Context) -> None:
+    """n8n's output names are labels (its edges go by index), so two may be alike;
+    LinkFlow's are port names, distinct. Names that cannot be ports are all dropped:
+    the outputs are then "0", "1"... in rule order."""
+    names = [rule.get("output") for rule in rules if "output" in rule]
+    unusable = any(
+        not isinstance(n, str)
+        or n in _RESERVED
+        or n.isdigit()
+        or n.startswith("=")
+        or not _PORT_NAME.match(n)
+        for n in names
+    )
+    if names and (unusable or len(set(names)) != len(names)):
+        for rule in rules:
+            rule.pop("output", None)
+        ctx.warn("the outputs' names are not kept (alike, reserved or computed): ports 0, 1…")
 
 
 def split_in_batches(source: Source, ctx: Context) -> Mapped:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from workflows.importers.n8n_expressions import literal
+
 from .base import WARNINGS, Context, Mapped, NotMapped, Source, version_check
 
 _PG_VERSIONS = (1, 2, 2.1, 2.2, 2.3, 2.4, 2.5, 2.6)
@@ -120,9 +122,34 @@ def redis(source: Source, ctx: Context) -> Mapped:
         }
     else:
         raise NotMapped(f"operation '{operation}'")
-    mapped = Mapped([{"id": ctx.node_id, "type": "redis.command", "params": params}])
+    if operation == "incr":
+        params["output_field"] = _REPLY
+    mapped = _redis_item(ctx, params, operation, source.param("key", ""))
     mapped.credentials.append("redis credential (n8n redis)")
     return mapped
+
+
+_REPLY = "__reply"
+
+
+def _redis_item(ctx: Context, params: dict[str, Any], operation: str, key: Any) -> Mapped:
+    """n8n's item after a get or pop holds only the value read, after an incr only
+    ``{<key>: <count>}``; the others pass the input on. A data.set after the command
+    keeps what n8n's item holds."""
+    command = {"id": ctx.node_id, "type": "redis.command", "params": params}
+    if operation in ("get", "pop"):
+        name = params["output_field"].split(".")[0]
+        kept = {name: f"{{{{ json[{literal(name)}] }}}}"}
+    elif operation == "incr":
+        if not isinstance(key, str) or key.startswith("=") or "." in key:
+            ctx.warn("the count is in the item's '__reply' field (n8n: a field named as the key)")
+            return Mapped([command])
+        kept = {key: f"{{{{ json[{literal(_REPLY)}] }}}}"}
+    else:
+        return Mapped([command])
+    command["id"] = f"{ctx.node_id}__redis"
+    only = {"id": ctx.node_id, "type": "data.set", "params": {"keep_only": True, "fields": kept}}
+    return Mapped([command, only], edges=[{"source": command["id"], "target": only["id"]}])
 
 
 def rabbitmq(source: Source, ctx: Context) -> Mapped:
@@ -137,6 +164,7 @@ def rabbitmq(source: Source, ctx: Context) -> Mapped:
             "exchange": "",
             "routing_key": ctx.value(source.param("queue", ""), "queue"),
         }
+        ctx.warn("the queue is expected to exist: n8n declares it, LinkFlow does not")
     elif mode == "exchange":
         params = {
             "exchange": ctx.value(source.param("exchange", ""), "exchange"),
