@@ -96,6 +96,26 @@ def test_names_become_stable_unique_ids_positions_and_settings_are_kept():
     ]
 
 
+def test_execute_once_becomes_the_node_setting_and_always_output_data_is_reported():
+    split = node("Split", "splitOut", 1, {"fieldToSplitOut": "rows"})
+    once = node(
+        "Once",
+        "set",
+        3.4,
+        {"assignments": {"assignments": [{"name": "seen", "value": "={{ $json.n }}"}]}},
+        executeOnce=True,
+    )
+    always = node("Always", "noOp", 1, alwaysOutputData=True)
+    conversion = converted([MANUAL, split, once, always], chain("Start", "Split", "Once", "Always"))
+    assert graph_node(conversion, "Once")["execute_once"] is True
+    assert "execute_once" not in graph_node(conversion, "Split")
+    assert entry(conversion, "Once")["status"] == "mapped"
+    assert entry(conversion, "Always")["status"] == "mapped_with_warnings"
+    result = run(conversion, {"rows": [{"n": 1}, {"n": 2}, {"n": 3}]})
+    # n8n's Execute Once: the first item only, the others are not passed on
+    assert outputs(result, "Once") == [{"seen": "1"}]
+
+
 def test_webhook_method_path_modes_and_authentication():
     conversion = converted([webhook("Orders/New")])
     params = graph_node(conversion, "Webhook")["params"]

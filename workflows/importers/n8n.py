@@ -267,7 +267,7 @@ _ON_ERROR = {
 
 
 def _node_settings(source: Source, mapped: Mapped, ctx: Context) -> None:
-    """disabled, onError, retryOnFail / maxTries / waitBetweenTries, notes."""
+    """disabled, onError, retryOnFail / maxTries / waitBetweenTries, executeOnce, notes."""
     raw = source.raw
     main = next((n for n in mapped.nodes if n["id"] == ctx.node_id), mapped.nodes[0])
     main["name"] = source.name[:200]
@@ -298,11 +298,13 @@ def _node_settings(source: Source, mapped: Mapped, ctx: Context) -> None:
         )
         if mapped.status == MAPPED:
             mapped.status = WARNINGS
-    for setting in ("alwaysOutputData", "executeOnce"):
-        if raw.get(setting):
-            ctx.warn(f"the node setting '{setting}' is not kept")
-            if mapped.status == MAPPED:
-                mapped.status = WARNINGS
+    if raw.get("executeOnce"):
+        # The first node the n8n node became sees its input; the rest see only its output.
+        mapped.nodes[0]["execute_once"] = True
+    if raw.get("alwaysOutputData"):
+        ctx.warn("the node setting 'alwaysOutputData' is not kept")
+        if mapped.status == MAPPED:
+            mapped.status = WARNINGS
 
 
 def _assemble(
