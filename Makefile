@@ -34,6 +34,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy .
+	$(BIN)/python bin/type-ignore-ceiling
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 # The three Procfile roles (web, worker, beat) as separate processes on the local
