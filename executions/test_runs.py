@@ -24,7 +24,7 @@ from linkflow.accounts.caller import Actor, user_of
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer, workspace_ids_for
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
-from linkflow.engine import get_node_type
+from linkflow.engine import Graph, get_node_type
 from workflows.error_codes import WorkflowErrorCode
 from workflows.models import PinnedData, Workflow, WorkflowVersion
 from workflows.pinned import first_output, pinned_list, pinned_put, pinned_put_many
@@ -120,13 +120,13 @@ def test_run_plan(
     ``test_run_start`` raises before admission."""
     require_writer(user=user, workspace_id=workflow.workspace_id)
     ran, seeds = _prepare(workflow=workflow, graph=graph, node=node, use_pinned=use_pinned)
-    nodes = ran.get("nodes", [])
-    run = [n["id"] for n in nodes if n["id"] not in seeds and not n.get("disabled")]
+    nodes = Graph.from_dict(ran).nodes
+    run = [n.id for n in nodes if n.id not in seeds and not n.disabled]
 
     def noted(key: str) -> list[str]:
         return [i for i, seed in seeds.items() if seed.note and key in seed.note]
 
-    types = {n["id"]: get_node_type(str(n.get("type", ""))) for n in nodes}
+    types = {n.id: get_node_type(n.type) for n in nodes}
     return RunPlan(
         run=run,
         pinned=noted("pinned"),
@@ -146,7 +146,8 @@ def _prepare(
 ) -> tuple[dict[str, Any], dict[str, _Seed]]:
     """The graph a test run runs and the NodeRuns it starts with (pins, reused, skipped)."""
     ran = _graph_for(workflow, graph)
-    if node is not None and node not in _node_ids(ran):
+    parsed = Graph.from_dict(ran)
+    if node is not None and parsed.find(node) is None:
         raise LinkflowError(
             ErrorCode.VALIDATION_ERROR,
             "Some fields are invalid.",
@@ -154,7 +155,7 @@ def _prepare(
         )
     pins = {p.node_id: p for p in pinned_list(workflow=workflow)} if use_pinned else {}
     pins.pop(trigger, None)
-    return ran, _plan(workflow=workflow, graph=ran, target=node, pins=pins)
+    return ran, _plan(workflow=workflow, graph=parsed, target=node, pins=pins)
 
 
 def _graph_for(workflow: Workflow, graph: dict[str, Any] | None) -> dict[str, Any]:
@@ -186,24 +187,19 @@ def _version_for(workflow: Workflow, graph: dict[str, Any], *, user: User) -> Wo
     )
 
 
-def _node_ids(graph: dict[str, Any]) -> list[str]:
-    return [n["id"] for n in graph.get("nodes", [])]
-
-
 def _plan(
     *,
     workflow: Workflow,
-    graph: dict[str, Any],
+    graph: Graph,
     target: str | None,
     pins: dict[str, PinnedData],
 ) -> dict[str, _Seed]:
-    ids = _node_ids(graph)
+    ids = [node.id for node in graph.nodes]
     if target is None:
         return {node_id: _pinned_seed(pins[node_id]) for node_id in ids if node_id in pins}
-    sources = _incoming(graph)
     seeds: dict[str, _Seed] = {}
     needed = {target}
-    walk = list(sources.get(target, ()))
+    walk = _sources(graph, target)
     while walk:
         node_id = walk.pop()
         if node_id in needed or node_id in seeds:
@@ -217,7 +213,7 @@ def _plan(
             seeds[node_id] = seed
             continue
         needed.add(node_id)
-        walk.extend(sources.get(node_id, ()))
+        walk.extend(_sources(graph, node_id))
     for node_id in ids:
         if node_id not in needed and node_id not in seeds:
             note = {"message": "Not needed for this test step; not run.", "warning": True}
@@ -225,11 +221,8 @@ def _plan(
     return seeds
 
 
-def _incoming(graph: dict[str, Any]) -> dict[str, list[str]]:
-    sources: dict[str, list[str]] = {}
-    for edge in graph.get("edges", []):
-        sources.setdefault(edge["target"], []).append(edge["source"])
-    return sources
+def _sources(graph: Graph, node_id: str) -> list[str]:
+    return [edge.source for edge in graph.incoming(node_id)]
 
 
 def _pinned_seed(pin: PinnedData) -> _Seed:
@@ -237,19 +230,15 @@ def _pinned_seed(pin: PinnedData) -> _Seed:
     return _Seed(status=NodeRunStatus.SUCCEEDED, output={pin.port: pin.items}, note=note)
 
 
-def definition(graph: dict[str, Any], node_id: str) -> tuple[Any, ...]:
+def definition(graph: Graph, node_id: str) -> tuple[Any, ...]:
     """What makes two runs of a node comparable: its type, params and credential, and
     where its input comes from (its incoming edges)."""
-    node = next(n for n in graph.get("nodes", []) if n.get("id") == node_id)
-    edges = sorted(
-        (str(e.get("source")), str(e.get("output") or "main"))
-        for e in graph.get("edges", [])
-        if e.get("target") == node_id
-    )
-    return (node.get("type"), node.get("params") or {}, node.get("credential"), edges)
+    node = graph.node(node_id)
+    edges = sorted((edge.source, edge.output) for edge in graph.incoming(node_id))
+    return (node.type, dict(node.params), node.credential, edges)
 
 
-def _last_run_seed(*, workflow: Workflow, graph: dict[str, Any], node_id: str) -> _Seed | None:
+def _last_run_seed(*, workflow: Workflow, graph: Graph, node_id: str) -> _Seed | None:
     wanted = definition(graph, node_id)
     runs = (
         NodeRun.objects.filter(
@@ -264,8 +253,8 @@ def _last_run_seed(*, workflow: Workflow, graph: dict[str, Any], node_id: str) -
         .order_by("-execution_created_at", "-attempt")[:LAST_RUN_LOOKBACK]
     )
     for run in runs:
-        earlier = run.execution.version.graph
-        if node_id in _node_ids(earlier) and definition(earlier, node_id) == wanted:
+        earlier = Graph.from_dict(run.execution.version.graph)
+        if earlier.find(node_id) is not None and definition(earlier, node_id) == wanted:
             note = {
                 "message": "Output of an earlier test run reused; the node did not run.",
                 "warning": True,
@@ -278,7 +267,7 @@ def _last_run_seed(*, workflow: Workflow, graph: dict[str, Any], node_id: str) -
 
 def _seed(execution: Execution, seeds: dict[str, _Seed]) -> None:
     target = str(execution.pk)
-    graph_nodes = {n["id"]: n.get("type", "") for n in execution.version.graph.get("nodes", [])}
+    graph_nodes = {n.id: n.type for n in Graph.from_dict(execution.version.graph).nodes}
     seeds = {node_id: _with_own_files(seed, execution) for node_id, seed in seeds.items()}
     NodeRun.objects.bulk_create(
         NodeRun(

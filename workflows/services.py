@@ -17,6 +17,7 @@ from linkflow.engine import validate_graph
 from linkflow.engine.versions import versions_pinned, versions_stamped
 
 from .cron_sync import schedule_triggers_remove, schedule_triggers_sync
+from .current_graph import workflow_graph
 from .error_codes import WorkflowErrorCode
 from .listener_triggers import listener_triggers_sync
 from .models import SWITCH_SETTING_FIELDS, WebhookTrigger, Workflow, WorkflowVersion
@@ -167,8 +168,7 @@ def workflow_layout_save(
     """
     require_writer(user=user, workspace_id=workflow.workspace_id)
     layout: dict[str, Any] = dict(_layout_checked(positions))
-    graph = workflow.current_version.graph if workflow.current_version else {}
-    known = {n.get("id") for n in graph.get("nodes") or [] if isinstance(n, dict)}
+    known = {node.id for node in workflow_graph(workflow).nodes}
     layout = {node_id: spot for node_id, spot in layout.items() if node_id in known}
     kept = layout_notes(workflow.layout) if notes is None else notes_checked(notes)
     if kept:
