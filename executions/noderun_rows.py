@@ -18,9 +18,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
+from django.db.models import Field
 from django.utils import timezone
 
 from .models import NodeRun
@@ -40,8 +41,12 @@ ROW_FIELDS = (
 _MOMENTS = ("execution_created_at", "started_at", "finished_at", "resume_at")
 
 
+def _field(name: str) -> "Field[Any, Any]":
+    return cast("Field[Any, Any]", NodeRun._meta.get_field(name))
+
+
 def _column(name: str) -> str:
-    return connection.ops.quote_name(NodeRun._meta.get_field(name).column)
+    return connection.ops.quote_name(str(_field(name).column))
 
 
 @cache
@@ -71,9 +76,7 @@ def _recordset_statement(only_if: str) -> str:
     """PostgreSQL: the upsert of the rows in the JSON array parameter (two parameters:
     the moment of the write, then the array), only when ``only_if`` (SQL) holds."""
     meta = NodeRun._meta
-    record = ", ".join(
-        f"{_column(name)} {meta.get_field(name).db_type(connection)}" for name in ROW_FIELDS
-    )
+    record = ", ".join(f"{_column(name)} {_field(name).db_type(connection)}" for name in ROW_FIELDS)
     picked = ", ".join(_column(name) for name in ROW_FIELDS)
     columns = ", ".join(_column(name) for name in ("id", "created_at", "updated_at", *ROW_FIELDS))
     return (
@@ -112,7 +115,7 @@ def _rows_document(rows: Sequence[dict[str, Any]]) -> str:
 
 @cache
 def _plain_column(name: str) -> str:
-    return str(NodeRun._meta.get_field(name).column)
+    return str(_field(name).column)
 
 
 def noderuns_upsert(rows: Sequence[dict[str, Any]]) -> None:
@@ -121,9 +124,9 @@ def noderuns_upsert(rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     if connection.vendor == "postgresql":
-        sql, params = noderuns_upsert_sql(rows)
+        statement, document = noderuns_upsert_sql(rows)
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(statement, document)
         return
     head, one_row, tail = _statement_parts(connection.vendor)
     fields = _fields()
