@@ -73,7 +73,7 @@ def dispatch_promoted(*, workspace_id: UUID | str) -> Promoted:
 def _workspace_locked(*, workspace_id: object) -> bool:
     """Lock the workspace's row for this transaction; False when there is no such row."""
     if connection.vendor != "postgresql":
-        locked = Workspace.objects.select_for_update(no_key=True).filter(pk=workspace_id)
+        locked = Workspace.objects.select_for_update(no_key=True).filter(pk=str(workspace_id))
         return locked.exists()
     # Every web request and finish of a busy workspace comes here: a fixed statement
     # costs no ORM compilation.
@@ -100,7 +100,9 @@ def dispatch_promote_if_pending(*, workspace_id: object) -> int:
     """``dispatch_promote``, skipped (no lock taken) when the workspace has no pending
     execution. One admitted meanwhile, unseen here, is left to the next promotion of the
     workspace or the beat's sweep."""
-    pending = Execution.objects.filter(workspace_id=workspace_id, status=ExecutionStatus.PENDING)
+    pending = Execution.objects.filter(
+        workspace_id=str(workspace_id), status=ExecutionStatus.PENDING
+    )
     return dispatch_promote(workspace_id=workspace_id) if pending.exists() else 0
 
 

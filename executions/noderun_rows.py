@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import Field
@@ -39,6 +39,10 @@ ROW_FIELDS = (
     *("item_meta", "iteration"),
 )
 _MOMENTS = ("execution_created_at", "started_at", "finished_at", "resume_at")
+
+
+def _field(name: str) -> "Field[Any, Any]":
+    return cast("Field[Any, Any]", NodeRun._meta.get_field(name))
 
 
 def _column(name: str) -> str:
@@ -79,9 +83,7 @@ def _recordset_statement(only_if: str) -> str:
     """PostgreSQL: the upsert of the rows in the JSON array parameter (two parameters:
     the moment of the write, then the array), only when ``only_if`` (SQL) holds."""
     meta = NodeRun._meta
-    record = ", ".join(
-        f"{_quoted(name)} {meta.get_field(name).db_type(connection)}" for name in ROW_FIELDS
-    )
+    record = ", ".join(f"{_quoted(name)} {_field(name).db_type(connection)}" for name in ROW_FIELDS)
     picked = ", ".join(_quoted(name) for name in ROW_FIELDS)
     columns = ", ".join(_quoted(name) for name in ("id", "created_at", "updated_at", *ROW_FIELDS))
     return (
@@ -124,9 +126,9 @@ def noderuns_upsert(rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     if connection.vendor == "postgresql":
-        sql, params = noderuns_upsert_sql(rows)
+        statement, document = noderuns_upsert_sql(rows)
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(statement, document)
         return
     head, one_row, tail = _statement_parts(connection.vendor)
     fields = _fields()

@@ -133,7 +133,7 @@ def _claim_fresh(
     moment = meta.get_field("started_at")
     ops = connection.ops
     table = ops.quote_name(meta.db_table)
-    columns = ", ".join(ops.quote_name(f.column) for f in meta.concrete_fields)
+    columns = ", ".join(ops.quote_name(str(f.column)) for f in meta.concrete_fields)
     sql = (
         f"UPDATE {table} SET status = %s, lease_owner = %s, lease_expires_at = %s, "
         "started_at = %s WHERE id = %s AND status = %s AND started_at IS NULL "
@@ -164,7 +164,12 @@ def _execution_from_row(row: tuple[Any, ...]) -> Execution:
         for convert in converters:
             value = convert(value, expression, connection)
         values[index] = value
-    return Execution.from_db(connection.alias, None, values)
+    return Execution.from_db(connection.alias, _attnames(), values)
+
+
+@functools.cache
+def _attnames() -> list[str]:
+    return [model_field.attname for model_field in Execution._meta.concrete_fields]
 
 
 @functools.cache
@@ -285,4 +290,5 @@ def _beats() -> _Beats:
     with _beats_lock:
         if _beats_state["pid"] != os.getpid():
             _beats_state.update(pid=os.getpid(), beats=_Beats())
-        return _beats_state["beats"]
+        beats: _Beats = _beats_state["beats"]
+        return beats
