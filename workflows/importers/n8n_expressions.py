@@ -533,7 +533,8 @@ class _Emitter:
     def emit(self, tree: tuple[Any, ...]) -> str:
         kind = tree[0]
         handler = getattr(self, f"_{kind}")
-        return handler(*tree[1:])
+        code: str = handler(*tree[1:])
+        return code
 
     def _group(self, inner: tuple[Any, ...]) -> str:
         return self.emit(inner)

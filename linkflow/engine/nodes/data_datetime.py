@@ -218,11 +218,15 @@ def _extract(moment: datetime, field: str) -> int:
 
 
 def _shift_by(moment: datetime, unit: str, amount: float) -> datetime:
+    # dateutil ships no types here: its sum is a datetime, said once
+    shifted: datetime
     if unit in ("months", "years"):
-        return moment + relativedelta(**{unit: int(amount)})
-    if unit == "quarters":
-        return moment + relativedelta(months=3 * int(amount))
-    return moment + timedelta(**{unit: amount})
+        shifted = moment + relativedelta(**{unit: int(amount)})
+    elif unit == "quarters":
+        shifted = moment + relativedelta(months=3 * int(amount))
+    else:
+        shifted = moment + timedelta(**{unit: amount})
+    return shifted
 
 
 def _shift(ctx: NodeContext, index: int, moment: datetime, sign: int) -> datetime:
