@@ -11,7 +11,6 @@ from pathlib import Path
 from django.apps import apps
 
 from linkflow.core.errors import ErrorCode
-from workflows.webhook_errors import WebhookErrorCode
 
 API_DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
@@ -33,15 +32,8 @@ def domain_enums() -> list[type[StrEnum]]:
 
 
 def domain_codes() -> list[tuple[str, StrEnum]]:
-    """(enum name, member) of every code: the domain enums', and the webhook codes still
-    beside their handler in workflows/triggers.py. Its PAYLOAD_TOO_LARGE is core's now
-    (webhooks.py raises ErrorCode's); it goes when WebhookErrorCode moves to
-    workflows/error_codes.py, and so does this exception."""
-    codes = [(enum.__name__, member) for enum in domain_enums() for member in enum]
-    if WebhookErrorCode not in domain_enums():
-        leftover = {WebhookErrorCode.PAYLOAD_TOO_LARGE}
-        codes += [("WebhookErrorCode", m) for m in WebhookErrorCode if m not in leftover]
-    return codes
+    """(enum name, member) of every code of every domain."""
+    return [(enum.__name__, member) for enum in domain_enums() for member in enum]
 
 
 def documented_codes() -> set[str]:

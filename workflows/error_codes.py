@@ -12,3 +12,13 @@ class WorkflowErrorCode(StrEnum):
     # test event while nobody listens, and too many test runs at once.
     NOT_LISTENING = "not_listening"
     TEST_RUN_LIMIT = "test_run_limit"
+
+
+class WebhookErrorCode(StrEnum):
+    """Saving and calling webhooks (workflows/webhook_*.py)."""
+
+    PATH_TAKEN = "webhook_path_taken"
+    AUTH_FAILED = "webhook_auth_failed"
+    WORKFLOW_INACTIVE = "workflow_inactive"
+    EXECUTION_FAILED = "execution_failed"
+    EXECUTION_TIMEOUT = "execution_timeout"

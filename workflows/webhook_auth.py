@@ -16,8 +16,8 @@ from credentials.services import credential_resolver
 from linkflow.core.errors import LinkflowError
 from linkflow.engine.signing import signature
 
+from .error_codes import WebhookErrorCode
 from .models import WebhookAuth, WebhookTrigger
-from .webhook_errors import WebhookErrorCode
 from .webhook_items import WebhookCall
 
 logger = logging.getLogger(__name__)

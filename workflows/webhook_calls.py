@@ -16,9 +16,9 @@ from executions.completion import completion_wait
 from executions.services import execution_create
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 
+from .error_codes import WebhookErrorCode
 from .models import WebhookMode, WebhookTrigger
 from .webhook_auth import webhook_authenticate
-from .webhook_errors import WebhookErrorCode
 from .webhook_failures import public_failures
 from .webhook_items import WebhookCall, webhook_item
 from .webhook_rows import path_normalized

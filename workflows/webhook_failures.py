@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from linkflow.core.errors import ErrorCode, LinkflowError
 
-from .error_codes import WorkflowErrorCode
+from .error_codes import WebhookErrorCode, WorkflowErrorCode
 from .models import WebhookTrigger
 
 logger = logging.getLogger(__name__)
@@ -40,13 +40,15 @@ _ABOUT_THE_CALL = frozenset(
         WorkflowErrorCode.NOT_LISTENING,
         WorkflowErrorCode.TEST_RUN_LIMIT,
         ErrorCode.PAYLOAD_TOO_LARGE,
-        "workflow_inactive",
+        WebhookErrorCode.WORKFLOW_INACTIVE,
     }
 )
-_PUBLIC_MESSAGES = {
-    "execution_failed": "The workflow execution failed.",
-    "execution_timeout": "The execution did not finish in time; it goes on in the background.",
-    "webhook_auth_failed": "Webhook authentication failed.",
+_PUBLIC_MESSAGES: dict[str, str] = {
+    WebhookErrorCode.EXECUTION_FAILED: "The workflow execution failed.",
+    WebhookErrorCode.EXECUTION_TIMEOUT: (
+        "The execution did not finish in time; it goes on in the background."
+    ),
+    WebhookErrorCode.AUTH_FAILED: "Webhook authentication failed.",
 }
 _DEFAULT_MESSAGE = "The webhook could not be answered."
 

@@ -13,8 +13,8 @@ from linkflow.core.errors import LinkflowError
 from linkflow.engine import Node
 
 from .current_graph import workflow_graph
+from .error_codes import WebhookErrorCode
 from .models import WebhookAuth, WebhookMode, WebhookTrigger, Workflow, webhook_token_new
-from .webhook_errors import WebhookErrorCode
 
 WEBHOOK_NODE_TYPE = "trigger.webhook"
 _SYNCED_FIELDS = (
