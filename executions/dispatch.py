@@ -70,7 +70,7 @@ def dispatch_promoted(*, workspace_id: UUID | str) -> Promoted:
         return dispatch_promote_locked(workspace_id=workspace_id)
 
 
-def _workspace_locked(*, workspace_id: object) -> bool:
+def _workspace_locked(*, workspace_id: UUID | str) -> bool:
     """Lock the workspace's row for this transaction; False when there is no such row."""
     if connection.vendor != "postgresql":
         locked = Workspace.objects.select_for_update(no_key=True).filter(pk=str(workspace_id))
@@ -85,7 +85,7 @@ def _workspace_locked(*, workspace_id: object) -> bool:
 _LOCK_SQL = f"SELECT 1 FROM {Workspace._meta.db_table} WHERE id = %s FOR NO KEY UPDATE"
 
 
-def dispatch_promote_locked(*, workspace_id: object) -> Promoted:
+def dispatch_promote_locked(*, workspace_id: UUID | str) -> Promoted:
     """``dispatch_promoted`` for a caller whose transaction already holds the workspace's
     row lock, taken by an earlier statement (executions/finish_statement.py)."""
     now = timezone.now()
@@ -96,7 +96,7 @@ def dispatch_promote_locked(*, workspace_id: object) -> Promoted:
     return Promoted(ids=ids, at=now)
 
 
-def dispatch_promote_if_pending(*, workspace_id: object) -> int:
+def dispatch_promote_if_pending(*, workspace_id: UUID | str) -> int:
     """``dispatch_promote``, skipped (no lock taken) when the workspace has no pending
     execution. One admitted meanwhile, unseen here, is left to the next promotion of the
     workspace or the beat's sweep."""
