@@ -5,7 +5,7 @@ migrates it, loads N NodeRuns (default 1,000,000, ten per execution) into a mont
 months back with INSERT ... SELECT generate_series, and times removing them twice, on the
 same data loaded afresh each time:
 
-- ``drop``: executions.cleanup.executions_drop_expired_months (list the month's
+- ``drop``: executions.maintenance.cleanup.executions_drop_expired_months (list the month's
   executions, delete their stored objects, unlink references, one DROP TABLE);
 - ``batched``: the row-by-row path the cleanup keeps for partly expired months and
   SQLite (``batch`` executions per transaction, NodeRuns cascading).
@@ -80,8 +80,8 @@ def run(node_runs: int, batch: int) -> None:
 
     settings.MEDIA_ROOT = tempfile.mkdtemp(prefix="linkflow-cleanup-bench-")
     call_command("migrate", verbosity=0)
-    from executions import cleanup
-    from executions.partitions import Month, partition_create
+    from executions.maintenance import cleanup
+    from executions.maintenance.partitions import Month, partition_create
 
     now = timezone.now()
     month = Month.of(now).plus(-6)
@@ -204,7 +204,7 @@ def load(month, workspace_id: object, executions: int) -> float:  # type: ignore
 def table_size(month) -> str:  # type: ignore[no-untyped-def]
     from django.db import connection
 
-    from executions.partitions import EXECUTIONS, NODE_RUNS
+    from executions.maintenance.partitions import EXECUTIONS, NODE_RUNS
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -219,7 +219,7 @@ def table_size(month) -> str:  # type: ignore[no-untyped-def]
 def drop_partitions(month) -> None:  # type: ignore[no-untyped-def]
     from django.db import connection
 
-    from executions.partitions import EXECUTIONS, NODE_RUNS
+    from executions.maintenance.partitions import EXECUTIONS, NODE_RUNS
 
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {month.partition(EXECUTIONS)}, {month.partition(NODE_RUNS)}")

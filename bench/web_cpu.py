@@ -164,7 +164,7 @@ def main() -> None:
         print(f"{label}: {spent / a.n * 1000:.2f} CPU ms/request, {len(queries)} queries")
         for sql in queries:
             print("   ", " ".join(sql.split())[:160])
-    from executions.completion import _redis
+    from executions.feeds.completion import _redis
 
     _redis().delete("linkflow-webcpu")
 

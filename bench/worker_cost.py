@@ -114,7 +114,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from redis.client import Pipeline, Redis
 
-    from executions.completion import _key
+    from executions.feeds.completion import _key
     from executions.feeds.publisher import events_flush
     from executions.models import Execution
     from executions.services import execution_create, execution_run

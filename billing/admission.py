@@ -2,7 +2,7 @@
 
 Admission has two parts with different answers. The monthly quota refuses (402): work past
 it is not owed. The concurrency limit never refuses: it only bounds how many of the
-workspace's executions are dispatched at once (see executions/dispatch.py), so work past
+workspace's executions are dispatched at once (see executions/starting/dispatch.py), so work past
 it waits its turn. Both read the workspace's plan through ``plan_for``.
 """
 

@@ -1,20 +1,20 @@
 """Operator console pages for executions, their node runs and dead letters.
 
 Everything here is read-only but for the actions, which call the same services as the API
-(executions.operations, executions.dead_letters): an operator never edits a status by hand.
+(executions.operations, executions.maintenance.dead_letters): an operator never edits a
+status by hand.
 """
 
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from executions.maintenance.dead_letters import dead_letter_discard, dead_letter_replay
+from executions.models import DeadLetter, Execution, NodeRun
+from executions.operations import execution_cancel, execution_retry
 from linkflow.accounts.admin import act_on_each, operator_acting_in
 from linkflow.accounts.http import AuthenticatedHttpRequest
 from linkflow.core.admin_readonly import NoAddOrChange
-
-from .dead_letters import dead_letter_discard, dead_letter_replay
-from .models import DeadLetter, Execution, NodeRun
-from .operations import execution_cancel, execution_retry
 
 _NODE_RUN_FIELDS = (
     "sequence",

@@ -16,36 +16,34 @@ class ExecutionsConfig(AppConfig):
 
         from billing.meters import execution_meters_register
         from credentials.crypto import encrypted_column_register
-        from linkflow.core.admin_site import admin_panel_register
-        from linkflow.core.metrics import fleet_gauges_register, worker_metrics_serve
 
         # Every process registers the tasks, not only workers: sending.py sends the run
         # task by its name.
-        from . import (
-            dead_letters,
-            listeners,
-            shutdown,
-            tasks,  # noqa: F401
-        )
-        from .console import console_figures
-        from .metering import (
+        from executions import tasks  # noqa: F401
+        from executions.console import console_figures
+        from executions.maintenance import dead_letters
+        from executions.metering import (
             executions_created_count,
             executions_finished_totals,
             executions_live_count,
         )
-        from .metrics import execution_gauges
-        from .services import execution_run
-        from .subworkflows import child_runner_register
+        from executions.metrics import execution_gauges
+        from executions.running import shutdown
+        from executions.running.subworkflows import child_runner_register
+        from executions.services import execution_run
+        from executions.sources import listeners
+        from linkflow.core.admin_site import admin_panel_register
+        from linkflow.core.metrics import fleet_gauges_register, worker_metrics_serve
 
         # Jobs that fail for good become dead letters (weak=False: module-level handlers).
         task_failure.connect(dead_letters.on_task_failure, weak=False)
         task_unknown.connect(dead_letters.on_task_unknown, weak=False)
         worker_init.connect(worker_metrics_serve, weak=False)
-        # Beat holds the listening triggers' subscriptions (executions/listeners.py).
+        # Beat holds the listening triggers' subscriptions (executions/sources/listeners.py).
         beat_init.connect(listeners.on_beat_init, weak=False)
         # A sub-workflow's inherited secrets are encrypted with the credential keys.
         encrypted_column_register(model="executions.Execution", field="inherited_secrets")
-        # A stopping worker hands its executions back (executions/shutdown.py).
+        # A stopping worker hands its executions back (executions/running/shutdown.py).
         worker_shutting_down.connect(shutdown.on_worker_shutting_down, weak=False)
         worker_process_init.connect(shutdown.on_worker_process_init, weak=False)
         # A waiting sub-workflow call runs its child inline (subworkflows.py).

@@ -11,10 +11,9 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 
+from executions.maintenance.dead_letters import dead_letters_pending_count
+from executions.models import Execution, ExecutionStatus
 from linkflow.core.metrics import queue_depth
-
-from .dead_letters import dead_letters_pending_count
-from .models import Execution, ExecutionStatus
 
 FAILED_WINDOW = timedelta(hours=24)
 

@@ -27,14 +27,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
+from executions import selectors
+from executions.api.serializers import ExecutionDetailOutSerializer
+from executions.feeds import fanout, log, vocabulary
 from linkflow.accounts.caller import Caller
 from linkflow.accounts.selectors import role_in
 from linkflow.core import metrics
 from linkflow.core.errors import NotFound
-
-from . import fanout, selectors
-from .api.serializers import ExecutionDetailOutSerializer
-from .feeds import log, vocabulary
 
 # Close codes (the 4000-4999 range is the application's).
 CLOSE_BAD_REQUEST = 4400

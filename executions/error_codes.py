@@ -6,7 +6,7 @@ from enum import StrEnum
 
 class ExecutionErrorCode(StrEnum):
     EXECUTION_FINISHED = "execution_finished"
-    # The same Idempotency-Key with another request body (executions/idempotency.py).
+    # The same Idempotency-Key with another request body (executions/starting/idempotency.py).
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     # A resume link whose wait already resumed, timed out or never waited (waits.py).
     WAIT_NOT_WAITING = "wait_not_waiting"

@@ -11,8 +11,7 @@ from uuid import UUID
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 
 from billing.meters import WorkspaceTotals
-
-from .models import Execution, ExecutionMode, ExecutionStatus, NodeRun
+from executions.models import Execution, ExecutionMode, ExecutionStatus, NodeRun
 
 # Queued executions are waiting for a worker and running ones hold one; waiting (parked)
 # ones hold nothing, so they do not count as concurrent.

@@ -8,9 +8,9 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from .dead_letters import dead_letters_pending_count
-from .models import Execution, ExecutionStatus
-from .recovery import stale_condition
+from executions.maintenance.dead_letters import dead_letters_pending_count
+from executions.maintenance.recovery import stale_condition
+from executions.models import Execution, ExecutionStatus
 
 # Waits this much past their resume time mean the resume beat is not keeping up.
 OVERDUE = timedelta(seconds=60)

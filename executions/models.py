@@ -22,7 +22,7 @@ from workflows.models import Workflow, WorkflowVersion
 
 
 class ExecutionStatus(models.TextChoices):
-    # Admitted, waiting for one of its workspace's dispatch slots (executions/dispatch.py).
+    # Admitted, waiting for one of its workspace's dispatch slots (executions/starting/dispatch.py).
     PENDING = "pending", "Pending"
     # Dispatched: its message is in the broker, a worker will claim it.
     QUEUED = "queued", "Queued"
@@ -46,7 +46,7 @@ class ExecutionMode(models.TextChoices):
     SUBWORKFLOW = "subworkflow", "Sub-workflow"
     # Started because another execution failed (error workflows): never hands off again.
     ERROR = "error", "Error workflow"
-    # From the editor's build-test loop (executions/test_runs.py): own limits, no quota.
+    # From the editor's build-test loop (executions/sources/test_runs.py): own limits, no quota.
     TEST = "test", "Test"
     # A message of a listening trigger (trigger.redis, .amqp, .mqtt, .nats).
     EVENT = "event", "Event"
@@ -113,7 +113,7 @@ class Execution(BaseModel):
     # NULL, not "", when unused: the unique constraint must not see blanks as equal.
     # (On PostgreSQL the constraint is enforced through the executions_dedupe side table.)
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
-    # The hash of the request that took the key (executions/idempotency.py): the same key
+    # The hash of the request that took the key (executions/starting/idempotency.py): the same key
     # with another body is refused. Empty when the path has no request body to compare.
     dedupe_fingerprint = models.CharField(max_length=64, blank=True, default="")
     created_by = models.ForeignKey(

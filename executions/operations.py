@@ -6,6 +6,13 @@ from enum import StrEnum
 
 from django.utils import timezone
 
+from executions.error_codes import ExecutionErrorCode
+from executions.feeds import publisher, vocabulary
+from executions.models import FINISHED_STATUSES, Execution, ExecutionStatus, NodeRun, NodeRunStatus
+from executions.running.files import files_carried
+from executions.running.payloads import payload_load, payload_store
+from executions.starting.creation import Admission, NewExecution, execution_admit
+from executions.starting.dispatch import DISPATCHED_STATUSES, dispatch_promote
 from linkflow.accounts.caller import Actor, user_of
 from linkflow.accounts.models import User
 from linkflow.accounts.selectors import require_writer
@@ -14,14 +21,6 @@ from linkflow.engine import Graph
 from linkflow.engine.reruns import rerun_plan
 from workflows.error_codes import WorkflowErrorCode
 from workflows.models import WorkflowVersion
-
-from .creation import Admission, NewExecution, execution_admit
-from .dispatch import DISPATCHED_STATUSES, dispatch_promote
-from .error_codes import ExecutionErrorCode
-from .feeds import publisher, vocabulary
-from .files import files_carried
-from .models import FINISHED_STATUSES, Execution, ExecutionStatus, NodeRun, NodeRunStatus
-from .payloads import payload_load, payload_store
 
 # A recorded run whose output a re-run may reuse.
 _REUSABLE = (NodeRunStatus.SUCCEEDED, NodeRunStatus.SKIPPED)

@@ -30,11 +30,10 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
+from executions.consumers import ExecutionFeedConsumer, WorkspaceFeedConsumer
 from linkflow.accounts.api_keys import api_key_check
 from linkflow.accounts.caller import Caller
 from linkflow.accounts.models import User
-
-from .consumers import ExecutionFeedConsumer, WorkspaceFeedConsumer
 
 BEARER_SUBPROTOCOL = "bearer"
 API_KEY_SUBPROTOCOL = "api-key"

@@ -7,11 +7,10 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Min, Prefetch, QuerySet
 
+from executions.models import Execution, ExecutionMode, NodeRun
 from linkflow.accounts.caller import Actor
 from linkflow.accounts.selectors import workspace_ids_for
 from linkflow.core.errors import NotFound
-
-from .models import Execution, ExecutionMode, NodeRun
 
 
 class ExecutionFilters(TypedDict, total=False):

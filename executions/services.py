@@ -10,6 +10,15 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from executions.models import Execution, ExecutionMode, ExecutionStatus
+from executions.running.graphs import version_graph
+from executions.running.history import completed_outcomes, failed_attempts, recorded_count
+from executions.running.host import run_context
+from executions.running.lease import LeaseLost, lease_claim
+from executions.running.recorder import ExecutionRecorder
+from executions.running.shutdown import shutdown_requested
+from executions.starting.creation import Admission, Dedupe, NewExecution, execution_admit
+from executions.starting.dispatch import dispatch_promote, enqueue_execution
 from linkflow.accounts.caller import Actor, user_of
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.errors import LinkflowError
@@ -17,16 +26,6 @@ from linkflow.engine import Graph, run_graph
 from workflows.error_codes import WorkflowErrorCode
 from workflows.models import Workflow
 from workflows.references import references_check
-
-from .creation import Admission, Dedupe, NewExecution, execution_admit
-from .dispatch import dispatch_promote, enqueue_execution
-from .graphs import version_graph
-from .history import completed_outcomes, failed_attempts, recorded_count
-from .host import run_context
-from .models import Execution, ExecutionMode, ExecutionStatus
-from .recorder import ExecutionRecorder
-from .runtime import LeaseLost, lease_claim
-from .shutdown import shutdown_requested
 
 logger = logging.getLogger(__name__)
 

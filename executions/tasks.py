@@ -9,11 +9,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import close_old_connections
 
-from .cron_fires import schedule_fire_due
-from .recovery import executions_requeue_stale, executions_resume_due
-from .sending import RUN_TASK
-from .services import execution_run
-from .worker import execution_fail_time_limit
+from executions.maintenance.recovery import executions_requeue_stale, executions_resume_due
+from executions.running.worker import execution_fail_time_limit
+from executions.services import execution_run
+from executions.sources.cron_fires import schedule_fire_due
+from executions.starting.sending import RUN_TASK
 
 # Celery ships no types: each shared_task below ignores untyped-decorator (a stubs package
 # would let them go; warn_unused_ignores then names them).
@@ -29,7 +29,7 @@ def _did(count: int, message: str) -> int:
 
 
 # RunRequest: on the hard time limit the worker's main process fails the execution.
-@shared_task(name=RUN_TASK, Request="executions.worker:RunRequest")  # type: ignore[untyped-decorator]
+@shared_task(name=RUN_TASK, Request="executions.running.worker:RunRequest")  # type: ignore[untyped-decorator]
 def run_execution(execution_id: str) -> None:
     """Run one execution. Safe to deliver twice: the claim lets only one delivery run it.
 
@@ -55,7 +55,7 @@ def resume_due() -> int:
 @shared_task(name="executions.dispatch_sweep")  # type: ignore[untyped-decorator]
 def dispatch_sweep() -> int:
     """Beat: dispatch pending executions into free slots nobody handed on (a crash)."""
-    from .dispatch import dispatch_sweep as sweep
+    from executions.starting.dispatch import dispatch_sweep as sweep
 
     return sweep()
 
@@ -78,7 +78,7 @@ def fire_schedule(workflow_id: str, node_id: str, fired_at: str | None = None) -
 @shared_task(name="executions.cleanup")  # type: ignore[untyped-decorator]
 def cleanup() -> int:
     """Beat: delete finished executions past retention or their workflow's save policy."""
-    from .cleanup import executions_cleanup
+    from executions.maintenance.cleanup import executions_cleanup
 
     return _did(executions_cleanup(), "cleanup removed or stripped %d finished executions")
 
@@ -86,7 +86,7 @@ def cleanup() -> int:
 @shared_task(name="executions.ensure_partitions")  # type: ignore[untyped-decorator]
 def ensure_partitions() -> list[str]:
     """Beat: create the coming months' partitions ahead of time (nothing on SQLite)."""
-    from .partitions import partitions_ensure
+    from executions.maintenance.partitions import partitions_ensure
 
     created = partitions_ensure()
     _did(len(created), "created %d execution partitions")

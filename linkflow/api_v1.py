@@ -3,13 +3,10 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
-from rest_framework_simplejwt.views import (
-    TokenBlacklistView,
-    TokenRefreshView,
-)
+from rest_framework_simplejwt.views import TokenBlacklistView, TokenRefreshView
 
-from billing.api import WorkspaceUsageView
-from credentials.api import CredentialViewSet, OAuth2CallbackView
+from billing.api.views import WorkspaceUsageView
+from credentials.api.views import CredentialViewSet, OAuth2CallbackView
 from executions.api.dead_letters import DeadLetterViewSet
 from executions.api.test_loop import ExecutionDebugView, ExpressionPreviewView
 from executions.api.views import ExecutionViewSet

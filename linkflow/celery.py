@@ -11,8 +11,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkflow.settings")
 app = Celery("linkflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# A prefork worker's main process keeps its children's leases (executions/worker.py).
-app.steps["worker"].add("executions.worker:LeaseKeeper")
+# A prefork worker's main process keeps its children's leases (executions/running/worker.py).
+app.steps["worker"].add("executions.running.worker:LeaseKeeper")
 
 
 def _persistent_worker_connections(**kwargs: Any) -> None:

@@ -332,7 +332,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Account mail (password reset): printed to the console unless an SMTP server or another
-# backend is configured. Workflows' own mail never uses these (see executions/mail.py).
+# backend is configured. Workflows' own mail never uses these (see executions/running/mail.py).
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
@@ -359,7 +359,7 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("LINKFLOW_MEDIA_ROOT", default=str(VAR_DIR / "media")))
-# Large NodeRun payloads and node files (executions/payloads.py, files.py) go to the default
+# Large NodeRun payloads and node files (executions/running/payloads.py, files.py) go to the default
 # storage: the file system when embedded, an S3-compatible bucket when distributed, so that
 # every worker and web process sees the same objects.
 LINKFLOW_STORAGE = env.str("LINKFLOW_STORAGE", default="") or "filesystem"
@@ -403,7 +403,7 @@ if REDIS_URL:
     }
     # Channels' layer, for consumers that message each other. The execution feeds do not
     # use it: their events go through one Redis subscription per web process
-    # (executions/fanout.py), measured 300x faster at 200 subscribers than a layer group.
+    # (executions/feeds/fanout.py), measured 300x faster at 200 subscribers than a layer group.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -414,7 +414,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# --- Live feeds (executions/feeds/, executions/fanout.py) ---------------------------------
+# --- Live feeds (executions/feeds/, executions/feeds/fanout.py) ---------------------------------
 # Events kept per execution for `?after=` replay, and for how long after the last one.
 LINKFLOW_WS_EVENT_LOG_MAX = _env_int("LINKFLOW_WS_EVENT_LOG_MAX", default=1000)
 LINKFLOW_WS_EVENT_LOG_TTL_SECONDS = _env_int("LINKFLOW_WS_EVENT_LOG_TTL_SECONDS", default=3600)
@@ -454,7 +454,7 @@ LINKFLOW_BEAT_LOCK_KEY = env.str("LINKFLOW_BEAT_LOCK_KEY", default="")
 LINKFLOW_BEAT_LOCK_TTL_SECONDS = _env_float("LINKFLOW_BEAT_LOCK_TTL_SECONDS", default=15.0)
 LINKFLOW_BEAT_RENEW_SECONDS = _env_float("LINKFLOW_BEAT_RENEW_SECONDS", default=5.0)
 LINKFLOW_BEAT_STANDBY_SECONDS = _env_float("LINKFLOW_BEAT_STANDBY_SECONDS", default=2.0)
-# Listening triggers (executions/listeners.py, run by every beat): how often a beat reads
+# Listening triggers (executions/sources/listeners.py, run by every beat): how often a beat reads
 # which listeners should run, and how long a listener's lock outlives a dead beat.
 LINKFLOW_LISTENERS_ENABLED = _env_bool("LINKFLOW_LISTENERS_ENABLED", default=True)
 LINKFLOW_LISTENER_SYNC_SECONDS = _env_float("LINKFLOW_LISTENER_SYNC_SECONDS", default=5.0)
@@ -472,7 +472,7 @@ CELERY_TIMEZONE = "UTC"
 LINKFLOW_WEB_THREADS = _env_int("LINKFLOW_WEB_THREADS", default=32)
 LINKFLOW_LEASE_SECONDS = _env_int("LINKFLOW_LEASE_SECONDS", default=60)
 # A queued execution older than this is presumed to have lost its message (Redis flushed or
-# restarted without persistence) and is sent again (executions/recovery.py).
+# restarted without persistence) and is sent again (executions/maintenance/recovery.py).
 LINKFLOW_QUEUED_GRACE_SECONDS = _env_float("LINKFLOW_QUEUED_GRACE_SECONDS", default=300.0)
 # How often the beat re-sends stale executions: lost messages and expired leases.
 LINKFLOW_REQUEUE_STALE_SECONDS = _env_float("LINKFLOW_REQUEUE_STALE_SECONDS", default=30.0)
@@ -670,8 +670,10 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-pending-executions": {"task": "executions.dispatch_sweep", "schedule": 10.0},
     # Rebuilds today's and yesterday's UsageDaily rows (idempotent).
     "aggregate-usage": {"task": "billing.aggregate_usage", "schedule": 600.0},
-    # Deletes finished executions past their workspace's retention (executions/cleanup.py).
+    # Deletes finished executions past their workspace's retention
+    # (executions/maintenance/cleanup.py).
     "cleanup-executions": {"task": "executions.cleanup", "schedule": 3600.0},
-    # Creates this month's and the next two months' partitions (executions/partitions.py).
+    # Creates this month's and the next two months' partitions
+    # (executions/maintenance/partitions.py).
     "ensure-execution-partitions": {"task": "executions.ensure_partitions", "schedule": 86400.0},
 }

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from oauth2_provider import urls as oauth2_urls
 
-from executions import wait_views
+from executions.pages import wait_views
 from linkflow.accounts.views import SignInView
 from linkflow.core import health
 from linkflow.core import views as core_views
@@ -30,8 +30,8 @@ urlpatterns = [
     path("", include("linkflow.accounts.urls")),
     path("", include("workflows.urls")),
     path("", include("workflows.editor_urls")),
-    path("", include("executions.urls")),
-    path("", include("executions.run_urls")),
+    path("", include("executions.pages.urls")),
+    path("", include("executions.pages.run_urls")),
     path("", include("credentials.urls")),
     path("", include("billing.urls")),
     # Test URLs first: they answer only while someone listens (workflows/listening.py).

@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from executions.models import Execution, NodeRun
-from executions.payloads import payload_store
+from executions.running.payloads import payload_store
 from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.models import Workflow

@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing.models import Plan, Subscription, UsageDaily
 from credentials.models import Credential
 from credentials.services import credential_create
-from executions.dead_letters import dead_letter_record
+from executions.maintenance.dead_letters import dead_letter_record
 from executions.models import DeadLetter, Execution, NodeRun
 from executions.services import execution_create
 from linkflow.accounts.api_keys import api_key_create

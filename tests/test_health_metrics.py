@@ -13,7 +13,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
-from executions.dead_letters import dead_letter_record
+from executions.maintenance.dead_letters import dead_letter_record
 from executions.models import Execution
 from executions.services import execution_run
 from linkflow.accounts.models import User

@@ -39,7 +39,7 @@ def closed_port() -> int:
 
 def _forget_redis_clients() -> None:
     # Modules keep one Redis client per process, made from REDIS_URL on first use.
-    from executions import completion
+    from executions.feeds import completion
     from linkflow.core import throttling
 
     completion._redis.cache_clear()

@@ -26,7 +26,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from credentials.services import credential_create
-from executions.dead_letters import dead_letter_record
+from executions.maintenance.dead_letters import dead_letter_record
 from executions.models import DeadLetter
 from executions.services import execution_create
 from linkflow import api_v1

@@ -4,7 +4,7 @@ User cron triggers are data, not code: each enabled schedule node of an ACTIVE w
 current graph has a PeriodicTask (named ``linkflow-cron:<workflow>:<node>``) on a
 CrontabSchedule in the node's time zone, so django-celery-beat handles daylight saving.
 The task it sends, ``executions.fire_schedule``, decides the slot with croniter and runs
-each slot once (``executions.cron_fires``); the crontab only has to fire at least at every
+each slot once (``executions.sources.cron_fires``); the crontab only has to fire at least at every
 tick, which lets cron features celery's crontab lacks ("L", "5#3", day-of-month OR
 day-of-week) fire on a wider crontab that the slot check narrows again.
 """
@@ -20,7 +20,7 @@ from .current_graph import workflow_graph
 from .models import Workflow
 
 SCHEDULE_NODE_TYPE = "trigger.schedule"
-# trigger.poll polls on its cron through the same PeriodicTasks (executions/polling.py).
+# trigger.poll polls on its cron through the same PeriodicTasks (executions/sources/polling.py).
 CRON_NODE_TYPES = (SCHEDULE_NODE_TYPE, "trigger.poll")
 FIRE_TASK = "executions.fire_schedule"
 _TASK_PREFIX = "linkflow-cron"

@@ -8,7 +8,7 @@ class WorkflowErrorCode(StrEnum):
     WORKFLOW_GRAPH_INVALID = "workflow_graph_invalid"
     # Running needs a saved graph (executions raise it for the workflow they would run).
     WORKFLOW_HAS_NO_VERSION = "workflow_has_no_version"
-    # The editor's build-test loop (workflows/listening.py, executions/test_runs.py): a
+    # The editor's build-test loop (workflows/listening.py, executions/sources/test_runs.py): a
     # test event while nobody listens, and too many test runs at once.
     NOT_LISTENING = "not_listening"
     TEST_RUN_LIMIT = "test_run_limit"

@@ -1,7 +1,7 @@
 """Listening triggers: one ListenerTrigger row per trigger.redis/.amqp/.mqtt/.nats node.
 
 Like the cron triggers' PeriodicTasks, rows exist only for ACTIVE workflows, so the
-listener process (executions/listeners.py) reads every row as "hold this subscription":
+listener process (executions/sources/listeners.py) reads every row as "hold this subscription":
 deactivating a workflow deletes its rows and the listener stops on its next sync,
 activating it writes them and a listener starts, with no process restarted.
 """

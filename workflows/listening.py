@@ -96,7 +96,7 @@ def webhook_test_call(*, trigger: WebhookTrigger, method: str, read: Any) -> Web
 
 
 def _start(trigger: WebhookTrigger, item: dict[str, Any], window: dict[str, Any]) -> Any:
-    from executions.test_runs import test_run_start  # executions imports workflows
+    from executions.sources.test_runs import test_run_start  # executions imports workflows
 
     from .pinned import pinned_put
 

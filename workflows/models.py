@@ -24,7 +24,7 @@ class Workflow(BaseModel):
     # drags. Kept beside the versions, not in them: moving a node makes no new version.
     layout = models.JSONField(default=dict, blank=True)
     # What the workflow keeps of its finished executions (n8n's save policy); the cleanup
-    # job removes the rest shortly after they finish (executions/cleanup.py).
+    # job removes the rest shortly after they finish (executions/maintenance/cleanup.py).
     save_succeeded = models.BooleanField(
         default=True, help_text="Keep executions that succeeded (manual ones: see save_manual)."
     )
@@ -58,7 +58,7 @@ class Workflow(BaseModel):
         related_name="+",
     )
     # Run with a trigger.error item when one of this workflow's executions fails for good
-    # (executions/error_workflows.py); another workflow of the same workspace, or itself.
+    # (executions/starting/error_workflows.py); another workflow of the same workspace, or itself.
     error_workflow = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -77,7 +77,7 @@ class Workflow(BaseModel):
 class WorkflowVersion(BaseModel):
     """A snapshot of a workflow's graph. Never edited: a graph change makes a new one.
 
-    A ``test`` snapshot is the unsaved graph a test run ran (executions/test_runs.py): it
+    A ``test`` snapshot is the unsaved graph a test run ran (executions/sources/test_runs.py): it
     is numbered 0, never listed, diffed or restored, and goes with its executions.
     """
 
@@ -242,7 +242,7 @@ class PollSeenKey(BaseModel):
 class ListenerTrigger(BaseModel):
     """A listening trigger node (trigger.redis, .amqp, .mqtt, .nats) of an ACTIVE
     workflow's current graph, written by ``listener_triggers_sync``: the listener process
-    (executions/listeners.py) holds one subscription per row, and drops it when the row
+    (executions/sources/listeners.py) holds one subscription per row, and drops it when the row
     goes or changes."""
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="+")

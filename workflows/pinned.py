@@ -3,7 +3,7 @@
 Kept per workflow and node beside the versions (pinning is not a new version), size-
 limited (LINKFLOW_PINNED_MAX_BYTES) and redacted like a stored output: the secret values
 of the workspace's credentials never get into a pin, whether typed in or copied from a
-NodeRun. Only test runs read pins (executions/test_runs.py); production executions never
+NodeRun. Only test runs read pins (executions/sources/test_runs.py); production executions never
 do, since nothing on their path imports this module.
 """
 

@@ -6,11 +6,7 @@ from typing import Any
 
 from linkflow.core.errors import LinkflowError
 from linkflow.engine import Graph
-from linkflow.engine.nodes.subworkflow import (
-    ITEMS_AS_ITEMS_SINCE,
-    caller_problems,
-    declared_inputs,
-)
+from linkflow.engine.nodes.subworkflow import ITEMS_AS_ITEMS_SINCE, caller_problems, declared_inputs
 
 from .error_codes import WorkflowErrorCode
 from .models import Workflow

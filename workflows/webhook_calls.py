@@ -12,7 +12,7 @@ from uuid import UUID
 
 from django.db import connection
 
-from executions.completion import completion_wait
+from executions.feeds.completion import completion_wait
 from executions.services import execution_create
 from linkflow.core.errors import ErrorCode, LinkflowError, NotFound
 

@@ -9,11 +9,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from executions.maintenance import dead_letters
+from executions.models import DeadLetter, DeadLetterStatus
 from linkflow.accounts.http import api_caller
 from linkflow.core.api import CreatedCursorPagination, validated_query
-
-from .. import dead_letters
-from ..models import DeadLetter, DeadLetterStatus
 
 
 class DeadLetterFilterSerializer(serializers.Serializer[Any]):

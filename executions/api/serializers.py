@@ -2,11 +2,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from executions.models import Execution, ExecutionMode, ExecutionStatus, NodeRun
+from executions.running.payloads import PayloadMissing, payload_load
 from linkflow.core.fields import StrictCharField
 from linkflow.core.validators import storable_json
-
-from ..models import Execution, ExecutionMode, ExecutionStatus, NodeRun
-from ..payloads import PayloadMissing, payload_load
 
 
 class ExecuteInSerializer(serializers.Serializer[Any]):

@@ -9,16 +9,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from executions import selectors
+from executions.running.previews import expression_preview
+from executions.sources.test_runs import execution_debug
 from linkflow.accounts.http import api_caller
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.api import validated
 from linkflow.core.fields import StrictCharField, StrictUUIDField
 from linkflow.engine.expressions import MAX_EXPRESSION_CHARS
 from workflows.api.testing import PinnedOutSerializer
-
-from .. import selectors
-from ..previews import expression_preview
-from ..test_runs import execution_debug
 
 
 class DebugInSerializer(serializers.Serializer[Any]):

@@ -7,15 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from linkflow.accounts.http import api_caller
-from linkflow.core.api import CreatedCursorPagination, validated, validated_query
-from linkflow.core.errors import NotFound
-from linkflow.core.schema import PLAN_LIMITED
-
-from .. import operations, selectors
-from ..files import FileMissing, execution_file_open
-from ..models import Execution
-from .serializers import (
+from executions import operations, selectors
+from executions.api.serializers import (
     ExecutionDetailOutSerializer,
     ExecutionFilterSerializer,
     ExecutionOutSerializer,
@@ -23,6 +16,12 @@ from .serializers import (
     RerunInSerializer,
     RetryInSerializer,
 )
+from executions.models import Execution
+from executions.running.files import FileMissing, execution_file_open
+from linkflow.accounts.http import api_caller
+from linkflow.core.api import CreatedCursorPagination, validated, validated_query
+from linkflow.core.errors import NotFound
+from linkflow.core.schema import PLAN_LIMITED
 
 
 @extend_schema_view(list=extend_schema(parameters=[ExecutionFilterSerializer]))

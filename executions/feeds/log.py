@@ -29,9 +29,9 @@ from typing import Any
 import redis
 from django.conf import settings
 
-from .. import fanout
-from ..completion import completion_publish, completion_push
-from .vocabulary import EXECUTION_FINISHED, execution_group, workspace_group
+from executions.feeds import fanout
+from executions.feeds.completion import completion_publish, completion_push
+from executions.feeds.vocabulary import EXECUTION_FINISHED, execution_group, workspace_group
 
 logger = logging.getLogger(__name__)
 

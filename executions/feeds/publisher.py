@@ -20,8 +20,8 @@ from typing import Any
 
 from django.db import transaction
 
-from ..completion import completion_publish
-from .log import event_log
+from executions.feeds.completion import completion_publish
+from executions.feeds.log import event_log
 
 logger = logging.getLogger(__name__)
 

@@ -2,30 +2,30 @@
 
 from django.urls import path
 
-from . import views, views_api_keys, views_workspace, web
+from linkflow.accounts import api_key_views, views, web, workspace_views
 
 app_name = "accounts"
 urlpatterns = [
     path("workspace/switch/", web.workspace_switch, name="workspace_switch"),
-    path("workspace/new/", views_workspace.workspace_new, name="workspace_new"),
-    path("workspace/rename/", views_workspace.workspace_rename, name="workspace_rename"),
-    path("workspace/delete/", views_workspace.workspace_delete, name="workspace_delete"),
-    path("workspace/members/", views_workspace.members, name="members"),
-    path("workspace/members/add/", views_workspace.member_add, name="member_add"),
+    path("workspace/new/", workspace_views.workspace_new, name="workspace_new"),
+    path("workspace/rename/", workspace_views.workspace_rename, name="workspace_rename"),
+    path("workspace/delete/", workspace_views.workspace_delete, name="workspace_delete"),
+    path("workspace/members/", workspace_views.members, name="members"),
+    path("workspace/members/add/", workspace_views.member_add, name="member_add"),
     path(
         "workspace/members/<uuid:user_id>/role/",
-        views_workspace.member_role,
+        workspace_views.member_role,
         name="member_role",
     ),
     path(
         "workspace/members/<uuid:user_id>/remove/",
-        views_workspace.member_remove,
+        workspace_views.member_remove,
         name="member_remove",
     ),
-    path("settings/api-keys/", views_api_keys.api_keys, name="api_keys"),
+    path("settings/api-keys/", api_key_views.api_keys, name="api_keys"),
     path(
         "settings/api-keys/<uuid:key_id>/revoke/",
-        views_api_keys.api_key_revoke_view,
+        api_key_views.api_key_revoke_view,
         name="api_key_revoke",
     ),
     path("accounts/signup/", views.signup, name="signup"),

@@ -1,7 +1,7 @@
 """Account pages: sign in (throttled), sign up, password change and reset.
 
 Passwords are Django's own views with LinkFlow's templates (templates/registration/);
-members, workspaces and API keys live in ``views_workspace`` and ``views_api_keys``.
+members, workspaces and API keys live in ``workspace_views`` and ``api_key_views``.
 """
 
 from typing import Any

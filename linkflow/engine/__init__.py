@@ -4,13 +4,7 @@ The host validates a stored graph (``validate_graph``), builds a ``Graph`` from 
 ``run_graph`` with a ``RunContext`` and an ``Observer`` that records progress.
 """
 
-from linkflow.engine.context import (
-    FileStore,
-    Mailer,
-    NodeContext,
-    RunContext,
-    SubworkflowRunner,
-)
+from linkflow.engine.context import FileStore, Mailer, NodeContext, RunContext, SubworkflowRunner
 from linkflow.engine.errors import ExpressionBoundError, ExpressionError, NodeError, Suspend
 from linkflow.engine.graph import Edge, Graph, Node
 from linkflow.engine.observer import NullObserver, Observer

@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing.limits import retention_days
 from billing.models import Plan, Subscription
 from billing.selectors import month_bounds
-from executions.cleanup import executions_cleanup
+from executions.maintenance.cleanup import executions_cleanup
 from executions.models import Execution
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.models import Workflow

@@ -9,8 +9,8 @@ from django.utils import timezone
 from billing.limits import retention_days
 from billing.models import Subscription, SubscriptionStatus
 from billing.selectors import month_bounds, plan_cache_clear, plan_effective
-from executions.dispatch import dispatch_promote
 from executions.models import Execution
+from executions.starting.dispatch import dispatch_promote
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.models import WebhookTrigger, Workflow
 
@@ -225,7 +225,7 @@ def test_retry_and_rerun_count_against_the_plan(owner, api):
 
 
 def test_a_cron_fire_past_the_quota_is_skipped(owner, api):
-    from executions.cron_fires import schedule_fire
+    from executions.sources.cron_fires import schedule_fire
 
     on_plan(owner, executions_per_month=0)
     graph = {

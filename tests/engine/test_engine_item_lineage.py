@@ -10,14 +10,7 @@ from typing import Any
 
 import pytest
 
-from linkflow.engine import (
-    Graph,
-    NodeOutcome,
-    NullObserver,
-    RunContext,
-    run_graph,
-    validate_graph,
-)
+from linkflow.engine import Graph, NodeOutcome, NullObserver, RunContext, run_graph, validate_graph
 from linkflow.engine.items import from_meta
 
 ORDERS = [

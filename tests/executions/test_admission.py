@@ -11,11 +11,11 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
-from executions.cron_fires import schedule_fire
-from executions.dispatch import DISPATCHED_STATUSES, dispatch_sweep
+from executions.maintenance.recovery import executions_requeue_stale
 from executions.models import Execution, NodeRun
 from executions.operations import execution_cancel
-from executions.recovery import executions_requeue_stale
+from executions.sources.cron_fires import schedule_fire
+from executions.starting.dispatch import DISPATCHED_STATUSES, dispatch_sweep
 from workflows.models import Workflow
 
 from ..billing import on_plan

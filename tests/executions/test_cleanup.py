@@ -10,9 +10,9 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from executions.cleanup import executions_cleanup, retention_days_for
-from executions.files import StorageFileStore
+from executions.maintenance.cleanup import executions_cleanup, retention_days_for
 from executions.models import Execution, NodeRun
+from executions.running.files import StorageFileStore
 from linkflow.accounts.models import User
 from workflows.models import Workflow, WorkflowVersion
 
@@ -89,7 +89,7 @@ def test_cleanup_follows_each_workspaces_own_retention(
     expired_mine = _execution(mine, age_days=days + 2)
     # older than the first workspace's retention, but the second one keeps everything
     kept_theirs = _execution(theirs, age_days=days + 2)
-    import executions.cleanup as cleanup
+    import executions.maintenance.cleanup as cleanup
 
     original = cleanup.retention_days_for
     try:

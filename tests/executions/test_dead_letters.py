@@ -7,7 +7,7 @@ import pytest
 from celery import current_app
 from rest_framework.test import APIClient
 
-from executions.dead_letters import dead_letter_record
+from executions.maintenance.dead_letters import dead_letter_record
 from executions.models import DeadLetter, Execution
 from linkflow.accounts.models import Role, User
 from linkflow.accounts.services import membership_add, workspace_ensure_personal

@@ -1,8 +1,8 @@
-"""The dispatch statement (executions/dispatch.py): one UPDATE that counts the held slots,
+"""The dispatch statement (executions/starting/dispatch.py): one UPDATE that counts the held slots,
 picks the oldest pending executions and moves them, on PostgreSQL and SQLite alike."""
 
-from executions.dispatch import dispatch_promote
 from executions.models import Execution
+from executions.starting.dispatch import dispatch_promote
 from linkflow.accounts.models import Workspace
 
 from ..executing import chain, create_workflow, execute

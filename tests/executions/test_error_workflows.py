@@ -129,9 +129,9 @@ def test_a_crash_before_the_failure_commits_loses_and_doubles_no_hand_off(
 
     from django.utils import timezone
 
-    from executions import recorder
-    from executions.error_workflows import error_handoff
+    from executions.running import recorder
     from executions.services import execution_run
+    from executions.starting.error_workflows import error_handoff
 
     handler = create_workflow(api, ERROR_GRAPH, name="handler")
     failing = create_workflow(api, _stopping(), name="failing")

@@ -7,8 +7,7 @@ import uuid
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
-from executions import fanout
-from executions.feeds import log, publisher, vocabulary
+from executions.feeds import fanout, log, publisher, vocabulary
 
 from ..conftest import require_services
 

@@ -1,4 +1,4 @@
-"""A finishing run's one statement (executions/finish_statement.py) on PostgreSQL: the
+"""A finishing run's one statement (executions/running/finish_statement.py) on PostgreSQL: the
 status, the NodeRuns and, only when executions wait for a slot, the workspace lock; the
 promotion follows under that lock. What the lock no longer covers (an execution admitted
 while a finish runs) is left to the beat's sweep, never lost."""
@@ -8,11 +8,11 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from executions.dispatch import dispatch_sweep
 from executions.models import Execution, NodeRun
-from executions.recorder import ExecutionRecorder
-from executions.runtime import LeaseLost, lease_claim
+from executions.running.lease import LeaseLost, lease_claim
+from executions.running.recorder import ExecutionRecorder
 from executions.services import execution_create, execution_run
+from executions.starting.dispatch import dispatch_sweep
 from linkflow.accounts.models import Workspace
 from linkflow.engine import NodeOutcome, RunResult
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from executions.idempotency import request_fingerprint
 from executions.models import Execution
 from executions.services import execution_create
+from executions.starting.idempotency import request_fingerprint
 from linkflow.core.errors import LinkflowError
 from workflows.models import Workflow
 

@@ -1,6 +1,6 @@
 """The run view's collapsible JSON: escaped, and bounded however deep a payload nests."""
 
-from executions.run_views import FOLD_DEPTH, json_html
+from executions.pages.run_views import FOLD_DEPTH, json_html
 
 
 def test_values_are_escaped_and_objects_fold():

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from executions.maintenance.recovery import executions_requeue_stale
 from executions.models import Execution, NodeRun
-from executions.recovery import executions_requeue_stale
 
 from ..conftest import wait_for
 from ..executing import chain, create_workflow, execute, wait_status

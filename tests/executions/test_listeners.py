@@ -22,9 +22,9 @@ import redis
 from django.conf import settings
 from django.db import OperationalError
 
-from executions.host import address_policy
-from executions.listeners import ListenerSupervisor, listener_deliver
 from executions.models import Execution
+from executions.running.host import address_policy
+from executions.sources.listeners import ListenerSupervisor, listener_deliver
 from linkflow.accounts.services import workspace_ensure_personal
 from linkflow.engine.listeners import Message, Session, Target, listen_forever, listener_for
 from linkflow.engine.net import AddressPolicy
@@ -366,7 +366,7 @@ def test_supervisor_starts_on_activation_stops_on_deactivation_one_listener_per_
 
 def test_a_listener_cannot_use_another_workspaces_credential(owner: Any, outsider: Any) -> None:
     from credentials.services import credential_create
-    from executions.listeners import _HostedListener
+    from executions.sources.listeners import _HostedListener
 
     theirs = credential_create(
         workspace=workspace_ensure_personal(user=outsider),

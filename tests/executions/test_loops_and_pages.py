@@ -8,8 +8,8 @@ import time
 from django.db.models import Count
 from django.urls import reverse
 
+from executions.maintenance.recovery import executions_requeue_stale
 from executions.models import NodeRun
-from executions.recovery import executions_requeue_stale
 
 from ..conftest import signed_in_client, wait_for
 from ..executing import create_workflow, detail, execute, wait_status

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from executions.models import Execution
-from executions.runtime import lease_claim
+from executions.running.lease import lease_claim
 
 from ..executing import personal_workflow, recorded_execution
 

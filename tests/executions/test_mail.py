@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from executions.mail import DjangoMailer, SMTPTimeout
+from executions.running.mail import DjangoMailer, SMTPTimeout
 from linkflow.engine import Graph, NullObserver, RunContext, run_graph
 from linkflow.engine.net import AddressPolicy, allow_hosts_from
 
@@ -285,7 +285,7 @@ def node_error(result: Any) -> str:
 def test_smtp_to_a_loopback_host_is_refused_by_the_default_policy(
     smtp_server: SMTPServer,
 ) -> None:
-    from executions.host import address_policy
+    from executions.running.host import address_policy
 
     for mailer in (DjangoMailer(), DjangoMailer(policy=address_policy())):
         for host in ("127.0.0.1", "localhost", "[::ffff:127.0.0.1]".strip("[]")):
@@ -309,7 +309,7 @@ def test_an_open_and_a_closed_internal_port_give_the_same_error(smtp_server: SMT
 
 
 def test_smtp_to_an_operator_allowed_host_delivers(smtp_server: SMTPServer, settings: Any) -> None:
-    from executions.host import address_policy
+    from executions.running.host import address_policy
 
     settings.LINKFLOW_HTTP_ALLOW_HOSTS = [f"127.0.0.1:{smtp_server.port}"]
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from executions.maintenance.recovery import executions_requeue_stale, executions_resume_due
 from executions.models import Execution, NodeRun
-from executions.recovery import executions_requeue_stale, executions_resume_due
 from executions.services import execution_run
 
 from ..executing import chain, create_workflow, execute

@@ -12,9 +12,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from executions.cleanup import executions_cleanup
+from executions.maintenance.cleanup import executions_cleanup
+from executions.maintenance.partitions import (
+    EXECUTIONS,
+    NODE_RUNS,
+    Month,
+    partition_create,
+    partitions_ensure,
+)
 from executions.models import DeadLetter, Execution, NodeRun
-from executions.partitions import EXECUTIONS, NODE_RUNS, Month, partition_create, partitions_ensure
 from linkflow.accounts.models import User
 from workflows.models import Workflow
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.core.files.storage import default_storage
 
-from executions.files import FileMissing, StorageFileStore, file_open, files_delete
-from executions.payloads import (
+from executions.running.files import FileMissing, StorageFileStore, file_open, files_delete
+from executions.running.payloads import (
     PayloadMissing,
     payload_is_ref,
     payload_load,

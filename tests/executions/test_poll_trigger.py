@@ -157,8 +157,8 @@ def test_a_poll_of_a_refused_address_starts_and_marks_nothing(owner, settings, m
     (the default), a poll of a loopback URL is refused before connecting."""
     from django.utils import timezone
 
-    from executions import host
-    from executions.polling import poll_fire
+    from executions.running import host
+    from executions.sources.polling import poll_fire
     from linkflow.accounts.services import workspace_ensure_personal
     from workflows.services import workflow_create
 

@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from executions.files import StorageFileStore, file_open
-from executions.payloads import PayloadMissing, payload_load, payload_store, payloads_delete
+from executions.running.files import StorageFileStore, file_open
+from executions.running.payloads import PayloadMissing, payload_load, payload_store, payloads_delete
 
 try:
     from moto.server import ThreadedMotoServer

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from executions.cleanup import UNSAVED_GRACE, executions_cleanup
+from executions.maintenance.cleanup import UNSAVED_GRACE, executions_cleanup
 from executions.models import Execution, NodeRun
-from executions.payloads import payload_store
+from executions.running.payloads import payload_store
 from workflows.models import Workflow
 
 from ..executing import chain, create_workflow, recorded_execution

@@ -17,7 +17,7 @@ from django.core.files.storage import default_storage
 from credentials.redaction import REDACTED
 from credentials.services import credential_create
 from executions.models import Execution, NodeRun
-from executions.payloads import payload_is_ref, payload_load
+from executions.running.payloads import payload_is_ref, payload_load
 from linkflow.accounts.api_keys import api_key_create
 from linkflow.accounts.services import workspace_ensure_personal
 

@@ -4,7 +4,7 @@ PeriodicTask rows of cron triggers name them, so moving a module must not change
 from celery import current_app
 from django.conf import settings
 
-from executions.sending import run_task
+from executions.starting.sending import run_task
 from executions.tasks import run_execution
 from workflows.cron_sync import FIRE_TASK
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from executions.maintenance.recovery import executions_requeue_stale
 from executions.models import DeadLetter, Execution
-from executions.recovery import executions_requeue_stale
 from linkflow.engine.registry import register, unregister
 
 from ..conftest import wait_for

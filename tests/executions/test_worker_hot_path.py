@@ -13,10 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from executions.completion import _key, completion_wait
 from executions.feeds import log, vocabulary
+from executions.feeds.completion import _key, completion_wait
 from executions.models import Execution, NodeRun
-from executions.runtime import Heartbeat, Lease, lease_claim
+from executions.running.lease import Heartbeat, Lease, lease_claim
 from executions.services import execution_run
 from workflows.services import workflow_update
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from executions.host import address_policy
+from executions.running.host import address_policy
 from linkflow.engine import NodeError
 
 from ..executions.test_flushall_recovery import private_redis  # noqa: F401 - a fixture

@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 from django_celery_beat.models import PeriodicTask
 
-from executions.cron_fires import schedule_fire
 from executions.models import Execution
+from executions.sources.cron_fires import schedule_fire
 from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal
 from workflows.listening import listen_open

@@ -183,7 +183,7 @@ def test_restore_makes_a_new_version_equal_to_the_old_one(owner, teammate):
     assert workflow.current_version.created_by == teammate
 
 
-# --- the run view (executions/run_views.py) ---------------------------------------------------
+# --- the run view (executions/pages/run_views.py) -------------------------------------------------
 def _execution(owner: User) -> Execution:
     workflow = _workflow(owner)
     return execution_create(user=owner, workflow=workflow, trigger_input={}, mode="manual")

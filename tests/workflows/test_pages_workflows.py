@@ -13,12 +13,7 @@ from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal
 from linkflow.engine.versions import versions_stamped
 from workflows.models import WebhookTrigger, Workflow
-from workflows.services import (
-    workflow_create,
-    workflow_duplicate,
-    workflow_export,
-    workflow_import,
-)
+from workflows.services import workflow_create, workflow_duplicate, workflow_export, workflow_import
 
 from ..billing import on_plan
 from ..conftest import signed_in_client

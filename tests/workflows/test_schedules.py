@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django_celery_beat.models import PeriodicTask
 
-from executions.cron_fires import cron_slot, schedule_fire, schedule_fire_due
 from executions.models import Execution
+from executions.sources.cron_fires import cron_slot, schedule_fire, schedule_fire_due
 from executions.tasks import fire_schedule
 from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal

@@ -6,7 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing.api import RefusalOutSerializer
+from billing.api.views import RefusalOutSerializer
 from linkflow.core.fields import (
     QueryBooleanField,
     StrictBooleanField,

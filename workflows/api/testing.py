@@ -1,6 +1,6 @@
 """The editor's build-test loop on a workflow: test runs, pinned data, listening.
 
-Thin views over executions/test_runs.py, workflows/pinned.py and workflows/listening.py
+Thin views over executions/sources/test_runs.py, workflows/pinned.py and workflows/listening.py
 (docs/editor-loop.md). The workflow is read through the tenant-scoped selector (404 for
 an outsider); the services check the role (403 for a viewer).
 """
@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from executions.api.serializers import ExecutionOutSerializer
 from executions.api.views import accepted
-from executions.test_runs import pin_from_node_run, test_run_plan, test_run_start
+from executions.sources.test_runs import pin_from_node_run, test_run_plan, test_run_start
 from linkflow.accounts.http import api_caller
 from linkflow.accounts.selectors import require_writer
 from linkflow.core.api import validated

@@ -18,8 +18,8 @@ from rest_framework.response import Response
 
 from executions.api.serializers import ExecuteInSerializer, ExecutionOutSerializer
 from executions.api.views import accepted
-from executions.idempotency import request_fingerprint
 from executions.services import execution_create
+from executions.starting.idempotency import request_fingerprint
 from linkflow.accounts.http import api_caller
 from linkflow.accounts.selectors import workspace_target
 from linkflow.core.api import validated, validated_query

@@ -1,7 +1,7 @@
 """trigger.error: where an error workflow starts, with the failed execution as its item.
 
 The host starts it (mode "error") when an execution of a workflow naming this one as its
-``error_workflow`` fails for good; see executions/error_workflows.py.
+``error_workflow`` fails for good; see executions/starting/error_workflows.py.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ run for each item not seen before.
 The engine part is pure: the node's schema, turning a fetched body into items
 (``poll_items``) and naming each item's key (``poll_key``). The host fetches (through
 the guarded HTTP client, under the address policy), keeps the seen-set and starts the
-executions (executions/polling.py); in the run the node emits its item like any trigger.
+executions (executions/sources/polling.py); in the run the node emits its item like any trigger.
 """
 
 from __future__ import annotations

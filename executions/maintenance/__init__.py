@@ -1,0 +1,1 @@
+"""Keeping the fleet healthy: recovery, retention, partitions, dead letters."""

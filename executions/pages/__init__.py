@@ -1,0 +1,1 @@
+"""The web UI's pages for executions: the list, the run view, the wait endpoints."""

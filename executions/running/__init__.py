@@ -1,0 +1,1 @@
+"""Running one execution on a worker: the lease, the engine's host, the recorder."""

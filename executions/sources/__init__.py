@@ -1,0 +1,1 @@
+"""What starts executions besides the API: cron fires, broker messages, polls, test runs."""

@@ -1,0 +1,1 @@
+"""How an execution comes to exist: the one creation primitive, dedupe, dispatch."""
