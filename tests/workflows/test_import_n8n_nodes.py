@@ -713,7 +713,27 @@ def test_limit_sort_remove_duplicates_send_email_stop_and_error_map_to_linkflow_
     )
     assert [
         entry(conversion, n)["linkflow_type"] for n in ("Limit", "Sort", "Dedupe", "Mail", "Stop")
-    ] == ["code.python", "code.python", "code.python", "notify.email", "code.python"]
+    ] == ["data.limit", "code.python", "code.python", "notify.email", "flow.stop"]
+    assert graph_node(conversion, "Limit")["params"] == {"max_items": 2, "keep": "first"}
+    assert graph_node(conversion, "Stop")["params"] == {"message": "no"}
+
+
+def test_limit_keeps_the_last_items_and_stop_fails_the_run_with_the_translated_message():
+    split = node("Split", "splitOut", 1, {"fieldToSplitOut": "rows"})
+    last = node("Last", "limit", 1, {"maxItems": 2, "keep": "lastItems"})
+    stop = node("Stop", "stopAndError", 1, {"errorMessage": "=too many: {{ $json.n }}"})
+    conversion = converted([MANUAL, split, last, stop], chain("Start", "Split", "Last", "Stop"))
+    result = run_graph(
+        Graph.from_dict(versions_stamped(conversion.graph)),
+        context=RunContext(
+            execution={"id": "e"}, trigger_input={"rows": [{"n": 1}, {"n": 2}, {"n": 3}]}
+        ),
+        observer=NullObserver(),
+    )
+    assert outputs(result, "Last") == [{"n": 2}, {"n": 3}]
+    assert result.status == "failed"
+    assert result.outcomes["Stop"].error["code"] == "flow_stopped"
+    assert result.outcomes["Stop"].error["message"] == "too many: 2"
 
 
 def test_sticky_notes_and_pinned_data_are_kept_in_the_report():

@@ -227,16 +227,14 @@ def _python(ctx: Context, code: str, message: str) -> Mapped:
 
 
 def limit(source: Source, ctx: Context) -> Mapped:
+    """Limit v1: the first or last maxItems items, as data.limit."""
     version_check(source, (1,))
     count = source.param("maxItems", 1)
-    if not isinstance(count, int):
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise NotMapped("a computed item count")
-    keep = (
-        f"items[-{count}:] if {count} else []"
-        if source.param("keep") == "lastItems"
-        else f"items[:{count}]"
-    )
-    return _python(ctx, f"return {keep}\n", "runs as a Python code node")
+    keep = "last" if source.param("keep") == "lastItems" else "first"
+    params = {"max_items": count, "keep": keep}
+    return Mapped([{"id": ctx.node_id, "type": "data.limit", "params": params}])
 
 
 def sort(source: Source, ctx: Context) -> Mapped:

@@ -309,16 +309,14 @@ def no_op(source: Source, ctx: Context) -> Mapped:
 
 
 def stop_and_error(source: Source, ctx: Context) -> Mapped:
-    """A Python code node that raises the message (errorMessage type only)."""
+    """Stop and Error v1 with a message (its expressions translated), as flow.stop."""
     version_check(source, (1,))
     if source.param("errorType", "errorMessage") != "errorMessage":
         raise NotMapped("an error object (only a message is mapped)")
-    message = source.param("errorMessage", "")
-    if isinstance(message, str) and message.startswith("="):
-        raise NotMapped("an error message computed by an expression")
-    code = f"raise Exception({literal(str(message))})\n"
-    ctx.warn("runs as a Python code node that raises the message")
-    return Mapped([{"id": ctx.node_id, "type": "code.python", "params": {"code": code}}])
+    message = ctx.value(source.param("errorMessage", ""), "errorMessage")
+    if not isinstance(message, str) or not message:
+        message = "Stopped."
+    return Mapped([{"id": ctx.node_id, "type": "flow.stop", "params": {"message": message}}])
 
 
 _PORT_NAME = re.compile(r"^(?!.*\{\{)")
