@@ -31,7 +31,7 @@ def execution_fail_lost(*, execution_id: str, lease: Q, code: str, message: str)
     another worker meanwhile is left alone. Returns True when this call failed it. Never
     waits long on a row lock (PostgreSQL ``lock_timeout``): the caller may be a worker's
     main process, which must keep serving its other children; on a timeout it returns
-    False and the lost-lease count (runtime.py) ends the execution later instead.
+    False and the lost-lease count (lease.py) ends the execution later instead.
     """
     now = timezone.now()
     error: dict[str, Any] = {"message": message, "code": code, "node_id": None}
