@@ -10,11 +10,11 @@ from typing import cast
 
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
+from oauth2_provider.models import AbstractAccessToken
 from rest_framework.request import Request
 
 from .caller import Caller
 from .models import ApiKey, User, Workspace
-from .scoping import granted_scopes
 
 
 class AuthenticatedHttpRequest(HttpRequest):
@@ -55,7 +55,9 @@ def api_caller(request: Request) -> Caller:
 
 
 def _caller_from_auth(request: Request) -> Caller:
-    key = request.auth
-    if isinstance(key, ApiKey):
-        return Caller.for_api_key(key)
-    return Caller.person(cast(ApiRequest, request).user, scopes=granted_scopes(request))
+    auth = request.auth
+    if isinstance(auth, ApiKey):
+        return Caller.for_api_key(auth)
+    # An OAuth2 token's user acts within the scopes the user granted; a person, with none.
+    scopes = frozenset(auth.scope.split()) if isinstance(auth, AbstractAccessToken) else None
+    return Caller.person(cast(ApiRequest, request).user, scopes=scopes)

@@ -3,20 +3,19 @@
 A person signed in (session or JWT) acts with their full membership. A delegated
 credential acts with less: an API key only inside its own workspace and within its
 scopes, an OAuth2 access token in its user's workspaces within the scopes the user
-granted. The workspace limit travels on the request's ``Caller`` (``http.api_caller``) to
-the accounts selectors; the scope limit is enforced by ``HasScope``, which is in
+granted. Both limits travel on the request's ``Caller`` (``http.api_caller``): the
+workspace limit to the accounts selectors, the scopes to ``HasScope``, which is in
 DEFAULT_PERMISSION_CLASSES, so a view that declares no ``required_scopes`` refuses
 delegated credentials instead of silently letting them through.
 """
 
 from typing import Any
 
-from oauth2_provider.models import AbstractAccessToken
 from oauth2_provider.scopes import BaseScopes
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from .models import ApiKey
+from .http import api_caller
 
 # Every scope an API key or an OAuth2 token may carry. A write scope does not include the
 # matching read scope: a caller asks for exactly what it needs.
@@ -36,12 +35,7 @@ DEFAULT_OAUTH_SCOPES = [name for name in SCOPES if name.endswith(":read")]
 
 def granted_scopes(request: Request) -> frozenset[str] | None:
     """The scopes of the request's delegated credential; None when a person signed in."""
-    auth = request.auth
-    if isinstance(auth, ApiKey):
-        return frozenset(auth.scopes)
-    if isinstance(auth, AbstractAccessToken):
-        return frozenset(auth.scope.split())
-    return None
+    return api_caller(request).scopes
 
 
 def is_delegated(request: Request) -> bool:
