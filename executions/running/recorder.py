@@ -35,9 +35,8 @@ from executions.running.noderun_rows import noderuns_upsert
 from executions.running.payloads import payload_store
 from executions.running.shutdown import shutdown_requested
 from executions.starting.dispatch import (
+    dispatch_after_commit,
     dispatch_promote,
-    dispatch_promote_if_pending,
-    dispatch_promote_locked,
     enqueue_execution,
 )
 from executions.starting.error_workflows import error_handoff
@@ -206,8 +205,8 @@ class ExecutionRecorder:
 
     # --- end of the run -------------------------------------------------------------------
     def finish(self, result: RunResult) -> str:
-        """Write what is pending and the new status in one transaction, which also hands
-        the freed dispatch slot on; return the status.
+        """Write what is pending and the new status in one transaction, then hand the
+        freed dispatch slot on; return the status.
 
         The status only changes while this worker still holds the lease: a run that was
         cancelled keeps the lease and records what is pending; a run taken over by another
@@ -219,10 +218,13 @@ class ExecutionRecorder:
         finished_at = None if waiting else timezone.now()
         execution_id = str(self.execution.pk)
         error = redact_execution(execution_id, result.error)
+        # Run inside a caller's transaction (tests, an inline child), the slot is handed
+        # on in it; otherwise after this commit, without holding any lock while writing.
+        inside = transaction.get_connection().in_atomic_block
         with transaction.atomic():
             # The status UPDATE is the fence on the common path; only when it matches
             # nothing is the lease looked at on its own (cancelled, or lost).
-            updated, promote = self._status_written(
+            updated = self._status_written(
                 status=status,
                 error=error,
                 resume_at=result.resume_at if waiting else None,
@@ -244,15 +246,12 @@ class ExecutionRecorder:
             # The last events and the caller's reply: one Redis round trip after commit.
             publisher.events_publish_on_commit(self._events, reply=reply)
             self._events = []
+            if inside or not updated:
+                dispatch_promote(workspace_id=self.execution.workspace_id)
+        if updated and not inside:
             # Finished or parked, its slot is free: the workspace's next pending execution
-            # goes, in this same commit (dispatch.py); with none pending, no lock is taken.
-            workspace_id = self.execution.workspace_id
-            if not updated:
-                dispatch_promote(workspace_id=workspace_id)
-            elif promote is None:
-                dispatch_promote_if_pending(workspace_id=workspace_id)
-            elif promote:
-                dispatch_promote_locked(workspace_id=workspace_id)
+            # goes (dispatch.py: one call, no lock unless one is pending and a slot free).
+            dispatch_after_commit(workspace_id=self.execution.workspace_id)
         return status
 
     def hand_back(self) -> bool:
@@ -283,12 +282,11 @@ class ExecutionRecorder:
         error: dict[str, Any] | None,
         resume_at: datetime | None,
         finished_at: datetime | None,
-    ) -> tuple[bool, bool | None]:
+    ) -> bool:
         """The fenced status change (on PostgreSQL with what is pending, in one statement):
-        whether the fence matched, and whether the caller must promote under the workspace
-        lock that statement took (None elsewhere: not looked at)."""
+        whether the fence matched."""
         if connection.vendor == "postgresql":
-            written = finish_write(
+            updated = finish_write(
                 execution=self.execution,
                 owner=self.lease.owner,
                 status=status,
@@ -297,10 +295,10 @@ class ExecutionRecorder:
                 finished_at=finished_at,
                 rows=self._pending,
             )
-            if written.updated:
+            if updated:
                 self._pending = []
-            return written.updated, written.promote
-        updated = Execution.objects.filter(
+            return updated
+        changed = Execution.objects.filter(
             pk=self.execution.pk,
             lease_owner=self.lease.owner,
             status=ExecutionStatus.RUNNING,
@@ -312,7 +310,7 @@ class ExecutionRecorder:
             lease_owner="",
             lease_expires_at=None,
         )
-        return bool(updated), None
+        return bool(changed)
 
     def _flush(self) -> None:
         with transaction.atomic():

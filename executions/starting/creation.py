@@ -22,6 +22,7 @@ Every creation path (API and webhooks, retry and re-run, cron, sub-workflow call
   production path.
 """
 
+import contextlib
 import dataclasses
 import enum
 from collections.abc import Callable
@@ -36,7 +37,12 @@ from django.utils import timezone
 
 from billing.admission import check_monthly_quota
 from executions.models import Execution, ExecutionMode, ExecutionStatus
-from executions.starting.dispatch import dispatch_promoted, enqueue_execution
+from executions.starting.dispatch import (
+    Promoted,
+    dispatch_after_commit,
+    dispatch_promoted,
+    enqueue_execution,
+)
 from executions.starting.idempotency import repeat_check
 from linkflow.accounts.models import User, Workspace
 from linkflow.core.errors import LinkflowError
@@ -133,20 +139,28 @@ def execution_admit(
         check_monthly_quota(workspace_id=new.workspace_id)
     if admission is Admission.TEST:
         check_test_rate(workspace_id=new.workspace_id)
+    # Inside a caller's transaction (an error workflow's run, recorded with the failure),
+    # the promotion is part of it; otherwise the row commits first and the promotion
+    # follows it (dispatch.py: publish, then check), so no lock is held while inserting.
+    inside = transaction.get_connection().in_atomic_block
     try:
-        with transaction.atomic():
+        # A lone INSERT commits by itself: no transaction of its own to open and close.
+        alone = admission is not Admission.TEST and prepare is None and not inside
+        with contextlib.nullcontext() if alone else transaction.atomic():
             if admission is Admission.TEST:
                 _check_test_concurrency(workspace_id=new.workspace_id)
             execution = _insert(new, admission=admission, dedupe=dedupe)
             if prepare is not None:
                 prepare(execution)
-            _dispatch(execution, admission=admission)
+            _dispatch(execution, admission=admission, inside=inside)
     except IntegrityError:
         if dedupe is None:
             raise
         # A concurrent request with the same key created it first: answer with that one.
         earlier = Execution.objects.get(workflow_id=workflow_id, dedupe_key=dedupe.key)
         return repeat_check(earlier=earlier, fingerprint=dedupe.fingerprint)
+    if admission.gated and not inside:
+        _promoted(execution, dispatch_after_commit(workspace_id=execution.workspace_id))
     return execution
 
 
@@ -164,14 +178,16 @@ def _insert(new: NewExecution, *, admission: Admission, dedupe: Dedupe | None) -
     )
 
 
-def _dispatch(execution: Execution, *, admission: Admission) -> None:
+def _dispatch(execution: Execution, *, admission: Admission, inside: bool) -> None:
     if admission in (Admission.CHILD, Admission.TEST):
         enqueue_execution(execution_id=str(execution.pk))
-    if not admission.gated:
-        return
+    if admission.gated and inside:
+        _promoted(execution, dispatch_promoted(workspace_id=execution.workspace_id))
+
+
+def _promoted(execution: Execution, promoted: Promoted) -> None:
     # Usually the slot is free and the caller sees it queued at once; if older pending
     # executions of the workspace are first, they go first.
-    promoted = dispatch_promoted(workspace_id=execution.workspace_id)
     if str(execution.pk) in promoted.ids:  # the row says so too: no read back
         execution.status = ExecutionStatus.QUEUED
         execution.dispatched_at = promoted.at

@@ -10,6 +10,13 @@ window of every other workspace, however much those submitted (docs/admission.md
 A slot frees when an execution finishes, parks (``waiting``) or is cancelled; whoever
 freed it calls ``dispatch_promote``, and the beat's ``dispatch_sweep`` catches what a
 crash between the two left behind.
+
+The two hot callers, a new execution's admission and a run's finish, promote after their
+own write committed (``dispatch_after_commit``: publish, then check), so neither holds the
+workspace's lock while it writes, and a look without any lock decides whether the lock is
+needed at all. Each side looks after its commit, so of an admission and a finish that
+overlap, at least one sees the other's row: the pending execution and the freed slot can
+never miss each other (docs/admission.md).
 """
 
 from dataclasses import dataclass
@@ -66,7 +73,7 @@ def dispatch_promoted(*, workspace_id: UUID | str) -> Promoted:
     with transaction.atomic(savepoint=False):
         if not _workspace_locked(workspace_id=workspace_id):
             return Promoted(ids=[])
-        return dispatch_promote_locked(workspace_id=workspace_id)
+        return _promote_locked(workspace_id=workspace_id)
 
 
 def _workspace_locked(*, workspace_id: UUID | str) -> bool:
@@ -84,9 +91,8 @@ def _workspace_locked(*, workspace_id: UUID | str) -> bool:
 _LOCK_SQL = f"SELECT 1 FROM {Workspace._meta.db_table} WHERE id = %s FOR NO KEY UPDATE"
 
 
-def dispatch_promote_locked(*, workspace_id: UUID | str) -> Promoted:
-    """``dispatch_promoted`` for a caller whose transaction already holds the workspace's
-    row lock, taken by an earlier statement (executions/running/finish_statement.py)."""
+def _promote_locked(*, workspace_id: UUID | str) -> Promoted:
+    # The caller's transaction holds the workspace's row lock, taken by an earlier statement.
     now = timezone.now()
     window = dispatch_window(workspace_id=workspace_id)
     ids = _pending_moved(workspace_id=workspace_id, window=window, now=now)
@@ -95,14 +101,31 @@ def dispatch_promote_locked(*, workspace_id: UUID | str) -> Promoted:
     return Promoted(ids=ids, at=now)
 
 
-def dispatch_promote_if_pending(*, workspace_id: UUID | str) -> int:
-    """``dispatch_promote``, skipped (no lock taken) when the workspace has no pending
-    execution. One admitted meanwhile, unseen here, is left to the next promotion of the
-    workspace or the beat's sweep."""
+def dispatch_after_commit(*, workspace_id: UUID | str) -> Promoted:
+    """Promote for a caller whose write (a pending execution, a freed slot) has committed,
+    outside any transaction: one call, which takes the workspace's lock only when there is
+    something pending and a slot free. The promoted executions are sent at once."""
+    if connection.vendor != "postgresql":
+        # One writer at a time: a look at the pending rows first is exact, and costs no
+        # write transaction when nothing waits.
+        if not _pending_exists(workspace_id=workspace_id):
+            return Promoted(ids=[])
+        return dispatch_promoted(workspace_id=workspace_id)
+    now = timezone.now()
+    window = dispatch_window(workspace_id=workspace_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT linkflow_dispatch(%s, %s, %s)", [str(workspace_id), window, now])
+        ids = [str(row[0]) for row in cursor.fetchall()]
+    for execution_id in ids:
+        enqueue_execution(execution_id=execution_id)
+    return Promoted(ids=ids, at=now)
+
+
+def _pending_exists(*, workspace_id: UUID | str) -> bool:
     pending = Execution.objects.filter(
         workspace_id=str(workspace_id), status=ExecutionStatus.PENDING
     )
-    return dispatch_promote(workspace_id=workspace_id) if pending.exists() else 0
+    return pending.exists()
 
 
 # One round trip instead of three (count, select, update). Test runs have limits of their

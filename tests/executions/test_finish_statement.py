@@ -1,7 +1,7 @@
-"""A finishing run's one statement (executions/running/finish_statement.py) on PostgreSQL: the
-status, the NodeRuns and, only when executions wait for a slot, the workspace lock; the
-promotion follows under that lock. What the lock no longer covers (an execution admitted
-while a finish runs) is left to the beat's sweep, never lost."""
+"""A finishing run's one statement (executions/running/finish_statement.py) on PostgreSQL, and
+the hand-off of slots after commit (executions/starting/dispatch.py, linkflow_dispatch):
+neither a finish nor an admission waits for the workspace lock unless something is pending
+and a slot is free, and a pending execution and a freed slot never miss each other."""
 
 import threading
 
@@ -12,7 +12,6 @@ from executions.models import Execution, NodeRun
 from executions.running.lease import LeaseLost, lease_claim
 from executions.running.recorder import ExecutionRecorder
 from executions.services import execution_create, execution_run
-from executions.starting.dispatch import dispatch_sweep
 from linkflow.accounts.models import Workspace
 from linkflow.engine import NodeOutcome, RunResult
 
@@ -89,44 +88,102 @@ def test_a_finish_hands_its_slot_to_the_oldest_pending_execution_in_its_commit(o
     assert Execution.objects.get(pk=older.pk).dispatched_at is not None
 
 
+def _holding_the_workspace_lock(workspace_id):
+    """A thread holding the workspace's row lock (a promotion under way elsewhere) until
+    the returned event is set; the thread is returned to be joined."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic():
+            Workspace.objects.select_for_update(no_key=True).filter(pk=workspace_id).get()
+            holding.set()
+            release.wait()
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait()
+    return holder, release
+
+
 @pytest.mark.django_db(transaction=True)
-def test_an_execution_admitted_pending_during_a_finish_is_promoted_by_the_sweep(one_slot):
-    # given the only execution of the workspace, claimed, and a finish of it whose
-    # transaction is still open when another execution is admitted
-    execution = _admit(one_slot)
-    finished, admitted = threading.Event(), threading.Event()
-    outcome: dict[str, object] = {}
-
-    def finish_and_wait() -> None:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(WORKER_LOCK_TIMEOUT)
-            with transaction.atomic():
-                outcome["status"] = execution_run(execution_id=str(execution.pk))
-                finished.set()
-                admitted.wait()
-        finally:
-            finished.set()
-            connection.close()
-
-    worker = threading.Thread(target=finish_and_wait)
-    worker.start()
-    finished.wait()
+def test_an_admission_with_no_free_slot_waits_pending_without_the_workspace_lock(one_slot):
+    # given the workspace's only slot held, and another transaction holding its row lock
+    running = _admit(one_slot)
+    holder, release = _holding_the_workspace_lock(one_slot.workspace_id)
     try:
+        # when another execution is admitted (a wait for that lock fails after 2 s)
         with connection.cursor() as cursor:
-            cursor.execute(WORKER_LOCK_TIMEOUT)
-        # the admission's own promotion still sees the finishing one holding the slot
+            cursor.execute("SET lock_timeout = '2s'")
         late = _admit(one_slot)
     finally:
-        admitted.set()
-        worker.join()
-    assert outcome["status"] == "succeeded"
-    assert _status(execution) == "succeeded"
-    # then the finish, which saw nothing pending, did not promote it: it waits
-    assert _status(late) == "pending"
-    # and the beat's sweep gives it the freed slot
-    assert dispatch_sweep() == 1
+        release.set()
+        holder.join()
+    # then it was admitted pending at once, and the finish of the first one sends it
+    assert late.status == "pending" and _status(late) == "pending"
+    assert execution_run(execution_id=str(running.pk)) == "succeeded"
     assert _status(late) == "queued"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admission_after_a_finish_committed_takes_the_freed_slot_itself(one_slot):
+    # given the only slot freed by a finish that committed and has not handed it on yet
+    running = _admit(one_slot)
+    Execution.objects.filter(pk=running.pk).update(status="succeeded")
+    # when another execution is admitted
+    late = _admit(one_slot)
+    # then it looked after its own insert committed, saw the free slot, and took it
+    assert late.status == "queued" and _status(late) == "queued"
+    assert Execution.objects.get(pk=late.pk).dispatched_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_window_holds_when_finishes_and_admissions_overlap(owner, settings):
+    # given a workspace with two slots, and admissions racing finishes from other threads
+    require_services()
+    settings.LINKFLOW_DISPATCH_WINDOW = 2
+    workflow = personal_workflow(owner, "w", chain(SET_A))
+    first = [_admit(workflow) for _ in range(6)]
+    errors: list[BaseException] = []
+
+    def admit_some() -> None:
+        try:
+            for _ in range(6):
+                _admit(workflow)
+        except BaseException as error:  # reported below: a thread's failure must fail the test
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def finish_some() -> None:
+        try:
+            for _ in range(12):
+                queued = Execution.objects.filter(workflow=workflow, status="queued").first()
+                if queued is not None:
+                    execution_run(execution_id=str(queued.pk))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=f) for f in (admit_some, admit_some, finish_some, finish_some)
+    ]
+    held_max = 0
+    for thread in threads:
+        thread.start()
+    while any(t.is_alive() for t in threads):
+        held = Execution.objects.filter(workflow=workflow, status__in=("queued", "running")).count()
+        held_max = max(held_max, held)
+    for thread in threads:
+        thread.join()
+    assert not errors
+    # then never more than the window was dispatched, and nothing waits with a slot free
+    assert held_max <= 2
+    statuses = list(Execution.objects.filter(workflow=workflow).values_list("status", flat=True))
+    assert len(statuses) == len(first) + 12
+    held = sum(s in ("queued", "running") for s in statuses)
+    assert held == 2 or "pending" not in statuses
 
 
 @pytest.mark.django_db(transaction=True)
