@@ -218,18 +218,26 @@ class ExecutionRecorder:
         finished_at = None if waiting else timezone.now()
         execution_id = str(self.execution.pk)
         error = redact_execution(execution_id, result.error)
+        written = {
+            "status": status,
+            "error": error,
+            "resume_at": result.resume_at if waiting else None,
+            "finished_at": finished_at,
+        }
         # Run inside a caller's transaction (tests, an inline child), the slot is handed
         # on in it; otherwise after this commit, without holding any lock while writing.
         inside = transaction.get_connection().in_atomic_block
+        # The common ending: one statement (finish_statement.py) that commits by itself. A
+        # fenced-out run wrote nothing there and takes the path below.
+        alone = not inside and status != ExecutionStatus.FAILED
+        if alone and connection.vendor == "postgresql" and self._status_written(**written):
+            self._ended_publish(status, result, error, finished_at)
+            dispatch_after_commit(workspace_id=self.execution.workspace_id)
+            return status
         with transaction.atomic():
             # The status UPDATE is the fence on the common path; only when it matches
             # nothing is the lease looked at on its own (cancelled, or lost).
-            updated = self._status_written(
-                status=status,
-                error=error,
-                resume_at=result.resume_at if waiting else None,
-                finished_at=finished_at,
-            )
+            updated = self._status_written(**written)
             if not updated:
                 lease_fence(self.lease)
             self._write_pending()
@@ -237,15 +245,9 @@ class ExecutionRecorder:
                 # In this transaction: the failure and its hand-off commit together.
                 error_handoff(execution=self.execution, error=error)
             if updated:
-                self._events.append(self._ended(status, result, error, finished_at))
-            reply = None
-            if updated and not waiting and self.announce:
-                # The waiting webhook caller gets what is stored: secrets redacted too.
-                outcome = redact_execution(execution_id, _announcement(status, result, error))
-                reply = (execution_id, outcome)
-            # The last events and the caller's reply: one Redis round trip after commit.
-            publisher.events_publish_on_commit(self._events, reply=reply)
-            self._events = []
+                self._ended_publish(status, result, error, finished_at)
+            else:
+                self._publish_on_commit()
             if inside or not updated:
                 dispatch_promote(workspace_id=self.execution.workspace_id)
         if updated and not inside:
@@ -253,6 +255,25 @@ class ExecutionRecorder:
             # goes (dispatch.py: one call, no lock unless one is pending and a slot free).
             dispatch_after_commit(workspace_id=self.execution.workspace_id)
         return status
+
+    def _ended_publish(
+        self,
+        status: str,
+        result: RunResult,
+        error: dict[str, Any] | None,
+        finished_at: datetime | None,
+    ) -> None:
+        """The run's last events and, for a caller waiting on it, its reply: one Redis
+        round trip once the status is committed (at once when it already is)."""
+        self._events.append(self._ended(status, result, error, finished_at))
+        reply = None
+        if status != ExecutionStatus.WAITING and self.announce:
+            # The waiting webhook caller gets what is stored: secrets redacted too.
+            execution_id = str(self.execution.pk)
+            outcome = redact_execution(execution_id, _announcement(status, result, error))
+            reply = (execution_id, outcome)
+        publisher.events_publish_on_commit(self._events, reply=reply)
+        self._events = []
 
     def hand_back(self) -> bool:
         """Write what is pending and give the execution back to the broker with its lease
