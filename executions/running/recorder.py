@@ -13,9 +13,9 @@ raises LeaseLost, writing nothing, when another worker took the execution over.
 Progress events (feeds/) follow the same rhythm: a pure node's events, and the
 execution's own "started", are published when the next write commits, while a node with
 outside effects announces its start before it runs. Publishing costs no database query:
-everything is known in memory. The final commit also hands the freed dispatch slot on,
-and its events go out with a sync webhook's reply in one Redis round trip. What a crash
-can repeat is in docs/execution-semantics.md.
+everything is known in memory. The final write's events go out with a sync webhook's
+reply in one Redis round trip, and the freed dispatch slot is handed on after it commits.
+What a crash can repeat is in docs/execution-semantics.md.
 """
 
 import time

@@ -68,8 +68,7 @@ def dispatch_promoted(*, workspace_id: UUID | str) -> Promoted:
     them is one statement run after the lock is held, so it sees every promotion committed
     before; the move is conditional, so a row cancelled meanwhile stays cancelled.
     """
-    # No savepoint inside a caller's transaction: a failure here fails the caller anyway,
-    # and a finishing worker promotes in its own final commit.
+    # No savepoint inside a caller's transaction: a failure here fails the caller anyway.
     with transaction.atomic(savepoint=False):
         if not _workspace_locked(workspace_id=workspace_id):
             return Promoted(ids=[])
@@ -105,27 +104,19 @@ def dispatch_after_commit(*, workspace_id: UUID | str) -> Promoted:
     """Promote for a caller whose write (a pending execution, a freed slot) has committed,
     outside any transaction: one call, which takes the workspace's lock only when there is
     something pending and a slot free. The promoted executions are sent at once."""
-    if connection.vendor != "postgresql":
-        # One writer at a time: a look at the pending rows first is exact, and costs no
-        # write transaction when nothing waits.
-        if not _pending_exists(workspace_id=workspace_id):
-            return Promoted(ids=[])
-        return dispatch_promoted(workspace_id=workspace_id)
     now = timezone.now()
     window = dispatch_window(workspace_id=workspace_id)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT linkflow_dispatch(%s, %s, %s)", [str(workspace_id), window, now])
-        ids = [str(row[0]) for row in cursor.fetchall()]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT linkflow_dispatch(%s, %s, %s)", [str(workspace_id), window, now])
+            ids = [str(row[0]) for row in cursor.fetchall()]
+    else:
+        # SQLite writes one statement at a time, and the move is one statement: its count
+        # of held slots is exact without a lock (SQLite has no row locks to take anyway).
+        ids = _pending_moved(workspace_id=workspace_id, window=window, now=now)
     for execution_id in ids:
         enqueue_execution(execution_id=execution_id)
     return Promoted(ids=ids, at=now)
-
-
-def _pending_exists(*, workspace_id: UUID | str) -> bool:
-    pending = Execution.objects.filter(
-        workspace_id=str(workspace_id), status=ExecutionStatus.PENDING
-    )
-    return pending.exists()
 
 
 # One round trip instead of three (count, select, update). Test runs have limits of their
