@@ -428,7 +428,14 @@ LINKFLOW_WS_COALESCE_SECONDS = _env_float("LINKFLOW_WS_COALESCE_SECONDS", defaul
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # The in-process transport polls; a short interval keeps the embedded mode snappy.
-CELERY_BROKER_TRANSPORT_OPTIONS = {} if REDIS_URL else {"polling_interval": 0.05}
+# On Redis, no ack emulation: the database is the queue of record (a lost message is re-sent
+# by recovery), so the broker's copy of every unacked message (a MULTI of ZADD and HSET per
+# message, ZREM and HDEL per ack: a third of the worker's main process) bought nothing.
+# Unacked messages are still counted in memory (prefetch stays bounded) and handed back to
+# the queue on a warm shutdown; docs/execution-semantics.md, "The broker".
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"ack_emulation": False} if REDIS_URL else {"polling_interval": 0.05}
+)
 CELERY_TASK_DEFAULT_QUEUE = env.str("LINKFLOW_QUEUE", default="linkflow")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
