@@ -20,14 +20,16 @@ def _persistent_worker_connections(**kwargs: Any) -> None:
 
     Celery closes a prefork child's pool after every task, so a pool there means a new
     PostgreSQL connection per task (measured: two per webhook call). A worker process
-    runs one task at a time, so one kept connection, health-checked, is all it needs.
+    runs one task at a time, so one kept connection is all it needs. Not health-checked
+    before each task (a ``SELECT 1`` round trip per execution): a run whose kept
+    connection broke reconnects and tries again (executions/running/reconnect.py).
     """
     from django.conf import settings
 
     database = settings.DATABASES["default"]
     if database.get("OPTIONS", {}).pop("pool", None) is not None:
         database["CONN_MAX_AGE"] = None
-        database["CONN_HEALTH_CHECKS"] = True
+        database["CONN_HEALTH_CHECKS"] = False
 
 
 # Connected by a call, not as a decorator: celery ships no types, so its decorator would
