@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from executions.maintenance.recovery import executions_requeue_stale, executions_resume_due
+from executions.running.reconnect import run_reconnecting
 from executions.running.worker import execution_fail_time_limit
 from executions.services import execution_run
 from executions.sources.cron_fires import schedule_fire_due
@@ -35,9 +36,9 @@ def run_execution(execution_id: str) -> None:
 
     Past the soft time limit (prefork only) the execution fails as timed out, unless a
     node caught the signal first (then the node failed with it)."""
-    close_old_connections()  # a kept connection that broke (database restart) is replaced
+    close_old_connections()  # drops a connection whose last statement failed
     try:
-        execution_run(execution_id=execution_id)
+        run_reconnecting(execution_run, execution_id=execution_id)
     except SoftTimeLimitExceeded:
         execution_fail_time_limit(
             execution_id=execution_id,

@@ -429,6 +429,12 @@ LINKFLOW_WS_COALESCE_SECONDS = _env_float("LINKFLOW_WS_COALESCE_SECONDS", defaul
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # The in-process transport polls; a short interval keeps the embedded mode snappy.
 CELERY_BROKER_TRANSPORT_OPTIONS = {} if REDIS_URL else {"polling_interval": 0.05}
+# On Redis, kombu's Redis transport without ack emulation (linkflow/celery.py says why).
+# A transport class, not the ack_emulation transport option: with no transport options a
+# message is sent with one LPUSH (linkflow/core/transactions.py).
+CELERY_BROKER_TRANSPORT = (
+    "linkflow.celery:RedisTransport" if REDIS_URL.startswith("redis://") else None
+)
 CELERY_TASK_DEFAULT_QUEUE = env.str("LINKFLOW_QUEUE", default="linkflow")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None

@@ -277,3 +277,12 @@ def test_a_real_error_still_fails_naming_the_expression_and_its_position(
 def test_an_unsafe_attribute_is_still_refused_not_read_as_empty(source: str) -> None:
     with pytest.raises(ExpressionError):
         evaluate(source, names=names())
+
+
+def test_globals_resolve_and_a_name_shadows_a_global_of_the_same_name() -> None:
+    # The context merges the globals and the names itself (expressions.py, _Compiled).
+    assert evaluate("{{ range(3) | list }}", names=names()) == [0, 1, 2]
+    assert evaluate("{{ dict }}", names={**names(), "dict": 5}) == 5
+    # Each evaluation gets its own context: nothing of one run's names stays for the next.
+    assert evaluate("{{ json.a }}", names=names(json={"a": 1})) == 1
+    assert evaluate("{{ json.a }}", names=names(json={})) is None
