@@ -6,7 +6,8 @@ its answer gets the sandbox CSP (origin.py) in place of the UI's. Going through 
 middlewares that serve those cost about a seventh of the web process's CPU per call, so
 ``WebhookLaneMiddleware`` (placed right after the origin sandbox and the body limit in
 MIDDLEWARE) hands such a call to a chain of its own. That chain is Django's request
-handling itself (URL resolving, view and exception middleware, error pages), built over
+handling itself (URL resolving, over the webhook routes only, view and exception
+middleware, error pages), built over
 WEBHOOK_MIDDLEWARE, which keeps the security headers, the host check (ALLOWED_HOSTS),
 the body limit, the audit address and the outage answers.
 
@@ -14,6 +15,7 @@ The wait pages under ``/webhooks/wait/`` render templates for people: they keep 
 chain.
 """
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +23,8 @@ from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
+from django.urls import ResolverMatch, URLResolver, get_resolver
+from django.urls.resolvers import RegexPattern
 from django.utils.module_loading import import_string
 
 from .origin import WEBHOOK_PREFIX
@@ -65,6 +69,26 @@ class _ShortChain(BaseHandler):
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response: HttpResponse = self._middleware_chain(request)
         return response
+
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        # Only the webhook routes: walking the whole URL conf (admin, API, every page)
+        # to reach them was a twelfth of a call's CPU. reverse() still sees all routes.
+        match = _webhook_resolver().resolve(request.path_info)
+        request.resolver_match = match
+        return match
+
+
+@functools.cache
+def _webhook_resolver() -> URLResolver:
+    """The root URL conf's own webhook routes, in its order (tests/workflows/
+    test_webhook_lane.py checks they resolve every webhook URL as the root does)."""
+    routes = [
+        route
+        for route in get_resolver().url_patterns
+        if str(route.pattern).startswith(WEBHOOK_PREFIX[1:])
+        and not str(route.pattern).startswith(_FULL_CHAIN_PREFIX[1:])
+    ]
+    return URLResolver(RegexPattern(r"^/"), routes)
 
 
 class WebhookLaneMiddleware:

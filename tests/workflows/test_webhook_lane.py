@@ -2,11 +2,14 @@
 every header the full chain gives a page, in the origin sandbox, and the host check, the
 outage answer and the UI's own middlewares behave as they did."""
 
+import uuid
+
 import pytest
 from django.db import OperationalError
 from django.test import Client
+from django.urls import Resolver404, get_resolver
 
-from workflows import webhooks
+from workflows import webhook_lane, webhooks
 
 from .test_webhooks import call, webhook
 
@@ -102,3 +105,37 @@ def test_a_page_still_gets_the_session_and_the_ui_csp(client):
     assert response.status_code == 200
     assert "sandbox" not in response["Content-Security-Policy"]
     assert "csrftoken" in response.cookies
+
+
+WS = uuid.uuid4()
+WEBHOOK_URLS = [
+    "/webhooks/tok",
+    "/webhooks/tok/",
+    f"/webhooks/w/{WS}/orders/new",
+    f"/webhooks/w/{WS}/orders/",
+    "/webhooks/test/tok",
+    "/webhooks/test/tok/",
+    f"/webhooks/test/w/{WS}/orders",
+]
+
+
+@pytest.mark.parametrize("url", WEBHOOK_URLS)
+def test_the_lane_resolves_a_webhook_url_as_the_root_url_conf_does(url):
+    root = get_resolver().resolve(url)
+
+    lane = webhook_lane._webhook_resolver().resolve(url)
+
+    assert (lane.func, lane.args, lane.kwargs, lane.url_name) == (
+        root.func,
+        root.args,
+        root.kwargs,
+        root.url_name,
+    )
+
+
+@pytest.mark.parametrize("url", ["/webhooks/a/b", "/webhooks/", "/webhooks/w/not-a-uuid/x"])
+def test_the_lane_finds_no_route_where_the_root_finds_none(url):
+    with pytest.raises(Resolver404):
+        get_resolver().resolve(url)
+    with pytest.raises(Resolver404):
+        webhook_lane._webhook_resolver().resolve(url)
