@@ -257,6 +257,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: it sees every response last, so every webhook answer leaves sandboxed.
     "workflows.origin.WebhookOriginMiddleware",
+    # Webhook calls leave here for WEBHOOK_MIDDLEWARE below (workflows/webhook_lane.py).
+    "workflows.webhook_lane.WebhookLaneMiddleware",
     # Before CSRF, which reads form posts: a body over the limit is a 413, not a 500.
     "linkflow.core.json_body.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -273,6 +275,16 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # PostgreSQL or Redis down: plain views answer 503 in the error shape, not a 500 page.
+    "linkflow.core.outages.OutageMiddleware",
+]
+# A webhook call's chain, in MIDDLEWARE's order: no session, CSRF, user, messages, htmx,
+# static files or UI CSP (the origin sandbox replaces it), nothing a machine's call uses.
+WEBHOOK_MIDDLEWARE = [
+    "linkflow.core.json_body.BodyLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",  # ALLOWED_HOSTS
+    "linkflow.audit.context.AuditContextMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "linkflow.core.outages.OutageMiddleware",
 ]
 

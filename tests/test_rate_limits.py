@@ -136,3 +136,20 @@ def test_each_api_key_has_its_own_default_budget(owner, rates):
     assert [one.get("/api/v1/workflows/").status_code for _ in range(2)] == [200, 200]
     assert_throttled(one.get("/api/v1/workflows/"))
     assert two.get("/api/v1/workflows/").status_code == 200
+
+
+def test_a_redis_window_counts_each_hit_and_expires_once_after_its_period(settings):
+    if not settings.REDIS_URL:
+        pytest.skip("Redis windows only (embedded mode counts in the local cache)")
+    from linkflow.core import throttling
+
+    key = f"test-window:{random.getrandbits(64)}"
+    counts = [throttling.window_hit(key=key, period=3600)[0] for _ in range(3)]
+    client = throttling._redis()
+    (name,) = client.keys(f"{throttling._KEY_PREFIX}:{key}:*")
+    client.expire(name, 50)  # a later hit must not lengthen the window (EXPIRE NX)
+    later = throttling.window_hit(key=key, period=3600)[0]
+
+    assert counts == [1, 2, 3]
+    assert later == 4
+    assert 0 < client.ttl(name) <= 50

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from executions.feeds.completion import completion_wait
 from executions.services import execution_create
@@ -21,6 +21,7 @@ from .models import WebhookMode, WebhookTrigger
 from .webhook_auth import webhook_authenticate
 from .webhook_failures import public_failures
 from .webhook_items import WebhookCall, webhook_item
+from .webhook_lookup import trigger_cache_forget, trigger_cached
 from .webhook_rows import path_normalized
 
 
@@ -33,16 +34,28 @@ class WebhookReply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def webhook_trigger_by_token(*, token: str) -> WebhookTrigger:
-    """The trigger with this URL token, its workflow loaded; NotFound (404)."""
+def webhook_trigger_by_token(*, token: str, cached: bool = False) -> WebhookTrigger:
+    """The trigger with this URL token, its workflow loaded; NotFound (404). ``cached``
+    (production URLs) may answer from webhook_lookup.py's cache: up to its few seconds
+    old for a change made by another process."""
+    if cached:
+        return trigger_cached(key=("token", token), load=lambda: _trigger_get(token=token))
     return _trigger_get(token=token)
 
 
-def webhook_trigger_by_path(*, workspace_id: UUID, path: str) -> WebhookTrigger:
-    """The trigger with this readable path in the workspace; NotFound (404)."""
+def webhook_trigger_by_path(
+    *, workspace_id: UUID, path: str, cached: bool = False
+) -> WebhookTrigger:
+    """The trigger with this readable path in the workspace; NotFound (404). ``cached``
+    as for ``webhook_trigger_by_token``."""
     path = path_normalized(path)
     if not path:
         raise NotFound("No webhook answers at this address.")
+    if cached:
+        return trigger_cached(
+            key=("path", str(workspace_id), path),
+            load=lambda: _trigger_get(workspace_id=workspace_id, path=path),
+        )
     return _trigger_get(workspace_id=workspace_id, path=path)
 
 
@@ -96,13 +109,21 @@ def webhook_call_handle(*, trigger: WebhookTrigger, call: WebhookCall) -> Webhoo
     """
     hidden = webhook_authenticate(trigger=trigger, call=call)
     item = webhook_item(call=call, hidden_headers=hidden)
-    execution = execution_create(
-        user=None,
-        workflow=trigger.workflow,
-        trigger_input=item,
-        mode="webhook",
-        trigger_node_id=trigger.node_id,
-    )
+    try:
+        execution = execution_create(
+            user=None,
+            workflow=trigger.workflow,
+            trigger_input=item,
+            mode="webhook",
+            trigger_node_id=trigger.node_id,
+        )
+    except IntegrityError:
+        # A cached trigger whose workflow another process deleted moments ago: the
+        # execution's foreign key fails. That URL is gone, not broken.
+        if WebhookTrigger.objects.filter(pk=trigger.pk).exists():
+            raise
+        trigger_cache_forget()
+        raise NotFound("No webhook answers at this address.") from None
     return webhook_answer(trigger=trigger, execution=execution)
 
 

@@ -15,6 +15,7 @@ from linkflow.engine import Node
 from .current_graph import workflow_graph
 from .error_codes import WebhookErrorCode
 from .models import WebhookAuth, WebhookMode, WebhookTrigger, Workflow, webhook_token_new
+from .webhook_lookup import trigger_cache_forget
 
 WEBHOOK_NODE_TYPE = "trigger.webhook"
 _SYNCED_FIELDS = (
@@ -42,6 +43,7 @@ def webhook_triggers_sync(*, workflow: Workflow) -> None:
     try:
         with transaction.atomic():  # a savepoint, so a lost race leaves the outer one usable
             _rows_write(workflow=workflow, wanted=wanted)
+        trigger_cache_forget()  # bulk writes send no signal
     except IntegrityError:
         # Another save took the path between our check and our write: say which one.
         _paths_check(workflow=workflow, wanted=wanted)

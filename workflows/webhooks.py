@@ -39,14 +39,17 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 @own_body_limit  # LINKFLOW_WEBHOOK_MAX_BYTES, read in _body_read
 def webhook_by_token(request: HttpRequest, token: str) -> HttpResponse:
     """``/webhooks/<token>``: call the webhook trigger that owns the token."""
-    return _answer(request, lambda: webhook_trigger_by_token(token=token))
+    return _answer(request, lambda: webhook_trigger_by_token(token=token, cached=True))
 
 
 @csrf_exempt
 @own_body_limit  # LINKFLOW_WEBHOOK_MAX_BYTES, read in _body_read
 def webhook_by_path(request: HttpRequest, workspace_id: UUID, path: str) -> HttpResponse:
     """``/webhooks/w/<workspace id>/<path>``: call the trigger with that readable path."""
-    return _answer(request, lambda: webhook_trigger_by_path(workspace_id=workspace_id, path=path))
+    return _answer(
+        request,
+        lambda: webhook_trigger_by_path(workspace_id=workspace_id, path=path, cached=True),
+    )
 
 
 @csrf_exempt
