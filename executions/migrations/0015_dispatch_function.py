@@ -63,7 +63,9 @@ def _create(apps, schema_editor):
 
 def _drop(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP FUNCTION IF EXISTS linkflow_dispatch(uuid, integer, timestamptz)")
+        schema_editor.execute(
+            "DROP FUNCTION IF EXISTS linkflow_dispatch(uuid, integer, timestamptz)"
+        )
         schema_editor.execute("DROP FUNCTION IF EXISTS linkflow_dispatch_held(uuid)")
 
 
