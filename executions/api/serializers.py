@@ -156,3 +156,39 @@ class RepeatOutSerializer(ExecutionOutSerializer):
     class Meta(ExecutionOutSerializer.Meta):
         fields = (*ExecutionOutSerializer.Meta.fields, "reused_nodes", "run_nodes")
         read_only_fields = fields
+
+
+# One unbound field, only for its rendering of a datetime (format and time zone as
+# REST_FRAMEWORK says), so execution_out writes timestamps exactly as the serializer does.
+_DATETIME = serializers.DateTimeField()
+
+
+def _moment(value: Any) -> Any:
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def _uuid(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def execution_out(execution: Execution) -> dict[str, Any]:
+    """ExecutionOutSerializer's output, built directly: the 202 of every start path renders
+    it, and the serializer's field machinery cost a fifth of that request's CPU. The shape
+    stays ExecutionOutSerializer's (the schema names it; a test compares the two)."""
+    return {
+        "id": str(execution.pk),
+        "workspace": _uuid(execution.workspace_id),
+        "workflow": _uuid(execution.workflow_id),
+        "version": execution.version.number,
+        "status": str(execution.status),
+        "mode": str(execution.mode),
+        "input": execution.trigger_input,
+        "error": execution.error,
+        "queued_at": _moment(execution.queued_at),
+        "started_at": _moment(execution.started_at),
+        "finished_at": _moment(execution.finished_at),
+        "resume_at": _moment(execution.resume_at),
+        "source": _uuid(execution.source_id),
+        "rerun_from_node": str(execution.rerun_from_node),
+        "parent": _uuid(execution.parent_id),
+    }

@@ -15,6 +15,7 @@ from executions.api.serializers import (
     RepeatOutSerializer,
     RerunInSerializer,
     RetryInSerializer,
+    execution_out,
 )
 from executions.models import Execution
 from executions.running.files import FileMissing, execution_file_open
@@ -116,7 +117,7 @@ def accepted(request: Request, execution: Execution) -> Response:
     """202 with the queued execution and where to follow it."""
     location = request.build_absolute_uri(reverse("execution-detail", kwargs={"pk": execution.pk}))
     return Response(
-        ExecutionOutSerializer(execution).data,
+        execution_out(execution),
         status=status.HTTP_202_ACCEPTED,
         headers={"Location": location},
     )

@@ -181,6 +181,33 @@ def test_an_api_request_reads_the_callers_role_once_for_lookup_and_write(
     assert response.status_code == 200, response.content
     # The role comes back with the workflow; the write's check finds it in the request's
     # caller instead of asking the memberships again.
-    role_reads = [q["sql"] for q in queries if 'FROM "accounts_membership"' in q["sql"]]
+    role_reads = [q["sql"] for q in queries if '"accounts_membership"' in q["sql"]]
     assert len(role_reads) == 1, role_reads
     assert Workflow.objects.get(pk=flow_a.pk).name == "renamed"
+
+
+def test_a_workflow_lookup_carries_the_callers_own_role_among_several_members(owner, two_teams):
+    team_a, _, flow_a, _ = two_teams
+    viewer = UserFactory()
+    membership_add(workspace=team_a, user=viewer, role=Role.VIEWER)
+    stranger = UserFactory()
+
+    as_viewer = Caller.person(viewer)
+    seen = workflow_get(user=as_viewer, id=flow_a.pk)
+
+    assert seen.pk == flow_a.pk
+    assert role_in(user=as_viewer, workspace_id=team_a.pk) == Role.VIEWER
+    with pytest.raises(LinkflowError):
+        require_writer(user=as_viewer, workspace_id=team_a.pk)
+    assert workflow_get(user=Caller.person(owner), id=flow_a.pk).caller_role == Role.OWNER
+    with pytest.raises(NotFound):
+        workflow_get(user=Caller.person(stranger), id=flow_a.pk)
+
+
+def test_a_key_of_a_finds_no_workflow_of_b_its_user_also_owns(owner, two_teams):
+    team_a, _, flow_a, flow_b = two_teams
+    caller = _key_caller(owner, team_a)
+
+    assert workflow_get(user=caller, id=flow_a.pk).pk == flow_a.pk
+    with pytest.raises(NotFound):
+        workflow_get(user=caller, id=flow_b.pk)

@@ -124,3 +124,44 @@ def test_input_text_postgres_cannot_store_answers_400(api, workflow_id, escaped)
     assert response.status_code == 400
     assert "input" in response.json()["error"]["details"]
     assert Execution.objects.count() == 0
+
+
+def test_the_202_body_is_the_execution_serializer_output_with_every_field_set(api, workflow_id):
+    from datetime import UTC, datetime
+
+    from executions.api.serializers import ExecutionOutSerializer, execution_out
+
+    first = api.post(f"/api/v1/workflows/{workflow_id}/execute").json()
+    body = api.post(f"/api/v1/workflows/{workflow_id}/execute", {"input": {"n": 1}}, format="json")
+    moment = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+    Execution.objects.filter(pk=body.json()["id"]).update(
+        status="failed",
+        error={"message": "boom"},
+        started_at=moment,
+        finished_at=moment,
+        resume_at=moment,
+        source_id=first["id"],
+        parent_id=first["id"],
+        rerun_from_node="set",
+    )
+    execution = Execution.objects.select_related("version").get(pk=body.json()["id"])
+
+    assert execution_out(execution) == ExecutionOutSerializer(execution).data
+    assert execution_out(execution)["finished_at"] == "2026-03-04T05:06:07.891011Z"
+
+
+def test_the_202_of_a_repeated_key_names_the_version_the_first_execution_ran(api, workflow_id):
+    graph = pure_graph()
+    key = {"HTTP_IDEMPOTENCY_KEY": "order-7"}
+    first = api.post(f"/api/v1/workflows/{workflow_id}/execute", format="json", **key)
+    graph["nodes"][3]["params"]["fields"]["big"] = "yes"
+    api.put(f"/api/v1/workflows/{workflow_id}/", {"name": "w", "graph": graph}, format="json")
+
+    again = api.post(f"/api/v1/workflows/{workflow_id}/execute", format="json", **key)
+    fresh = api.post(f"/api/v1/workflows/{workflow_id}/execute", format="json")
+
+    assert (first.json()["version"], again.json()["version"]) == (1, 1)
+    assert again.json() == first.json()
+    assert fresh.json()["version"] == 2
+    detail = api.get(fresh["Location"]).json()
+    assert {k: v for k, v in detail.items() if k != "node_runs"} == fresh.json()

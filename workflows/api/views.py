@@ -182,6 +182,13 @@ class WorkflowViewSet(
             dedupe_window=IDEMPOTENCY_WINDOW,
             dedupe_fingerprint=request_fingerprint(data),
         )
+        if (
+            execution.version_id == workflow.current_version_id
+            and workflow.current_version is not None
+        ):
+            # The version row came with the workflow: the response reads its number from
+            # there, not from a query of its own (a repeat may have run an older version).
+            execution.version = workflow.current_version
         # A repeated key answers the first execution, as it is now, the same way.
         return accepted(request, execution)
 
