@@ -9,12 +9,12 @@ from typing import TypedDict
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import F, QuerySet
 
 from linkflow.audit.models import AuditEvent
 from linkflow.core.errors import NotFound, PermissionDenied
 
-from .caller import Actor, Caller, as_caller, user_of
+from .caller import Actor, Caller, as_caller
 from .models import WRITER_ROLES, Membership, Role, Workspace, workspace_ensure_personal
 
 
@@ -57,15 +57,6 @@ def role_in(*, user: Actor, workspace_id: UUID | str) -> str | None:
     )
     caller.roles.remember(workspace_id=workspace_id, role=role)
     return role
-
-
-def caller_role(*, user: Actor) -> Subquery:
-    """A subquery for annotating rows with a ``workspace_id`` with the user's role there."""
-    return Subquery(
-        Membership.objects.filter(user=user_of(user), workspace_id=OuterRef("workspace_id")).values(
-            "role"
-        )[:1]
-    )
 
 
 def require_writer(*, user: Actor, workspace_id: UUID | str) -> None:
