@@ -22,6 +22,7 @@ import collections
 import os
 import sys
 import time
+from typing import Any
 
 # The checkout measured is the one run from (so another checkout can be measured with
 # this script: cd there, PYTHONPATH=. python <this file>).
@@ -84,20 +85,18 @@ GRAPH = {
 BODY = {"name": "ada", "amount": 150, "qty": 2}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--executions", type=int, default=300)
-    ap.add_argument("--verbose", action="store_true", help="print one execution's SQL")
-    ap.add_argument("--profile", help="write a cProfile of the measured runs to this file")
-    args = ap.parse_args()
+def bench_workflow(name: str) -> tuple[Any, Any]:
+    """Set Django up on a fresh database ``<DATABASE_URL's name>_<name>`` (production mode,
+    unlimited plan, a queue of this process) with the side-by-side workflow of a new user;
+    its workflow and webhook trigger. Shared with worker_role_cost.py."""
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
         "REDIS_URL"
     ):
         raise SystemExit("needs DATABASE_URL (PostgreSQL) and REDIS_URL")
-    os.environ["DATABASE_URL"] = bench_database(os.environ["DATABASE_URL"], "_wcost")
+    os.environ["DATABASE_URL"] = bench_database(os.environ["DATABASE_URL"], f"_{name}")
     os.environ.update(
         DJANGO_SETTINGS_MODULE="linkflow.settings",
-        LINKFLOW_QUEUE=f"linkflow-wcost-{os.getpid()}",
+        LINKFLOW_QUEUE=f"linkflow-{name}-{os.getpid()}",
         LINKFLOW_DEFAULT_PLAN="unlimited",
         LOG_LEVEL="WARNING",
     )
@@ -110,6 +109,24 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+
+    from linkflow.accounts.services import user_create
+    from workflows.models import WebhookTrigger
+    from workflows.services import workflow_create
+
+    call_command("migrate", verbosity=0)
+    user = user_create(email=f"{name}@example.com", password=f"{name}-password-123")
+    workflow = workflow_create(user=user, workspace=user.personal_workspace, name=name, graph=GRAPH)
+    return workflow, WebhookTrigger.objects.get(workflow=workflow)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--executions", type=int, default=300)
+    ap.add_argument("--verbose", action="store_true", help="print one execution's SQL")
+    ap.add_argument("--profile", help="write a cProfile of the measured runs to this file")
+    args = ap.parse_args()
+    workflow, trigger = bench_workflow("wcost")
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from redis.client import Pipeline, Redis
@@ -118,16 +135,6 @@ def main() -> None:
     from executions.feeds.publisher import events_flush
     from executions.models import Execution
     from executions.services import execution_create, execution_run
-    from linkflow.accounts.services import user_create
-    from workflows.models import WebhookTrigger
-    from workflows.services import workflow_create
-
-    call_command("migrate", verbosity=0)
-    user = user_create(email="wcost@example.com", password="wcost-password-123")
-    workflow = workflow_create(
-        user=user, workspace=user.personal_workspace, name="wcost", graph=GRAPH
-    )
-    trigger = WebhookTrigger.objects.get(workflow=workflow)
 
     counts = collections.Counter()
     plain_execute, pipe_execute = Redis.execute_command, Pipeline.execute

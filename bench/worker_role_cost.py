@@ -21,47 +21,18 @@ import time
 sys.path.insert(0, os.getcwd())
 sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
 
-from roles import bench_database
-from worker_cost import BODY, GRAPH, _process_cpu
+from worker_cost import BODY, _process_cpu, bench_workflow
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--executions", type=int, default=600)
     args = ap.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
-        "REDIS_URL"
-    ):
-        raise SystemExit("needs DATABASE_URL (PostgreSQL) and REDIS_URL")
-    os.environ["DATABASE_URL"] = bench_database(os.environ["DATABASE_URL"], "_wrole")
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="linkflow.settings",
-        LINKFLOW_QUEUE=f"linkflow-wrole-{os.getpid()}",
-        LINKFLOW_DEFAULT_PLAN="unlimited",
-        LOG_LEVEL="WARNING",
-    )
-    os.environ.setdefault("SECRET_KEY", "linkflow-bench-only-not-a-secret")
-    os.environ.setdefault(
-        "LINKFLOW_CREDENTIAL_KEYS", "bGlua2Zsb3ctYmVuY2gtb25seS1ub3QtYS1zZWNyZXQ="
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    workflow, trigger = bench_workflow("wrole")
     from django.db import connection
 
     from executions.models import Execution
     from executions.services import execution_create
-    from linkflow.accounts.services import user_create
-    from workflows.models import WebhookTrigger
-    from workflows.services import workflow_create
-
-    call_command("migrate", verbosity=0)
-    user = user_create(email="wrole@example.com", password="wrole-password-123")
-    workflow = workflow_create(
-        user=user, workspace=user.personal_workspace, name="wrole", graph=GRAPH
-    )
-    trigger = WebhookTrigger.objects.get(workflow=workflow)
 
     def batch(n: int) -> list[str]:
         ids = []
