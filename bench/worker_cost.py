@@ -120,6 +120,23 @@ def bench_workflow(name: str) -> tuple[Any, Any]:
     return workflow, WebhookTrigger.objects.get(workflow=workflow)
 
 
+def webhook_calls(workflow: Any, trigger: Any, n: int) -> list[str]:
+    """Admit ``n`` executions of the webhook as its calls would (both IF branches); ids."""
+    from executions.services import execution_create
+
+    ids = []
+    for i in range(n):
+        execution = execution_create(
+            user=None,
+            workflow=workflow,
+            trigger_input={"body": {**BODY, "amount": 150 if i % 2 else 50}},
+            mode="webhook",
+            trigger_node_id=trigger.node_id,
+        )
+        ids.append(str(execution.pk))
+    return ids
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--executions", type=int, default=300)
@@ -134,7 +151,7 @@ def main() -> None:
     from executions.feeds.completion import _key
     from executions.feeds.publisher import events_flush
     from executions.models import Execution
-    from executions.services import execution_create, execution_run
+    from executions.services import execution_run
 
     counts = collections.Counter()
     plain_execute, pipe_execute = Redis.execute_command, Pipeline.execute
@@ -153,17 +170,7 @@ def main() -> None:
     Redis.execute_command, Pipeline.execute = counted_command, counted_pipeline
 
     def one_batch(n):
-        ids = []
-        for i in range(n):
-            execution = execution_create(
-                user=None,
-                workflow=workflow,
-                trigger_input={"body": {**BODY, "amount": 150 if i % 2 else 50}},
-                mode="webhook",
-                trigger_node_id=trigger.node_id,
-            )
-            ids.append(str(execution.pk))
-        return ids
+        return webhook_calls(workflow, trigger, n)
 
     def run_all(ids):
         for execution_id in ids:

@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.getcwd())
 sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
 
-from worker_cost import BODY, _process_cpu, bench_workflow
+from worker_cost import _process_cpu, bench_workflow, webhook_calls
 
 
 def main() -> None:
@@ -32,20 +32,9 @@ def main() -> None:
     from django.db import connection
 
     from executions.models import Execution
-    from executions.services import execution_create
 
     def batch(n: int) -> list[str]:
-        ids = []
-        for i in range(n):
-            execution = execution_create(
-                user=None,
-                workflow=workflow,
-                trigger_input={"body": {**BODY, "amount": 150 if i % 2 else 50}},
-                mode="webhook",
-                trigger_node_id=trigger.node_id,
-            )
-            ids.append(str(execution.pk))
-        return ids
+        return webhook_calls(workflow, trigger, n)
 
     def wait_finished(ids: list[str]) -> None:
         deadline = time.monotonic() + 600

@@ -111,3 +111,18 @@ def backdated_execution(
         execution=execution, node_id="set", node_type="data.set", status="succeeded", output=stored
     )
     return execution
+
+
+def queued(workflow, *, mode: str = "manual", trigger_input: dict | None = None) -> Execution:
+    """An execution as dispatch leaves it: queued, never started."""
+    workflow.refresh_from_db()
+    return Execution.objects.create(
+        workspace_id=workflow.workspace_id,
+        workflow=workflow,
+        version_id=workflow.current_version_id,
+        status="queued",
+        mode=mode,
+        queued_at=timezone.now(),
+        dispatched_at=timezone.now(),
+        trigger_input=trigger_input or {},
+    )

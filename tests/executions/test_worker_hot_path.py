@@ -21,25 +21,10 @@ from executions.services import execution_run
 from workflows.services import workflow_update
 
 from ..conftest import require_services, wait_for
-from ..executing import chain, personal_workflow
+from ..executing import chain, personal_workflow, queued
 
 SET_A = {"id": "a", "type": "data.set", "params": {"fields": {"which": "a"}}}
 SET_B = {"id": "b", "type": "data.set", "params": {"fields": {"which": "b"}}}
-
-
-def queued(workflow, *, mode: str = "manual", trigger_input: dict | None = None) -> Execution:
-    """An execution as dispatch leaves it: queued, never started."""
-    workflow.refresh_from_db()
-    return Execution.objects.create(
-        workspace_id=workflow.workspace_id,
-        workflow=workflow,
-        version_id=workflow.current_version_id,
-        status="queued",
-        mode=mode,
-        queued_at=timezone.now(),
-        dispatched_at=timezone.now(),
-        trigger_input=trigger_input or {},
-    )
 
 
 @pytest.mark.django_db

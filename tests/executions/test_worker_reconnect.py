@@ -4,31 +4,15 @@ execution); one that broke meanwhile is replaced by the run that finds it broken
 import psycopg
 import pytest
 from django.db import OperationalError, connection
-from django.utils import timezone
 
-from executions.models import Execution
 from executions.running.reconnect import run_reconnecting
 from executions.tasks import run_execution
 from linkflow.celery import _persistent_worker_connections
 
 from ..conftest import database_url
-from ..executing import chain, personal_workflow
+from ..executing import chain, personal_workflow, queued
 
 STEP = {"id": "a", "type": "data.set", "params": {"fields": {"which": "a"}}}
-
-
-def _queued(owner) -> Execution:
-    workflow = personal_workflow(owner, "w", chain(STEP))
-    workflow.refresh_from_db()
-    return Execution.objects.create(
-        workspace_id=workflow.workspace_id,
-        workflow=workflow,
-        version_id=workflow.current_version_id,
-        status="queued",
-        mode="manual",
-        queued_at=timezone.now(),
-        dispatched_at=timezone.now(),
-    )
 
 
 @pytest.fixture
@@ -53,7 +37,7 @@ def kept_connection():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_on_a_terminated_connection_reconnects_and_runs(owner, kept_connection):
-    execution = _queued(owner)
+    execution = queued(personal_workflow(owner, "w", chain(STEP)))
     connection.ensure_connection()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
@@ -75,7 +59,7 @@ def test_a_run_on_a_terminated_connection_reconnects_and_runs(owner, kept_connec
 def test_a_task_on_a_healthy_kept_connection_sends_no_health_check(
     owner, kept_connection, monkeypatch
 ):
-    execution = _queued(owner)
+    execution = queued(personal_workflow(owner, "w", chain(STEP)))
     connection.ensure_connection()
     checks = []
     # Django's health check (is_usable: a SELECT 1 on the raw connection, out of sight of
