@@ -133,7 +133,9 @@
     changed(message);
   }
 
-  function restore(text) {
+  // `word` is what the layout save says when it lands, so a save that the restore set off
+  // cannot overwrite "Undone" with "Layout saved." a moment later.
+  function restore(text, word) {
     var data = JSON.parse(text);
     var positionsBefore = JSON.stringify(graph.nodes.map(function (n) { return [n.id, n.position]; }));
     var notesBefore = JSON.stringify(notes);
@@ -147,21 +149,21 @@
     if (state.selectedNote && !noteById(state.selectedNote)) state.selectedNote = null;
     state.selectedEdge = null;
     var positionsAfter = JSON.stringify(graph.nodes.map(function (n) { return [n.id, n.position]; }));
-    if (positionsBefore !== positionsAfter || notesBefore !== JSON.stringify(notes)) saveLayout();
+    if (positionsBefore !== positionsAfter || notesBefore !== JSON.stringify(notes)) saveLayout(word);
     renderPanel();
   }
 
   function undo() {
     if (!editable || !history.undo.length) return say("Nothing to undo.");
     history.redo.push(snapshot());
-    restore(history.undo.pop());
+    restore(history.undo.pop(), "Undone");
     changed("Undone" + (isDirty() ? " (unsaved)" : ""));
   }
 
   function redo() {
     if (!editable || !history.redo.length) return say("Nothing to redo.");
     history.undo.push(snapshot());
-    restore(history.redo.pop());
+    restore(history.redo.pop(), "Redone");
     changed("Redone" + (isDirty() ? " (unsaved)" : ""));
   }
 
