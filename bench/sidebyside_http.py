@@ -93,6 +93,10 @@ def http_graph(base: dict[str, Any]) -> dict[str, Any]:
 
 class Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The reply goes out as two writes (headers, then body). With Nagle's algorithm on, the
+    # body waits for the client's delayed ACK of the headers: 40 ms per call on loopback,
+    # which no real service adds and which made every call cost 44 ms instead of 1.3 ms.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -7,10 +7,13 @@ execution of this process (its threads included: event publisher, heartbeat) and
 PostgreSQL server process serving it (from /proc: PostgreSQL must run on this machine), the SQL
 statements per execution (each one a round trip) and the Redis commands per execution
 (counted by the client). No Celery: the broker's own cost is not in these figures.
+With ``--outside`` the workflow is bench/sidebyside_http.py's, with one ``http.request``
+to a local echo stub (a process of its own, outside the figures) after the first Set: the
+checkpoints around a node with outside effects are then in the figures.
 Not part of the test suite.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://.../N \\
-        .venv/bin/python bench/worker_cost.py [--executions 300]     # from the checkout root
+        .venv/bin/python bench/worker_cost.py [--executions 300] [--outside]   # checkout root
 
 Needs a PostgreSQL DATABASE_URL (a database `<name>_wcost` is dropped and created) and a
 REDIS_URL (its database gets keys of this run; the messages it enqueues go to a queue of
@@ -20,6 +23,7 @@ its own and are deleted).
 import argparse
 import collections
 import os
+import subprocess
 import sys
 import time
 from typing import Any
@@ -85,7 +89,7 @@ GRAPH = {
 BODY = {"name": "ada", "amount": 150, "qty": 2}
 
 
-def bench_workflow(name: str) -> tuple[Any, Any]:
+def bench_workflow(name: str, graph: dict[str, Any] = GRAPH) -> tuple[Any, Any]:
     """Set Django up on a fresh database ``<DATABASE_URL's name>_<name>`` (production mode,
     unlimited plan, a queue of this process) with the side-by-side workflow of a new user;
     its workflow and webhook trigger. Shared with worker_role_cost.py."""
@@ -116,7 +120,7 @@ def bench_workflow(name: str) -> tuple[Any, Any]:
 
     call_command("migrate", verbosity=0)
     user = user_create(email=f"{name}@example.com", password=f"{name}-password-123")
-    workflow = workflow_create(user=user, workspace=user.personal_workspace, name=name, graph=GRAPH)
+    workflow = workflow_create(user=user, workspace=user.personal_workspace, name=name, graph=graph)
     return workflow, WebhookTrigger.objects.get(workflow=workflow)
 
 
@@ -142,8 +146,37 @@ def main() -> None:
     ap.add_argument("--executions", type=int, default=300)
     ap.add_argument("--verbose", action="store_true", help="print one execution's SQL")
     ap.add_argument("--profile", help="write a cProfile of the measured runs to this file")
+    ap.add_argument("--outside", action="store_true", help="with one http.request (see above)")
     args = ap.parse_args()
-    workflow, trigger = bench_workflow("wcost")
+    graph, stub = GRAPH, None
+    if args.outside:
+        graph, stub = _outside_call()
+    try:
+        _measure(args, *bench_workflow("wcost", graph))
+    finally:
+        if stub:
+            stub.terminate()
+
+
+def _outside_call() -> tuple[dict[str, Any], subprocess.Popen[bytes]]:
+    """sidebyside_http.py's graph, and its echo stub started in a process of its own (so its
+    CPU is not this process's); the stub's host:port is opened to the node."""
+    import sidebyside_http
+
+    stub = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sidebyside_http, time; sidebyside_http.start_stub(); time.sleep(86400)",
+        ],
+        cwd=os.path.dirname(os.path.abspath(__file__)),
+    )
+    os.environ["LINKFLOW_HTTP_ALLOW_HOSTS"] = f"127.0.0.1:{sidebyside_http.STUB_PORT}"
+    time.sleep(1)
+    return sidebyside_http.http_graph(GRAPH), stub
+
+
+def _measure(args: argparse.Namespace, workflow: Any, trigger: Any) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from redis.client import Pipeline, Redis

@@ -58,7 +58,7 @@ class Lease:
     execution: Execution | None = field(default=None, repr=False)
 
 
-def _lease_length() -> timedelta:
+def lease_length() -> timedelta:
     return timedelta(seconds=settings.LINKFLOW_LEASE_SECONDS)
 
 
@@ -77,7 +77,7 @@ def lease_claim(*, execution_id: str) -> Lease | None:
     """
     now = timezone.now()
     owner = f"{owner_prefix()}{uuid.uuid4().hex[:12]}"
-    expires_at = now + _lease_length()
+    expires_at = now + lease_length()
     take = {"status": ExecutionStatus.RUNNING, "lease_owner": owner, "lease_expires_at": expires_at}
     try:
         claimed = _claim_fresh(
@@ -186,7 +186,7 @@ def _converters(vendor: str) -> list[tuple[int, Any, list[Any]]]:
 
 def lease_renew(lease: Lease) -> bool:
     """Push the lease's expiry forward; False means it was lost (taken over or cancelled)."""
-    expires_at = timezone.now() + _lease_length()
+    expires_at = timezone.now() + lease_length()
     renewed = Execution.objects.filter(
         pk=lease.execution_id, lease_owner=lease.owner, status=ExecutionStatus.RUNNING
     ).update(lease_expires_at=expires_at)
@@ -203,7 +203,7 @@ def lease_fence(lease: Lease) -> None:
     with outside effects starts: the row lock lasts until commit, so a takeover (a
     conditional UPDATE on the same row) waits and then finds the lease renewed.
     """
-    expires_at = timezone.now() + _lease_length()
+    expires_at = timezone.now() + lease_length()
     held = Execution.objects.filter(pk=lease.execution_id, lease_owner=lease.owner).update(
         lease_expires_at=expires_at
     )

@@ -29,8 +29,9 @@ from django.utils import timezone
 from credentials.redaction import redact_execution
 from executions.feeds import publisher, vocabulary
 from executions.models import Execution, ExecutionStatus, NodeRunStatus
+from executions.running.checkpoint_statement import checkpoint_write
 from executions.running.finish_statement import finish_write
-from executions.running.lease import Heartbeat, Lease, lease_fence
+from executions.running.lease import Heartbeat, Lease, LeaseLost, lease_fence
 from executions.running.noderun_rows import noderuns_upsert
 from executions.running.payloads import payload_store
 from executions.running.shutdown import shutdown_requested
@@ -334,6 +335,14 @@ class ExecutionRecorder:
         return bool(changed)
 
     def _flush(self) -> None:
+        if connection.vendor == "postgresql":
+            # The fence and the rows in one statement (checkpoint_statement.py); inside a
+            # caller's transaction its row lock lasts until that commits, as lease_fence's.
+            if not checkpoint_write(execution=self.execution, lease=self.lease, rows=self._pending):
+                raise LeaseLost(str(self.execution.pk))
+            self._pending = []
+            self._publish_on_commit()
+            return
         with transaction.atomic():
             lease_fence(self.lease)
             self._write_pending()
