@@ -7,8 +7,9 @@ checkpoint is what lets a crashed execution resume without repeating an outside 
 A pure node lost in a crash is simply computed again, with the same result.
 
 Every one of those writes, and every start of a node with outside effects, is fenced: it
-runs in a transaction that first checks this run still holds the lease (lease.py), and
-raises LeaseLost, writing nothing, when another worker took the execution over.
+checks, under a lock of the execution's row, that this run still holds the lease (lease.py;
+on PostgreSQL a checkpoint is one statement, checkpoint_statement.py), and raises LeaseLost,
+writing nothing, when another worker took the execution over.
 
 Progress events (feeds/) follow the same rhythm: a pure node's events, and the
 execution's own "started", are published when the next write commits, while a node with
