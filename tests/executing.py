@@ -11,6 +11,7 @@ from executions.models import Execution, NodeRun
 from executions.running.payloads import payload_store
 from linkflow.accounts.models import User
 from linkflow.accounts.services import workspace_ensure_personal
+from linkflow.engine import NodeOutcome
 from workflows.models import Workflow
 from workflows.services import workflow_create
 
@@ -57,6 +58,20 @@ def chain(*middle: dict[str, Any]) -> dict[str, Any]:
     nodes = [{"id": "start", "type": "trigger.manual"}, *middle]
     edges = [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)]
     return {"nodes": nodes, "edges": edges}
+
+
+def trigger_recorded(recorder: Any, at: datetime) -> None:
+    """Tell a run's ExecutionRecorder that the manual trigger ``start`` of ``chain()``
+    finished at ``at`` (its NodeRun is then pending in the recorder)."""
+    recorder.node_finished(
+        node_id="start",
+        node_type="trigger.manual",
+        attempt=1,
+        input=[],
+        outcome=NodeOutcome(status="succeeded", output={"main": [{}]}),
+        started_at=at,
+        finished_at=at,
+    )
 
 
 def personal_workflow(user: User, name: str, graph: dict[str, Any] | None = None) -> Workflow:

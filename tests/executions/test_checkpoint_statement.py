@@ -14,10 +14,9 @@ from executions.models import Execution, NodeRun
 from executions.running.lease import Lease, LeaseLost, lease_claim
 from executions.running.recorder import ExecutionRecorder
 from executions.services import execution_create
-from linkflow.engine import NodeOutcome
 
 from ..conftest import require_services
-from ..executing import chain, personal_workflow
+from ..executing import chain, personal_workflow, trigger_recorded
 
 
 @pytest.fixture
@@ -29,16 +28,7 @@ def claimed(owner) -> tuple[ExecutionRecorder, Lease]:
     lease = lease_claim(execution_id=str(execution.pk))
     assert lease is not None and lease.execution is not None
     recorder = ExecutionRecorder(execution=lease.execution, lease=lease)
-    now = timezone.now()
-    recorder.node_finished(
-        node_id="start",
-        node_type="trigger.manual",
-        attempt=1,
-        input=[],
-        outcome=NodeOutcome(status="succeeded", output={"main": [{}]}),
-        started_at=now,
-        finished_at=now,
-    )
+    trigger_recorded(recorder, timezone.now())
     return recorder, lease
 
 

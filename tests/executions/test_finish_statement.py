@@ -13,10 +13,10 @@ from executions.running.lease import LeaseLost, lease_claim
 from executions.running.recorder import ExecutionRecorder
 from executions.services import execution_create, execution_run
 from linkflow.accounts.models import Workspace
-from linkflow.engine import NodeOutcome, RunResult
+from linkflow.engine import RunResult
 
 from ..conftest import require_services
-from ..executing import chain, personal_workflow
+from ..executing import chain, personal_workflow, trigger_recorded
 
 SET_A = {"id": "a", "type": "data.set", "params": {"fields": {"which": "a"}}}
 WORKER_LOCK_TIMEOUT = "SET lock_timeout = '10s'"
@@ -195,16 +195,7 @@ def test_a_finish_that_lost_its_lease_writes_no_status_and_no_noderun(one_slot):
     Execution.objects.filter(pk=execution.pk).update(lease_owner="another-worker")
     waiting = _admit(one_slot)
     recorder = ExecutionRecorder(execution=lease.execution, lease=lease)
-    now = lease.execution.started_at
-    recorder.node_finished(
-        node_id="start",
-        node_type="trigger.manual",
-        attempt=1,
-        input=[],
-        outcome=NodeOutcome(status="succeeded", output={"main": [{}]}),
-        started_at=now,
-        finished_at=now,
-    )
+    trigger_recorded(recorder, lease.execution.started_at)
     result = RunResult(status="succeeded", outcomes={}, error=None, last_items=[])
     # when this run finishes anyway
     with recorder, pytest.raises(LeaseLost):
