@@ -6,14 +6,13 @@ version of the execution's row, whose indexed ``lease_expires_at`` changed: ever
 the table got a new entry, twice per outside call. Here it is one statement that commits
 by itself, and the fence only locks the row (FOR UPDATE) while the lease has more than
 half its length left: the heartbeat renews it every third of its length, so a fence that
-finds it shorter than that renews it too, as lease_fence does.
+finds less than half left renews it too, as lease_fence always does.
 
 The lock lasts until the statement commits, so a takeover (a conditional UPDATE of the
 same row) waits for the checkpoint and then finds this owner's rows written; the NodeRuns
 are conditional on the fence, so a run that lost its lease writes nothing.
 """
 
-from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -32,12 +31,10 @@ def _held_sql(*, renew: bool) -> str:
     return f"SELECT 1 FROM {execution} {where} FOR UPDATE"
 
 
-def checkpoint_write(
-    *, execution: Execution, lease: Lease, rows: list[dict[str, Any]], now: datetime | None = None
-) -> bool:
+def checkpoint_write(*, execution: Execution, lease: Lease, rows: list[dict[str, Any]]) -> bool:
     """Write ``rows`` (NodeRun column values) if ``lease`` still holds ``execution``, locking
     its row until this commits; whether it held. Renews the lease when it is running short."""
-    now = now or timezone.now()
+    now = timezone.now()
     expires_at = now + lease_length()
     renew = lease.expires_at - now < lease_length() / 2
     params: list[Any] = [expires_at] if renew else []

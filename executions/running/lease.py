@@ -3,8 +3,9 @@
 The lease (owner, expiry) is taken with a conditional UPDATE. Every write a run makes
 (NodeRun flushes, the final status) and every start of a node with outside effects first
 checks, in the same transaction, that the row still names this lease's owner
-(``lease_fence``); the UPDATE locks the row, so no other worker can take the execution
-over between that check and the commit. A worker that lost its lease stops (LeaseLost)
+(``lease_fence``; on PostgreSQL a checkpoint does it inside its one statement,
+checkpoint_statement.py); the check locks the row, so no other worker can take the
+execution over between that check and the commit. A worker that lost its lease stops (LeaseLost)
 without writing: an execution is never run by two workers at once, whatever happened
 to a heartbeat. See docs/security/worker-limits.md.
 """
