@@ -292,11 +292,11 @@ def bulk_load_history(
                 id, created_at, updated_at, workspace_id, workflow_id, version_id, status,
                 mode, trigger_input, error, queued_at, dispatched_at, started_at,
                 finished_at, lease_owner, lost_leases, trigger_node_id, rerun_from_node,
-                depth, inherited_secrets)
+                depth, inherited_secrets, dedupe_fingerprint)
             SELECT gen_random_uuid(), at, at, f.ws, f.wf, f.v, {_case("s", STATUS_SHARES)},
                 {_case("m", MODE_SHARES)}, jsonb_build_object('n', g), NULL, at, at,
                 at + interval '15 ms', at + interval '15 ms' + d * interval '1 s', '', 0,
-                '', '', 0, ''
+                '', '', 0, '', ''
             FROM (
                 SELECT g, random() AS s, random() AS m, random() AS d,
                     now() - random() * interval '{int(days)} days' AS at,
@@ -312,11 +312,11 @@ def bulk_load_history(
             INSERT INTO executions_noderun (
                 id, created_at, updated_at, execution_id, execution_created_at, node_id,
                 node_type, status, attempt, sequence, input, output, error, started_at,
-                finished_at, resume_at, item_meta)
+                finished_at, resume_at, item_meta, iteration)
             SELECT gen_random_uuid(), e.created_at, e.created_at, e.id, e.created_at,
                 'node' || k, CASE WHEN k = 0 THEN 'trigger.manual' ELSE 'data.set' END,
                 'succeeded', 1, k, '[{{"n": 1}}]', '{{"main": [{{"n": 1}}]}}', NULL,
-                e.started_at, e.finished_at, NULL, '{{}}'
+                e.started_at, e.finished_at, NULL, '{{}}', 0
             FROM (SELECT * FROM executions_execution e
                   WHERE NOT EXISTS (SELECT 1 FROM executions_noderun r
                                     WHERE r.execution_id = e.id)

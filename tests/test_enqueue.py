@@ -8,6 +8,7 @@ import redis
 from django.conf import settings
 
 from executions.tasks import run_execution
+from linkflow.core import transactions
 from linkflow.core.transactions import task_send
 
 from .conftest import require_services
@@ -49,7 +50,18 @@ def test_task_send_writes_the_message_apply_async_writes(queue: Any) -> None:
     assert _without_ids(ours) == _without_ids(celery_sent)
 
 
-def test_task_send_leaves_a_routed_task_to_celery(queue: Any, monkeypatch: Any) -> None:
+@pytest.fixture
+def conf_changes() -> Any:
+    # Celery's configuration is fixed in a running process, so task_send keeps what it
+    # decided per task; a test that changes the configuration starts and ends afresh.
+    transactions._direct_queue.cache_clear()
+    yield
+    transactions._direct_queue.cache_clear()
+
+
+def test_task_send_leaves_a_routed_task_to_celery(
+    queue: Any, monkeypatch: Any, conf_changes: None
+) -> None:
     # given a route for the task: only Celery's router knows where its messages go
     client, name = queue
     sent: list[tuple[Any, ...]] = []

@@ -6,7 +6,8 @@ costs an OAuth2 token lookup, and a bearer token neither accepts answers 401
 ``authentication_failed`` (never a silent fall-through to "not signed in").
 """
 
-from typing import Any
+import uuid
+from typing import Any, cast
 
 from oauth2_provider.contrib.rest_framework import (
     OAuth2Authentication as ToolkitOAuth2Authentication,
@@ -15,6 +16,11 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import Token
+
+from .models import User
+from .recent_users import user_cached
 
 BEARER = "bearer"
 
@@ -39,6 +45,18 @@ class JWTAuthentication(SimpleJWTAuthentication):
                 "The token is invalid or expired.", code="token_not_valid"
             ) from None
         return self.get_user(validated), validated
+
+    def get_user(self, validated_token: Token) -> Any:
+        """The token's user, through the per-process cache of recent users
+        (recent_users.py); a missing or inactive user is refused by simplejwt."""
+        try:
+            user_id = uuid.UUID(str(validated_token[api_settings.USER_ID_CLAIM]))
+        except (KeyError, ValueError):
+            raise exceptions.AuthenticationFailed(
+                "The token is invalid or expired.", code="token_not_valid"
+            ) from None
+        load = super().get_user
+        return user_cached(user_id=user_id, load=lambda: cast(User, load(validated_token)))
 
 
 class OAuth2Authentication(ToolkitOAuth2Authentication):  # type: ignore[misc]  # untyped library

@@ -36,4 +36,4 @@ def test_a_delivered_message_leaves_no_copy_in_redis_and_its_ack_sends_nothing()
 
 def test_an_execution_message_is_still_sent_with_one_lpush(monkeypatch: Any) -> None:
     require_services()
-    assert _direct_queue(run_execution) == settings.CELERY_TASK_DEFAULT_QUEUE
+    assert _direct_queue(run_execution, settings.REDIS_URL) == settings.CELERY_TASK_DEFAULT_QUEUE
