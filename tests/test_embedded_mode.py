@@ -18,8 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN = {"email": "ops@example.com", "password": "embedded-test-password"}
 
 
-@pytest.fixture
-def embedded_server(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def embedded_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("embedded")
+
+
+# One server for the module: its start (a fresh SQLite migrated) is most of each test's
+# time. The tests share it as users would, each with workflows of its own.
+@pytest.fixture(scope="module")
+def embedded_server(embedded_var: Path) -> Iterator[str]:
     port = free_port()
     env = {
         k: v
@@ -27,13 +34,13 @@ def embedded_server(tmp_path: Path) -> Iterator[str]:
         if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
     }
     env.update(
-        LINKFLOW_VAR_DIR=str(tmp_path),
+        LINKFLOW_VAR_DIR=str(embedded_var),
         PORT=str(port),
         LINKFLOW_HTTP_ALLOW_PRIVATE="true",
         LINKFLOW_ADMIN_EMAIL=ADMIN["email"],
         LINKFLOW_ADMIN_PASSWORD=ADMIN["password"],
     )
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    log = open(embedded_var / "serve.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "serve"],
         cwd=ROOT,
@@ -52,7 +59,7 @@ def embedded_server(tmp_path: Path) -> Iterator[str]:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(
-                    "embedded server did not start:\n" + (tmp_path / "serve.log").read_text()
+                    "embedded server did not start:\n" + (embedded_var / "serve.log").read_text()
                 )
             time.sleep(0.2)
         yield base
@@ -60,7 +67,7 @@ def embedded_server(tmp_path: Path) -> Iterator[str]:
         stop_process(proc, log)
 
 
-def test_embedded_mode_runs_a_workflow_with_no_services(embedded_server, tmp_path):
+def test_embedded_mode_runs_a_workflow_with_no_services(embedded_server, embedded_var):
     api = httpx.Client(base_url=embedded_server, timeout=10)
     tokens = api.post("/api/v1/auth/token/", json=ADMIN).json()
     api.headers["Authorization"] = f"Bearer {tokens['access']}"
@@ -88,7 +95,7 @@ def test_embedded_mode_runs_a_workflow_with_no_services(embedded_server, tmp_pat
         "gold": "succeeded",
         "standard": "skipped",
     }
-    assert (tmp_path / "linkflow.sqlite3").exists()
+    assert (embedded_var / "linkflow.sqlite3").exists()
 
 
 def test_embedded_mode_resumes_a_wait_by_its_url(embedded_server):
