@@ -16,19 +16,17 @@ so one URL's entry never answers another. Unknown URLs are not cached: a new tri
 answers at once.
 """
 
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import post_delete, post_save
+
+from linkflow.core.recent_rows import RecentRows
 
 from .models import WebhookTrigger, Workflow
 
 TRIGGER_CACHE_SECONDS = 2.0
-# Far more URLs than any process serves in two seconds; past it the cache starts afresh.
-_MAX_ENTRIES = 10_000
 # The workflow fields a call reads (webhook_calls, webhook_auth, webhook_failures,
 # execution_create); any other field is deferred and loaded only if something asks.
 _WORKFLOW_READ = frozenset(
@@ -43,39 +41,25 @@ _WORKFLOW_NAMES = tuple(
 LookupKey = tuple[str, ...]
 _Snapshot = tuple[tuple[Any, ...], tuple[Any, ...]]
 
-_clock = time.monotonic  # tests turn it forward
-_lock = threading.Lock()
-_generation = 0
-_entries: dict[LookupKey, tuple[float, int, _Snapshot]] = {}
+recent = RecentRows[_Snapshot](TRIGGER_CACHE_SECONDS)
 
 
 def trigger_cached(*, key: LookupKey, load: Callable[[], WebhookTrigger]) -> WebhookTrigger:
     """The trigger for ``key``: from the cache while fresh, else ``load()`` (which raises
     for an unknown URL, and is then not cached). A new instance on every call."""
-    now = _clock()
-    entry = _entries.get(key)
-    if entry is not None and entry[0] > now and entry[1] == _generation:
-        return _built(entry[2])
-    generation = _generation  # read before loading: a change during the load wins
+    snapshot = recent.get(key)
+    if snapshot is not None:
+        return _built(snapshot)
+    generation = recent.generation()
     trigger = load()
-    if len(_entries) >= _MAX_ENTRIES:
-        _entries.clear()
-    _entries[key] = (now + TRIGGER_CACHE_SECONDS, generation, _snapshot(trigger))
+    recent.put(key, _snapshot(trigger), generation=generation)
     return trigger
 
 
 def trigger_cache_forget() -> None:
     """Forget every cached trigger now and when the current transaction commits: the
     rows just written are what the next call must see."""
-    _forget()
-    transaction.on_commit(_forget)
-
-
-def _forget() -> None:
-    global _generation
-    with _lock:
-        _generation += 1
-        _entries.clear()
+    recent.forget()
 
 
 def _snapshot(trigger: WebhookTrigger) -> _Snapshot:

@@ -14,61 +14,39 @@ than the access token's own lifetime, which already outlives a deactivation. An 
 or unknown user is never cached: the refusal is decided by the row each time.
 """
 
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import post_delete, post_save
+
+from linkflow.core.recent_rows import RecentRows
 
 from .models import User
 
 USER_CACHE_SECONDS = 2.0
-# Far more users than any process serves in two seconds; past it the cache starts afresh.
-_MAX_ENTRIES = 10_000
 _NAMES = tuple(f.attname for f in User._meta.concrete_fields)
 
-_clock = time.monotonic  # tests turn it forward
-_lock = threading.Lock()
-_generation = 0
-_entries: dict[uuid.UUID, tuple[float, int, tuple[Any, ...]]] = {}
+# Only immutable values (str, UUID, bool, datetime): safe to share.
+recent = RecentRows[tuple[Any, ...]](USER_CACHE_SECONDS)
 
 
 def user_cached(*, user_id: uuid.UUID, load: Callable[[], User]) -> User:
     """The user ``user_id``: from the cache while fresh, else ``load()``, whose user is
     cached only if active. A new instance on every call."""
-    now = _clock()
-    entry = _entries.get(user_id)
-    if entry is not None and entry[0] > now and entry[1] == _generation:
-        return User.from_db(DEFAULT_DB_ALIAS, _NAMES, entry[2])
-    generation = _generation  # read before loading: a change during the load wins
+    values = recent.get(user_id)
+    if values is not None:
+        return User.from_db(DEFAULT_DB_ALIAS, _NAMES, values)
+    generation = recent.generation()
     user = load()
     if user.is_active:
-        if len(_entries) >= _MAX_ENTRIES:
-            _entries.clear()
-        # Only immutable values (str, UUID, bool, datetime): safe to share.
-        values = tuple(getattr(user, name) for name in _NAMES)
-        _entries[user_id] = (now + USER_CACHE_SECONDS, generation, values)
+        recent.put(user_id, tuple(getattr(user, name) for name in _NAMES), generation=generation)
     return user
 
 
-def user_cache_forget() -> None:
-    """Forget every cached user now and when the current transaction commits."""
-    _forget()
-    transaction.on_commit(_forget)
-
-
-def _forget() -> None:
-    global _generation
-    with _lock:
-        _generation += 1
-        _entries.clear()
-
-
 def _changed(**_kwargs: Any) -> None:
-    user_cache_forget()
+    recent.forget()
 
 
 # Receivers, not calls in each service: the admin, the services and cascading deletes all

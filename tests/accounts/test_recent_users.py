@@ -25,7 +25,7 @@ def _user_queries(queries) -> list[str]:
 @pytest.fixture
 def clock(monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr(recent_users, "_clock", lambda: now[0])
+    monkeypatch.setattr(recent_users.recent, "clock", lambda: now[0])
     return now
 
 

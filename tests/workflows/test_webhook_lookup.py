@@ -113,7 +113,7 @@ def test_an_unannounced_change_is_seen_once_the_entry_expires(client, owner, mon
     # Another process's change sends no signal here: only the entry's age bounds it.
     trigger = webhook(owner)
     clock = [1000.0]
-    monkeypatch.setattr(webhook_lookup, "_clock", lambda: clock[0])
+    monkeypatch.setattr(webhook_lookup.recent, "clock", lambda: clock[0])
     assert call(client, trigger, b"{}").status_code == 202
     Workflow.objects.filter(pk=trigger.workflow_id).update(active=False)  # no signal
 
