@@ -19,6 +19,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set
 from django.conf import settings  # noqa: E402
 
 from executions.routing import websocket_application  # noqa: E402
+from linkflow.core.gc_freeze import startup_freeze  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -33,3 +34,5 @@ application = ProtocolTypeRouter(
         "websocket": websocket_application(),
     }
 )
+# Last: everything above lives as long as the process (linkflow/core/gc_freeze.py).
+startup_freeze()

@@ -56,6 +56,15 @@ def _persistent_worker_connections(**kwargs: Any) -> None:
         database["CONN_HEALTH_CHECKS"] = False
 
 
+def _freeze_before_fork(**kwargs: Any) -> None:
+    """The main process's start-up objects frozen before the pool forks its children
+    (linkflow/core/gc_freeze.py); worker_init runs after the app and tasks are loaded."""
+    from linkflow.core.gc_freeze import startup_freeze
+
+    startup_freeze()
+
+
 # Connected by a call, not as a decorator: celery ships no types, so its decorator would
 # leave the function untyped for mypy.
 worker_init.connect(_persistent_worker_connections)
+worker_init.connect(_freeze_before_fork)
