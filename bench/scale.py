@@ -275,6 +275,11 @@ class InProcess:
 
         self.client = APIClient()
         self.client.force_authenticate(User.objects.get(email=ADMIN["email"]))
+        # As the roles do (linkflow/core/gc_freeze.py): without it this process's own
+        # full collections (Django loaded here too) showed up as 100 ms pages.
+        from linkflow.core.gc_freeze import startup_freeze
+
+        startup_freeze()
 
     def walk(self, params: dict[str, str], pages: int) -> list[tuple[float, float, float, int]]:
         """Per page: wall ms, CPU ms, SQL ms, and the buffers (8 kB pages) PostgreSQL
