@@ -10,8 +10,9 @@ Freshness: any save or delete of a user in this process forgets every entry at o
 again when its transaction commits, so a user deactivated here is refused by the next
 request here. Another process sees the change within ``USER_CACHE_SECONDS``: the same
 window the webhook trigger cache allows (workflows/webhook_lookup.py), and far shorter
-than the access token's own lifetime, which already outlives a deactivation. An inactive
-or unknown user is never cached: the refusal is decided by the row each time.
+than the access token's own lifetime, which already outlives a deactivation. A refusal
+is never cached: ``load`` (simplejwt's lookup) raises for an unknown or inactive user, so
+only a user it let in is kept, and a refused one is looked up again on the next request.
 """
 
 import uuid
@@ -33,15 +34,14 @@ recent = RecentRows[tuple[Any, ...]](USER_CACHE_SECONDS)
 
 
 def user_cached(*, user_id: uuid.UUID, load: Callable[[], User]) -> User:
-    """The user ``user_id``: from the cache while fresh, else ``load()``, whose user is
-    cached only if active. A new instance on every call."""
+    """The user ``user_id``: from the cache while fresh, else ``load()`` (which raises for
+    a user it refuses, and is then not cached). A new instance on every call."""
     values = recent.get(user_id)
     if values is not None:
         return User.from_db(DEFAULT_DB_ALIAS, _NAMES, values)
     generation = recent.generation()
     user = load()
-    if user.is_active:
-        recent.put(user_id, tuple(getattr(user, name) for name in _NAMES), generation=generation)
+    recent.put(user_id, tuple(getattr(user, name) for name in _NAMES), generation=generation)
     return user
 
 

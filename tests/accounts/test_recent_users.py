@@ -67,7 +67,7 @@ def test_an_unannounced_deactivation_is_seen_once_the_entry_expires(client, owne
     assert (within, after) == (200, 401)
 
 
-def test_an_inactive_user_is_never_cached(client, owner, clock):
+def test_a_refusal_is_not_cached_so_a_reactivated_user_gets_in_at_once(client, owner, clock):
     User.objects.filter(pk=owner.pk).update(is_active=False)
     assert _list_with(client, owner).status_code == 401
     User.objects.filter(pk=owner.pk).update(is_active=True)  # no signal
