@@ -84,8 +84,10 @@ def _within_created_span(
         rows = rows.filter(started_at__lt=started_before)
     # The count keeps PostgreSQL from answering min/max by walking the creation indexes
     # (the very walk this avoids); it reads the range from the started_at index instead.
+    # COUNT(*), not of a column: the index holds no id, and counting ids made every entry
+    # a heap fetch (a week at a million stored: 100 ms against 21 ms index-only).
     span = rows.order_by().aggregate(
-        low=Min("created_at"), high=Max("created_at"), rows=Count("pk")
+        low=Min("created_at"), high=Max("created_at"), rows=Count("*")
     )
     if span["low"] is None:
         return qs.none()
