@@ -86,9 +86,7 @@ def _within_created_span(
     # (the very walk this avoids); it reads the range from the started_at index instead.
     # COUNT(*), not of a column: the index holds no id, and counting ids made every entry
     # a heap fetch (a week at a million stored: 100 ms against 21 ms index-only).
-    span = rows.order_by().aggregate(
-        low=Min("created_at"), high=Max("created_at"), rows=Count("*")
-    )
+    span = rows.order_by().aggregate(low=Min("created_at"), high=Max("created_at"), rows=Count("*"))
     if span["low"] is None:
         return qs.none()
     return qs.filter(created_at__gte=span["low"], created_at__lte=span["high"])
