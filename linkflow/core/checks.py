@@ -5,11 +5,13 @@ DATABASE_URL or REDIS_URL set. The embedded single-machine mode is never held to
 An unset SECRET_KEY is refused earlier, when the settings load.
 """
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import DatabaseError, connections
 
 
 @register(Tags.security)
@@ -76,3 +78,37 @@ def check_webhook_origin(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             id="linkflow.E003",
         )
     ]
+
+
+@register(Tags.database)
+def check_postgres_autovacuum(
+    app_configs: Any = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """PostgreSQL with autovacuum off never reclaims the row versions every execution
+    leaves behind (its status changes three times, each a new version with an entry in
+    every index of the table): the table and its indexes only grow, each dispatch's count
+    of a workspace's running executions reads more dead entries, and nothing keeps
+    transaction ids from wrapping around. Run by ``migrate`` and ``check --database``."""
+    found: list[CheckMessage] = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW autovacuum")
+                (autovacuum,) = cursor.fetchone()
+        except DatabaseError:
+            continue  # an unreachable database is reported by whatever needed it
+        if autovacuum != "on":
+            found.append(
+                Warning(
+                    f"PostgreSQL's autovacuum is off for the database {alias!r}: the "
+                    "executions table and its indexes will grow without end and slow "
+                    "down.",
+                    hint="Turn it back on (autovacuum = on in postgresql.conf, then reload), "
+                    "or run VACUUM (ANALYZE) on a schedule of your own.",
+                    id="linkflow.W002",
+                )
+            )
+    return found
