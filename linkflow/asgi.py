@@ -9,7 +9,6 @@ to Channels.
 
 import os
 
-from a2wsgi import WSGIMiddleware
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linkflow.settings")
@@ -20,12 +19,13 @@ from django.conf import settings  # noqa: E402
 
 from executions.routing import websocket_application  # noqa: E402
 from linkflow.core.gc_freeze import startup_freeze  # noqa: E402
+from linkflow.core.wsgi_bridge import WSGIBridge  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # django-stubs types a WSGIHandler's result as HttpResponseBase, which declares no
         # __iter__; every response it returns is iterable bytes, as WSGI wants.
-        "http": WSGIMiddleware(
+        "http": WSGIBridge(
             django_wsgi_app,  # type: ignore[arg-type]
             workers=settings.LINKFLOW_WEB_THREADS,
         ),
