@@ -1,10 +1,10 @@
 """ASGI entry point of the web role: HTTP and WebSockets on one port.
 
-HTTP goes to Django's WSGI handler on a thread pool (a2wsgi) rather than Django's ASGI
-handler, which runs every sync view on one shared thread per process: there a sync
-webhook waiting for its execution held up every other request of the process. Measured
-on this design's benchmarks, the pool also serves plain API calls faster. WebSockets go
-to Channels.
+HTTP goes to Django's WSGI handler on a thread pool (linkflow/core/wsgi_bridge.py) rather
+than Django's ASGI handler, which runs every sync view on one shared thread per process:
+there a sync webhook waiting for its execution held up every other request of the
+process. Measured on this design's benchmarks, the pool also serves plain API calls
+faster. WebSockets go to Channels.
 """
 
 import os
