@@ -26,10 +26,11 @@ from typing import Any, cast
 
 from a2wsgi import WSGIMiddleware
 from a2wsgi.asgi_typing import Receive, Scope, Send
-# build_environ and Body are a2wsgi's own, not its public API: the pin in pyproject.toml
-# keeps them; tests/test_wsgi_bridge.py is what to run when it moves.
 from a2wsgi.wsgi import Body, build_environ
 from a2wsgi.wsgi_typing import Environ, WSGIApp
+
+# build_environ and Body are a2wsgi's own, not its public API: the pin in pyproject.toml
+# keeps them; tests/test_wsgi_bridge.py is what to run when it moves.
 
 # As much as uvicorn buffers of a body before it stops reading the socket: what the loop
 # holds per request here is what it would have held anyway.
