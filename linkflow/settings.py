@@ -10,6 +10,7 @@ import base64
 import os
 import re
 import secrets
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -336,6 +337,14 @@ if _POSTGRES and _env_bool("LINKFLOW_DB_POOL", default=True):
         "max_size": _env_int("LINKFLOW_DB_POOL_MAX", default=20),
         "timeout": 10,
     }
+
+# The hot paths' fixed statements are prepared once per connection (linkflow/core/prepared.py).
+LINKFLOW_DB_PREPARED = _POSTGRES and _env_bool("LINKFLOW_DB_PREPARED", default=True)
+if LINKFLOW_DB_PREPARED:
+    # psycopg prepares nothing while the threshold is None (Django's default), even when a
+    # statement asks; a threshold never reached prepares only the statements that ask (the
+    # ORM's client-side-bound cursors never prepare).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = sys.maxsize
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -21,6 +21,7 @@ from django.utils import timezone
 from executions.models import Execution
 from executions.running.lease import Lease, lease_length
 from executions.running.noderun_rows import noderuns_upsert_sql
+from linkflow.core.prepared import prepared_cursor
 
 
 def _held_sql(*, renew: bool) -> str:
@@ -45,7 +46,7 @@ def checkpoint_write(*, execution: Execution, lease: Lease, rows: list[dict[str,
         insert, row_params = noderuns_upsert_sql(rows, only_if="EXISTS (SELECT 1 FROM held)")
         statement += f", written AS ({insert})"
         params.extend(row_params)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(statement + " SELECT count(*) FROM held", params)
         (held,) = cursor.fetchone()
     if held and renew:

@@ -18,6 +18,7 @@ from django.db import connection
 
 from executions.models import Execution, ExecutionStatus
 from executions.running.noderun_rows import noderuns_upsert_sql
+from linkflow.core.prepared import prepared_cursor
 
 
 def _finish_sql(*, with_rows: str) -> str:
@@ -59,7 +60,7 @@ def finish_write(
         insert, row_params = noderuns_upsert_sql(rows, only_if="EXISTS (SELECT 1 FROM done)")
         with_rows = f", written AS ({insert})"
         params.extend(row_params)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_finish_sql(with_rows=with_rows), params)
         (updated,) = cursor.fetchone()
     return bool(updated)

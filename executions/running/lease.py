@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from executions.models import Execution, ExecutionMode, ExecutionStatus
 from executions.running.lost import WORKER_LOST, execution_fail_lost
+from linkflow.core.prepared import prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def _claim_fresh(
         "",
         ExecutionMode.TEST.value,
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else _execution_from_row(row)

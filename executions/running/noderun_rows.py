@@ -25,6 +25,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from executions.models import NodeRun
+from linkflow.core.prepared import prepared_cursor
 
 # What a re-recorded attempt may change (the rest is the attempt's identity).
 UPSERT_FIELDS = (
@@ -127,7 +128,7 @@ def noderuns_upsert(rows: Sequence[dict[str, Any]]) -> None:
         return
     if connection.vendor == "postgresql":
         statement, document = noderuns_upsert_sql(rows)
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(statement, document)
         return
     head, one_row, tail = _statement_parts(connection.vendor)

@@ -48,6 +48,7 @@ from executions.starting.dispatch import (
 from executions.starting.idempotency import repeat_check
 from linkflow.accounts.models import User, Workspace
 from linkflow.core.errors import LinkflowError
+from linkflow.core.prepared import prepared_cursor
 from linkflow.core.throttling import limit_wait
 from workflows.error_codes import WorkflowErrorCode
 
@@ -190,7 +191,7 @@ def _row_insert(execution: Execution) -> None:
     values = [
         field.get_db_prep_save(field.pre_save(execution, True), connection) for field in fields
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(statement, values)
     execution._state.adding = False
     execution._state.db = connection.alias

@@ -31,6 +31,7 @@ from billing.admission import concurrency_limit
 from executions.models import Execution, ExecutionMode, ExecutionStatus
 from executions.starting.sending import run_task
 from linkflow.accounts.models import Workspace
+from linkflow.core.prepared import prepared_cursor
 from linkflow.core.transactions import enqueue_on_commit
 
 # What holds a slot: a message in the broker, or a worker running it.
@@ -107,7 +108,7 @@ def dispatch_after_commit(*, workspace_id: UUID | str) -> Promoted:
     now = timezone.now()
     window = dispatch_window(workspace_id=workspace_id)
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute("SELECT linkflow_dispatch(%s, %s, %s)", [str(workspace_id), window, now])
             ids = [str(row[0]) for row in cursor.fetchall()]
     else:
