@@ -258,3 +258,15 @@ def test_embedded_mode_runs_a_loop_over_paginated_results(embedded_server):
     ]
     [batch] = [r for r in body["node_runs"] if r["node_id"] == "batch"]
     assert [item["seen"] for item in batch["output"]["done"]] == [True, True, True]
+
+
+def test_embedded_mode_writes_no_line_per_request_below_debug(embedded_server, embedded_var):
+    """Like the Procfile's web role: a per-request access line only at LOG_LEVEL=DEBUG
+    (under load, writing it was a tenth of the process's CPU)."""
+    assert os.environ.get("LOG_LEVEL", "INFO").upper() != "DEBUG"
+    for _ in range(3):
+        assert httpx.get(f"{embedded_server}/healthz", timeout=5).status_code == 200
+
+    log = (embedded_var / "serve.log").read_text()
+    assert "LinkFlow at http://" in log  # the log is the server's, and it is written
+    assert '"GET /healthz' not in log

@@ -38,7 +38,11 @@ class Command(BaseCommand):
             "linkflow.asgi:application",
             host=host,
             port=port,
-            log_level="info",
+            log_level=settings.LOG_LEVEL.lower(),
+            # A line per request, like Celery's per task, only at DEBUG: the Procfile's web
+            # role has none either, and writing it took about a tenth of this process's
+            # CPU under load (bench/RESULTS.md, session 7).
+            access_log=settings.LOG_LEVEL == "DEBUG",
             # uvicorn would trust X-Forwarded-For from 127.0.0.1 by default; only the
             # proxies the operator names may say who the client is (core/client_ip.py).
             forwarded_allow_ips=list(settings.LINKFLOW_TRUSTED_PROXIES),
