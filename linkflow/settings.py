@@ -316,10 +316,11 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "linkflow.core.sqlite_writer",
             "NAME": VAR_DIR / "linkflow.sqlite3",
             # The embedded worker writes from other threads: WAL lets readers go on, and
-            # IMMEDIATE transactions queue writers instead of failing with "locked".
+            # IMMEDIATE transactions queue writers instead of failing with "locked"; the
+            # backend queues this process's writers on a lock of its own (sqlite_writer).
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                 "transaction_mode": "IMMEDIATE",
@@ -452,8 +453,10 @@ LINKFLOW_WS_SEND_BUFFER = _env_int("LINKFLOW_WS_SEND_BUFFER", default=2000)
 LINKFLOW_WS_COALESCE_SECONDS = _env_float("LINKFLOW_WS_COALESCE_SECONDS", default=0.0)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-# The in-process transport polls; a short interval keeps the embedded mode snappy.
-CELERY_BROKER_TRANSPORT_OPTIONS = {} if REDIS_URL else {"polling_interval": 0.05}
+# The in-process transport polls. Every interval the worker finds at most a dispatch window
+# of messages, so 50 ms capped the embedded mode near 80 executions/s whatever the CPU;
+# at 5 ms the idle polls cost well under 1 % of a core (bench/RESULTS.md, session 7).
+CELERY_BROKER_TRANSPORT_OPTIONS = {} if REDIS_URL else {"polling_interval": 0.005}
 # On Redis, kombu's Redis transport without ack emulation (linkflow/celery.py says why).
 # A transport class, not the ack_emulation transport option: with no transport options a
 # message is sent with one LPUSH (linkflow/core/transactions.py).

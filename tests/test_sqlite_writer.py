@@ -1,0 +1,103 @@
+"""The embedded mode's SQLite backend (linkflow/core/sqlite_writer): this process's
+writers take turns on a lock of its own, held for a write or a whole transaction, and a
+writer that cannot get it in time still writes."""
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from linkflow.core.sqlite_writer.base import _WRITER, DatabaseWrapper
+
+
+def _wrapper(path: Path, timeout: float = 5) -> DatabaseWrapper:
+    settings = {
+        "ENGINE": "linkflow.core.sqlite_writer",
+        "NAME": str(path),
+        "OPTIONS": {"timeout": timeout, "transaction_mode": "IMMEDIATE"},
+        "TIME_ZONE": None,
+        "CONN_MAX_AGE": 0,
+        "CONN_HEALTH_CHECKS": False,
+        "AUTOCOMMIT": True,
+        "ATOMIC_REQUESTS": False,
+        "TEST": {},
+        "USER": "",
+        "PASSWORD": "",
+        "HOST": "",
+        "PORT": "",
+    }
+    return DatabaseWrapper(settings, alias=f"writer-{path.name}")
+
+
+@pytest.fixture(autouse=True)
+def _own_databases(django_db_blocker):
+    # Connections of these tests' own files, not the test database.
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Path:
+    path = tmp_path / "w.sqlite3"
+    setup = _wrapper(path)
+    with setup.cursor() as cursor:
+        cursor.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+    setup.close()
+    assert not _WRITER.locked()
+    return path
+
+
+def test_a_transaction_holds_the_lock_until_it_ends(db_file):
+    for end in ("commit", "rollback", "close"):
+        db = _wrapper(db_file)
+        db.ensure_connection()
+        db._start_transaction_under_autocommit()
+        with db.cursor() as cursor:
+            cursor.execute("INSERT INTO t (v) VALUES (%s)", [end])
+        assert _WRITER.locked()
+        getattr(db, "_" + end)()
+        assert not _WRITER.locked(), f"{end} left the writer lock held"
+        db.close()
+
+
+def test_a_write_outside_a_transaction_waits_for_the_lock(db_file):
+    """While another writer of this process holds the lock (SQLite itself not locked),
+    an autocommit INSERT waits for it instead of going ahead."""
+    assert _WRITER.acquire()
+    written = threading.Event()
+
+    def write() -> None:
+        writer = _wrapper(db_file)  # a connection belongs to its thread
+        with writer.cursor() as cursor:
+            cursor.execute("INSERT INTO t (v) VALUES (%s)", ["second"])
+        written.set()
+        writer.close()
+
+    thread = threading.Thread(target=write)
+    try:
+        thread.start()
+        assert not written.wait(0.3), "the write went ahead while the lock was held"
+    finally:
+        _WRITER.release()
+    thread.join(5)
+    assert written.is_set()
+    reader = _wrapper(db_file)
+    with reader.cursor() as cursor:
+        cursor.execute("SELECT v FROM t")
+        assert cursor.fetchall() == [("second",)]
+    reader.close()
+    assert not _WRITER.locked()
+
+
+def test_a_writer_that_cannot_get_the_lock_in_time_still_writes(db_file):
+    db = _wrapper(db_file, timeout=0.2)
+    assert _WRITER.acquire()
+    try:
+        with db.cursor() as cursor:
+            cursor.execute("INSERT INTO t (v) VALUES (%s)", ["anyway"])
+            cursor.execute("SELECT count(*) FROM t")
+            assert cursor.fetchone() == (1,)
+    finally:
+        _WRITER.release()
+        db.close()
+    assert not _WRITER.locked()
