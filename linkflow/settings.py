@@ -455,7 +455,7 @@ LINKFLOW_WS_COALESCE_SECONDS = _env_float("LINKFLOW_WS_COALESCE_SECONDS", defaul
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # The in-process transport polls. Every interval the worker finds at most a dispatch window
 # of messages, so 50 ms capped the embedded mode near 80 executions/s whatever the CPU;
-# at 5 ms the idle polls cost well under 1 % of a core (bench/RESULTS.md, session 7).
+# at 5 ms the idle process spends about 1.6 % of a core more (bench/RESULTS.md, session 7).
 CELERY_BROKER_TRANSPORT_OPTIONS = {} if REDIS_URL else {"polling_interval": 0.005}
 # On Redis, kombu's Redis transport without ack emulation (linkflow/celery.py says why).
 # A transport class, not the ack_emulation transport option: with no transport options a
