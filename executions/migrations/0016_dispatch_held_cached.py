@@ -29,7 +29,6 @@ $$;
 """
 
 
-
 def _forward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(HELD)
