@@ -37,11 +37,14 @@ def test_a_statement_is_prepared_on_the_server_and_reused():
 
 def test_switched_off_it_is_the_ordinary_cursor(settings):
     settings.LINKFLOW_DB_PREPARED = False
-    with prepared_cursor() as cursor:
-        cursor.execute(_PROBE, [41])
-        assert cursor.fetchone() == (42,)
+    # A text of its own: a statement the test above prepared outlives its transaction.
+    unprepared = "SELECT %s::integer + 1 AS linkflow_unprepared_probe"
+    for value in (41, 42):
+        with prepared_cursor() as cursor:
+            cursor.execute(unprepared, [value])
+            assert cursor.fetchone() == (value + 1,)
 
-    assert not [text for text in _prepared_texts() if "linkflow_prepared_probe" in text]
+    assert not [text for text in _prepared_texts() if "linkflow_unprepared_probe" in text]
 
 
 def test_it_is_logged_and_its_errors_are_djangos():

@@ -60,7 +60,8 @@ def test_a_transaction_holds_the_lock_until_it_ends(db_file):
         db.close()
 
 
-def test_a_write_outside_a_transaction_waits_for_the_lock(db_file):
+@pytest.mark.parametrize("many", [False, True], ids=["execute", "executemany"])
+def test_a_write_outside_a_transaction_waits_for_the_lock(db_file, many):
     """While another writer of this process holds the lock (SQLite itself not locked),
     an autocommit INSERT waits for it instead of going ahead."""
     assert _WRITER.acquire()
@@ -69,7 +70,10 @@ def test_a_write_outside_a_transaction_waits_for_the_lock(db_file):
     def write() -> None:
         writer = _wrapper(db_file)  # a connection belongs to its thread
         with writer.cursor() as cursor:
-            cursor.execute("INSERT INTO t (v) VALUES (%s)", ["second"])
+            if many:
+                cursor.executemany("INSERT INTO t (v) VALUES (%s)", [["second"], ["third"]])
+            else:
+                cursor.execute("INSERT INTO t (v) VALUES (%s)", ["second"])
         written.set()
         writer.close()
 
@@ -84,7 +88,7 @@ def test_a_write_outside_a_transaction_waits_for_the_lock(db_file):
     reader = _wrapper(db_file)
     with reader.cursor() as cursor:
         cursor.execute("SELECT v FROM t")
-        assert cursor.fetchall() == [("second",)]
+        assert cursor.fetchall() == ([("second",), ("third",)] if many else [("second",)])
     reader.close()
     assert not _WRITER.locked()
 

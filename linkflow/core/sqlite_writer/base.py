@@ -13,6 +13,7 @@ write down but never block it for good.
 """
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.db.backends.sqlite3 import base
@@ -87,12 +88,18 @@ class _Cursor(base.SQLiteCursorWrapper):
     wrapper: DatabaseWrapper
 
     def execute(self, query: str, params: Any = None) -> Any:
+        return self._in_turn(query, super().execute, params)
+
+    def executemany(self, query: str, param_list: Any) -> Any:
+        return self._in_turn(query, super().executemany, param_list)
+
+    def _in_turn(self, query: str, run: Callable[[str, Any], Any], params: Any) -> Any:
         # Inside a transaction the lock is held already (or SQLite's own lock decides).
         if self.connection.in_transaction or not _is_write(query):
-            return super().execute(query, params)
+            return run(query, params)
         taken = self.wrapper.take_writer()
         try:
-            return super().execute(query, params)
+            return run(query, params)
         finally:
             if taken:
                 self.wrapper.give_writer()
