@@ -144,6 +144,8 @@ def start_beat(
             "LINKFLOW_BEAT_LOCK_KEY": lock_key,
             # The test counts beat's "Sending due task" lines, shown only at DEBUG.
             "LOG_LEVEL": "DEBUG",
+            # SIGABRT then writes every thread's stack to the log (see stop_beat).
+            "PYTHONFAULTHANDLER": "1",
         }
         log = tmp_path / f"{name}.log"
         command = [
@@ -161,6 +163,17 @@ def start_beat(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def stop_beat(beat: subprocess.Popen[bytes], log: Path, *, timeout: float = 30) -> None:
+    """SIGTERM the beat and wait for it; if it does not stop, fail with where it hangs."""
+    beat.terminate()
+    try:
+        beat.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        beat.send_signal(signal.SIGABRT)  # faulthandler dumps the stacks, then it dies
+        beat.wait(timeout=10)
+        pytest.fail(f"the beat ignored SIGTERM for {timeout}s:\n{log.read_text()[-8000:]}")
 
 
 def sends(log: Path) -> int:
@@ -198,8 +211,7 @@ def test_of_two_beats_one_sends_and_the_standby_takes_over_within_30s_of_a_kill(
         wait_for(lambda: sends(standby_log) >= 1, timeout=10, what="the new leader's sends")
         assert time.monotonic() - killed_at < 30
 
-        standby.terminate()  # a clean stop gives the lock up at once
-        standby.wait(timeout=15)
-        assert leader_identity() is None
+        stop_beat(standby, standby_log)
+        assert leader_identity() is None  # a clean stop gives the lock up at once
     finally:
         redis.Redis.from_url(settings.REDIS_URL).delete(queue)
