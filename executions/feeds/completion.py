@@ -2,7 +2,9 @@
 
 With Redis, the worker pushes the outcome onto a short-lived per-execution list and the
 waiter blocks on it (BLPOP), so web and worker may be different machines. Embedded, both
-sides are threads of one process and meet at a condition variable.
+sides are threads of one process: each waiter blocks on an event of its execution's own,
+so an announcement wakes only its own caller (a condition shared by all of them woke
+every waiting thread for every execution that finished).
 """
 
 import json
@@ -15,9 +17,11 @@ import redis
 from django.conf import settings
 
 _TTL_SECONDS = 300
-# execution id -> (when announced, outcome); entries nobody collected expire after the TTL.
+# Embedded: execution id -> (when announced, outcome), oldest first; entries nobody
+# collected expire after the TTL. And the events of the callers waiting, by execution id.
 _local: dict[str, tuple[float, dict[str, Any]]] = {}
-_local_changed = threading.Condition()
+_local_waiting: dict[str, threading.Event] = {}
+_local_lock = threading.Lock()
 
 
 def _key(execution_id: str) -> str:
@@ -47,11 +51,17 @@ def completion_publish(*, execution_id: str, outcome: dict[str, Any]) -> None:
         pipe.execute()
         return
     now = time.monotonic()
-    with _local_changed:
-        for stale in [k for k, (at, _) in _local.items() if now - at > _TTL_SECONDS]:
-            del _local[stale]
+    with _local_lock:
+        while _local:  # the oldest first: stop at the first one still fresh
+            oldest = next(iter(_local))
+            if now - _local[oldest][0] <= _TTL_SECONDS:
+                break
+            del _local[oldest]
+        _local.pop(execution_id, None)  # announced again: it goes to the end
         _local[execution_id] = (now, outcome)
-        _local_changed.notify_all()
+        waiting = _local_waiting.get(execution_id)
+    if waiting is not None:
+        waiting.set()
 
 
 def completion_push(
@@ -71,7 +81,14 @@ def completion_wait(*, execution_id: str, timeout: float) -> dict[str, Any] | No
     if settings.REDIS_URL:
         popped = _waiting_redis().blpop([_key(execution_id)], timeout=max(timeout, 0.01))
         return json.loads(popped[1]) if popped else None
-    with _local_changed:
-        _local_changed.wait_for(lambda: execution_id in _local, timeout=timeout)
+    with _local_lock:
+        found = _local.pop(execution_id, None)
+        if found is not None:
+            return found[1]
+        waiting = _local_waiting.setdefault(execution_id, threading.Event())
+    waiting.wait(timeout)
+    with _local_lock:
+        if _local_waiting.get(execution_id) is waiting:
+            del _local_waiting[execution_id]
         found = _local.pop(execution_id, None)
     return found[1] if found else None
