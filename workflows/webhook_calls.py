@@ -135,9 +135,11 @@ def webhook_answer(*, trigger: WebhookTrigger, execution: Any) -> WebhookReply:
     if trigger.mode != WebhookMode.SYNC:
         return WebhookReply(202, {"execution_id": execution_id, "status": execution.status})
     # Hand the database connection back to the pool first: a caller may wait a while, and
-    # a pool of N connections must not be held by N waiting callers. (Inside a transaction
+    # a pool of N connections must not be held by N waiting callers. A connection that is
+    # this thread's own for the process's life (embedded SQLite) is shared with nobody:
+    # closing it only made the thread's next request open it again. (Inside a transaction
     # -- only tests wrap requests in one -- the connection must stay.)
-    if not connection.in_atomic_block:
+    if not connection.in_atomic_block and connection.settings_dict["CONN_MAX_AGE"] is not None:
         connection.close()
     outcome = completion_wait(execution_id=execution_id, timeout=trigger.timeout_seconds)
     return webhook_reply_for(outcome=outcome, execution_id=execution_id)
