@@ -105,3 +105,37 @@ def test_a_writer_that_cannot_get_the_lock_in_time_still_writes(db_file):
         _WRITER.release()
         db.close()
     assert not _WRITER.locked()
+
+
+def test_a_returning_write_lets_sqlite_go_before_its_rows_are_read(db_file):
+    """SQLite keeps its lock until a RETURNING statement's last row is fetched: the next
+    writer of this process, let in by the lock here, met SQLite still locked and failed
+    (or slept in SQLite's busy handler) while the first had not read its rows yet."""
+    first = _wrapper(db_file)
+    with first.cursor() as cursor:
+        cursor.execute("INSERT INTO t (v) VALUES (%s), (%s)", ["a", "b"])
+        cursor.execute("UPDATE t SET v = v || %s RETURNING k, v", ["!"])
+        wrote: list[Exception | None] = []
+
+        def write() -> None:
+            second = _wrapper(db_file, timeout=0.2)  # SQLite's own wait, and this lock's
+            try:
+                with second.cursor() as other:
+                    other.execute("INSERT INTO t (v) VALUES (%s)", ["c"])
+                wrote.append(None)
+            except Exception as error:  # reported by the assertion below
+                wrote.append(error)
+            finally:
+                second.close()
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join(5)
+        assert wrote == [None], f"the second write failed: {wrote}"
+        assert sorted(cursor.fetchall()) == [(1, "a!"), (2, "b!")]  # the rows, read later
+        cursor.execute("UPDATE t SET v = %s WHERE k = 1 RETURNING v", ["x"])
+        assert cursor.fetchone() == ("x",) and cursor.fetchone() is None
+        cursor.execute("SELECT v FROM t ORDER BY k")  # a read: SQLite's own cursor again
+        assert [row[0] for row in cursor] == ["x", "b!", "c"]
+    first.close()
+    assert not _WRITER.locked()

@@ -10,10 +10,15 @@ the moment the last one ends. Another process (a management command beside ``mak
 still meets SQLite's own lock and busy timeout; a writer that waits here longer than that
 timeout goes on without the lock and leaves it to SQLite, so a mistake here can slow a
 write down but never block it for good.
+
+A write with ``RETURNING`` keeps SQLite's lock until its last row is fetched, not when
+``execute`` returns: outside a transaction its rows are read while the lock is held and
+served from memory, so the next writer never finds SQLite still locked by it.
 """
 
+import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from django.db.backends.sqlite3 import base
@@ -24,6 +29,10 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH")
 
 def _is_write(query: str) -> bool:
     return query.lstrip()[:7].upper().startswith(_WRITES)
+
+
+def _returns_rows(query: str) -> bool:
+    return "RETURNING" in query.upper()
 
 
 if TYPE_CHECKING:
@@ -86,11 +95,15 @@ class DatabaseWrapper(_SQLiteWrapper):
 
 class _Cursor(base.SQLiteCursorWrapper):
     wrapper: DatabaseWrapper
+    # The rows of a RETURNING write, read while the writer lock was held (see the module).
+    _buffered: Iterator[Any] | None = None
 
     def execute(self, query: str, params: Any = None) -> Any:
+        self._buffered = None
         return self._in_turn(query, super().execute, params)
 
     def executemany(self, query: str, param_list: Any) -> Any:
+        self._buffered = None
         return self._in_turn(query, super().executemany, param_list)
 
     def _in_turn(self, query: str, run: Callable[[str, Any], Any], params: Any) -> Any:
@@ -99,7 +112,30 @@ class _Cursor(base.SQLiteCursorWrapper):
             return run(query, params)
         taken = self.wrapper.take_writer()
         try:
-            return run(query, params)
+            result = run(query, params)
+            if _returns_rows(query):
+                self._buffered = iter(super().fetchall())  # the statement ends here
+            return result
         finally:
             if taken:
                 self.wrapper.give_writer()
+
+    def fetchone(self) -> Any:
+        if self._buffered is None:
+            return super().fetchone()
+        return next(self._buffered, None)
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        if self._buffered is None:
+            return super().fetchmany(self.arraysize if size is None else size)
+        return list(itertools.islice(self._buffered, self.arraysize if size is None else size))
+
+    def fetchall(self) -> list[Any]:
+        if self._buffered is None:
+            return super().fetchall()
+        return list(self._buffered)
+
+    def __next__(self) -> Any:
+        if self._buffered is None:
+            return super().__next__()
+        return next(self._buffered)
