@@ -135,6 +135,10 @@ def test_a_returning_write_lets_sqlite_go_before_its_rows_are_read(db_file):
         assert sorted(cursor.fetchall()) == [(1, "a!"), (2, "b!")]  # the rows, read later
         cursor.execute("UPDATE t SET v = %s WHERE k = 1 RETURNING v", ["x"])
         assert cursor.fetchone() == ("x",) and cursor.fetchone() is None
+        # Every way Django reads rows gets the ones read under the lock, each once.
+        cursor.execute("UPDATE t SET v = v RETURNING k")  # three rows
+        assert len(cursor.fetchmany(1)) == 1
+        assert len([row for row in cursor]) == 2 and cursor.fetchall() == []
         cursor.execute("SELECT v FROM t ORDER BY k")  # a read: SQLite's own cursor again
         assert [row[0] for row in cursor] == ["x", "b!", "c"]
     first.close()
