@@ -204,7 +204,7 @@ def load(month, workspace_id: object, executions: int) -> float:  # type: ignore
 def table_size(month) -> str:  # type: ignore[no-untyped-def]
     from django.db import connection
 
-    from executions.maintenance.partitions import EXECUTIONS, NODE_RUNS
+    from executions.months import EXECUTIONS, NODE_RUNS
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -219,7 +219,7 @@ def table_size(month) -> str:  # type: ignore[no-untyped-def]
 def drop_partitions(month) -> None:  # type: ignore[no-untyped-def]
     from django.db import connection
 
-    from executions.maintenance.partitions import EXECUTIONS, NODE_RUNS
+    from executions.months import EXECUTIONS, NODE_RUNS
 
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {month.partition(EXECUTIONS)}, {month.partition(NODE_RUNS)}")

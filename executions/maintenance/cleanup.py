@@ -28,15 +28,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.utils import timezone
 
-from executions.maintenance.partitions import (
-    DEDUPE,
-    EXECUTIONS,
-    NODE_RUNS,
-    Month,
-    partition_lock,
-    partition_months,
-)
+from executions.maintenance.partitions import DEDUPE, partition_lock, partition_months
 from executions.models import FINISHED_STATUSES, Execution, ExecutionMode, ExecutionStatus, NodeRun
+from executions.months import EXECUTIONS, NODE_RUNS, Month, month_partitions_forget
 from executions.running.files import files_delete
 from executions.running.payloads import payloads_delete
 from linkflow.accounts.models import Workspace
@@ -265,6 +259,7 @@ def _drop_month(month: Month, *, keeping: list[UUID]) -> int:
         # this same transaction) would make PostgreSQL refuse the drop: run them now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"DROP TABLE {executions}, {node_runs}")
+    month_partitions_forget()
     return deleted + count
 
 

@@ -13,54 +13,19 @@ rows the default partition caught into a partition of their own month. On SQLite
 embedded default) the tables are plain and everything here does nothing.
 """
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
-EXECUTIONS = "executions_execution"
-NODE_RUNS = "executions_noderun"
-# Each partitioned table and its partition key; executions first (names pair up by month).
-TABLES = ((EXECUTIONS, "created_at"), (NODE_RUNS, "execution_created_at"))
+# The month arithmetic and the hot path's lookup live below the runner (months.py).
+from executions.months import EXECUTIONS, TABLES, Month, month_partitions_forget
+
 DEDUPE = "executions_dedupe"
 # Held (per transaction) by whatever creates, fills or drops partitions, so two beats or a
 # beat and a cleanup never race on the catalog.
 _LOCK_KEY = 0x4C4650  # "LFP"
-
-
-@dataclass(frozen=True)
-class Month:
-    """A calendar month in UTC: the unit of partitioning."""
-
-    year: int
-    month: int
-
-    @classmethod
-    def of(cls, moment: datetime | date) -> "Month":
-        if isinstance(moment, datetime) and moment.tzinfo is not None:
-            moment = moment.astimezone(UTC)  # naive ones are UTC already (date_trunc)
-        return cls(moment.year, moment.month)
-
-    @property
-    def start(self) -> datetime:
-        return datetime(self.year, self.month, 1, tzinfo=UTC)
-
-    @property
-    def end(self) -> datetime:
-        return self.plus(1).start
-
-    def plus(self, months: int) -> "Month":
-        index = self.year * 12 + self.month - 1 + months
-        return Month(index // 12, index % 12 + 1)
-
-    @property
-    def suffix(self) -> str:
-        return f"y{self.year:04d}m{self.month:02d}"
-
-    def partition(self, table: str) -> str:
-        return f"{table}_{self.suffix}"
 
 
 def partitioning_enabled() -> bool:
@@ -134,6 +99,7 @@ def partition_create(*, month: Month) -> list[str]:
             else:
                 cursor.execute(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES {bounds}")
             created.append(name)
+    month_partitions_forget()
     return created
 
 

@@ -19,13 +19,14 @@ from django.db import connection
 from django.utils import timezone
 
 from executions.models import Execution
+from executions.months import month_partitions
 from executions.running.lease import Lease, lease_length
 from executions.running.noderun_rows import noderuns_upsert_sql
 from linkflow.core.prepared import prepared_cursor
 
 
-def _held_sql(*, renew: bool) -> str:
-    execution = connection.ops.quote_name(Execution._meta.db_table)
+def _held_sql(*, renew: bool, table: str | None = None) -> str:
+    execution = connection.ops.quote_name(table or Execution._meta.db_table)
     where = "WHERE id = %s AND created_at = %s AND lease_owner = %s"
     if renew:
         return f"UPDATE {execution} SET lease_expires_at = %s {where} RETURNING 1"
@@ -39,11 +40,15 @@ def checkpoint_write(*, execution: Execution, lease: Lease, rows: list[dict[str,
     expires_at = now + lease_length()
     renew = lease.expires_at - now < lease_length() / 2
     params: list[Any] = [expires_at] if renew else []
-    # The partition key with the id: only this month's partition is read.
+    # The partition key with the id: only this month's partition is read (by name where
+    # it exists: executions/months.py).
     params += [execution.pk, execution.created_at, lease.owner]
-    statement = f"WITH held AS ({_held_sql(renew=renew)})"
+    executions, node_runs = month_partitions(execution.created_at) or (None, None)
+    statement = f"WITH held AS ({_held_sql(renew=renew, table=executions)})"
     if rows:
-        insert, row_params = noderuns_upsert_sql(rows, only_if="EXISTS (SELECT 1 FROM held)")
+        insert, row_params = noderuns_upsert_sql(
+            rows, only_if="EXISTS (SELECT 1 FROM held)", table=node_runs
+        )
         statement += f", written AS ({insert})"
         params.extend(row_params)
     with prepared_cursor() as cursor:

@@ -1,7 +1,8 @@
 """PostgreSQL: a finishing run's writes in one statement.
 
-The fenced status UPDATE and the NodeRuns' INSERT are one data-modifying WITH, the status
-row addressed with its partition key. The freed slot is handed on after this commits
+The fenced status UPDATE and the NodeRuns' INSERT are one data-modifying WITH, addressed
+to the execution's month partitions by name (or, where they do not exist, to the
+partitioned tables with the partition key). The freed slot is handed on after this commits
 (executions/starting/dispatch.py, ``dispatch_after_commit``), so a finish never waits for
 the workspace's lock, and never holds it while it writes.
 
@@ -17,12 +18,13 @@ from typing import Any
 from django.db import connection
 
 from executions.models import Execution, ExecutionStatus
+from executions.months import month_partitions
 from executions.running.noderun_rows import noderuns_upsert_sql
 from linkflow.core.prepared import prepared_cursor
 
 
-def _finish_sql(*, with_rows: str) -> str:
-    execution = connection.ops.quote_name(Execution._meta.db_table)
+def _finish_sql(*, with_rows: str, table: str | None = None) -> str:
+    execution = connection.ops.quote_name(table or Execution._meta.db_table)
     return (
         "WITH done AS ("
         f"UPDATE {execution} SET status = %s, error = %s::jsonb, resume_at = %s, "
@@ -55,12 +57,17 @@ def finish_write(
         owner,
         ExecutionStatus.RUNNING.value,
     ]
+    # Its month's partitions by name where they exist: the statement then costs the same
+    # however many months are kept (executions/months.py).
+    executions, node_runs = month_partitions(execution.created_at) or (None, None)
     with_rows = ""
     if rows:
-        insert, row_params = noderuns_upsert_sql(rows, only_if="EXISTS (SELECT 1 FROM done)")
+        insert, row_params = noderuns_upsert_sql(
+            rows, only_if="EXISTS (SELECT 1 FROM done)", table=node_runs
+        )
         with_rows = f", written AS ({insert})"
         params.extend(row_params)
     with prepared_cursor() as cursor:
-        cursor.execute(_finish_sql(with_rows=with_rows), params)
+        cursor.execute(_finish_sql(with_rows=with_rows, table=executions), params)
         (updated,) = cursor.fetchone()
     return bool(updated)

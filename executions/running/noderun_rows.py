@@ -80,15 +80,16 @@ def _fields() -> tuple[Any, ...]:
 
 
 @cache
-def _recordset_statement(only_if: str) -> str:
+def _recordset_statement(only_if: str, table: str | None = None) -> str:
     """PostgreSQL: the upsert of the rows in the JSON array parameter (two parameters:
-    the moment of the write, then the array), only when ``only_if`` (SQL) holds."""
+    the moment of the write, then the array) into ``table`` (default: NodeRun's, else one
+    of its partitions), only when ``only_if`` (SQL) holds."""
     meta = NodeRun._meta
     record = ", ".join(f"{_quoted(name)} {_field(name).db_type(connection)}" for name in ROW_FIELDS)
     picked = ", ".join(_quoted(name) for name in ROW_FIELDS)
     columns = ", ".join(_quoted(name) for name in ("id", "created_at", "updated_at", *ROW_FIELDS))
     return (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "
+        f"INSERT INTO {connection.ops.quote_name(table or meta.db_table)} ({columns}) "
         f"SELECT gen_random_uuid(), w.at, w.at, {picked} "
         "FROM (SELECT %s::timestamptz AS at) AS w, "
         f"jsonb_to_recordset(%s::jsonb) AS r({record})"
@@ -98,12 +99,12 @@ def _recordset_statement(only_if: str) -> str:
 
 
 def noderuns_upsert_sql(
-    rows: Sequence[dict[str, Any]], *, only_if: str = ""
+    rows: Sequence[dict[str, Any]], *, only_if: str = "", table: str | None = None
 ) -> tuple[str, list[Any]]:
     """PostgreSQL: the statement ``noderuns_upsert`` runs and its parameters, for a caller
     that runs it as part of a larger statement (a data-modifying WITH), where ``only_if``
-    may make the write conditional."""
-    return _recordset_statement(only_if), [timezone.now(), _rows_document(rows)]
+    may make the write conditional; ``table`` names the rows' month partition, if known."""
+    return _recordset_statement(only_if, table), [timezone.now(), _rows_document(rows)]
 
 
 def _rows_document(rows: Sequence[dict[str, Any]]) -> str:

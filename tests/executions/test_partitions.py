@@ -13,14 +13,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from executions.maintenance.cleanup import executions_cleanup
-from executions.maintenance.partitions import (
-    EXECUTIONS,
-    NODE_RUNS,
-    Month,
-    partition_create,
-    partitions_ensure,
-)
+from executions.maintenance.partitions import partition_create, partitions_ensure
 from executions.models import DeadLetter, Execution, NodeRun
+from executions.months import EXECUTIONS, NODE_RUNS, Month
 from linkflow.accounts.models import User
 from workflows.models import Workflow
 
