@@ -10,7 +10,8 @@ every shape alike. Prepared on the server, as the hot path sends them (core/prep
 - ``floor``: ``SELECT`` of two parameters, no table (what any round trip costs).
 - ``select parent`` / ``select leaf``: one execution by id and created_at, through the
   partitioned table and straight from its month's partition.
-- ``update by id``: the claim's shape (by id alone, matching nothing).
+- ``update by id``: the claim's shape (by id alone, matching nothing), through the
+  partitioned table (as before 2026-12-06) and in this month's partition (as now).
 - ``dispatch idle`` / ``held``: ``linkflow_dispatch`` with nothing pending (every finish
   calls it), and its count of the held slots.
 - ``status update`` (sync commit on, then off): a status change, which no index lets
@@ -107,6 +108,10 @@ def _shapes(pg: Any, execution: Any, rows: list[dict[str, Any]]) -> dict[str, Ca
         ),
         "update by id": lambda: pg.execute(
             f"UPDATE {EXECUTIONS} SET lease_owner = lease_owner WHERE id = %s AND status = 'x'",
+            [execution.pk],
+        ),
+        "update by id, this month's partition": lambda: pg.execute(
+            f"UPDATE {leaf} SET lease_owner = lease_owner WHERE id = %s AND status = 'x'",
             [execution.pk],
         ),
         "dispatch idle": lambda: pg.execute(

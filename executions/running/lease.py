@@ -29,6 +29,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from executions.models import Execution, ExecutionMode, ExecutionStatus
+from executions.months import month_partitions
 from executions.running.lost import WORKER_LOST, execution_fail_lost
 from linkflow.core.prepared import prepared_cursor
 
@@ -128,19 +129,16 @@ def _claim_fresh(
     The common case of every execution, so one round trip (UPDATE ... RETURNING) instead
     of an UPDATE and a SELECT. A test run may start with pinned or reused outputs
     recorded: it is never fresh (it resumes from them).
+
+    The message names the execution, not the month it was created in, so the claim
+    looks in this month's partition first (where all but a month's last few seconds of
+    executions are claimed), by name: through the partitioned table every month kept
+    would be locked and searched (executions/months.py). Elsewhere, the partitioned table.
     """
     meta = Execution._meta
     # to_python raises ValidationError for a malformed id.
     pk = meta.pk.get_db_prep_value(meta.pk.to_python(execution_id), connection)
     moment = meta.get_field("started_at")
-    ops = connection.ops
-    table = ops.quote_name(meta.db_table)
-    columns = ", ".join(ops.quote_name(str(f.column)) for f in meta.concrete_fields)
-    sql = (
-        f"UPDATE {table} SET status = %s, lease_owner = %s, lease_expires_at = %s, "
-        "started_at = %s WHERE id = %s AND status = %s AND started_at IS NULL "
-        f"AND rerun_from_node = %s AND mode <> %s RETURNING {columns}"
-    )
     params = [
         ExecutionStatus.RUNNING.value,
         owner,
@@ -151,10 +149,25 @@ def _claim_fresh(
         "",
         ExecutionMode.TEST.value,
     ]
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return None if row is None else _execution_from_row(row)
+    this_month = month_partitions(now)
+    for table in ([this_month[0]] if this_month else []) + [meta.db_table]:
+        with prepared_cursor() as cursor:
+            cursor.execute(_claim_fresh_sql(table), params)
+            row = cursor.fetchone()
+        if row is not None:
+            return _execution_from_row(row)
+    return None
+
+
+@functools.cache
+def _claim_fresh_sql(table: str) -> str:
+    ops = connection.ops
+    columns = ", ".join(ops.quote_name(str(f.column)) for f in Execution._meta.concrete_fields)
+    return (
+        f"UPDATE {ops.quote_name(table)} SET status = %s, lease_owner = %s, "
+        "lease_expires_at = %s, started_at = %s WHERE id = %s AND status = %s "
+        f"AND started_at IS NULL AND rerun_from_node = %s AND mode <> %s RETURNING {columns}"
+    )
 
 
 def _execution_from_row(row: tuple[Any, ...]) -> Execution:

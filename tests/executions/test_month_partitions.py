@@ -135,3 +135,45 @@ def test_a_month_without_partitions_is_written_through_the_partitioned_tables(
         month.partition(NODE_RUNS),
     )
     assert _partition_of(EXECUTIONS, execution.pk) == month.partition(EXECUTIONS)
+
+
+def _claims(queries: CaptureQueriesContext) -> list[str]:
+    return [
+        q["sql"] for q in queries if q["sql"].startswith("UPDATE") and "lease_owner" in q["sql"]
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_looks_in_this_months_partition_by_name(workflow):
+    execution = _admit(workflow)
+    month = Month.of(timezone.now())
+
+    with CaptureQueriesContext(connection) as queries:
+        lease = lease_claim(execution_id=str(execution.pk))
+
+    assert lease is not None and lease.fresh and lease.execution is not None
+    assert lease.execution.status == "running"
+    (claim,) = _claims(queries)
+    assert f'UPDATE "{month.partition(EXECUTIONS)}"' in claim
+    assert Execution.objects.get(pk=execution.pk).lease_owner == lease.owner
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_of_an_execution_of_another_month_finds_it_through_the_partitioned_table(
+    workflow,
+):
+    # given an execution created in a month without partitions (queued, never run)
+    execution = _admit(workflow, created_at=UNPARTITIONED)
+
+    # when a worker claims it: this month's partition has no such row, the table has
+    with CaptureQueriesContext(connection) as queries:
+        lease = lease_claim(execution_id=str(execution.pk))
+
+    assert lease is not None and lease.fresh and lease.execution is not None
+    this_month, table = _claims(queries)
+    assert f'UPDATE "{Month.of(timezone.now()).partition(EXECUTIONS)}"' in this_month
+    assert f'UPDATE "{EXECUTIONS}"' in table
+    # and it is held by this lease: a second delivery of its message finds nothing to run
+    assert execution_run(execution_id=str(execution.pk)) is None
+    stored = Execution.objects.get(pk=execution.pk)
+    assert (stored.status, stored.lease_owner) == ("running", lease.owner)
