@@ -1,7 +1,8 @@
-"""The run's hot writes (the checkpoint, the finish) name the execution's month partitions
-on PostgreSQL (executions/months.py, month_partitions), so what they cost
+"""A run's hot statements (the fresh claim, the checkpoint, the finish) name the execution's
+month partitions on PostgreSQL (executions/months.py, month_partitions), so what they cost
 does not grow with the months of history kept; an execution whose month has no partitions
-(its row in the default partition) is written through the partitioned tables as before."""
+(its row in the default partition) is claimed and written through the partitioned tables
+as before."""
 
 from datetime import UTC, datetime
 
@@ -52,8 +53,10 @@ def _writes(queries: CaptureQueriesContext) -> list[str]:
 def _partition_of(table: str, execution_id: object) -> str:
     key = "id" if table == EXECUTIONS else "execution_id"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT tableoid::regclass::text FROM {table} WHERE {key} = %s",
-                       [execution_id])  # fmt: skip
+        cursor.execute(
+            f"SELECT DISTINCT tableoid::regclass::text FROM {table} WHERE {key} = %s",
+            [execution_id],
+        )
         return ", ".join(row[0] for row in cursor.fetchall())
 
 
